@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * DOC: Preserved files.
+ *
+ * A luo_file is luod's own copy of a preserved fd plus the handler's record
+ * of it. Lifecycle, outgoing side:
+ *   preserve -> [freeze -> unfreeze]* -> freeze -> (handover) ;
+ *   or unpreserve at any point before freeze.
+ * Incoming side (rebuilt from the FDT, or a session handed over in place):
+ *   retrieve* -> finish ; a file never retrieved is simply released.
+ *
+ * The same open file may be preserved only once among all outgoing sessions
+ * (EBUSY), as in the kernel where a struct file can belong to one session.
+ * Outgoing files are indexed by inode; kcmp(KCMP_FILE) decides among files
+ * that share one, so two opens of the same path are still distinct files.
+ */
+#include <errno.h>
+#include <linux/kcmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "luod.h"
+
+static const struct luo_file_handler *const handlers[] = {
+	&luo_memfd_handler,
+	&luo_socket_handler,
+};
+
+const struct luo_file_handler *luo_handler_find(int fd, const struct stat *st)
+{
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (handlers[i]->can_preserve(fd, st))
+			return handlers[i];
+	return NULL;
+}
+
+const struct luo_file_handler *luo_handler_by_compatible(const char *compatible)
+{
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (!strcmp(handlers[i]->compatible, compatible))
+			return handlers[i];
+	return NULL;
+}
+
+static uint64_t inode_key(dev_t dev, ino_t ino)
+{
+	return (uint64_t)ino ^ ((uint64_t)dev * 0x9e3779b97f4a7c15ull);
+}
+
+static bool same_open_file(int a, int b)
+{
+	pid_t self = getpid();
+
+	return syscall(SYS_kcmp, self, self, KCMP_FILE, a, b) == 0;
+}
+
+static bool outgoing_busy(int fd, const struct stat *st)
+{
+	struct luo_file *f = luo_index_get(&luo_core.inodes, inode_key(st->st_dev, st->st_ino));
+
+	for (; f; f = f->ino_next)
+		if (f->dev == st->st_dev && f->ino == st->st_ino && same_open_file(f->fd, fd))
+			return true;
+	return false;
+}
+
+static int index_add(struct luo_file *file)
+{
+	uint64_t key = inode_key(file->dev, file->ino);
+	int r;
+
+	file->ino_next = luo_index_get(&luo_core.inodes, key);
+	r = luo_index_put(&luo_core.inodes, key, file);
+	if (r < 0)
+		return r;
+	file->indexed = true;
+	return 0;
+}
+
+static void index_del(struct luo_file *file)
+{
+	uint64_t key = inode_key(file->dev, file->ino);
+	struct luo_file *head = luo_index_get(&luo_core.inodes, key), **pp;
+
+	if (!file->indexed)
+		return;
+	file->indexed = false;
+	if (head == file) {
+		if (file->ino_next)
+			luo_index_put(&luo_core.inodes, key, file->ino_next);
+		else
+			luo_index_del(&luo_core.inodes, key);
+		return;
+	}
+	for (pp = &head->ino_next; *pp; pp = &(*pp)->ino_next)
+		if (*pp == file) {
+			*pp = file->ino_next;
+			return;
+		}
+}
+
+int file_set_payload(struct luo_file *file, const void *data, size_t len)
+{
+	unsigned char *p;
+
+	if (len > LUO_PAYLOAD_MAX)
+		return -EOVERFLOW;
+	p = malloc(len ? len : 1);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, data, len);
+	free(file->payload);
+	file->payload = p;
+	file->payload_len = len;
+	return 0;
+}
+
+static void file_free(struct luo_file *file)
+{
+	index_del(file);
+	if (file->fd >= 0)
+		close(file->fd);
+	free(file->payload);
+	free(file);
+}
+
+int file_preserve(struct luo_session *s, int fd, uint64_t token, struct luo_file **ret)
+{
+	const struct luo_file_handler *h;
+	struct luo_file *file;
+	struct stat st;
+	int r;
+
+	if (session_find_file(s, token))
+		return -EEXIST;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (outgoing_busy(fd, &st))
+		return -EBUSY;
+	h = luo_handler_find(fd, &st);
+	if (!h)
+		return -ENOENT;
+
+	file = calloc(1, sizeof(*file));
+	if (!file)
+		return -ENOMEM;
+	*file = (struct luo_file){
+		.session = s, .handler = h, .token = token, .fd = -1,
+		.dev = st.st_dev, .ino = st.st_ino,
+	};
+	file->fd = fd;
+	r = h->preserve(file);
+	if (r < 0)
+		goto err;
+	r = index_add(file);
+	if (r < 0) {
+		h->unpreserve(file);
+		goto err;
+	}
+	*ret = file;
+	return 0;
+err:
+	file->fd = -1; /* the caller still owns fd */
+	file_free(file);
+	return r;
+}
+
+void file_unpreserve(struct luo_file *file)
+{
+	if (file->frozen)
+		file_unfreeze(file);
+	file->handler->unpreserve(file);
+	file_free(file);
+}
+
+int file_freeze(struct luo_file *file)
+{
+	int r;
+
+	if (file->frozen)
+		return 0;
+	r = file->handler->freeze(file);
+	if (r < 0)
+		return r;
+	file->frozen = true;
+	return 0;
+}
+
+void file_unfreeze(struct luo_file *file)
+{
+	if (!file->frozen)
+		return;
+	file->handler->unfreeze(file);
+	file->frozen = false;
+}
+
+int file_retrieve(struct luo_file *file)
+{
+	int r;
+
+	if (file->retrieve_error)
+		return file->retrieve_error;
+	if (!file->retrieved) {
+		r = file->handler->retrieve(file);
+		if (r < 0) {
+			file->retrieve_error = r;
+			return r;
+		}
+		file->retrieved = true;
+	}
+	return file->fd;
+}
+
+int file_finish(struct luo_file *file)
+{
+	int r = file->handler->finish(file);
+
+	if (r < 0)
+		return r;
+	file_free(file);
+	return 0;
+}
+
+int file_restore(struct luo_session *s, int fd, uint64_t token,
+		     const struct luo_file_handler *h, const void *payload, size_t len,
+		     struct luo_file **ret)
+{
+	struct luo_file *file;
+	struct stat st;
+	int r;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!h->can_preserve(fd, &st))
+		return -EBADFD; /* the fd is not of the type the handover says */
+	file = calloc(1, sizeof(*file));
+	if (!file)
+		return -ENOMEM;
+	*file = (struct luo_file){
+		.session = s, .handler = h, .token = token, .fd = -1,
+		.dev = st.st_dev, .ino = st.st_ino, .frozen = true,
+	};
+	r = file_set_payload(file, payload, len);
+	if (r < 0) {
+		file_free(file);
+		return r;
+	}
+	file->fd = fd;
+	*ret = file;
+	return 0;
+}
+
+void file_release(struct luo_file *file)
+{
+	file_free(file);
+}
+
+uint64_t file_size(const struct luo_file *file)
+{
+	return file->handler->size ? file->handler->size(file) : 0;
+}

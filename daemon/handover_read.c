@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * DOC: Handover FDT, reader side.
+ *
+ * The successor trusts nothing in the blob until all of it has been checked:
+ * fdt_check_full() for the structure, then our own rules — compatible string,
+ * version, every property's length, names and tokens unique, each fd number
+ * open, above stdio, used once, and of the type its handler expects. Only
+ * then are the sessions linked into the core. On any error the sessions
+ * built so far are dropped without closing a single inherited fd (their
+ * owner is unknown once the blob is not trusted), and the reason is logged.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libfdt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "luod.h"
+
+struct reader {
+	const void *fdt;
+	struct luo_session *head; /* sessions built, not yet in the core */
+	struct luo_index fds;     /* fd numbers seen */
+};
+
+#define FAIL(...)                                      \
+	do {                                           \
+		log_err("handover: " __VA_ARGS__);     \
+		return -EINVAL;                        \
+	} while (0)
+
+static int get_u32(const void *fdt, int node, const char *name, uint32_t *v, bool required)
+{
+	int len;
+	const fdt32_t *p = fdt_getprop(fdt, node, name, &len);
+
+	if (!p) {
+		if (required)
+			FAIL("missing property %s", name);
+		return 0;
+	}
+	if (len != sizeof(*p))
+		FAIL("property %s: %d bytes, expected 4", name, len);
+	*v = fdt32_to_cpu(*p);
+	return 1;
+}
+
+static int get_u64(const void *fdt, int node, const char *name, uint64_t *v, bool required)
+{
+	int len;
+	const void *p = fdt_getprop(fdt, node, name, &len);
+	fdt64_t raw;
+
+	if (!p) {
+		if (required)
+			FAIL("missing property %s", name);
+		return 0;
+	}
+	if (len != sizeof(raw))
+		FAIL("property %s: %d bytes, expected 8", name, len);
+	memcpy(&raw, p, sizeof(raw));
+	*v = fdt64_to_cpu(raw);
+	return 1;
+}
+
+/* A string property that is NUL-terminated exactly at its end and shorter than max. */
+static const char *get_string(const void *fdt, int node, const char *name, size_t max)
+{
+	int len;
+	const char *p = fdt_getprop(fdt, node, name, &len);
+
+	if (!p || len < 1 || (size_t)len > max || p[len - 1] || strlen(p) != (size_t)len - 1)
+		return NULL;
+	return p;
+}
+
+static int claim_fd(struct reader *rd, uint32_t fd)
+{
+	static int marker;
+
+	if (fd < 3 || fd > INT32_MAX)
+		FAIL("fd %" PRIu32 " out of range", fd);
+	if (luo_index_get(&rd->fds, fd))
+		FAIL("fd %" PRIu32 " named twice", fd);
+	if (fcntl((int)fd, F_GETFD) < 0)
+		FAIL("fd %" PRIu32 " is not open", fd);
+	return luo_index_put(&rd->fds, fd, &marker);
+}
+
+static int read_file(struct reader *rd, struct luo_session *s, int node)
+{
+	const void *fdt = rd->fdt;
+	const struct luo_file_handler *h;
+	const char *compatible;
+	const void *payload;
+	struct luo_file *file;
+	uint64_t token;
+	uint32_t fd;
+	int len, r;
+
+	compatible = get_string(fdt, node, "compatible", 64);
+	if (!compatible)
+		FAIL("session %s: file without a valid compatible", s->name);
+	h = luo_handler_by_compatible(compatible);
+	if (!h)
+		FAIL("session %s: no handler for \"%s\"", s->name, compatible);
+	if ((r = get_u64(fdt, node, "token", &token, true)) < 0 ||
+	    (r = get_u32(fdt, node, "fd", &fd, true)) < 0)
+		return r;
+	if (session_find_file(s, token))
+		FAIL("session %s: token %" PRIu64 " twice", s->name, token);
+	payload = fdt_getprop(fdt, node, "payload", &len);
+	if (!payload || len < 0 || len > LUO_PAYLOAD_MAX)
+		FAIL("session %s: token %" PRIu64 ": bad payload", s->name, token);
+	r = claim_fd(rd, fd);
+	if (r < 0)
+		return r;
+	r = file_restore(s, (int)fd, token, h, payload, (size_t)len, &file);
+	if (r < 0)
+		FAIL("session %s: token %" PRIu64 ": fd %" PRIu32 " is not a %s", s->name, token, fd,
+		     h->name);
+	r = session_add_file(s, file);
+	if (r < 0) {
+		file->fd = -1;
+		file_release(file);
+		return r;
+	}
+	return 0;
+}
+
+static struct luo_session *built_find(struct reader *rd, const char *name)
+{
+	for (struct luo_session *s = rd->head; s; s = s->next)
+		if (!strcmp(s->name, name))
+			return s;
+	return NULL;
+}
+
+static int read_session(struct reader *rd, int node)
+{
+	const void *fdt = rd->fdt;
+	struct luo_session *s;
+	const char *name;
+	uint32_t uid;
+	int files, child, r;
+
+	name = get_string(fdt, node, "name", LUO_NAME_MAX);
+	if (!name || luo_name_validate(name, LUO_NAME_MAX) < 0)
+		FAIL("session node %s: bad name", fdt_get_name(fdt, node, NULL));
+	if (built_find(rd, name))
+		FAIL("session %s appears twice", name);
+	r = get_u32(fdt, node, "uid", &uid, true);
+	if (r < 0)
+		return r;
+	r = session_new(name, (uid_t)uid, true, &s);
+	if (r < 0)
+		return r;
+	s->next = rd->head; /* built in reverse, relinked in order later */
+	rd->head = s;
+
+	files = fdt_subnode_offset(fdt, node, "files");
+	if (files < 0)
+		FAIL("session %s: no files node", name);
+	fdt_for_each_subnode(child, fdt, files) {
+		r = read_file(rd, s, child);
+		if (r < 0)
+			return r;
+	}
+	if (child != -FDT_ERR_NOTFOUND)
+		FAIL("session %s: %s", name, fdt_strerror(child));
+	return 0;
+}
+
+static int read_luod(struct reader *rd, struct luo_handover_luod *luod)
+{
+	const void *fdt = rd->fdt;
+	int node = fdt_subnode_offset(fdt, 0, "luod"), len, r;
+	uint32_t v;
+	const void *marks;
+
+	*luod = (struct luo_handover_luod){ .listen_fd = -1, .reply_fd = -1 };
+	if (node < 0)
+		return 0;
+	r = get_u32(fdt, node, "listen-fd", &v, false);
+	if (r < 0)
+		return r;
+	if (r && v != UINT32_MAX) {
+		if ((r = claim_fd(rd, v)) < 0)
+			return r;
+		luod->listen_fd = (int)v;
+	}
+	r = get_u32(fdt, node, "reply-fd", &v, false);
+	if (r < 0)
+		return r;
+	if (r && v != UINT32_MAX) {
+		if ((r = claim_fd(rd, v)) < 0)
+			return r;
+		luod->reply_fd = (int)v;
+	}
+	marks = fdt_getprop(fdt, node, "marks", &len);
+	if (marks) {
+		if (len < 0 || len % 8 || len > (int)sizeof(luod->marks))
+			FAIL("luod/marks: %d bytes", len);
+		for (int i = 0; i < len / 8; i++) {
+			fdt64_t raw;
+
+			memcpy(&raw, (const char *)marks + 8 * i, 8);
+			luod->marks[i] = fdt64_to_cpu(raw);
+		}
+	}
+	r = get_u64(fdt, node, "updates", &luod->updates, false);
+	return r < 0 ? r : 0;
+}
+
+static void drop_built(struct reader *rd)
+{
+	while (rd->head) {
+		struct luo_session *s = rd->head;
+
+		rd->head = s->next;
+		for (size_t i = 0; i < s->nfiles; i++)
+			s->files[i]->fd = -1; /* not ours to close */
+		session_free(s);
+	}
+}
+
+static int read_all(struct reader *rd, size_t len, struct luo_handover_luod *luod,
+		    uint64_t *generation)
+{
+	const void *fdt = rd->fdt;
+	uint32_t version;
+	int sessions, node, r;
+
+	if (len < sizeof(struct fdt_header) || fdt_check_header(fdt) != 0)
+		FAIL("not a flattened device tree");
+	if (fdt_totalsize(fdt) > len)
+		FAIL("truncated: header says %u bytes, have %zu", fdt_totalsize(fdt), len);
+	r = fdt_check_full(fdt, len);
+	if (r != 0)
+		FAIL("malformed FDT: %s", fdt_strerror(r));
+	if (fdt_node_check_compatible(fdt, 0, LUO_HANDOVER_COMPATIBLE) != 0)
+		FAIL("not a luo handover (compatible is not \"%s\")", LUO_HANDOVER_COMPATIBLE);
+	if ((r = get_u32(fdt, 0, "version", &version, true)) < 0)
+		return r;
+	if (version == 0 || version > LUO_HANDOVER_VERSION)
+		FAIL("version %" PRIu32 " (this luod reads 1..%d)", version, LUO_HANDOVER_VERSION);
+	if ((r = get_u64(fdt, 0, "generation", generation, true)) < 0)
+		return r;
+	if ((r = read_luod(rd, luod)) < 0)
+		return r;
+
+	sessions = fdt_subnode_offset(fdt, 0, "sessions");
+	if (sessions < 0)
+		FAIL("no sessions node");
+	fdt_for_each_subnode(node, fdt, sessions) {
+		r = read_session(rd, node);
+		if (r < 0)
+			return r;
+	}
+	if (node != -FDT_ERR_NOTFOUND)
+		FAIL("sessions: %s", fdt_strerror(node));
+	return 0;
+}
+
+int luo_handover_read(const void *blob, size_t len, struct luo_handover_luod *luod)
+{
+	struct reader rd = { .fdt = blob };
+	uint64_t generation = 0;
+	int r;
+
+	r = read_all(&rd, len, luod, &generation);
+	luo_index_free(&rd.fds);
+	if (r < 0) {
+		drop_built(&rd);
+		return r;
+	}
+
+	/* trusted from here on: take the fds and link the sessions in order */
+	if (luod->listen_fd >= 0)
+		fcntl(luod->listen_fd, F_SETFD, FD_CLOEXEC);
+	if (luod->reply_fd >= 0)
+		fcntl(luod->reply_fd, F_SETFD, FD_CLOEXEC);
+	{
+		struct luo_session *rev = NULL;
+
+		while (rd.head) {
+			struct luo_session *s = rd.head;
+
+			rd.head = s->next;
+			s->next = rev;
+			rev = s;
+		}
+		while (rev) {
+			struct luo_session *s = rev;
+
+			rev = s->next;
+			for (size_t i = 0; i < s->nfiles; i++)
+				fcntl(s->files[i]->fd, F_SETFD, FD_CLOEXEC);
+			core_add_session(s);
+		}
+	}
+	luo_core.generation = generation + 1;
+	luo_core.updates = luod->updates + 1;
+	luo_core.state = LUO_STATE_UPDATED;
+	return 0;
+}
+
+int luo_handover_read_fd(int fd, struct luo_handover_luod *luod, size_t *ret_bytes)
+{
+	struct stat st;
+	void *map;
+	int r;
+
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		log_err("handover: fd %d: %s", fd, strerror(-r));
+		return r;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > LUO_HANDOVER_MAX) {
+		log_err("handover: fd %d is not a handover blob (%lld bytes)", fd, (long long)st.st_size);
+		return -EINVAL;
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED) {
+		r = -errno;
+		log_err("handover: mapping fd %d: %s", fd, strerror(-r));
+		return r;
+	}
+	r = luo_handover_read(map, (size_t)st.st_size, luod);
+	munmap(map, (size_t)st.st_size);
+	if (r == 0)
+		*ret_bytes = (size_t)st.st_size;
+	return r;
+}

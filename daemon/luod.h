@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * luod internals: the declarations the daemon's files share.
+ *
+ * Ownership, in one place:
+ *  - core.c owns the global state machine and the list of sessions;
+ *  - session.c owns each session's state machine and its files array;
+ *  - file.c owns each preserved fd (one luod copy per file) and the index
+ *    that makes preserving the same open file twice EBUSY;
+ *  - handlers/ know one fd type each and keep their record in file->payload;
+ *  - handover_write.c / handover_read.c turn all of that into the FDT and back;
+ *  - update.c runs PREPARE -> FREEZE -> FDT -> execve and undoes it on failure;
+ *  - server.c owns every socket; the rest never touches one, and reaches a
+ *    session's handle only through the opaque session->handle pointer.
+ * luod is single-threaded: no locks.
+ */
+#ifndef LUOD_H
+#define LUOD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "luo/luo.h"
+#include "protocol.h"
+
+/* ---- log.c ---- */
+enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+extern enum log_level log_max_level;
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+uint64_t now_ns(void); /* CLOCK_MONOTONIC: the same clock before and after execve */
+const char *luo_state_name(enum luo_state state);
+const char *luo_event_name(enum luo_event event);
+
+/* ---- index.c: u64 -> pointer hash, for tokens and inodes ---- */
+struct luo_index {
+	uint64_t *keys;
+	void **vals;
+	size_t cap;
+	size_t used;
+};
+void *luo_index_get(const struct luo_index *idx, uint64_t key);
+int luo_index_put(struct luo_index *idx, uint64_t key, void *val); /* replaces */
+void luo_index_del(struct luo_index *idx, uint64_t key);
+void luo_index_free(struct luo_index *idx);
+
+/* ---- file.c and handlers/ ---- */
+struct luo_file;
+
+/*
+ * A file handler knows one fd type. Its record of the fd (size, flags,
+ * addresses, ...) lives in file->payload, in a layout the handler owns and
+ * versions through its compatible string; the payload crosses the update in
+ * the FDT. retrieve() runs on the far side and checks that the fd still is
+ * what the payload says. Callbacks return 0 or -errno.
+ */
+struct luo_file_handler {
+	const char *name;       /* short, for people: "memfd" */
+	const char *compatible; /* in the FDT: "luo,memfd-v1" */
+	bool (*can_preserve)(int fd, const struct stat *st);
+	int (*preserve)(struct luo_file *file);
+	void (*unpreserve)(struct luo_file *file);
+	int (*freeze)(struct luo_file *file);
+	void (*unfreeze)(struct luo_file *file);
+	int (*retrieve)(struct luo_file *file);
+	int (*finish)(struct luo_file *file);
+	uint64_t (*size)(const struct luo_file *file); /* bytes it accounts for, or NULL */
+};
+
+extern const struct luo_file_handler luo_memfd_handler;
+extern const struct luo_file_handler luo_socket_handler;
+
+const struct luo_file_handler *luo_handler_find(int fd, const struct stat *st);
+const struct luo_file_handler *luo_handler_by_compatible(const char *compatible);
+
+#define LUO_PAYLOAD_MAX (64 * 1024)
+
+struct luo_file {
+	struct luo_session *session;
+	const struct luo_file_handler *handler;
+	uint64_t token;
+	int fd; /* luod's own copy, O_CLOEXEC except across the update's execve */
+	dev_t dev;
+	ino_t ino;
+	unsigned char *payload;
+	size_t payload_len;
+	bool frozen;
+	bool retrieved;
+	bool indexed; /* in the outgoing inode index */
+	int retrieve_error; /* sticky: a failed retrieve fails the same way again */
+	struct luo_file *ino_next;
+};
+
+/* Takes ownership of fd on success only. */
+int file_preserve(struct luo_session *s, int fd, uint64_t token, struct luo_file **ret);
+void file_unpreserve(struct luo_file *file); /* frees */
+int file_freeze(struct luo_file *file);
+void file_unfreeze(struct luo_file *file);
+/* Returns luod's fd for the caller to send (not a copy), or -errno. */
+int file_retrieve(struct luo_file *file);
+int file_finish(struct luo_file *file); /* frees on success */
+/* Build an incoming file from the handover; takes fd. */
+int file_restore(struct luo_session *s, int fd, uint64_t token,
+		     const struct luo_file_handler *h, const void *payload, size_t len,
+		     struct luo_file **ret);
+void file_release(struct luo_file *file); /* close and free, no callbacks */
+int file_set_payload(struct luo_file *file, const void *data, size_t len);
+uint64_t file_size(const struct luo_file *file);
+
+/* ---- session.c ---- */
+struct luo_session {
+	char name[LUO_NAME_MAX];
+	uid_t uid;
+	enum luo_state state;
+	bool incoming;
+	bool retrieved;
+	bool in_global_update; /* moved by the global PREPARE, CANCEL undoes it */
+	enum luo_state state_before_update;
+	void *handle; /* server's connection; NULL when no process holds the session */
+	struct luo_file **files; /* preservation order; LIFO teardown walks it backwards */
+	size_t nfiles;
+	size_t cap;
+	struct luo_index tokens;
+	struct luo_session *next;
+	struct luo_session *prev;
+};
+
+int session_new(const char *name, uid_t uid, bool incoming, struct luo_session **ret);
+void session_free(struct luo_session *s); /* releases files, no callbacks */
+struct luo_file *session_find_file(struct luo_session *s, uint64_t token);
+int session_add_file(struct luo_session *s, struct luo_file *file);
+void session_remove_file(struct luo_session *s, struct luo_file *file);
+
+/* client requests on a session */
+int session_preserve(struct luo_session *s, const int *fds, const uint64_t *tokens, size_t n);
+int session_unpreserve(struct luo_session *s, uint64_t token);
+int session_retrieve(struct luo_session *s, const uint64_t *tokens, size_t n, int *ret_fds);
+int session_finish(struct luo_session *s);
+int session_event(struct luo_session *s, enum luo_event event);
+/* The last handle closed: what happens depends on the state (see session.c). */
+void session_handle_closed(struct luo_session *s);
+
+/* used by the global state machine */
+int session_prepare(struct luo_session *s);
+int session_freeze(struct luo_session *s);
+void session_cancel(struct luo_session *s, enum luo_state to);
+bool session_retrievable(const struct luo_session *s);
+
+/* ---- core.c ---- */
+struct luo_core {
+	enum luo_state state;
+	uint64_t generation;
+	uint64_t updates;
+	uint64_t started_ns;
+	struct luo_session *sessions;
+	size_t nsessions;
+	size_t nfiles; /* outgoing and incoming */
+	struct luo_index inodes; /* outgoing files by inode, for EBUSY */
+	void (*changed)(void); /* set by the server: state or counts changed */
+	void (*detach)(void *handle); /* set by the server: a held session ended */
+};
+extern struct luo_core luo_core;
+
+struct luo_session *core_find_session(const char *name);
+void core_add_session(struct luo_session *s);
+void core_remove_session(struct luo_session *s); /* unlinks only */
+int core_create_session(const char *name, uid_t uid, struct luo_session **ret);
+int core_retrieve_session(const char *name, uid_t uid, struct luo_session **ret);
+int core_event(enum luo_event event);
+void core_incoming_done(void); /* an incoming session went away */
+void core_release_incoming(void);
+void core_notify(void);
+size_t core_incoming_sessions(void);
+void core_free_all(void);
+
+/* ---- handover_write.c / handover_read.c ---- */
+#define LUO_HANDOVER_COMPATIBLE "luo,handover-v1"
+#define LUO_HANDOVER_VERSION 1
+#define LUO_HANDOVER_MAX (256u * 1024 * 1024)
+
+/* Monotonic timestamps of one update, carried to the successor. */
+enum luo_mark {
+	LUO_MARK_PREPARE,
+	LUO_MARK_FREEZE,
+	LUO_MARK_FROZEN,
+	LUO_MARK_COUNT, /* the FDT write and execve are timed by --handover-exec-ns */
+};
+
+struct luo_handover_luod {
+	int listen_fd; /* -1: none */
+	int reply_fd;  /* -1: none; the connection that asked for the update */
+	uint64_t marks[LUO_MARK_COUNT];
+	uint64_t updates;
+};
+
+/* Serialize every outgoing FROZEN session; returns a sealed memfd or -errno. */
+int luo_handover_write(const struct luo_handover_luod *luod, size_t *ret_bytes);
+/* Build the FDT in a buffer (for tests and `dump`); caller frees *ret. */
+int luo_handover_build(const struct luo_handover_luod *luod, void **ret, size_t *ret_len);
+/*
+ * Validate blob and rebuild its sessions as incoming in luo_core. On any
+ * error nothing is added, no fd is closed, and a message says why.
+ */
+int luo_handover_read(const void *blob, size_t len, struct luo_handover_luod *luod);
+int luo_handover_read_fd(int fd, struct luo_handover_luod *luod, size_t *ret_bytes);
+
+/* ---- update.c ---- */
+struct luo_update_request {
+	const char *exec_path; /* NULL: luod's own binary */
+	char *const *argv;     /* luod's argv, without any --handover-fd */
+	int listen_fd;
+	int reply_fd;
+};
+/* Returns only on failure, with everything rolled back. */
+int luo_update_run(const struct luo_update_request *req);
+
+/* ---- server.c ---- */
+struct luod_config {
+	const char *socket_path;
+	const char *state_dir;
+	char **argv;   /* for re-exec, without --handover-* */
+	int listen_fd; /* inherited through the handover, or -1 */
+	int reply_fd;  /* the update's requester, or -1 */
+	const struct luo_msg_update_reply *update; /* when started by an update */
+	uint64_t freeze_mark_ns; /* the predecessor's FREEZE, where the blackout began */
+};
+int luod_serve(const struct luod_config *cfg);
+
+/* ---- statefile.c ---- */
+int luo_statefile_init(const char *dir);
+void luo_statefile_write(void);
+void luo_history_append(const char *json_line);
+
+#endif

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * luod — the live update orchestrator daemon: options, start-up (fresh or
+ * from a predecessor's handover), then the server loop.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "luod.h"
+#include "paths.h"
+
+#ifndef LUO_VERSION
+#define LUO_VERSION "0"
+#endif
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: luod [OPTIONS]\n"
+		"Hold sessions of preserved file descriptors across process restarts and\n"
+		"live updates of luod itself.\n\n"
+		"  -s, --socket PATH     listen on PATH (default: $LUO_SOCKET, /run/luo/luod.sock\n"
+		"                        as root, $XDG_RUNTIME_DIR/luo/luod.sock otherwise)\n"
+		"  -d, --state-dir DIR   state file and update history (default: /var/lib/luo\n"
+		"                        as root, $XDG_STATE_HOME/luo otherwise)\n"
+		"  -v, --verbose         log debug messages\n"
+		"  -q, --quiet           log warnings and errors only\n"
+		"  -h, --help            show this help\n"
+		"      --version         show the version\n"
+		"Internal, set by a live update: --handover-fd=FD, --handover-exec-ns=NS\n");
+}
+
+static bool is_handover_arg(const char *a)
+{
+	return !strncmp(a, "--handover-fd", 13) || !strncmp(a, "--handover-exec-ns", 18);
+}
+
+/* argv for the successor: ours without the previous handover's options. */
+static char **argv_for_successor(int argc, char **argv)
+{
+	char **out = calloc((size_t)argc + 1, sizeof(*out));
+	int n = 0;
+
+	if (!out)
+		return NULL;
+	for (int i = 0; i < argc; i++) {
+		if (i > 0 && is_handover_arg(argv[i])) {
+			if (!strchr(argv[i], '=') && i + 1 < argc)
+				i++;
+			continue;
+		}
+		out[n++] = argv[i];
+	}
+	return out;
+}
+
+static int parse_int(const char *s, long long min, long long max, long long *ret)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "state-dir", required_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "handover-fd", required_argument, NULL, 'H' },
+		{ "handover-exec-ns", required_argument, NULL, 'E' },
+		{ 0 },
+	};
+	uint64_t main_ns = now_ns();
+	struct luod_config cfg = { .listen_fd = -1, .reply_fd = -1 };
+	struct luo_msg_update_reply update = { 0 };
+	char socket_path[108], state_dir[4096];
+	long long handover_fd = -1, exec_ns = 0, v;
+	char **succ_argv = argv_for_successor(argc, argv);
+	int c, r;
+
+	if (!succ_argv)
+		return 1;
+	while ((c = getopt_long(argc, argv, "s:d:vqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (strlen(optarg) >= sizeof(socket_path)) {
+				fprintf(stderr, "luod: socket path too long (max %zu bytes)\n",
+					sizeof(socket_path) - 1);
+				return 2;
+			}
+			cfg.socket_path = optarg;
+			break;
+		case 'd':
+			cfg.state_dir = optarg;
+			break;
+		case 'v':
+			log_max_level = LOG_DEBUG;
+			break;
+		case 'q':
+			log_max_level = LOG_WARN;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("luod %s\n", LUO_VERSION);
+			return 0;
+		case 'H':
+		case 'E':
+			if (parse_int(optarg, c == 'H' ? 0 : 1, c == 'H' ? INT32_MAX : INT64_MAX, &v) < 0) {
+				fprintf(stderr, "luod: bad value for --%s: %s\n",
+					c == 'H' ? "handover-fd" : "handover-exec-ns", optarg);
+				return 2;
+			}
+			if (c == 'H')
+				handover_fd = v;
+			else
+				exec_ns = v;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "luod: unexpected argument: %s\n", argv[optind]);
+		return 2;
+	}
+	if (!cfg.socket_path) {
+		r = luo_path_default_socket(socket_path, sizeof(socket_path));
+		if (r < 0) {
+			fprintf(stderr, "luod: default socket path: %s\n", strerror(-r));
+			return 1;
+		}
+		cfg.socket_path = socket_path;
+	}
+	if (!cfg.state_dir) {
+		r = luo_path_default_state_dir(state_dir, sizeof(state_dir));
+		if (r < 0) {
+			fprintf(stderr, "luod: no state directory: set --state-dir\n");
+			return 1;
+		}
+		cfg.state_dir = state_dir;
+	}
+	cfg.argv = succ_argv;
+	luo_core.started_ns = main_ns;
+
+	if (handover_fd >= 0) {
+		struct luo_handover_luod h;
+		size_t bytes = 0;
+
+		r = luo_handover_read_fd((int)handover_fd, &h, &bytes);
+		if (r < 0) {
+			log_err("refusing the handover in fd %lld: %s; exiting without touching any inherited fd",
+				handover_fd, strerror(-r));
+			return 1;
+		}
+		close((int)handover_fd);
+		if (!exec_ns)
+			exec_ns = (long long)h.marks[LUO_MARK_FROZEN];
+		update = (struct luo_msg_update_reply){
+			.generation = luo_core.generation,
+			.sessions = (uint32_t)luo_core.nsessions,
+			.files = luo_core.nfiles,
+			.prepare_ns = h.marks[LUO_MARK_FREEZE] - h.marks[LUO_MARK_PREPARE],
+			.freeze_ns = h.marks[LUO_MARK_FROZEN] - h.marks[LUO_MARK_FREEZE],
+			.fdt_write_ns = (uint64_t)exec_ns - h.marks[LUO_MARK_FROZEN],
+			.exec_ns = main_ns - (uint64_t)exec_ns,
+			.fdt_parse_ns = now_ns() - main_ns,
+			.fdt_bytes = bytes,
+			.successor_pid = (uint32_t)getpid(),
+		};
+		cfg.update = &update;
+		cfg.freeze_mark_ns = h.marks[LUO_MARK_FREEZE];
+		cfg.listen_fd = h.listen_fd;
+		cfg.reply_fd = h.reply_fd;
+		log_info("handover: generation %" PRIu64 ", %zu sessions, %zu files, %zu bytes",
+			 luo_core.generation, luo_core.nsessions, luo_core.nfiles, bytes);
+	}
+
+	luo_statefile_init(cfg.state_dir);
+	r = luod_serve(&cfg);
+	free(succ_argv);
+	return r < 0 ? 1 : 0;
+}

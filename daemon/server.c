@@ -1,0 +1,883 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * DOC: The server loop: sockets, connections, decoding requests.
+ *
+ * One epoll loop owns the listening socket, a signalfd and every connection.
+ * A connection is either a device connection (accepted; luo_open) or a
+ * session handle (luod's end of a socketpair whose other end was sent to a
+ * client). Connections are created in conn_new() and freed in conn_free()
+ * only. All sockets are non-blocking; a reply that does not fit is kept and
+ * the connection is not read again until it has gone out, so a client that
+ * never reads cannot block luod.
+ *
+ * Every request is checked here (size, version, fd count, field ranges)
+ * before the core sees it; a malformed one gets an error reply and changes
+ * nothing. Received fds that a request does not consume are closed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "luod.h"
+
+struct pending {
+	uint16_t op;
+	int32_t result;
+	void *body;
+	size_t len;
+	int fds[LUO_FDS_PER_MSG];
+	size_t nfds;
+};
+
+struct conn {
+	int fd;
+	bool is_session;
+	uid_t uid;
+	pid_t pid;
+	struct luo_session *session; /* session handle: NULL once the session ended */
+	char name[LUO_NAME_MAX];     /* kept after the session ended, for GET_NAME */
+	struct pending *pending;
+	struct conn *next;
+	struct conn *prev;
+};
+
+struct reply {
+	int32_t result;
+	size_t len;
+	size_t nfds;
+	bool own_fds; /* close after sending (fresh socketpair ends) */
+	int fds[LUO_FDS_PER_MSG];
+	union {
+		unsigned char body[LUO_MSG_MAX];
+		uint64_t align;
+	};
+};
+
+static struct {
+	const struct luod_config *cfg;
+	int epfd;
+	int listen_fd;
+	int signal_fd;
+	bool accept_paused;
+	uint64_t accept_resume_ns;
+	struct conn *conns;
+	size_t nconns;
+	bool dirty;
+	bool state_changed;
+	uint64_t last_write_ns;
+	enum luo_state last_state;
+	bool quit;
+} srv;
+
+/* The listening socket and the signalfd are told apart from connections by these tags. */
+static int tag_listen, tag_signal;
+
+static struct reply reply;
+static unsigned char request[sizeof(struct luo_msg_hdr) + LUO_MSG_MAX] __attribute__((aligned(8)));
+
+/* ---- connections ---- */
+
+static int epoll_set(int op, int fd, uint32_t events, void *ptr)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = ptr };
+
+	return epoll_ctl(srv.epfd, op, fd, &ev) < 0 ? -errno : 0;
+}
+
+static struct conn *conn_new(int fd, bool is_session)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->fd = fd;
+	c->is_session = is_session;
+	if (epoll_set(EPOLL_CTL_ADD, fd, EPOLLIN, c) < 0) {
+		free(c);
+		return NULL;
+	}
+	c->next = srv.conns;
+	if (srv.conns)
+		srv.conns->prev = c;
+	srv.conns = c;
+	srv.nconns++;
+	return c;
+}
+
+static void pending_free(struct pending *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nfds; i++)
+		close(p->fds[i]);
+	free(p->body);
+	free(p);
+}
+
+static void conn_free(struct conn *c)
+{
+	epoll_ctl(srv.epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	pending_free(c->pending);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv.conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv.nconns--;
+	free(c);
+}
+
+/* core -> server: the session this handle held has ended (finished or released). */
+static void session_detached(void *handle)
+{
+	struct conn *c = handle;
+
+	c->session = NULL;
+}
+
+static void core_changed(void)
+{
+	srv.dirty = true;
+	if (luo_core.state != srv.last_state)
+		srv.state_changed = true;
+}
+
+static void conn_closed(struct conn *c)
+{
+	if (c->session)
+		session_handle_closed(c->session);
+	conn_free(c);
+}
+
+/* ---- replies ---- */
+
+static void reply_reset(void)
+{
+	reply.result = 0;
+	reply.len = 0;
+	reply.nfds = 0;
+	reply.own_fds = false;
+}
+
+static int pending_store(struct conn *c, uint16_t op)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->op = op;
+	p->result = reply.result;
+	p->len = reply.len;
+	if (reply.len) {
+		p->body = malloc(reply.len);
+		if (!p->body)
+			goto fail;
+		memcpy(p->body, reply.body, reply.len);
+	}
+	for (; p->nfds < reply.nfds; p->nfds++) {
+		p->fds[p->nfds] = fcntl(reply.fds[p->nfds], F_DUPFD_CLOEXEC, 3);
+		if (p->fds[p->nfds] < 0)
+			goto fail;
+	}
+	c->pending = p;
+	return epoll_set(EPOLL_CTL_MOD, c->fd, EPOLLOUT, c);
+fail:
+	pending_free(p);
+	return -ENOMEM;
+}
+
+static void reply_send(struct conn *c, uint16_t op)
+{
+	int r;
+
+	if (reply.result < 0) {
+		reply.len = 0;
+		if (reply.own_fds)
+			for (size_t i = 0; i < reply.nfds; i++)
+				close(reply.fds[i]);
+		reply.nfds = 0;
+	}
+	r = luo_msg_send(c->fd, op, reply.result, reply.body, reply.len, reply.fds, reply.nfds);
+	if (r == -EAGAIN && pending_store(c, op) < 0)
+		log_warn("connection of pid %d: reply dropped: out of memory", (int)c->pid);
+	else if (r < 0 && r != -EAGAIN && r != -EPIPE && r != -ECONNRESET)
+		log_warn("connection of pid %d: sending reply: %s", (int)c->pid, strerror(-r));
+	if (reply.own_fds)
+		for (size_t i = 0; i < reply.nfds; i++)
+			close(reply.fds[i]);
+}
+
+static void pending_flush(struct conn *c)
+{
+	struct pending *p = c->pending;
+	int r = luo_msg_send(c->fd, p->op, p->result, p->body, p->len, p->fds, p->nfds);
+
+	if (r == -EAGAIN)
+		return;
+	pending_free(p);
+	c->pending = NULL;
+	epoll_set(EPOLL_CTL_MOD, c->fd, EPOLLIN, c);
+}
+
+/* ---- request helpers ---- */
+
+static bool privileged(const struct conn *c)
+{
+	return c->uid == 0 || c->uid == geteuid();
+}
+
+static int body_fixed(const void *body, size_t len, void *out, size_t size)
+{
+	int r = luo_msg_body_check(body, len, size, size);
+
+	if (r == 0)
+		memcpy(out, body, size);
+	return r;
+}
+
+static void fill_session_info(const struct luo_session *s, struct luo_msg_session_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	memcpy(info->name, s->name, sizeof(info->name));
+	info->state = s->state;
+	info->incoming = s->incoming;
+	info->retrieved = s->retrieved;
+	info->attached = s->handle != NULL;
+	info->uid = (uint32_t)s->uid;
+	info->files = (uint32_t)s->nfiles;
+}
+
+/* A new session handle: luod keeps one end, the client gets the other. */
+static int handle_new(struct conn *owner, struct conn **ret, int *ret_client_fd)
+{
+	int sp[2];
+	struct conn *c;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp) < 0)
+		return -errno;
+	c = conn_new(sp[0], true);
+	if (!c) {
+		close(sp[0]);
+		close(sp[1]);
+		return -ENOMEM;
+	}
+	/* the client end blocks, as any socket a program gets */
+	fcntl(sp[1], F_SETFL, fcntl(sp[1], F_GETFL) & ~O_NONBLOCK);
+	c->uid = owner->uid;
+	c->pid = owner->pid;
+	*ret = c;
+	*ret_client_fd = sp[1];
+	return 0;
+}
+
+static void handle_bind(struct conn *c, struct luo_session *s, int client_fd)
+{
+	c->session = s;
+	memcpy(c->name, s->name, sizeof(c->name));
+	s->handle = c;
+	reply.fds[0] = client_fd;
+	reply.nfds = 1;
+	reply.own_fds = true;
+}
+
+/* ---- device requests ---- */
+
+static int op_session_handle(struct conn *c, uint16_t op, const void *body, size_t len)
+{
+	struct luo_msg_name req;
+	struct luo_session *s;
+	struct conn *h = NULL;
+	int client_fd = -1, r;
+
+	r = body_fixed(body, len, &req, sizeof(req));
+	if (r < 0)
+		return r;
+	if (luo_name_validate(req.name, sizeof(req.name)) < 0)
+		return -EINVAL;
+	r = handle_new(c, &h, &client_fd);
+	if (r < 0)
+		return r;
+	if (op == LUO_OP_CREATE_SESSION)
+		r = core_create_session(req.name, c->uid, &s);
+	else
+		r = core_retrieve_session(req.name, c->uid, &s);
+	if (r < 0) {
+		close(client_fd);
+		conn_free(h);
+		return r;
+	}
+	handle_bind(h, s, client_fd);
+	return 0;
+}
+
+static int op_get_state(void)
+{
+	struct luo_msg_state st = { .state = luo_core.state, .generation = luo_core.generation };
+
+	memcpy(reply.body, &st, sizeof(st));
+	reply.len = sizeof(st);
+	return 0;
+}
+
+static int op_set_event(struct conn *c, const void *body, size_t len)
+{
+	struct luo_msg_event ev;
+	int r = body_fixed(body, len, &ev, sizeof(ev));
+
+	if (r < 0)
+		return r;
+	if (ev.event > LUO_EVENT_FINISH || ev.reserved)
+		return -EINVAL;
+	if (!privileged(c))
+		return -EPERM;
+	log_info("event %s from pid %d", luo_event_name(ev.event), (int)c->pid);
+	return core_event(ev.event);
+}
+
+static int op_status(void)
+{
+	struct luo_msg_status st = {
+		.state = luo_core.state,
+		.pid = (uint32_t)getpid(),
+		.generation = luo_core.generation,
+		.sessions = (uint32_t)luo_core.nsessions,
+		.incoming_sessions = (uint32_t)core_incoming_sessions(),
+		.files = luo_core.nfiles,
+		.uptime_ns = now_ns() - luo_core.started_ns,
+		.updates = luo_core.updates,
+	};
+
+	memcpy(reply.body, &st, sizeof(st));
+	reply.len = sizeof(st);
+	return 0;
+}
+
+static int op_list(const void *body, size_t len)
+{
+	struct luo_msg_list req;
+	struct luo_msg_list_reply *rep = (void *)reply.body;
+	size_t max = (sizeof(reply.body) - sizeof(*rep)) / sizeof(rep->entries[0]);
+	uint32_t i = 0;
+	int r = body_fixed(body, len, &req, sizeof(req));
+
+	if (r < 0)
+		return r;
+	rep->total = (uint32_t)luo_core.nsessions;
+	rep->count = 0;
+	for (struct luo_session *s = luo_core.sessions; s && rep->count < max; s = s->next, i++)
+		if (i >= req.cursor)
+			fill_session_info(s, &rep->entries[rep->count++]);
+	reply.len = sizeof(*rep) + rep->count * sizeof(rep->entries[0]);
+	return 0;
+}
+
+static int op_show(struct conn *c, const void *body, size_t len)
+{
+	struct luo_msg_show req;
+	struct luo_msg_show_reply *rep = (void *)reply.body;
+	size_t max = (sizeof(reply.body) - sizeof(*rep)) / sizeof(rep->entries[0]);
+	struct luo_session *s;
+	int r = body_fixed(body, len, &req, sizeof(req));
+
+	if (r < 0)
+		return r;
+	if (luo_name_validate(req.name, sizeof(req.name)) < 0)
+		return -EINVAL;
+	s = core_find_session(req.name);
+	if (!s)
+		return -ENOENT;
+	if (!privileged(c) && c->uid != s->uid)
+		return -EPERM;
+	fill_session_info(s, &rep->session);
+	rep->total = (uint32_t)s->nfiles;
+	rep->count = 0;
+	for (size_t i = req.cursor; i < s->nfiles && rep->count < max; i++) {
+		const struct luo_file *f = s->files[i];
+		struct luo_msg_file_info *fi = &rep->entries[rep->count++];
+
+		memset(fi, 0, sizeof(*fi));
+		fi->token = f->token;
+		snprintf(fi->handler, sizeof(fi->handler), "%s", f->handler->name);
+		fi->size = file_size(f);
+		fi->frozen = f->frozen;
+		fi->retrieved = f->retrieved;
+		fi->retrieve_error = f->retrieve_error;
+	}
+	reply.len = sizeof(*rep) + rep->count * sizeof(rep->entries[0]);
+	return 0;
+}
+
+static int op_update(struct conn *c, const void *body, size_t len)
+{
+	static struct luo_msg_update req;
+	struct luo_update_request ur = {
+		.argv = srv.cfg->argv,
+		.listen_fd = srv.listen_fd,
+		.reply_fd = c->fd,
+	};
+	int r = body_fixed(body, len, &req, sizeof(req));
+
+	if (r < 0)
+		return r;
+	if ((req.flags & ~LUO_UPDATE_EXEC) || req.reserved)
+		return -EINVAL;
+	if (!privileged(c))
+		return -EPERM;
+	if (req.flags & LUO_UPDATE_EXEC) {
+		if (strnlen(req.exec_path, sizeof(req.exec_path)) == sizeof(req.exec_path) ||
+		    req.exec_path[0] != '/')
+			return -EINVAL;
+		ur.exec_path = req.exec_path;
+	}
+	/* the requester's connection crosses the execve in blocking mode: the successor answers it */
+	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
+	r = luo_update_run(&ur);
+	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+	return r;
+}
+
+static int device_request(struct conn *c, uint16_t op, const void *body, size_t len, size_t nfds)
+{
+	if (nfds)
+		return -EINVAL;
+	switch (op) {
+	case LUO_OP_CREATE_SESSION:
+	case LUO_OP_RETRIEVE_SESSION:
+		return op_session_handle(c, op, body, len);
+	case LUO_OP_GET_STATE:
+		return luo_msg_body_check(body, len, 0, 0) ?: op_get_state();
+	case LUO_OP_SET_EVENT:
+		return op_set_event(c, body, len);
+	case LUO_OP_STATUS:
+		return luo_msg_body_check(body, len, 0, 0) ?: op_status();
+	case LUO_OP_LIST_SESSIONS:
+		return op_list(body, len);
+	case LUO_OP_SHOW_SESSION:
+		return op_show(c, body, len);
+	case LUO_OP_UPDATE:
+		return op_update(c, body, len);
+	}
+	return -EINVAL;
+}
+
+/* ---- session requests ---- */
+
+/* PRESERVE and RETRIEVE: count tokens, 1..LUO_FDS_PER_MSG. */
+static int tokens_body(const void *body, size_t len, const uint64_t **ret, size_t *ret_n)
+{
+	struct luo_msg_tokens h;
+	size_t need;
+	int r;
+
+	if (len < sizeof(h))
+		return -EINVAL;
+	memcpy(&h, body, sizeof(h));
+	if (h.count == 0 || h.count > LUO_FDS_PER_MSG || h.reserved)
+		return -EINVAL;
+	need = sizeof(h) + h.count * sizeof(uint64_t);
+	r = luo_msg_body_check(body, len, need, need);
+	if (r < 0)
+		return r;
+	*ret = (const uint64_t *)((const unsigned char *)body + sizeof(h));
+	*ret_n = h.count;
+	return 0;
+}
+
+/* Once the request is valid, the fds are handed to the session and *nfds becomes 0. */
+static int op_preserve(struct luo_session *s, const void *body, size_t len, const int *fds,
+		       size_t *nfds)
+{
+	const uint64_t *tokens;
+	size_t n;
+	int r = tokens_body(body, len, &tokens, &n);
+
+	if (r == 0 && n != *nfds)
+		r = -EINVAL;
+	if (r < 0)
+		return r; /* the caller closes the fds */
+	*nfds = 0;
+	return session_preserve(s, fds, tokens, n);
+}
+
+static int op_retrieve(struct luo_session *s, const void *body, size_t len)
+{
+	const uint64_t *tokens;
+	size_t n;
+	int r = tokens_body(body, len, &tokens, &n);
+
+	if (r < 0)
+		return r;
+	r = session_retrieve(s, tokens, n, reply.fds);
+	if (r == 0)
+		reply.nfds = n;
+	return r;
+}
+
+static int op_event(struct luo_session *s, const void *body, size_t len)
+{
+	struct luo_msg_event ev;
+	int r = body_fixed(body, len, &ev, sizeof(ev));
+
+	if (r < 0)
+		return r;
+	if (ev.event > LUO_EVENT_FINISH || ev.reserved)
+		return -EINVAL;
+	return session_event(s, ev.event);
+}
+
+/* A handle whose session has ended still answers, as a finished kernel session does. */
+static int ended_request(struct conn *c, uint16_t op)
+{
+	struct luo_msg_session_state st = { .state = LUO_STATE_NORMAL, .incoming = 1 };
+
+	switch (op) {
+	case LUO_OP_SESSION_GET_NAME:
+		memcpy(reply.body, c->name, LUO_NAME_MAX);
+		reply.len = LUO_NAME_MAX;
+		return 0;
+	case LUO_OP_SESSION_GET_STATE:
+		memcpy(reply.body, &st, sizeof(st));
+		reply.len = sizeof(st);
+		return 0;
+	case LUO_OP_SESSION_FINISH:
+		return 0;
+	case LUO_OP_SESSION_RETRIEVE:
+		return -ENOENT;
+	}
+	return -EINVAL;
+}
+
+static int session_request(struct conn *c, uint16_t op, const void *body, size_t len,
+			   int *fds, size_t *nfds)
+{
+	struct luo_session *s = c->session;
+	struct luo_msg_token tok = { 0 };
+	struct luo_msg_session_state st;
+	int r;
+
+	if (op == LUO_OP_SESSION_PRESERVE && s)
+		return op_preserve(s, body, len, fds, nfds);
+	if (*nfds)
+		return -EINVAL;
+	if (!s)
+		return ended_request(c, op);
+
+	switch (op) {
+	case LUO_OP_SESSION_UNPRESERVE:
+		r = body_fixed(body, len, &tok, sizeof(tok));
+		return r < 0 ? r : session_unpreserve(s, tok.token);
+	case LUO_OP_SESSION_RETRIEVE:
+		return op_retrieve(s, body, len);
+	case LUO_OP_SESSION_FINISH:
+		r = luo_msg_body_check(body, len, 0, 0);
+		return r < 0 ? r : session_finish(s);
+	case LUO_OP_SESSION_GET_NAME:
+		memcpy(reply.body, s->name, LUO_NAME_MAX);
+		reply.len = LUO_NAME_MAX;
+		return 0;
+	case LUO_OP_SESSION_SET_EVENT:
+		return op_event(s, body, len);
+	case LUO_OP_SESSION_GET_STATE:
+		memset(&st, 0, sizeof(st));
+		st.state = s->state;
+		st.incoming = s->incoming;
+		memcpy(reply.body, &st, sizeof(st));
+		reply.len = sizeof(st);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* ---- the loop ---- */
+
+static void conn_readable(struct conn *c)
+{
+	struct luo_msg_hdr hdr;
+	int fds[LUO_FDS_PER_MSG];
+	size_t nfds = 0;
+	ssize_t n;
+	uint16_t op;
+
+	n = luo_msg_recv(c->fd, request, sizeof(request), fds, LUO_FDS_PER_MSG, &nfds);
+	if (n == -EAGAIN)
+		return;
+	if (n == 0 || n == -ECONNRESET) {
+		conn_closed(c);
+		return;
+	}
+	reply_reset();
+	if (n < 0) {
+		/* malformed: answer with what can be told of it, keep the connection */
+		memcpy(&hdr, request, sizeof(hdr));
+		log_warn("pid %d: malformed message: %s", (int)c->pid, strerror((int)-n));
+		reply.result = (int32_t)n;
+		reply_send(c, 0);
+		return;
+	}
+	memcpy(&hdr, request, sizeof(hdr));
+	op = hdr.op;
+	if (hdr.result != 0)
+		reply.result = -EINVAL;
+	else if (c->is_session)
+		reply.result = session_request(c, op, request + sizeof(hdr), (size_t)n - sizeof(hdr),
+					       fds, &nfds);
+	else
+		reply.result = device_request(c, op, request + sizeof(hdr), (size_t)n - sizeof(hdr),
+					      nfds);
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
+	reply_send(c, op);
+}
+
+static void conn_event(struct conn *c, uint32_t events)
+{
+	if (c->pending && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+		pending_flush(c);
+		if (c->pending && (events & (EPOLLERR | EPOLLHUP)))
+			conn_closed(c);
+		return;
+	}
+	if (events & EPOLLIN)
+		conn_readable(c);
+	else if (events & (EPOLLERR | EPOLLHUP))
+		conn_closed(c);
+}
+
+static void accept_all(void)
+{
+	for (;;) {
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		struct conn *c;
+		int fd = accept4(srv.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				/* out of fds: stop accepting for a while instead of spinning */
+				log_warn("accept: %s; pausing for 100 ms", strerror(errno));
+				epoll_set(EPOLL_CTL_DEL, srv.listen_fd, 0, NULL);
+				srv.accept_paused = true;
+				srv.accept_resume_ns = now_ns() + 100000000u;
+			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+				log_warn("accept: %s", strerror(errno));
+			}
+			return;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+			log_warn("SO_PEERCRED: %s", strerror(errno));
+			close(fd);
+			continue;
+		}
+		c = conn_new(fd, false);
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->uid = cred.uid;
+		c->pid = cred.pid;
+	}
+}
+
+static void signal_read(void)
+{
+	struct signalfd_siginfo si;
+
+	while (read(srv.signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			srv.quit = true;
+	}
+}
+
+static void maybe_write_state(void)
+{
+	uint64_t now;
+
+	if (!srv.dirty)
+		return;
+	now = now_ns();
+	/* global state changes at once; counts at most ten times a second */
+	if (!srv.state_changed && now - srv.last_write_ns < 100000000u)
+		return;
+	luo_statefile_write();
+	srv.dirty = srv.state_changed = false;
+	srv.last_state = luo_core.state;
+	srv.last_write_ns = now;
+}
+
+static int listen_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(sa.sun_path)], *slash;
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_err("socket path too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			r = -errno;
+			log_err("mkdir %s: %s", dir, strerror(-r));
+			return r;
+		}
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int probe;
+
+		if (errno != EADDRINUSE)
+			goto fail;
+		/* a stale socket file, or another luod? */
+		probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			close(fd);
+			log_err("another luod is serving %s", path);
+			return -EADDRINUSE;
+		}
+		if (probe >= 0)
+			close(probe);
+		unlink(path);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			goto fail;
+	}
+	if (chmod(path, 0660) < 0 || listen(fd, SOMAXCONN) < 0)
+		goto fail;
+	return fd;
+fail:
+	r = -errno;
+	log_err("socket %s: %s", path, strerror(-r));
+	close(fd);
+	return r;
+}
+
+static int signals_setup(void)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	srv.signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return srv.signal_fd < 0 ? -errno : 0;
+}
+
+static void answer_update(const struct luod_config *cfg)
+{
+	struct luo_msg_update_reply rep = *cfg->update;
+	char line[512];
+
+	rep.blackout_ns = now_ns() - cfg->freeze_mark_ns;
+	if (cfg->reply_fd >= 0) {
+		luo_msg_send(cfg->reply_fd, LUO_OP_UPDATE, 0, &rep, sizeof(rep), NULL, 0);
+		close(cfg->reply_fd);
+	}
+	snprintf(line, sizeof(line),
+		 "{\"generation\": %" PRIu64 ", \"pid\": %u, \"sessions\": %u, \"files\": %" PRIu64
+		 ", \"prepare_ns\": %" PRIu64 ", \"freeze_ns\": %" PRIu64
+		 ", \"fdt_write_ns\": %" PRIu64 ", \"exec_ns\": %" PRIu64
+		 ", \"fdt_parse_ns\": %" PRIu64 ", \"blackout_ns\": %" PRIu64
+		 ", \"fdt_bytes\": %" PRIu64 ", \"outcome\": \"ok\"}",
+		 rep.generation, rep.successor_pid, rep.sessions, rep.files, rep.prepare_ns,
+		 rep.freeze_ns, rep.fdt_write_ns, rep.exec_ns, rep.fdt_parse_ns, rep.blackout_ns,
+		 rep.fdt_bytes);
+	luo_history_append(line);
+	log_info("update: generation %" PRIu64 " serving; blackout %.3f ms", rep.generation,
+		 (double)rep.blackout_ns / 1e6);
+}
+
+int luod_serve(const struct luod_config *cfg)
+{
+	struct epoll_event evs[64];
+	int r;
+
+	srv.cfg = cfg;
+	srv.last_state = luo_core.state;
+	luo_core.changed = core_changed;
+	luo_core.detach = session_detached;
+	r = signals_setup();
+	if (r < 0) {
+		log_err("signals: %s", strerror(-r));
+		return r;
+	}
+	srv.listen_fd = cfg->listen_fd >= 0 ? cfg->listen_fd : listen_socket(cfg->socket_path);
+	if (srv.listen_fd < 0)
+		return srv.listen_fd;
+	fcntl(srv.listen_fd, F_SETFL, fcntl(srv.listen_fd, F_GETFL) | O_NONBLOCK);
+	srv.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (srv.epfd < 0)
+		return -errno;
+	if ((r = epoll_set(EPOLL_CTL_ADD, srv.listen_fd, EPOLLIN, &tag_listen)) < 0 ||
+	    (r = epoll_set(EPOLL_CTL_ADD, srv.signal_fd, EPOLLIN, &tag_signal)) < 0)
+		return r;
+
+	luo_statefile_write();
+	if (cfg->update)
+		answer_update(cfg);
+	log_info("serving %s (generation %" PRIu64 ", state %s, %zu sessions, %zu files)",
+		 cfg->socket_path, luo_core.generation, luo_state_name(luo_core.state),
+		 luo_core.nsessions, luo_core.nfiles);
+
+	while (!srv.quit) {
+		int timeout = srv.dirty || srv.accept_paused ? 100 : -1;
+		int n = epoll_wait(srv.epfd, evs, 64, timeout);
+
+		if (n < 0 && errno != EINTR) {
+			r = -errno;
+			log_err("epoll_wait: %s", strerror(-r));
+			return r;
+		}
+		for (int i = 0; i < n; i++) {
+			void *p = evs[i].data.ptr;
+
+			if (p == &tag_listen)
+				accept_all();
+			else if (p == &tag_signal)
+				signal_read();
+			else
+				conn_event(p, evs[i].events);
+		}
+		if (srv.accept_paused && now_ns() >= srv.accept_resume_ns) {
+			srv.accept_paused = false;
+			epoll_set(EPOLL_CTL_ADD, srv.listen_fd, EPOLLIN, &tag_listen);
+		}
+		maybe_write_state();
+	}
+
+	if (luo_core.nfiles)
+		log_warn("stopping with %zu sessions and %zu preserved files; they are released",
+			 luo_core.nsessions, luo_core.nfiles);
+	else
+		log_info("stopping");
+	while (srv.conns) {
+		srv.conns->session = NULL;
+		conn_free(srv.conns);
+	}
+	core_free_all();
+	unlink(cfg->socket_path);
+	close(srv.listen_fd);
+	close(srv.signal_fd);
+	close(srv.epfd);
+	return 0;
+}

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * DOC: The state file and the update history, for scripts.
+ *
+ * <state-dir>/state is one JSON object, replaced atomically (write a
+ * temporary file, fsync is not needed for a runtime view, rename over) so a
+ * reader never sees half of it. <state-dir>/history gets one JSON line per
+ * completed live update, appended by the successor. Failing to write either
+ * is logged and never fails a request.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "luod.h"
+
+static char state_dir[4096];
+
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int luo_statefile_init(const char *dir)
+{
+	int r;
+
+	if (snprintf(state_dir, sizeof(state_dir), "%s", dir) >= (int)sizeof(state_dir))
+		return -ENAMETOOLONG;
+	r = mkdir_p(dir);
+	if (r < 0)
+		log_err("state directory %s: %s", dir, strerror(-r));
+	return r;
+}
+
+void luo_statefile_write(void)
+{
+	char path[4200], tmp[4200];
+	FILE *f;
+
+	if (!*state_dir)
+		return;
+	snprintf(path, sizeof(path), "%s/state", state_dir);
+	snprintf(tmp, sizeof(tmp), "%s/.state.%d", state_dir, (int)getpid());
+	f = fopen(tmp, "we");
+	if (!f) {
+		log_warn("state file %s: %s", tmp, strerror(errno));
+		return;
+	}
+	fprintf(f,
+		"{\"state\": \"%s\", \"generation\": %" PRIu64 ", \"sessions\": %zu, "
+		"\"incoming_sessions\": %zu, \"files\": %zu, \"updates\": %" PRIu64 ", \"pid\": %d}\n",
+		luo_state_name(luo_core.state), luo_core.generation, luo_core.nsessions,
+		core_incoming_sessions(), luo_core.nfiles, luo_core.updates, (int)getpid());
+	if (fclose(f) != 0 || rename(tmp, path) < 0) {
+		log_warn("state file %s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+}
+
+void luo_history_append(const char *json_line)
+{
+	char path[4200];
+	int fd;
+
+	if (!*state_dir)
+		return;
+	snprintf(path, sizeof(path), "%s/history", state_dir);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 || dprintf(fd, "%s\n", json_line) < 0)
+		log_warn("history %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * DOC: The global live update: PREPARE -> FREEZE -> FDT -> execve.
+ *
+ * luod replaces itself the way kexec replaces a kernel: every preserved fd,
+ * the listening socket, the connection that asked for the update and the
+ * sealed FDT memfd lose close-on-exec, everything else keeps it (so every
+ * other client connection drops, as processes die in a kexec), and luod
+ * execs its own binary or the one given. The successor finds the FDT
+ * through --handover-fd and answers the requester once it serves.
+ *
+ * Unhappy paths: a failed PREPARE or FREEZE has already undone itself; a
+ * failed FDT write or execve restores close-on-exec, drops the blob and
+ * cancels, so luod carries on in NORMAL (or UPDATED) with every session as
+ * it was.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "luod.h"
+
+extern char **environ;
+
+static int set_cloexec(int fd, bool on)
+{
+	int flags = fcntl(fd, F_GETFD);
+
+	if (flags < 0)
+		return -errno;
+	flags = on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC;
+	return fcntl(fd, F_SETFD, flags) < 0 ? -errno : 0;
+}
+
+/* Clear (or restore) close-on-exec on exactly what crosses the execve. */
+static int carry_fds(const struct luo_update_request *req, int handover_fd, bool carry)
+{
+	int r = 0;
+
+	for (struct luo_session *s = luo_core.sessions; s; s = s->next) {
+		if (s->incoming || s->state != LUO_STATE_FROZEN)
+			continue;
+		for (size_t i = 0; i < s->nfiles; i++)
+			if (set_cloexec(s->files[i]->fd, !carry) < 0 && carry)
+				r = -errno;
+	}
+	if (req->listen_fd >= 0 && set_cloexec(req->listen_fd, !carry) < 0 && carry)
+		r = -errno;
+	if (req->reply_fd >= 0 && set_cloexec(req->reply_fd, !carry) < 0 && carry)
+		r = -errno;
+	if (set_cloexec(handover_fd, !carry) < 0 && carry)
+		r = -errno;
+	return r;
+}
+
+int luo_update_run(const struct luo_update_request *req)
+{
+	struct luo_handover_luod h = {
+		.listen_fd = req->listen_fd,
+		.reply_fd = req->reply_fd,
+		.updates = luo_core.updates,
+	};
+	const char *path = req->exec_path ? req->exec_path : "/proc/self/exe";
+	char fd_arg[32], ns_arg[64];
+	size_t argc = 0, bytes = 0;
+	char **argv;
+	int fd, r;
+
+	if (access(path, X_OK) < 0) {
+		r = -errno;
+		log_err("update: %s is not executable: %s", path, strerror(-r));
+		return r;
+	}
+	for (argc = 0; req->argv[argc]; argc++)
+		;
+	argv = calloc(argc + 5, sizeof(*argv));
+	if (!argv)
+		return -ENOMEM;
+
+	log_info("update: starting (generation %" PRIu64 ", %zu sessions, %zu files)",
+		 luo_core.generation, luo_core.nsessions, luo_core.nfiles);
+	h.marks[LUO_MARK_PREPARE] = now_ns();
+	if (luo_core.state == LUO_STATE_NORMAL || luo_core.state == LUO_STATE_UPDATED) {
+		r = core_event(LUO_EVENT_PREPARE);
+		if (r < 0)
+			goto out;
+	}
+	h.marks[LUO_MARK_FREEZE] = now_ns();
+	if (luo_core.state != LUO_STATE_FROZEN) {
+		r = core_event(LUO_EVENT_FREEZE);
+		if (r < 0)
+			goto out; /* FREEZE already went back to where it was */
+	}
+	h.marks[LUO_MARK_FROZEN] = now_ns();
+
+	fd = luo_handover_write(&h, &bytes);
+	if (fd < 0) {
+		r = fd;
+		log_err("update: writing the handover: %s", strerror(-r));
+		goto cancel;
+	}
+	r = carry_fds(req, fd, true);
+	if (r < 0) {
+		log_err("update: clearing close-on-exec: %s", strerror(-r));
+		goto restore;
+	}
+
+	argv[0] = (char *)path;
+	for (size_t i = 1; i < argc; i++)
+		argv[i] = req->argv[i];
+	snprintf(fd_arg, sizeof(fd_arg), "--handover-fd=%d", fd);
+	argv[argc] = fd_arg;
+	luo_statefile_write();
+	log_info("update: handover of %zu bytes in fd %d; exec %s", bytes, fd, path);
+	snprintf(ns_arg, sizeof(ns_arg), "--handover-exec-ns=%" PRIu64, now_ns());
+	argv[argc + 1] = ns_arg;
+	execve(path, argv, environ);
+	r = -errno;
+	log_err("update: execve %s: %s; rolling back", path, strerror(-r));
+
+restore:
+	carry_fds(req, fd, false);
+	close(fd);
+cancel:
+	core_event(LUO_EVENT_CANCEL);
+out:
+	free(argv);
+	return r;
+}

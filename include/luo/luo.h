@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libluo — client API of the luo Live Update Orchestrator.
+ *
+ * A device handle (luo_open) is a connection to luod. A session handle is a
+ * real file descriptor too: a connected socket that luod hands back over
+ * SCM_RIGHTS. Closing every copy of a session handle closes the session, and
+ * a session handle can be passed to another process like any fd.
+ *
+ * Every call returns a value >= 0 on success or a negative errno value on
+ * failure; outputs are untouched on failure. The library never logs and never
+ * raises SIGPIPE.
+ */
+#ifndef LUO_LUO_H
+#define LUO_LUO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Session names are 1..63 bytes plus the terminating NUL. */
+#define LUO_NAME_MAX 64
+
+enum luo_state {
+	LUO_STATE_NORMAL,
+	LUO_STATE_PREPARED,
+	LUO_STATE_FROZEN,
+	LUO_STATE_UPDATED,
+};
+
+enum luo_event {
+	LUO_EVENT_PREPARE,
+	LUO_EVENT_FREEZE,
+	LUO_EVENT_CANCEL,
+	LUO_EVENT_FINISH,
+};
+
+/*
+ * Connect to luod. socket_path NULL means $LUO_SOCKET if set, otherwise
+ * /run/luo/luod.sock for root and $XDG_RUNTIME_DIR/luo/luod.sock for others.
+ * Returns a device handle (close it with close()).
+ */
+int luo_open(const char *socket_path);
+
+/* Create an outgoing session; returns its handle. EEXIST, EINVAL (name), EBUSY (update running). */
+int luo_create_session(int dev, const char *name);
+
+/* Retrieve an incoming session by name; returns its handle. ENOENT, EINVAL (already retrieved), EPERM. */
+int luo_retrieve_session(int dev, const char *name);
+
+/* Preserve fd under token. EBUSY (fd already preserved anywhere), EEXIST (token used), ENOENT (no handler). */
+int luo_session_preserve_fd(int session, int fd, uint64_t token);
+
+/* Drop a preserved fd; only before the session is prepared. */
+int luo_session_unpreserve_fd(int session, uint64_t token);
+
+/* Retrieve a preserved fd from an incoming session; returns a new fd (O_CLOEXEC set). */
+int luo_session_retrieve_fd(int session, uint64_t token);
+
+/* Finish an incoming session: files not retrieved are released. */
+int luo_session_finish(int session);
+
+int luo_session_get_name(int session, char name[LUO_NAME_MAX]);
+
+/* Per-session update: a session frozen this way outlives its last handle and can be retrieved by name. */
+int luo_session_set_event(int session, enum luo_event event);
+
+int luo_session_get_state(int session, enum luo_state *state, bool *incoming);
+
+int luo_get_state(int dev, enum luo_state *state);
+
+/* Global events; need root or the uid luod runs as. */
+int luo_set_event(int dev, enum luo_event event);
+
+/*
+ * Batch variants: n fds in as few round trips as SCM_RIGHTS allows (253 fds
+ * per message), split transparently. All or nothing: on failure nothing of
+ * the batch stays preserved, and no retrieved fd is left open.
+ */
+int luo_session_preserve_fds(int session, const int *fds, const uint64_t *tokens, size_t n);
+int luo_session_retrieve_fds(int session, const uint64_t *tokens, int *ret_fds, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The luod wire protocol, shared by libluo, luoctl and luod.
+ *
+ * One message per SOCK_SEQPACKET record: a fixed header, then an op-specific
+ * body, with file descriptors in a single SCM_RIGHTS control message. Like
+ * the kernel's uAPI, the header carries the total size and a version, so a
+ * body longer than the receiver knows is accepted when its tail is all zero
+ * (else E2BIG) and one shorter than the required part is EINVAL.
+ *
+ * Requests on a device connection (from luo_open) and on a session handle
+ * (a socketpair end luod hands out) use disjoint op ranges. Every request
+ * gets exactly one reply with the same op; result is 0 or -errno and an
+ * error reply has no body. doc/protocol.md is the prose version of this file.
+ *
+ * All integers are native-endian: both ends always run on the same host.
+ */
+#ifndef LUO_PROTOCOL_H
+#define LUO_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "luo/luo.h"
+
+#define LUO_PROTO_VERSION 1
+#define LUO_MSG_MAX (64 * 1024)
+/* SCM_MAX_FD in the kernel */
+#define LUO_FDS_PER_MSG 253
+#define LUO_PATH_MAX 4096
+
+struct luo_msg_hdr {
+	uint32_t size;    /* header + body, bytes */
+	uint16_t version; /* LUO_PROTO_VERSION */
+	uint16_t op;      /* enum luo_op */
+	int32_t result;   /* replies: 0 or -errno; requests: 0 */
+	uint32_t nfds;    /* fds attached with SCM_RIGHTS */
+};
+
+enum luo_op {
+	/* device connection */
+	LUO_OP_CREATE_SESSION = 1,
+	LUO_OP_RETRIEVE_SESSION = 2,
+	LUO_OP_GET_STATE = 3,
+	LUO_OP_SET_EVENT = 4,
+	LUO_OP_STATUS = 5,
+	LUO_OP_LIST_SESSIONS = 6,
+	LUO_OP_SHOW_SESSION = 7,
+	LUO_OP_UPDATE = 8,
+
+	/* session handle */
+	LUO_OP_SESSION_PRESERVE = 64,
+	LUO_OP_SESSION_UNPRESERVE = 65,
+	LUO_OP_SESSION_RETRIEVE = 66,
+	LUO_OP_SESSION_FINISH = 67,
+	LUO_OP_SESSION_GET_NAME = 68,
+	LUO_OP_SESSION_SET_EVENT = 69,
+	LUO_OP_SESSION_GET_STATE = 70,
+};
+
+#define LUO_OP_SESSION_FIRST LUO_OP_SESSION_PRESERVE
+
+/* CREATE_SESSION, RETRIEVE_SESSION, SHOW_SESSION (request); reply carries 1 fd */
+struct luo_msg_name {
+	char name[LUO_NAME_MAX];
+};
+
+/* SET_EVENT and SESSION_SET_EVENT */
+struct luo_msg_event {
+	uint32_t event; /* enum luo_event */
+	uint32_t reserved;
+};
+
+/* GET_STATE reply */
+struct luo_msg_state {
+	uint32_t state; /* enum luo_state */
+	uint32_t reserved;
+	uint64_t generation;
+};
+
+/* STATUS reply */
+struct luo_msg_status {
+	uint32_t state;
+	uint32_t pid;
+	uint64_t generation;
+	uint32_t sessions;
+	uint32_t incoming_sessions;
+	uint64_t files;
+	uint64_t uptime_ns;
+	uint64_t updates; /* live updates this luod lineage has completed */
+};
+
+/* LIST_SESSIONS request: entries from index cursor on */
+struct luo_msg_list {
+	uint32_t cursor;
+	uint32_t reserved;
+};
+
+struct luo_msg_session_info {
+	char name[LUO_NAME_MAX];
+	uint32_t state;
+	uint8_t incoming;
+	uint8_t retrieved;
+	uint8_t attached; /* some process holds a handle */
+	uint8_t reserved;
+	uint32_t uid;
+	uint32_t files;
+};
+
+/* LIST_SESSIONS reply: as many entries as fit, and the total */
+struct luo_msg_list_reply {
+	uint32_t total;
+	uint32_t count;
+	struct luo_msg_session_info entries[];
+};
+
+/* SHOW_SESSION request */
+struct luo_msg_show {
+	char name[LUO_NAME_MAX];
+	uint32_t cursor;
+	uint32_t reserved;
+};
+
+#define LUO_HANDLER_NAME_MAX 32
+
+struct luo_msg_file_info {
+	uint64_t token;
+	char handler[LUO_HANDLER_NAME_MAX];
+	uint64_t size; /* bytes the handler accounts for, 0 if none */
+	uint8_t frozen;
+	uint8_t retrieved;
+	uint8_t reserved[2];
+	int32_t retrieve_error;
+};
+
+struct luo_msg_show_reply {
+	struct luo_msg_session_info session;
+	uint32_t total;
+	uint32_t count;
+	struct luo_msg_file_info entries[];
+};
+
+/* UPDATE request */
+#define LUO_UPDATE_EXEC 0x1 /* exec the path below instead of luod's own binary */
+struct luo_msg_update {
+	uint32_t flags;
+	uint32_t reserved;
+	char exec_path[LUO_PATH_MAX];
+};
+
+/* UPDATE reply, sent by the successor once it serves */
+struct luo_msg_update_reply {
+	uint64_t generation;
+	uint32_t sessions;
+	uint32_t reserved;
+	uint64_t files;
+	uint64_t prepare_ns;
+	uint64_t freeze_ns;
+	uint64_t fdt_write_ns;
+	uint64_t exec_ns;      /* execve() until the successor's main() */
+	uint64_t fdt_parse_ns;
+	uint64_t blackout_ns;  /* freeze start until the successor serves */
+	uint64_t fdt_bytes;
+	uint32_t successor_pid;
+	uint32_t reserved2;
+};
+
+/* SESSION_PRESERVE and SESSION_RETRIEVE request: count tokens; PRESERVE carries count fds */
+struct luo_msg_tokens {
+	uint32_t count;
+	uint32_t reserved;
+	uint64_t tokens[];
+};
+
+/* SESSION_UNPRESERVE */
+struct luo_msg_token {
+	uint64_t token;
+};
+
+/* SESSION_GET_STATE reply */
+struct luo_msg_session_state {
+	uint32_t state;
+	uint8_t incoming;
+	uint8_t reserved[3];
+};
+
+/*
+ * Transport. luo_msg_send() sends one message, retrying on EINTR; fds may be
+ * NULL when nfds is 0. luo_msg_recv() receives one message into buf (at
+ * least sizeof(struct luo_msg_hdr) + LUO_MSG_MAX bytes is always enough),
+ * with every received fd O_CLOEXEC; it validates the header (size, version,
+ * fd count matching nfds) and on any error closes every fd that arrived.
+ * Returns the message size, 0 on orderly EOF, or -errno (EBADMSG for a
+ * malformed message).
+ */
+int luo_msg_send(int sock, uint16_t op, int32_t result, const void *body, size_t body_len,
+		 const int *fds, size_t nfds);
+ssize_t luo_msg_recv(int sock, void *buf, size_t buf_len, int *fds, size_t max_fds,
+		     size_t *ret_nfds);
+
+/*
+ * Check a received body against the size this side knows: shorter than
+ * min_len is -EINVAL, bytes past known_len must be zero (else -E2BIG).
+ */
+int luo_msg_body_check(const void *body, size_t body_len, size_t min_len, size_t known_len);
+
+/* 1..63 bytes, NUL-terminated within LUO_NAME_MAX. */
+int luo_name_validate(const char *name, size_t field_len);
+
+#endif

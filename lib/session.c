@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Session handle calls: preserving and retrieving fds, per-session events.
+ *
+ * The batch calls split into messages of at most LUO_FDS_PER_MSG fds. luod
+ * applies each message all or nothing; when a later message fails, the
+ * earlier ones are undone here (unpreserve, or close of what was retrieved)
+ * so the whole batch is all or nothing for the caller.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "luo/luo.h"
+#include "rpc.h"
+
+struct tokens_msg {
+	struct luo_msg_tokens h;
+	uint64_t tokens[LUO_FDS_PER_MSG];
+};
+
+static size_t tokens_msg_fill(struct tokens_msg *m, const uint64_t *tokens, size_t n)
+{
+	m->h.count = (uint32_t)n;
+	m->h.reserved = 0;
+	memcpy(m->tokens, tokens, n * sizeof(uint64_t));
+	return sizeof(m->h) + n * sizeof(uint64_t);
+}
+
+int luo_session_preserve_fds(int session, const int *fds, const uint64_t *tokens, size_t n)
+{
+	struct luo_reply reply;
+	struct tokens_msg m;
+	size_t done = 0;
+	int r = 0;
+
+	if ((!fds || !tokens) && n)
+		return -EINVAL;
+	while (done < n) {
+		size_t k = n - done < LUO_FDS_PER_MSG ? n - done : LUO_FDS_PER_MSG;
+		size_t len = tokens_msg_fill(&m, tokens + done, k);
+
+		r = luo_rpc(session, LUO_OP_SESSION_PRESERVE, &m, len, fds + done, k, &reply);
+		if (r < 0)
+			break;
+		luo_reply_close_fds(&reply);
+		done += k;
+	}
+	if (r < 0)
+		while (done-- > 0)
+			luo_session_unpreserve_fd(session, tokens[done]);
+	return r;
+}
+
+int luo_session_preserve_fd(int session, int fd, uint64_t token)
+{
+	if (fd < 0)
+		return -EBADF;
+	return luo_session_preserve_fds(session, &fd, &token, 1);
+}
+
+int luo_session_unpreserve_fd(int session, uint64_t token)
+{
+	struct luo_msg_token req = { .token = token };
+	struct luo_reply reply;
+
+	return luo_rpc(session, LUO_OP_SESSION_UNPRESERVE, &req, sizeof(req), NULL, 0, &reply);
+}
+
+int luo_session_retrieve_fds(int session, const uint64_t *tokens, int *ret_fds, size_t n)
+{
+	struct luo_reply reply;
+	struct tokens_msg m;
+	size_t done = 0;
+	int r = 0;
+
+	if ((!ret_fds || !tokens) && n)
+		return -EINVAL;
+	while (done < n) {
+		size_t k = n - done < LUO_FDS_PER_MSG ? n - done : LUO_FDS_PER_MSG;
+		size_t len = tokens_msg_fill(&m, tokens + done, k);
+
+		r = luo_rpc(session, LUO_OP_SESSION_RETRIEVE, &m, len, NULL, 0, &reply);
+		if (r < 0)
+			break;
+		if (reply.nfds != k) {
+			luo_reply_close_fds(&reply);
+			r = -EPROTO;
+			break;
+		}
+		memcpy(ret_fds + done, reply.fds, k * sizeof(int));
+		done += k;
+	}
+	if (r < 0) {
+		while (done-- > 0)
+			close(ret_fds[done]);
+		return r;
+	}
+	return 0;
+}
+
+int luo_session_retrieve_fd(int session, uint64_t token)
+{
+	int fd, r;
+
+	r = luo_session_retrieve_fds(session, &token, &fd, 1);
+	return r < 0 ? r : fd;
+}
+
+int luo_session_finish(int session)
+{
+	struct luo_reply reply;
+
+	return luo_rpc(session, LUO_OP_SESSION_FINISH, NULL, 0, NULL, 0, &reply);
+}
+
+int luo_session_get_name(int session, char name[LUO_NAME_MAX])
+{
+	struct luo_reply reply;
+	struct luo_msg_name rep;
+	int r;
+
+	if (!name)
+		return -EINVAL;
+	r = luo_rpc(session, LUO_OP_SESSION_GET_NAME, NULL, 0, NULL, 0, &reply);
+	if (r < 0)
+		return r;
+	if (reply.body_len < sizeof(rep))
+		return -EPROTO;
+	memcpy(&rep, reply.body, sizeof(rep));
+	if (luo_name_validate(rep.name, sizeof(rep.name)) < 0)
+		return -EPROTO;
+	memcpy(name, rep.name, LUO_NAME_MAX);
+	return 0;
+}
+
+int luo_session_set_event(int session, enum luo_event event)
+{
+	struct luo_msg_event req = { .event = (uint32_t)event };
+	struct luo_reply reply;
+
+	if ((unsigned)event > LUO_EVENT_FINISH)
+		return -EINVAL;
+	return luo_rpc(session, LUO_OP_SESSION_SET_EVENT, &req, sizeof(req), NULL, 0, &reply);
+}
+
+int luo_session_get_state(int session, enum luo_state *state, bool *incoming)
+{
+	struct luo_msg_session_state st;
+	struct luo_reply reply;
+	int r;
+
+	if (!state)
+		return -EINVAL;
+	r = luo_rpc(session, LUO_OP_SESSION_GET_STATE, NULL, 0, NULL, 0, &reply);
+	if (r < 0)
+		return r;
+	if (reply.body_len < sizeof(st))
+		return -EPROTO;
+	memcpy(&st, reply.body, sizeof(st));
+	*state = (enum luo_state)st.state;
+	if (incoming)
+		*incoming = st.incoming;
+	return 0;
+}
