@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The handover FDT: what the writer produces the reader rebuilds exactly,
+ * and every corrupt or foreign blob is refused with nothing added to the
+ * core and no inherited fd closed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libfdt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "luod.h"
+
+#define NFILES 4
+
+static int fds[2][NFILES];
+
+static int reset(void **state)
+{
+	(void)state;
+	core_free_all();
+	luo_core.state = LUO_STATE_NORMAL;
+	luo_core.generation = 41;
+	return 0;
+}
+
+/* Two frozen sessions of memfds, written out; the core is then emptied
+ * without closing the fds, as execve would leave them to the successor. */
+static void *make_blob(size_t *len)
+{
+	const char *names[2] = { "first", "with space/and slash" };
+	struct luo_handover_luod h = { .listen_fd = -1, .reply_fd = -1, .updates = 3 };
+	void *blob;
+
+	for (int i = 0; i < 2; i++) {
+		struct luo_session *s;
+
+		assert_int_equal(core_create_session(names[i], 1000u + (unsigned)i, &s), 0);
+		s->handle = &fds;
+		for (int j = 0; j < NFILES; j++) {
+			int fd = memfd_pattern(names[i], 4096u * (unsigned)(j + 1), (uint32_t)(i * 10 + j));
+
+			fds[i][j] = fd;
+			assert_int_equal(session_preserve(s, &fd, &(uint64_t){ 100u + (uint64_t)j }, 1), 0);
+		}
+	}
+	assert_int_equal(core_event(LUO_EVENT_FREEZE), 0);
+	assert_int_equal(luo_handover_build(&h, &blob, len), 0);
+	for (struct luo_session *s = luo_core.sessions; s; s = s->next)
+		for (size_t k = 0; k < s->nfiles; k++)
+			s->files[k]->fd = -1;
+	core_free_all();
+	luo_core.state = LUO_STATE_NORMAL;
+	return blob;
+}
+
+static void assert_fds_open(void)
+{
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < NFILES; j++)
+			assert_true(fcntl(fds[i][j], F_GETFD) >= 0);
+}
+
+static void close_fds(void)
+{
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < NFILES; j++)
+			close(fds[i][j]);
+}
+
+static void test_roundtrip(void **state)
+{
+	struct luo_handover_luod h;
+	struct luo_session *s;
+	size_t len;
+	void *blob = make_blob(&len);
+	int out[NFILES];
+
+	(void)state;
+	assert_int_equal(luo_handover_read(blob, len, &h), 0);
+	assert_int_equal(luo_core.generation, 42);
+	assert_int_equal(luo_core.updates, 4);
+	assert_int_equal(luo_core.state, LUO_STATE_UPDATED);
+	assert_int_equal(luo_core.nsessions, 2);
+	assert_int_equal(h.listen_fd, -1);
+	assert_string_equal(luo_core.sessions->name, "first"); /* creation order kept */
+	s = core_find_session("with space/and slash");
+	assert_non_null(s);
+	assert_int_equal(s->uid, 1001);
+	assert_true(s->incoming);
+	assert_int_equal(s->nfiles, NFILES);
+	for (int j = 0; j < NFILES; j++)
+		assert_int_equal(s->files[j]->token, 100u + (uint64_t)j); /* preservation order kept */
+	assert_int_equal(core_retrieve_session(s->name, 1001, &s), 0);
+	assert_int_equal(session_retrieve(s, (uint64_t[]){ 100, 101, 102, 103 }, NFILES, out), 0);
+	for (int j = 0; j < NFILES; j++)
+		assert_true(memfd_pattern_ok(out[j], 4096u * (unsigned)(j + 1), (uint32_t)(10 + j)));
+	free(blob);
+	core_free_all(); /* closes the fds it took */
+	assert_true(fcntl(fds[0][0], F_GETFD) < 0);
+}
+
+/* Change one thing in a copy of the blob and expect the reader to refuse it. */
+static void refuse(void *blob, size_t len)
+{
+	struct luo_handover_luod h;
+
+	assert_int_equal(luo_handover_read(blob, len, &h), -EINVAL);
+	assert_int_equal(luo_core.nsessions, 0);
+	assert_int_equal(luo_core.nfiles, 0);
+	assert_fds_open();
+}
+
+static void *editable(const void *blob)
+{
+	size_t cap = fdt_totalsize(blob) + 4096;
+	void *copy = malloc(cap);
+
+	assert_int_equal(fdt_open_into(blob, copy, (int)cap), 0);
+	return copy;
+}
+
+static int file_node(void *fdt, int session, int file)
+{
+	int sessions = fdt_subnode_offset(fdt, 0, "sessions"), n = fdt_first_subnode(fdt, sessions);
+
+	while (session--)
+		n = fdt_next_subnode(fdt, n);
+	n = fdt_first_subnode(fdt, fdt_subnode_offset(fdt, n, "files"));
+	while (file--)
+		n = fdt_next_subnode(fdt, n);
+	assert_true(n >= 0);
+	return n;
+}
+
+static void test_refuse_corrupt(void **state)
+{
+	size_t len;
+	void *blob = make_blob(&len), *e;
+	unsigned char *junk;
+	int sock[2];
+
+	(void)state;
+	refuse(blob, len - 1);                 /* truncated */
+	refuse(blob, sizeof(struct fdt_header) - 1);
+	junk = malloc(len);
+	memset(junk, 0xa5, len);
+	refuse(junk, len);                     /* garbage */
+	free(junk);
+
+	e = editable(blob);
+	assert_int_equal(fdt_setprop_string(e, 0, "compatible", "someone,else-v1"), 0);
+	refuse(e, fdt_totalsize(e));
+	free(e);
+
+	e = editable(blob);
+	assert_int_equal(fdt_setprop_u32(e, 0, "version", 2), 0); /* from a newer luod */
+	refuse(e, fdt_totalsize(e));
+	free(e);
+
+	e = editable(blob);
+	assert_int_equal(fdt_delprop(e, 0, "generation"), 0);
+	refuse(e, fdt_totalsize(e));
+	free(e);
+
+	e = editable(blob);
+	assert_int_equal(fdt_setprop_u32(e, file_node(e, 1, 2), "fd", 1), 0); /* stdout */
+	refuse(e, fdt_totalsize(e));
+	free(e);
+
+	e = editable(blob);
+	assert_int_equal(fdt_setprop_u32(e, file_node(e, 1, 2), "fd", 900), 0); /* not open */
+	refuse(e, fdt_totalsize(e));
+	free(e);
+
+	e = editable(blob);
+	assert_int_equal(fdt_setprop_u32(e, file_node(e, 1, 2), "fd", (uint32_t)fds[0][0]), 0);
+	refuse(e, fdt_totalsize(e));           /* one fd named twice */
+	free(e);
+
+	e = editable(blob);
+	assert_int_equal(fdt_setprop_u64(e, file_node(e, 0, 3), "token", 100), 0);
+	refuse(e, fdt_totalsize(e));           /* one token twice */
+	free(e);
+
+	e = editable(blob);
+	assert_int_equal(fdt_setprop_string(e, file_node(e, 0, 0), "compatible", "luo,nope-v1"), 0);
+	refuse(e, fdt_totalsize(e));           /* unknown handler */
+	free(e);
+
+	e = editable(blob);
+	assert_int_equal(fdt_setprop_u32(e, file_node(e, 0, 0), "token", 5), 0);
+	refuse(e, fdt_totalsize(e));           /* token of the wrong width */
+	free(e);
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock), 0);
+	e = editable(blob);
+	assert_int_equal(fdt_setprop_u32(e, file_node(e, 0, 1), "fd", (uint32_t)sock[0]), 0);
+	refuse(e, fdt_totalsize(e));           /* a socket where a memfd should be */
+	free(e);
+	close(sock[0]);
+	close(sock[1]);
+
+	e = editable(blob);
+	{
+		int sessions = fdt_subnode_offset(e, 0, "sessions");
+		int second = fdt_next_subnode(e, fdt_first_subnode(e, sessions));
+
+		assert_int_equal(fdt_setprop_string(e, second, "name", "first"), 0);
+	}
+	refuse(e, fdt_totalsize(e));           /* two sessions with one name */
+	free(e);
+
+	free(blob);
+	close_fds();
+}
+
+/* Flip bytes at random: the reader may accept or refuse, never crash or leak. */
+static void test_random_corruption(void **state)
+{
+	size_t len;
+	void *blob = make_blob(&len);
+	unsigned char *copy = malloc(len);
+
+	(void)state;
+	srand(7);
+	for (int round = 0; round < 3000; round++) {
+		struct luo_handover_luod h;
+		int r;
+
+		memcpy(copy, blob, len);
+		for (int k = 0; k < 1 + round % 4; k++)
+			copy[(size_t)rand() % len] ^= (unsigned char)(1u << (rand() % 8));
+		r = luo_handover_read(copy, len, &h);
+		assert_true(r == 0 || r == -EINVAL);
+		if (r == 0) {
+			/* accepted: give the fds back untouched for the next round */
+			for (struct luo_session *s = luo_core.sessions; s; s = s->next)
+				for (size_t i = 0; i < s->nfiles; i++)
+					s->files[i]->fd = -1;
+			core_free_all();
+		}
+		assert_int_equal(luo_core.nsessions, 0);
+		assert_fds_open();
+	}
+	free(copy);
+	free(blob);
+	close_fds();
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test_setup_teardown(test_roundtrip, reset, reset),
+	cmocka_unit_test_setup_teardown(test_refuse_corrupt, reset, reset),
+	cmocka_unit_test_setup_teardown(test_random_corruption, reset, reset),
+};
+
+LUO_TEST_MAIN("handover", tests, NULL, NULL)
