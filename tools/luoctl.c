@@ -360,8 +360,16 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	cmd = argv[optind++];
-	/* options may also follow the command */
+	cmd = argv[optind];
+	/*
+	 * Options may also follow the command, before or after its argument
+	 * ("show NAME --json"). glibc keeps the first scan's "+" (stop at the
+	 * first non-option) until it is reinitialized with optind = 0, so
+	 * restart getopt on the arguments after the command, permuting.
+	 */
+	argc -= optind;
+	argv += optind;
+	optind = 0;
 	while ((c = getopt_long(argc, argv, "s:je:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
