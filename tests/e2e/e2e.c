@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Helpers for the end-to-end tests (see e2e.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "e2e.h"
+
+int e2e_open(const struct luod_proc *d)
+{
+	int fd = luo_open(d->sock);
+
+	if (fd < 0)
+		fail_msg("luo_open(%s): %s", d->sock, strerror(-fd));
+	return fd;
+}
+
+void e2e_barrier(const struct luod_proc *d)
+{
+	enum luo_state st;
+	int fd = e2e_open(d);
+
+	assert_int_equal(luo_get_state(fd, &st), 0);
+	close(fd);
+}
+
+static uint32_t next(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+void e2e_fill(int fd, size_t size, uint32_t seed)
+{
+	uint32_t x = seed | 1, *p;
+
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	if (!size)
+		return;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(p != MAP_FAILED);
+	for (size_t i = 0; i < size / 4; i++)
+		p[i] = next(&x);
+	munmap(p, size);
+}
+
+int e2e_own_fd_count(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(dir);
+	while ((e = readdir(dir)))
+		n += e->d_name[0] != '.';
+	closedir(dir);
+	return n - 1; /* the DIR's own fd */
+}
+
+static const char *json_find(const char *json, const char *key)
+{
+	char pat[128];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	p = strstr(json, pat);
+	if (!p)
+		fail_msg("no \"%s\" in %s", key, json);
+	return p + strlen(pat);
+}
+
+long long e2e_json_int(const char *json, const char *key)
+{
+	const char *p = json_find(json, key);
+	char *end;
+	long long v = strtoll(p, &end, 10);
+
+	if (end == p)
+		fail_msg("\"%s\" is not a number in %s", key, json);
+	return v;
+}
+
+void e2e_json_str(const char *json, const char *key, char *buf, size_t len)
+{
+	const char *p = json_find(json, key);
+	size_t n;
+
+	if (*p != '"')
+		fail_msg("\"%s\" is not a string in %s", key, json);
+	n = strcspn(p + 1, "\"");
+	assert_true(n < len);
+	memcpy(buf, p + 1, n);
+	buf[n] = '\0';
+}
+
+void e2e_assert_state(const struct luod_proc *d, const char *want)
+{
+	char state[32];
+
+	luod_status_state(d, state, sizeof(state));
+	assert_string_equal(state, want);
+}
+
+int e2e_session_files(const struct luod_proc *d, const char *name)
+{
+	char out[65536];
+
+	if (luoctl(d, out, sizeof(out), "show", name, "--json", NULL) != 0)
+		return -1;
+	return (int)e2e_json_int(out, "files");
+}
+
+bool e2e_session_listed(const struct luod_proc *d, const char *name)
+{
+	char out[65536], pat[LUO_NAME_MAX + 16];
+
+	assert_int_equal(luoctl(d, out, sizeof(out), "sessions", "--json", NULL), 0);
+	snprintf(pat, sizeof(pat), "{\"name\": \"%s\",", name);
+	return strstr(out, pat) != NULL;
+}
+
+void e2e_send_fd(int sock, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	char byte = 'F';
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.buf,
+		.msg_controllen = sizeof(control.buf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	memset(&control, 0, sizeof(control));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	assert_int_equal(sendmsg(sock, &msg, MSG_NOSIGNAL), 1);
+}
+
+int e2e_recv_fd(int sock)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.buf,
+		.msg_controllen = sizeof(control.buf),
+	};
+	struct cmsghdr *c;
+	int fd;
+
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+int e2e_wait(pid_t pid)
+{
+	int status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Helpers shared by the end-to-end tests, on top of tests/common/harness.h:
+ * a request barrier, JSON field lookups on luoctl output, fd passing and
+ * fd accounting in the test process itself.
+ */
+#ifndef LUO_E2E_H
+#define LUO_E2E_H
+
+#include "harness.h"
+
+/* luo_open() on d's socket, asserting success. */
+int e2e_open(const struct luod_proc *d);
+
+/*
+ * Round trip on a fresh connection. luod's epoll ready list is FIFO and a
+ * new connection only joins it once accepted, so by the time this returns
+ * luod has handled every event that was pending when it was called (a
+ * closed session handle in particular). Not a sleep: an ordering guarantee.
+ */
+void e2e_barrier(const struct luod_proc *d);
+
+/* Refill an existing fd with the pattern memfd_pattern() writes for seed. */
+void e2e_fill(int fd, size_t size, uint32_t seed);
+
+/* Open fds of the test process. */
+int e2e_own_fd_count(void);
+
+/* "key": N in a JSON text; fails the test if absent. */
+long long e2e_json_int(const char *json, const char *key);
+/* "key": "value" in a JSON text, copied into buf; fails the test if absent. */
+void e2e_json_str(const char *json, const char *key, char *buf, size_t len);
+
+/* Global state name from luoctl status --json ("normal", "updated", ...). */
+void e2e_assert_state(const struct luod_proc *d, const char *want);
+
+/* Files of session name from luoctl show --json; -1 if luoctl show fails. */
+int e2e_session_files(const struct luod_proc *d, const char *name);
+/* Whether luoctl sessions --json lists name. */
+bool e2e_session_listed(const struct luod_proc *d, const char *name);
+
+/* One fd over a UNIX socket with SCM_RIGHTS. */
+void e2e_send_fd(int sock, int fd);
+int e2e_recv_fd(int sock);
+
+/* Wait for a forked child; returns its exit status, or 128 + signal. */
+int e2e_wait(pid_t pid);
+
+#endif
