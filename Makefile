@@ -1,0 +1,11 @@
+# Thin wrapper over the two README commands and meson.
+.PHONY: all demo check clean
+all:
+	@[ -d build ] || meson setup build
+	ninja -C build
+demo:
+	./scripts/demo.sh
+check:
+	./scripts/check.sh
+clean:
+	rm -rf build build-asan
