@@ -78,7 +78,8 @@ static const char *get_string(const void *fdt, int node, const char *name, size_
 	return p;
 }
 
-static int claim_fd(struct reader *rd, uint32_t fd)
+/* A file's fd is checked to be open by file_restore()'s fstat; others pass must_be_open. */
+static int claim_fd(struct reader *rd, uint32_t fd, bool must_be_open)
 {
 	static int marker;
 
@@ -86,7 +87,7 @@ static int claim_fd(struct reader *rd, uint32_t fd)
 		FAIL("fd %" PRIu32 " out of range", fd);
 	if (luo_index_get(&rd->fds, fd))
 		FAIL("fd %" PRIu32 " named twice", fd);
-	if (fcntl((int)fd, F_GETFD) < 0)
+	if (must_be_open && fcntl((int)fd, F_GETFD) < 0)
 		FAIL("fd %" PRIu32 " is not open", fd);
 	return luo_index_put(&rd->fds, fd, &marker);
 }
@@ -116,10 +117,12 @@ static int read_file(struct reader *rd, struct luo_session *s, int node)
 	payload = fdt_getprop(fdt, node, "payload", &len);
 	if (!payload || len < 0 || len > LUO_PAYLOAD_MAX)
 		FAIL("session %s: token %" PRIu64 ": bad payload", s->name, token);
-	r = claim_fd(rd, fd);
+	r = claim_fd(rd, fd, false);
 	if (r < 0)
 		return r;
 	r = file_restore(s, (int)fd, token, h, payload, (size_t)len, &file);
+	if (r == -EBADF)
+		FAIL("session %s: token %" PRIu64 ": fd %" PRIu32 " is not open", s->name, token, fd);
 	if (r < 0)
 		FAIL("session %s: token %" PRIu64 ": fd %" PRIu32 " is not a %s", s->name, token, fd,
 		     h->name);
@@ -189,7 +192,7 @@ static int read_luod(struct reader *rd, struct luo_handover_luod *luod)
 	if (r < 0)
 		return r;
 	if (r && v != UINT32_MAX) {
-		if ((r = claim_fd(rd, v)) < 0)
+		if ((r = claim_fd(rd, v, true)) < 0)
 			return r;
 		luod->listen_fd = (int)v;
 	}
@@ -197,7 +200,7 @@ static int read_luod(struct reader *rd, struct luo_handover_luod *luod)
 	if (r < 0)
 		return r;
 	if (r && v != UINT32_MAX) {
-		if ((r = claim_fd(rd, v)) < 0)
+		if ((r = claim_fd(rd, v, true)) < 0)
 			return r;
 		luod->reply_fd = (int)v;
 	}

@@ -64,6 +64,7 @@ struct luo_file;
 struct luo_file_handler {
 	const char *name;       /* short, for people: "memfd" */
 	const char *compatible; /* in the FDT: "luo,memfd-v1" */
+	mode_t type;            /* S_IFREG, S_IFSOCK, ...: checked when a handover names an fd */
 	bool (*can_preserve)(int fd, const struct stat *st);
 	int (*preserve)(struct luo_file *file);
 	void (*unpreserve)(struct luo_file *file);

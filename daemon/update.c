@@ -26,14 +26,10 @@
 
 extern char **environ;
 
+/* FD_CLOEXEC is the only fd flag, so no F_GETFD round trip is needed. */
 static int set_cloexec(int fd, bool on)
 {
-	int flags = fcntl(fd, F_GETFD);
-
-	if (flags < 0)
-		return -errno;
-	flags = on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC;
-	return fcntl(fd, F_SETFD, flags) < 0 ? -errno : 0;
+	return fcntl(fd, F_SETFD, on ? FD_CLOEXEC : 0) < 0 ? -errno : 0;
 }
 
 /* Clear (or restore) close-on-exec on exactly what crosses the execve. */

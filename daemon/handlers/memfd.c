@@ -106,6 +106,26 @@ static int memfd_decode(const struct luo_file *file, struct memfd_record *rec)
 	return 0;
 }
 
+/* At freeze only size and seals can have changed: a memfd's name is fixed. */
+static int memfd_freeze(struct luo_file *file)
+{
+	struct memfd_record rec;
+	struct stat st;
+	int seals;
+
+	if (memfd_decode(file, &rec) < 0)
+		return -EINVAL;
+	if (fstat(file->fd, &st) < 0)
+		return -errno;
+	seals = fcntl(file->fd, F_GET_SEALS);
+	if (seals < 0)
+		return -errno;
+	rec.size = (uint64_t)st.st_size;
+	rec.seals = (uint32_t)seals;
+	memcpy(file->payload, &rec, offsetof(struct memfd_record, name));
+	return 0;
+}
+
 static void memfd_nop(struct luo_file *file)
 {
 	(void)file;
@@ -147,10 +167,11 @@ static uint64_t memfd_size(const struct luo_file *file)
 const struct luo_file_handler luo_memfd_handler = {
 	.name = "memfd",
 	.compatible = "luo,memfd-v1",
+	.type = S_IFREG,
 	.can_preserve = memfd_can_preserve,
 	.preserve = memfd_record,
 	.unpreserve = memfd_nop,
-	.freeze = memfd_record,
+	.freeze = memfd_freeze,
 	.unfreeze = memfd_nop,
 	.retrieve = memfd_retrieve,
 	.finish = memfd_finish,

@@ -130,6 +130,7 @@ static int socket_finish(struct luo_file *file)
 const struct luo_file_handler luo_socket_handler = {
 	.name = "socket",
 	.compatible = "luo,socket-v1",
+	.type = S_IFSOCK,
 	.can_preserve = socket_can_preserve,
 	.preserve = socket_record,
 	.unpreserve = socket_nop,
