@@ -30,6 +30,37 @@ void e2e_barrier(const struct luod_proc *d)
 	close(fd);
 }
 
+int e2e_luod_fds(const struct luod_proc *d)
+{
+	char path[64], link[PATH_MAX + 64], target[PATH_MAX];
+	enum luo_state st;
+	struct dirent *e;
+	int n = 0, fd = e2e_open(d);
+	DIR *dir;
+
+	assert_int_equal(luo_get_state(fd, &st), 0);
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)d->pid);
+	dir = opendir(path);
+	assert_non_null(dir);
+	while ((e = readdir(dir))) {
+		ssize_t k;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", path, e->d_name);
+		k = readlink(link, target, sizeof(target) - 1);
+		if (k < 0)
+			continue; /* closed meanwhile: one of the state files */
+		target[k] = '\0';
+		if (!strncmp(target, d->state_dir, strlen(d->state_dir)))
+			continue;
+		n++;
+	}
+	closedir(dir);
+	close(fd);
+	return n - 1; /* the connection above */
+}
+
 static uint32_t next(uint32_t *x)
 {
 	*x ^= *x << 13;

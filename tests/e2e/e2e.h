@@ -20,6 +20,13 @@ int e2e_open(const struct luod_proc *d);
  */
 void e2e_barrier(const struct luod_proc *d);
 
+/*
+ * luod's open fds once it has handled everything pending (as e2e_barrier),
+ * not counting the connection used for that nor the short-lived files
+ * luod opens in its state directory between requests.
+ */
+int e2e_luod_fds(const struct luod_proc *d);
+
 /* Refill an existing fd with the pattern memfd_pattern() writes for seed. */
 void e2e_fill(int fd, size_t size, uint32_t seed);
 
