@@ -367,6 +367,7 @@ int main(int argc, char **argv)
 	 * first non-option) until it is reinitialized with optind = 0, so
 	 * restart getopt on the arguments after the command, permuting.
 	 */
+	argv[optind] = argv[0]; /* getopt's messages name argv[0] */
 	argc -= optind;
 	argv += optind;
 	optind = 0;
