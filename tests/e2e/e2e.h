@@ -38,6 +38,9 @@ long long e2e_json_int(const char *json, const char *key);
 /* "key": "value" in a JSON text, copied into buf; fails the test if absent. */
 void e2e_json_str(const char *json, const char *key, char *buf, size_t len);
 
+/* Whether text is exactly one valid JSON value (RFC 8259), then optional whitespace. */
+bool e2e_json_valid(const char *text);
+
 /* Global state name from luoctl status --json ("normal", "updated", ...). */
 void e2e_assert_state(const struct luod_proc *d, const char *want);
 
