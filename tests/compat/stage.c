@@ -1,0 +1,969 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * compat-stage: a /dev/liveupdate program as the upstream selftests write
+ * them — the kernel ABI of <luo/liveupdate.h>, raw open() and ioctl(), libc
+ * and nothing of luo. test-compat runs it under LD_PRELOAD=libluo-compat.so,
+ * one case per invocation: compat-stage CASE [ARG].
+ *
+ * Multi-stage cases play the part of a process across kexec: stage 1
+ * creates sessions, closes the device, leaves a child holding only the
+ * session fds and exits (printing "HOLDER <pid>"); the runner performs the
+ * update and kills the holder, as a kexec would; stage 2 is a new process.
+ *
+ * Exit status 0 is a pass; a failed check prints its line and exits 1.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "luo/liveupdate.h"
+
+#define DEVICE "/dev/liveupdate"
+
+static const char *stage_case = "?";
+
+static void failf(int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "compat-stage %s: line %d: ", stage_case, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+#define CHECK(cond)                                                                      \
+	do {                                                                             \
+		if (!(cond))                                                             \
+			failf(__LINE__, "check failed: %s (errno %d: %s)", #cond, errno, \
+			      strerror(errno));                                          \
+	} while (0)
+
+/* expr must fail with -1 and errno err. */
+#define EXPECT_ERR(expr, err)                                                            \
+	do {                                                                             \
+		long r_;                                                                 \
+		errno = 0;                                                               \
+		r_ = (long)(expr);                                                       \
+		if (r_ != -1 || errno != (err))                                          \
+			failf(__LINE__, "%s: got %ld, errno %d (%s); want errno %d (%s)", \
+			      #expr, r_, errno, strerror(errno), (err), strerror(err));  \
+	} while (0)
+
+#define EXPECT_OK(expr)                                                                  \
+	do {                                                                             \
+		long r_ = (long)(expr);                                                  \
+		if (r_ < 0)                                                              \
+			failf(__LINE__, "%s: got %ld, errno %d (%s)", #expr, r_, errno,   \
+			      strerror(errno));                                          \
+	} while (0)
+
+/* ---- the uAPI, raw ---- */
+
+static int dev_open(void)
+{
+	int fd = open(DEVICE, O_RDWR | O_CLOEXEC);
+
+	CHECK(fd >= 0);
+	return fd;
+}
+
+static void name_set(__u8 dst[LIVEUPDATE_SESSION_NAME_LENGTH], const char *name)
+{
+	memset(dst, 0, LIVEUPDATE_SESSION_NAME_LENGTH);
+	memcpy(dst, name, strnlen(name, LIVEUPDATE_SESSION_NAME_LENGTH));
+}
+
+static int create_session(int dev, const char *name)
+{
+	struct liveupdate_ioctl_create_session a = { .size = sizeof(a), .fd = -1 };
+
+	name_set(a.name, name);
+	if (ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &a) < 0)
+		return -1;
+	return a.fd;
+}
+
+static int retrieve_session(int dev, const char *name)
+{
+	struct liveupdate_ioctl_retrieve_session a = { .size = sizeof(a), .fd = -1 };
+
+	name_set(a.name, name);
+	if (ioctl(dev, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &a) < 0)
+		return -1;
+	return a.fd;
+}
+
+static int preserve(int session, int fd, uint64_t token)
+{
+	struct liveupdate_session_preserve_fd a = { .size = sizeof(a), .fd = fd, .token = token };
+
+	return ioctl(session, LIVEUPDATE_SESSION_PRESERVE_FD, &a);
+}
+
+static int retrieve_fd(int session, uint64_t token)
+{
+	struct liveupdate_session_retrieve_fd a = { .size = sizeof(a), .fd = -1, .token = token };
+
+	if (ioctl(session, LIVEUPDATE_SESSION_RETRIEVE_FD, &a) < 0)
+		return -1;
+	return a.fd;
+}
+
+static int finish(int session)
+{
+	struct liveupdate_session_finish a = { .size = sizeof(a) };
+
+	return ioctl(session, LIVEUPDATE_SESSION_FINISH, &a);
+}
+
+static void expect_name(int session, const char *want)
+{
+	struct liveupdate_session_get_name a = { .size = sizeof(a) };
+
+	EXPECT_OK(ioctl(session, LIVEUPDATE_SESSION_GET_NAME, &a));
+	CHECK(strnlen((char *)a.name, sizeof(a.name)) < sizeof(a.name));
+	if (strcmp((char *)a.name, want))
+		failf(__LINE__, "GET_NAME: \"%s\", want \"%s\"", (char *)a.name, want);
+}
+
+/* ---- memfds with checkable contents ---- */
+
+static uint32_t xorshift(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+static int memfd_pattern(const char *name, size_t size, uint32_t seed)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC);
+	uint32_t x = seed | 1;
+
+	CHECK(fd >= 0);
+	CHECK(ftruncate(fd, (off_t)size) == 0);
+	if (size) {
+		uint32_t *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+		CHECK(p != MAP_FAILED);
+		for (size_t i = 0; i < size / 4; i++)
+			p[i] = xorshift(&x);
+		munmap(p, size);
+	}
+	return fd;
+}
+
+static int memfd_ok(int fd, size_t size, uint32_t seed)
+{
+	uint32_t x = seed | 1;
+	struct stat st;
+	int ok = 1;
+
+	if (fstat(fd, &st) < 0 || (size_t)st.st_size != size)
+		return 0;
+	if (size) {
+		uint32_t *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+
+		if (p == MAP_FAILED)
+			return 0;
+		for (size_t i = 0; i < size / 4 && ok; i++)
+			ok = p[i] == xorshift(&x);
+		munmap(p, size);
+	}
+	return ok;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	rl.rlim_cur = rl.rlim_max;
+	CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+}
+
+/*
+ * Stage 1's ending: the device is closed, a child keeps only the session
+ * fds (and the memfds), the parent exits. The runner kills the holder after
+ * the update; the alarm is a safety net should the runner die first.
+ */
+static int hold(int dev)
+{
+	pid_t pid;
+
+	CHECK(close(dev) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		CHECK(null >= 0);
+		CHECK(dup2(null, 1) == 1); /* the runner reads our parent's stdout to EOF */
+		alarm(120);
+		for (;;)
+			pause();
+	}
+	printf("HOLDER %d\n", (int)pid);
+	fflush(stdout);
+	return 0;
+}
+
+/* ---- single-process cases ---- */
+
+extern int __open_2(const char *, int);
+extern int __open64_2(const char *, int);
+extern int __openat_2(int, const char *, int);
+extern int __openat64_2(int, const char *, int);
+
+/* One holder at a time, through every open entry point, fork and dup. */
+static int case_device(void)
+{
+	int fd, fd2, pipefd[2];
+	char c;
+	pid_t pid;
+	int status;
+
+#define ONE_HOLDER(open_call)                            \
+	do {                                             \
+		fd = (open_call);                        \
+		CHECK(fd >= 0);                          \
+		EXPECT_ERR(open_call, EBUSY);            \
+		EXPECT_ERR(open(DEVICE, O_RDWR), EBUSY); \
+		CHECK(close(fd) == 0);                   \
+	} while (0)
+
+	ONE_HOLDER(open(DEVICE, O_RDWR));
+	ONE_HOLDER(open64(DEVICE, O_RDWR));
+	ONE_HOLDER(openat(AT_FDCWD, DEVICE, O_RDWR));
+	ONE_HOLDER(openat64(AT_FDCWD, DEVICE, O_RDWR));
+	ONE_HOLDER(__open_2(DEVICE, O_RDWR));
+	ONE_HOLDER(__open64_2(DEVICE, O_RDWR));
+	ONE_HOLDER(__openat_2(AT_FDCWD, DEVICE, O_RDWR));
+	ONE_HOLDER(__openat64_2(AT_FDCWD, DEVICE, O_RDWR));
+#undef ONE_HOLDER
+
+	/* O_CLOEXEC is honoured, and its absence too */
+	fd = open(DEVICE, O_RDWR | O_CLOEXEC);
+	CHECK(fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC));
+	CHECK(close(fd) == 0);
+	fd = open(DEVICE, O_RDWR);
+	CHECK(fd >= 0 && !(fcntl(fd, F_GETFD) & FD_CLOEXEC));
+
+	/* a copy keeps it held; closing every copy releases it */
+	fd2 = dup(fd);
+	CHECK(fd2 >= 0);
+	CHECK(close(fd) == 0);
+	EXPECT_ERR(open(DEVICE, O_RDWR), EBUSY);
+	CHECK(close(fd2) == 0);
+	fd = dev_open();
+
+	/* a child's copy after fork holds it too */
+	CHECK(pipe(pipefd) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(pipefd[1]);
+		if (read(pipefd[0], &c, 1) != 1)
+			_exit(2);
+		_exit(open(DEVICE, O_RDWR) == -1 && errno == EBUSY ? 0 : 3);
+	}
+	CHECK(close(pipefd[0]) == 0);
+	CHECK(close(fd) == 0);
+	EXPECT_ERR(open(DEVICE, O_RDWR), EBUSY); /* the child still holds it */
+	CHECK(write(pipefd[1], "x", 1) == 1);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0); /* EBUSY for the holder itself too */
+	CHECK(close(pipefd[1]) == 0);
+	fd = dev_open(); /* the child exited: free again */
+	CHECK(close(fd) == 0);
+	return 0;
+}
+
+/* Names: duplicates, bounds, GET_NAME; RETRIEVE_SESSION before any update. */
+static int case_sessions(void)
+{
+	char name63[64];
+	int dev = dev_open(), a, b, s;
+	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
+
+	a = create_session(dev, "alpha");
+	CHECK(a >= 0);
+	CHECK(fcntl(a, F_GETFD) & FD_CLOEXEC);
+	EXPECT_ERR(create_session(dev, "alpha"), EEXIST);
+	b = create_session(dev, "beta");
+	CHECK(b >= 0 && b != a);
+	expect_name(a, "alpha");
+	expect_name(b, "beta");
+
+	EXPECT_ERR(create_session(dev, ""), EINVAL);
+	memset(cs.name, 'x', sizeof(cs.name)); /* all 64 bytes, no NUL */
+	EXPECT_ERR(ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &cs), EINVAL);
+	memset(name63, 'y', 63);
+	name63[63] = '\0';
+	s = create_session(dev, name63);
+	CHECK(s >= 0);
+	expect_name(s, name63);
+
+	/* no incoming session of any name yet: how stage 1 tells itself from stage 2 */
+	EXPECT_ERR(retrieve_session(dev, "alpha"), ENOENT);
+	EXPECT_ERR(retrieve_session(dev, "no-such-session"), ENOENT);
+	EXPECT_ERR(retrieve_session(dev, ""), EINVAL);
+
+	/* closing a session's fd ends it: the name is free again */
+	CHECK(close(a) == 0);
+	a = create_session(dev, "alpha");
+	CHECK(a >= 0);
+
+	/* closing the device leaves the sessions alone */
+	CHECK(close(dev) == 0);
+	expect_name(a, "alpha");
+	expect_name(b, "beta");
+	dev = dev_open();
+	EXPECT_ERR(create_session(dev, "beta"), EEXIST);
+	CHECK(close(a) == 0 && close(b) == 0 && close(s) == 0 && close(dev) == 0);
+	return 0;
+}
+
+/* The ioctl entry rules: numbers, encodings, sizes, reserved fields, faults. */
+static int case_abi(void)
+{
+	struct {
+		struct liveupdate_ioctl_create_session cs;
+		__u8 tail[24];
+	} big;
+	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
+	struct liveupdate_session_preserve_fd pf = { .size = sizeof(pf) };
+	struct liveupdate_session_get_name gn = { .size = sizeof(gn) };
+	struct liveupdate_session_finish fin = { .size = sizeof(fin) };
+	struct liveupdate_session_retrieve_fd rf = { .size = sizeof(rf) };
+	struct liveupdate_session_get_name *ro;
+	int dev = dev_open(), s, m = memfd_pattern("abi", 4096, 7);
+
+	s = create_session(dev, "abi");
+	CHECK(s >= 0);
+
+	/* command numbers outside the fd's table: EINVAL */
+	EXPECT_ERR(ioctl(dev, _IO(LIVEUPDATE_IOCTL_TYPE, 0x02), &cs), EINVAL);
+	EXPECT_ERR(ioctl(dev, _IO(LIVEUPDATE_IOCTL_TYPE, 0x3f), &cs), EINVAL);
+	EXPECT_ERR(ioctl(dev, LIVEUPDATE_SESSION_GET_NAME, &gn), EINVAL);
+	EXPECT_ERR(ioctl(s, LIVEUPDATE_IOCTL_CREATE_SESSION, &cs), EINVAL);
+	EXPECT_ERR(ioctl(s, _IO(LIVEUPDATE_IOCTL_TYPE, 0x3f), &gn), EINVAL);
+	EXPECT_ERR(ioctl(s, _IO(LIVEUPDATE_IOCTL_TYPE, 0x45), &gn), EINVAL);
+	EXPECT_ERR(ioctl(s, _IO(LIVEUPDATE_IOCTL_TYPE, 0xff), &gn), EINVAL);
+
+	/* a known number encoded otherwise: ENOTTY */
+	pf.fd = m;
+	pf.token = 1;
+	EXPECT_ERR(ioctl(s, _IOW(LIVEUPDATE_IOCTL_TYPE, 0x40, int), &pf), ENOTTY);
+	EXPECT_ERR(ioctl(s, _IOWR(LIVEUPDATE_IOCTL_TYPE, 0x43, struct liveupdate_session_get_name),
+			 &gn), ENOTTY);
+	name_set(cs.name, "enotty");
+	EXPECT_ERR(ioctl(dev, _IOWR(LIVEUPDATE_IOCTL_TYPE, 0x00,
+				    struct liveupdate_ioctl_create_session), &cs), ENOTTY);
+
+	/* size below the last required field: EINVAL */
+	cs.size = sizeof(cs) - 1;
+	EXPECT_ERR(ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &cs), EINVAL);
+	cs.size = 0;
+	EXPECT_ERR(ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &cs), EINVAL);
+	pf.size = 12;
+	EXPECT_ERR(ioctl(s, LIVEUPDATE_SESSION_PRESERVE_FD, &pf), EINVAL);
+	pf.size = sizeof(pf);
+	gn.size = 8;
+	EXPECT_ERR(ioctl(s, LIVEUPDATE_SESSION_GET_NAME, &gn), EINVAL);
+	gn.size = sizeof(gn);
+	fin.size = 4;
+	EXPECT_ERR(ioctl(s, LIVEUPDATE_SESSION_FINISH, &fin), EINVAL);
+	fin.size = sizeof(fin);
+
+	/* larger than known: fine with a zero tail, E2BIG otherwise, and nothing happens then */
+	memset(&big, 0, sizeof(big));
+	big.cs.size = sizeof(big);
+	name_set(big.cs.name, "bigger");
+	big.tail[sizeof(big.tail) - 1] = 1;
+	EXPECT_ERR(ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &big), E2BIG);
+	big.tail[sizeof(big.tail) - 1] = 0;
+	big.tail[0] = 0xaa;
+	EXPECT_ERR(ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &big), E2BIG);
+	big.tail[0] = 0;
+	EXPECT_OK(ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &big));
+	CHECK(big.cs.fd >= 0);
+	expect_name(big.cs.fd, "bigger");
+	for (size_t i = 0; i < sizeof(big.tail); i++)
+		CHECK(big.tail[i] == 0); /* only the known part is written back */
+	CHECK(close(big.cs.fd) == 0);
+
+	/* reserved fields must be zero */
+	gn.reserved = 1;
+	EXPECT_ERR(ioctl(s, LIVEUPDATE_SESSION_GET_NAME, &gn), EINVAL);
+	gn.reserved = 0;
+	EXPECT_OK(ioctl(s, LIVEUPDATE_SESSION_GET_NAME, &gn));
+
+	/* bad pointers fault instead of crashing */
+	EXPECT_ERR(ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, NULL), EFAULT);
+	EXPECT_ERR(ioctl(s, LIVEUPDATE_SESSION_GET_NAME, (void *)8), EFAULT);
+	ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(ro != MAP_FAILED);
+	ro->size = sizeof(*ro);
+	CHECK(mprotect(ro, 4096, PROT_READ) == 0);
+	EXPECT_ERR(ioctl(s, LIVEUPDATE_SESSION_GET_NAME, ro), EFAULT);
+	munmap(ro, 4096);
+
+	/* commands that belong to the other direction: EINVAL */
+	rf.token = 1;
+	EXPECT_ERR(ioctl(s, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf), EINVAL);
+	EXPECT_ERR(ioctl(s, LIVEUPDATE_SESSION_FINISH, &fin), EINVAL);
+
+	CHECK(close(m) == 0 && close(s) == 0 && close(dev) == 0);
+	return 0;
+}
+
+/* Preserving: contents untouched, several files, empty ones, refusals. */
+static int case_preserve(void)
+{
+	int dev = dev_open(), s1, s2, s3, m[4], null;
+	static const size_t sizes[4] = { 1 << 20, 0, 4096, 12288 };
+
+	s1 = create_session(dev, "preserve-1");
+	s2 = create_session(dev, "preserve-2");
+	s3 = create_session(dev, "preserve-3");
+	CHECK(s1 >= 0 && s2 >= 0 && s3 >= 0);
+	for (int i = 0; i < 4; i++)
+		m[i] = memfd_pattern("preserve", sizes[i], 100 + (uint32_t)i);
+
+	EXPECT_OK(preserve(s1, m[0], 10));
+	CHECK(memfd_ok(m[0], sizes[0], 100)); /* still the caller's, unchanged */
+	EXPECT_OK(preserve(s1, m[2], 12));
+	EXPECT_OK(preserve(s2, m[1], 1)); /* an empty memfd beside a non-empty one */
+	EXPECT_OK(preserve(s2, m[3], 2));
+	for (int i = 0; i < 4; i++)
+		CHECK(memfd_ok(m[i], sizes[i], 100 + (uint32_t)i));
+
+	/* the same file again: EBUSY, in the same session or another */
+	EXPECT_ERR(preserve(s1, m[0], 11), EBUSY);
+	EXPECT_ERR(preserve(s3, m[0], 1), EBUSY);
+	/* no handler: ENOENT */
+	null = open("/dev/null", O_RDWR);
+	CHECK(null >= 0);
+	EXPECT_ERR(preserve(s3, null, 5), ENOENT);
+	/* our own fds have no handler either */
+	EXPECT_ERR(preserve(s3, dev, 6), ENOENT);
+	EXPECT_ERR(preserve(s3, s1, 7), ENOENT);
+	/* not an fd */
+	EXPECT_ERR(preserve(s3, -1, 8), EBADF);
+	EXPECT_ERR(preserve(s3, 9999, 8), EBADF);
+
+	/* closing a session unpreserves its files: they can be preserved again */
+	CHECK(close(s1) == 0);
+	EXPECT_OK(preserve(s3, m[0], 1));
+	CHECK(memfd_ok(m[0], sizes[0], 100));
+
+	for (int i = 0; i < 4; i++)
+		CHECK(close(m[i]) == 0);
+	CHECK(close(null) == 0 && close(s2) == 0 && close(s3) == 0 && close(dev) == 0);
+	return 0;
+}
+
+/* 2,000 sessions at once, closed cleanly. */
+static int case_many_sessions(void)
+{
+	enum { N = 2000 };
+	static int fds[N];
+	char name[32];
+	int dev = dev_open();
+
+	raise_nofile();
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "many-%d", i);
+		fds[i] = create_session(dev, name);
+		if (fds[i] < 0)
+			failf(__LINE__, "session %d: %s", i, strerror(errno));
+	}
+	expect_name(fds[0], "many-0");
+	expect_name(fds[N - 1], "many-1999");
+	EXPECT_ERR(create_session(dev, "many-1234"), EEXIST);
+	for (int i = 0; i < N; i++)
+		CHECK(close(fds[i]) == 0);
+	/* all gone: every name is free again */
+	for (int i = 0; i < N; i += 250) {
+		int s;
+
+		snprintf(name, sizeof(name), "many-%d", i);
+		s = create_session(dev, name);
+		CHECK(s >= 0);
+		CHECK(close(s) == 0);
+	}
+	CHECK(close(dev) == 0);
+	return 0;
+}
+
+/* 500 files in one session, closed cleanly. */
+static int case_many_files(void)
+{
+	enum { N = 500 };
+	static int m[N];
+	int dev = dev_open(), s, s2;
+
+	raise_nofile();
+	s = create_session(dev, "files");
+	CHECK(s >= 0);
+	for (int i = 0; i < N; i++) {
+		m[i] = memfd_pattern("file", 4096, (uint32_t)i);
+		if (preserve(s, m[i], 1000 + (uint64_t)i) < 0)
+			failf(__LINE__, "file %d: %s", i, strerror(errno));
+	}
+	EXPECT_ERR(preserve(s, m[N / 2], 1), EBUSY);
+	CHECK(close(s) == 0);
+	/* released: each can be preserved again */
+	s2 = create_session(dev, "files-again");
+	CHECK(s2 >= 0);
+	for (int i = 0; i < N; i++) {
+		EXPECT_OK(preserve(s2, m[i], (uint64_t)i));
+		CHECK(memfd_ok(m[i], 4096, (uint32_t)i));
+		CHECK(close(m[i]) == 0);
+	}
+	CHECK(close(s2) == 0 && close(dev) == 0);
+	return 0;
+}
+
+static int send_fd(int sock, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	char byte = 'S';
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *c;
+	int fd;
+
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/* Run in a fresh process by case_handles: it receives a session fd and uses it. */
+static int case_scm_receiver(const char *arg)
+{
+	int sock = atoi(arg), s, m;
+
+	s = recv_fd(sock);
+	CHECK(s >= 0);
+	expect_name(s, "handles");
+	m = memfd_pattern("from-receiver", 8192, 77);
+	EXPECT_OK(preserve(s, m, 77));
+	/* the sender still holds the device: EBUSY in this process too */
+	EXPECT_ERR(open(DEVICE, O_RDWR), EBUSY);
+	CHECK(write(sock, "k", 1) == 1);
+	return 0;
+}
+
+/* Session fds across dup, fork and SCM_RIGHTS to another process. */
+static int case_handles(const char *self)
+{
+	int dev = dev_open(), s, d, m1, m2, sp[2], status;
+	char arg[16], c;
+	pid_t pid;
+
+	s = create_session(dev, "handles");
+	CHECK(s >= 0);
+
+	d = dup(s);
+	CHECK(d >= 0);
+	expect_name(d, "handles");
+	m1 = memfd_pattern("dup", 4096, 1);
+	EXPECT_OK(preserve(d, m1, 1));
+	CHECK(close(d) == 0);
+	EXPECT_ERR(preserve(s, m1, 2), EBUSY); /* the dup preserved into the same session */
+
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int m = memfd_pattern("child", 4096, 2);
+
+		expect_name(s, "handles");
+		_exit(preserve(s, m, 2) == 0 ? 0 : 1);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	m2 = memfd_pattern("parent", 4096, 3);
+	EXPECT_ERR(preserve(s, m2, 2), EEXIST); /* the child used token 2 */
+
+	/* SCM_RIGHTS to a new process image that has never opened the device */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
+	snprintf(arg, sizeof(arg), "%d", sp[1]);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(sp[0]);
+		execl(self, self, "scm-receiver", arg, (char *)NULL);
+		_exit(127);
+	}
+	CHECK(close(sp[1]) == 0);
+	CHECK(send_fd(sp[0], s) == 0);
+	CHECK(read(sp[0], &c, 1) == 1);
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_ERR(preserve(s, m2, 77), EEXIST); /* the receiver used token 77 */
+	EXPECT_OK(preserve(s, m2, 3));
+
+	CHECK(close(sp[0]) == 0 && close(m1) == 0 && close(m2) == 0);
+	CHECK(close(s) == 0 && close(dev) == 0);
+	return 0;
+}
+
+/* Other fds and other ioctls are untouched by the layer. */
+static int case_passthrough(void)
+{
+	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
+	struct liveupdate_session_get_name gn = { .size = sizeof(gn) };
+	int p[2], sp[2], m, dev, avail = 0;
+
+	CHECK(pipe(p) == 0);
+	CHECK(write(p[1], "hello", 5) == 5);
+	EXPECT_OK(ioctl(p[0], FIONREAD, &avail));
+	CHECK(avail == 5);
+	name_set(cs.name, "pipe");
+	EXPECT_ERR(ioctl(p[0], LIVEUPDATE_IOCTL_CREATE_SESSION, &cs), ENOTTY);
+	EXPECT_ERR(ioctl(p[0], LIVEUPDATE_SESSION_GET_NAME, &gn), ENOTTY);
+
+	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp) == 0);
+	EXPECT_ERR(ioctl(sp[0], LIVEUPDATE_SESSION_GET_NAME, &gn), ENOTTY);
+	EXPECT_ERR(ioctl(sp[0], LIVEUPDATE_IOCTL_CREATE_SESSION, &cs), ENOTTY);
+	m = memfd_pattern("other", 0, 0);
+	EXPECT_ERR(ioctl(m, LIVEUPDATE_SESSION_PRESERVE_FD, &gn), ENOTTY);
+	EXPECT_ERR(ioctl(9999, LIVEUPDATE_SESSION_GET_NAME, &gn), EBADF);
+
+	/* the generic fd ioctls work on our fds as on any other */
+	dev = dev_open();
+	EXPECT_OK(ioctl(dev, FIONCLEX));
+	CHECK(!(fcntl(dev, F_GETFD) & FD_CLOEXEC));
+	EXPECT_OK(ioctl(dev, FIOCLEX));
+	CHECK(fcntl(dev, F_GETFD) & FD_CLOEXEC);
+
+	/* a regular file open is a regular file open */
+	CHECK(close(m) == 0);
+	m = open("/proc/self/status", O_RDONLY);
+	CHECK(m >= 0);
+	CHECK(close(m) == 0);
+	CHECK(close(p[0]) == 0 && close(p[1]) == 0 && close(sp[0]) == 0 && close(sp[1]) == 0);
+	CHECK(close(dev) == 0);
+	return 0;
+}
+
+/* The luo extensions: per-session GET_STATE, SET_EVENT, UNPRESERVE_FD. */
+static int case_extensions(void)
+{
+	struct luo_ioctl_session_get_state st = { .size = sizeof(st) };
+	struct luo_ioctl_session_set_event ev = { .size = sizeof(ev) };
+	struct luo_ioctl_session_unpreserve_fd up = { .size = sizeof(up) };
+	int dev = dev_open(), s, m = memfd_pattern("ext", 4096, 9), m2 = memfd_pattern("ext2", 0, 0);
+
+	s = create_session(dev, "ext");
+	CHECK(s >= 0);
+	EXPECT_OK(ioctl(s, LUO_IOCTL_SESSION_GET_STATE, &st));
+	CHECK(st.incoming == 0 && st.state == LUO_SESSION_STATE_NORMAL);
+
+	EXPECT_OK(preserve(s, m, 1));
+	up.token = 2;
+	EXPECT_ERR(ioctl(s, LUO_IOCTL_SESSION_UNPRESERVE_FD, &up), ENOENT);
+	up.token = 1;
+	up.reserved = 1;
+	EXPECT_ERR(ioctl(s, LUO_IOCTL_SESSION_UNPRESERVE_FD, &up), EINVAL);
+	up.reserved = 0;
+	EXPECT_OK(ioctl(s, LUO_IOCTL_SESSION_UNPRESERVE_FD, &up));
+	EXPECT_OK(preserve(s, m, 1)); /* free again after UNPRESERVE */
+
+	ev.event = 42;
+	EXPECT_ERR(ioctl(s, LUO_IOCTL_SESSION_SET_EVENT, &ev), EINVAL);
+	ev.event = LUO_SESSION_EVENT_PREPARE;
+	EXPECT_OK(ioctl(s, LUO_IOCTL_SESSION_SET_EVENT, &ev));
+	EXPECT_OK(ioctl(s, LUO_IOCTL_SESSION_GET_STATE, &st));
+	CHECK(st.state == LUO_SESSION_STATE_PREPARED);
+	EXPECT_ERR(ioctl(s, LUO_IOCTL_SESSION_UNPRESERVE_FD, &up), EBUSY); /* only before PREPARE */
+	EXPECT_ERR(preserve(s, m2, 2), EBUSY);
+	ev.event = LUO_SESSION_EVENT_CANCEL;
+	EXPECT_OK(ioctl(s, LUO_IOCTL_SESSION_SET_EVENT, &ev));
+	EXPECT_OK(ioctl(s, LUO_IOCTL_SESSION_GET_STATE, &st));
+	CHECK(st.state == LUO_SESSION_STATE_NORMAL);
+	EXPECT_OK(ioctl(s, LUO_IOCTL_SESSION_UNPRESERVE_FD, &up));
+
+	/* the extensions are session commands: the device does not know them */
+	EXPECT_ERR(ioctl(dev, LUO_IOCTL_SESSION_GET_STATE, &st), EINVAL);
+	CHECK(close(m) == 0 && close(m2) == 0 && close(s) == 0 && close(dev) == 0);
+	return 0;
+}
+
+/* No luod behind it: no device, as on a kernel without LUO. */
+static int case_absent(void)
+{
+	EXPECT_ERR(open(DEVICE, O_RDWR), ENOENT);
+	EXPECT_ERR(openat(AT_FDCWD, DEVICE, O_RDWR | O_CLOEXEC), ENOENT);
+	return 0;
+}
+
+/* ---- across updates ---- */
+
+#define BASIC_FILES 3
+static const size_t basic_sizes[BASIC_FILES] = { 1 << 20, 0, 8192 };
+
+static int case_stage1_basic(void)
+{
+	int dev = dev_open(), a, b, e, u, m;
+
+	/* nothing incoming yet: this is stage 1 */
+	EXPECT_ERR(retrieve_session(dev, "multi-a"), ENOENT);
+
+	a = create_session(dev, "multi-a");
+	b = create_session(dev, "multi-b");
+	e = create_session(dev, "empty");
+	u = create_session(dev, "unretrieved");
+	CHECK(a >= 0 && b >= 0 && e >= 0 && u >= 0);
+	for (int i = 0; i < BASIC_FILES; i++) {
+		m = memfd_pattern("multi-a", basic_sizes[i], 10 + (uint32_t)i);
+		EXPECT_OK(preserve(a, m, 1 + (uint64_t)i));
+		CHECK(memfd_ok(m, basic_sizes[i], 10 + (uint32_t)i));
+	}
+	m = memfd_pattern("multi-b", 4096, 20);
+	EXPECT_OK(preserve(b, m, 100));
+	m = memfd_pattern("multi-b", 0, 0);
+	EXPECT_OK(preserve(b, m, 200));
+	m = memfd_pattern("unretrieved", 4096, 30);
+	EXPECT_OK(preserve(u, m, 5));
+	return hold(dev);
+}
+
+static int case_stage2_basic(void)
+{
+	struct liveupdate_session_retrieve_into_fd ri = { .size = sizeof(ri) };
+	struct liveupdate_session_finish fin = { .size = sizeof(fin) };
+	int dev = dev_open(), a, b, e, fd, m;
+
+	a = retrieve_session(dev, "multi-a");
+	CHECK(a >= 0);
+	CHECK(fcntl(a, F_GETFD) & FD_CLOEXEC);
+	expect_name(a, "multi-a");
+	/* once only */
+	EXPECT_ERR(retrieve_session(dev, "multi-a"), EINVAL);
+	EXPECT_ERR(retrieve_session(dev, "never-created"), ENOENT);
+
+	for (int i = 0; i < BASIC_FILES; i++) {
+		fd = retrieve_fd(a, 1 + (uint64_t)i);
+		CHECK(fd >= 0);
+		if (!memfd_ok(fd, basic_sizes[i], 10 + (uint32_t)i))
+			failf(__LINE__, "token %d: contents differ", 1 + i);
+		CHECK(close(fd) == 0);
+	}
+	/* an unknown token fails, and fails the same way again */
+	EXPECT_ERR(retrieve_fd(a, 999), ENOENT);
+	EXPECT_ERR(retrieve_fd(a, 999), ENOENT);
+	/* incoming sessions take no new files */
+	m = memfd_pattern("late", 4096, 1);
+	EXPECT_ERR(preserve(a, m, 50), EINVAL);
+	fin.reserved = 1;
+	EXPECT_ERR(ioctl(a, LIVEUPDATE_SESSION_FINISH, &fin), EINVAL);
+	fin.reserved = 0;
+	EXPECT_OK(ioctl(a, LIVEUPDATE_SESSION_FINISH, &fin));
+
+	/* RETRIEVE_INTO_FD: into a chosen fd number, replacing what was there */
+	b = retrieve_session(dev, "multi-b");
+	CHECK(b >= 0);
+	ri.fd = m;
+	ri.token = 100;
+	EXPECT_OK(ioctl(b, LIVEUPDATE_SESSION_RETRIEVE_INTO_FD, &ri));
+	CHECK(memfd_ok(m, 4096, 20));
+	ri.token = 12345;
+	EXPECT_ERR(ioctl(b, LIVEUPDATE_SESSION_RETRIEVE_INTO_FD, &ri), ENOENT);
+	ri.fd = -1;
+	ri.token = 100;
+	EXPECT_ERR(ioctl(b, LIVEUPDATE_SESSION_RETRIEVE_INTO_FD, &ri), EBADF);
+	/* token 200 is never retrieved: FINISH releases it */
+	EXPECT_OK(finish(b));
+
+	/* an empty session crossed the update too */
+	e = retrieve_session(dev, "empty");
+	CHECK(e >= 0);
+	expect_name(e, "empty");
+	EXPECT_ERR(retrieve_fd(e, 1), ENOENT);
+	EXPECT_OK(finish(e));
+
+	/* "unretrieved" is left alone; the next update cleans it up */
+	CHECK(close(m) == 0 && close(a) == 0 && close(b) == 0 && close(e) == 0);
+	CHECK(close(dev) == 0);
+	return 0;
+}
+
+static int case_stage3_basic(void)
+{
+	int dev = dev_open(), s;
+
+	EXPECT_ERR(retrieve_session(dev, "unretrieved"), ENOENT);
+	EXPECT_ERR(retrieve_session(dev, "multi-a"), ENOENT);
+	EXPECT_ERR(retrieve_session(dev, "empty"), ENOENT);
+	s = create_session(dev, "unretrieved"); /* its name is free */
+	CHECK(s >= 0);
+	CHECK(close(s) == 0 && close(dev) == 0);
+	return 0;
+}
+
+/* Cycle n: take over what cycle n-1 left, then (unless last) leave something for cycle n+1. */
+static int case_cycle(const char *arg, bool last)
+{
+	int n = atoi(arg), dev = dev_open(), s, fd, m;
+	char name[32];
+
+	if (n > 0) {
+		snprintf(name, sizeof(name), "cycle-%d", n - 1);
+		s = retrieve_session(dev, name);
+		CHECK(s >= 0);
+		fd = retrieve_fd(s, (uint64_t)n - 1);
+		CHECK(fd >= 0);
+		CHECK(memfd_ok(fd, 65536, (uint32_t)n - 1));
+		EXPECT_OK(finish(s));
+		CHECK(close(fd) == 0 && close(s) == 0);
+		/* the cycle before was finished: gone */
+		snprintf(name, sizeof(name), "cycle-%d", n - 2);
+		EXPECT_ERR(retrieve_session(dev, name), ENOENT);
+	} else {
+		EXPECT_ERR(retrieve_session(dev, "cycle-0"), ENOENT);
+	}
+	if (last) {
+		CHECK(close(dev) == 0);
+		return 0;
+	}
+	snprintf(name, sizeof(name), "cycle-%d", n);
+	s = create_session(dev, name);
+	CHECK(s >= 0);
+	m = memfd_pattern(name, 65536, (uint32_t)n);
+	EXPECT_OK(preserve(s, m, (uint64_t)n));
+	return hold(dev);
+}
+
+static int case_stage1_many(void)
+{
+	enum { N = 500 };
+	int dev = dev_open(), s;
+
+	raise_nofile();
+	s = create_session(dev, "many-files");
+	CHECK(s >= 0);
+	for (int i = 0; i < N; i++) {
+		int m = memfd_pattern("many", 4096, (uint32_t)i + 1);
+
+		if (preserve(s, m, (uint64_t)i) < 0)
+			failf(__LINE__, "file %d: %s", i, strerror(errno));
+	}
+	return hold(dev);
+}
+
+static int case_stage2_many(void)
+{
+	enum { N = 500 };
+	int dev = dev_open(), s;
+
+	raise_nofile();
+	s = retrieve_session(dev, "many-files");
+	CHECK(s >= 0);
+	for (int i = N - 1; i >= 0; i--) {
+		int fd = retrieve_fd(s, (uint64_t)i);
+
+		if (fd < 0 || !memfd_ok(fd, 4096, (uint32_t)i + 1))
+			failf(__LINE__, "file %d: %s", i, fd < 0 ? strerror(errno) : "contents");
+		CHECK(close(fd) == 0);
+	}
+	EXPECT_OK(finish(s));
+	CHECK(close(s) == 0 && close(dev) == 0);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: compat-stage CASE [ARG]\n");
+		return 2;
+	}
+	stage_case = argv[1];
+	signal(SIGPIPE, SIG_IGN);
+	if (!strcmp(argv[1], "device"))
+		return case_device();
+	if (!strcmp(argv[1], "sessions"))
+		return case_sessions();
+	if (!strcmp(argv[1], "abi"))
+		return case_abi();
+	if (!strcmp(argv[1], "preserve"))
+		return case_preserve();
+	if (!strcmp(argv[1], "many-sessions"))
+		return case_many_sessions();
+	if (!strcmp(argv[1], "many-files"))
+		return case_many_files();
+	if (!strcmp(argv[1], "handles"))
+		return case_handles(argv[0]);
+	if (!strcmp(argv[1], "scm-receiver") && argc > 2)
+		return case_scm_receiver(argv[2]);
+	if (!strcmp(argv[1], "passthrough"))
+		return case_passthrough();
+	if (!strcmp(argv[1], "extensions"))
+		return case_extensions();
+	if (!strcmp(argv[1], "absent"))
+		return case_absent();
+	if (!strcmp(argv[1], "stage1-basic"))
+		return case_stage1_basic();
+	if (!strcmp(argv[1], "stage2-basic"))
+		return case_stage2_basic();
+	if (!strcmp(argv[1], "stage3-basic"))
+		return case_stage3_basic();
+	if (!strcmp(argv[1], "cycle") && argc > 2)
+		return case_cycle(argv[2], false);
+	if (!strcmp(argv[1], "cycle-last") && argc > 2)
+		return case_cycle(argv[2], true);
+	if (!strcmp(argv[1], "stage1-many"))
+		return case_stage1_many();
+	if (!strcmp(argv[1], "stage2-many"))
+		return case_stage2_many();
+	fprintf(stderr, "compat-stage: unknown case %s\n", argv[1]);
+	return 2;
+}

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The compatibility suite: every behaviour of UAPI.md, run by compat-stage
+ * (a raw /dev/liveupdate program) under LD_PRELOAD=libluo-compat.so against
+ * a real luod. Multi-stage cases run stage programs as separate processes
+ * with `luoctl update` between them, which plays the part of kexec: the
+ * process that held the sessions is killed after it, as a kexec kills it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct luod_proc d;
+
+static const char *env_path(const char *name)
+{
+	const char *p = getenv(name);
+
+	if (!p || !*p)
+		fail_msg("$%s is not set (run through meson test)", name);
+	return p;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = rl.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	raise_nofile(); /* luod inherits it: 2,000 sessions are 2,000 handles there */
+	luod_start(&d, NULL);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	assert_true(luod_alive(&d));
+	luod_stop(&d);
+	return 0;
+}
+
+struct stage_opts {
+	bool default_device; /* leave $LUO_DEVICE unset */
+	const char *socket;  /* $LUO_SOCKET for the stage, if not luod's */
+};
+
+/*
+ * Run compat-stage CASE [ARG] under the layer; returns the holder's pid
+ * when the stage left one ("HOLDER <pid>"), else 0. Fails the test unless
+ * the stage exits 0.
+ */
+static pid_t stage_run(const struct stage_opts *o, const char *c, const char *arg)
+{
+	const char *stage = env_path("COMPAT_STAGE"), *lib = env_path("COMPAT_LIB");
+	char out[512] = "", asan[1024];
+	int pipefd[2], status, holder = 0;
+	size_t used = 0;
+	ssize_t n;
+	pid_t pid;
+
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		const char *a = getenv("ASAN_OPTIONS");
+
+		if (dup2(pipefd[1], 1) != 1)
+			_exit(126);
+		/* a preloaded library comes before libasan; ASan must not refuse that */
+		snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0", a ? a : "",
+			 a && *a ? ":" : "");
+		setenv("ASAN_OPTIONS", asan, 1);
+		setenv("LD_PRELOAD", lib, 1);
+		if (o && o->default_device)
+			unsetenv("LUO_DEVICE");
+		else
+			setenv("LUO_DEVICE", "/dev/liveupdate", 1);
+		if (o && o->socket)
+			setenv("LUO_SOCKET", o->socket, 1);
+		execl(stage, stage, c, arg, (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while ((n = read(pipefd[0], out + used, sizeof(out) - 1 - used)) > 0)
+		used += (size_t)n;
+	out[used] = '\0';
+	close(pipefd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("compat-stage %s %s: status %#x (luod log: %s)", c, arg ? arg : "", status,
+			 d.log);
+	if (strncmp(out, "HOLDER ", 7) == 0)
+		holder = atoi(out + 7);
+	return holder;
+}
+
+static void stage(const char *c)
+{
+	assert_int_equal(stage_run(NULL, c, NULL), 0);
+}
+
+/* The update, as a kexec: the holder of stage 1's sessions dies with it. */
+static void update_killing(pid_t holder)
+{
+	assert_true(holder > 0);
+	luod_update(&d, NULL);
+	assert_int_equal(kill(holder, SIGKILL), 0);
+}
+
+static void test_device_one_holder(void **state)
+{
+	(void)state;
+	stage("device");
+}
+
+static void test_session_names(void **state)
+{
+	(void)state;
+	stage("sessions");
+}
+
+static void test_ioctl_rules(void **state)
+{
+	(void)state;
+	stage("abi");
+}
+
+static void test_preserve(void **state)
+{
+	(void)state;
+	stage("preserve");
+	assert_int_equal(luod_status_field(&d, "files"), 0);
+}
+
+static void test_2000_sessions(void **state)
+{
+	(void)state;
+	stage("many-sessions");
+	assert_int_equal(luod_status_field(&d, "sessions"), 0);
+}
+
+static void test_500_files(void **state)
+{
+	(void)state;
+	stage("many-files");
+	assert_int_equal(luod_status_field(&d, "files"), 0);
+}
+
+static void test_fork_dup_scm_rights(void **state)
+{
+	(void)state;
+	stage("handles");
+}
+
+static void test_other_fds_untouched(void **state)
+{
+	(void)state;
+	stage("passthrough");
+}
+
+static void test_luo_extensions(void **state)
+{
+	(void)state;
+	stage("extensions");
+}
+
+static void test_default_device_path(void **state)
+{
+	struct stage_opts o = { .default_device = true };
+	struct stat st;
+
+	(void)state;
+	if (stat("/dev/liveupdate", &st) == 0 && S_ISCHR(st.st_mode))
+		skip(); /* a real kernel serves it: the layer stands aside, by design */
+	assert_int_equal(stage_run(&o, "sessions", NULL), 0);
+}
+
+static void test_no_luod_no_device(void **state)
+{
+	char sock[PATH_MAX];
+	struct stage_opts o = { .socket = sock };
+
+	(void)state;
+	snprintf(sock, sizeof(sock), "%s/nobody-here.sock", d.dir);
+	assert_int_equal(stage_run(&o, "absent", NULL), 0);
+}
+
+/*
+ * Stage 1 preserves into several sessions (one empty, one never to be
+ * retrieved) and exits leaving a holder; update; stage 2 retrieves, checks
+ * and finishes; update again; stage 3 finds the unretrieved one gone.
+ */
+static void test_across_update(void **state)
+{
+	pid_t holder;
+
+	(void)state;
+	holder = stage_run(NULL, "stage1-basic", NULL);
+	assert_int_equal(luod_status_field(&d, "sessions"), 4);
+	update_killing(holder);
+	assert_int_equal(luod_status_field(&d, "incoming_sessions"), 4);
+	stage("stage2-basic");
+	assert_int_equal(luod_status_field(&d, "incoming_sessions"), 1);
+	luod_update(&d, NULL);
+	assert_int_equal(luod_status_field(&d, "sessions"), 0);
+	stage("stage3-basic");
+	assert_int_equal(luod_status_field(&d, "sessions"), 0);
+}
+
+static void test_several_cycles(void **state)
+{
+	char n[16];
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		snprintf(n, sizeof(n), "%d", i);
+		update_killing(stage_run(NULL, "cycle", n));
+	}
+	assert_int_equal(stage_run(NULL, "cycle-last", "4"), 0);
+	assert_int_equal(luod_status_field(&d, "sessions"), 0);
+}
+
+static void test_500_files_across_update(void **state)
+{
+	(void)state;
+	update_killing(stage_run(NULL, "stage1-many", NULL));
+	assert_int_equal(luod_status_field(&d, "files"), 500);
+	stage("stage2-many");
+	assert_int_equal(luod_status_field(&d, "files"), 0);
+}
+
+#define CASE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+static const struct CMUnitTest tests[] = {
+	CASE(test_device_one_holder),
+	CASE(test_session_names),
+	CASE(test_ioctl_rules),
+	CASE(test_preserve),
+	CASE(test_2000_sessions),
+	CASE(test_500_files),
+	CASE(test_fork_dup_scm_rights),
+	CASE(test_other_fds_untouched),
+	CASE(test_luo_extensions),
+	CASE(test_default_device_path),
+	CASE(test_no_luod_no_device),
+	CASE(test_across_update),
+	CASE(test_several_cycles),
+	CASE(test_500_files_across_update),
+};
+
+LUO_TEST_MAIN("compat", tests, NULL, NULL)
