@@ -746,6 +746,22 @@ static int case_absent(void)
 	return 0;
 }
 
+/* A character device at /dev/liveupdate is the kernel's: the layer does not step in. */
+static int case_kernel(void)
+{
+	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
+	struct stat st;
+	int fd = dev_open(), fd2;
+
+	CHECK(fstat(fd, &st) == 0 && S_ISCHR(st.st_mode));
+	fd2 = open(DEVICE, O_RDWR); /* the stand-in driver allows many holders */
+	CHECK(fd2 >= 0);
+	name_set(cs.name, "kernel");
+	EXPECT_ERR(ioctl(fd, LIVEUPDATE_IOCTL_CREATE_SESSION, &cs), ENOTTY);
+	CHECK(close(fd2) == 0 && close(fd) == 0);
+	return 0;
+}
+
 /* ---- across updates ---- */
 
 #define BASIC_FILES 3
@@ -948,6 +964,8 @@ int main(int argc, char **argv)
 		return case_passthrough();
 	if (!strcmp(argv[1], "extensions"))
 		return case_extensions();
+	if (!strcmp(argv[1], "kernel"))
+		return case_kernel();
 	if (!strcmp(argv[1], "absent"))
 		return case_absent();
 	if (!strcmp(argv[1], "stage1-basic"))

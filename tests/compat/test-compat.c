@@ -11,9 +11,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,7 +61,26 @@ static int teardown(void **state)
 struct stage_opts {
 	bool default_device; /* leave $LUO_DEVICE unset */
 	const char *socket;  /* $LUO_SOCKET for the stage, if not luod's */
+	bool kernel_device;  /* a private /dev where /dev/liveupdate is a char device */
 };
+
+#define STAGE_SKIP 77
+
+/*
+ * In the stage's child: a mount namespace of its own whose /dev holds a
+ * character device named liveupdate (the null device's numbers), standing
+ * in for a kernel with LUO. Nothing outside the child sees it.
+ */
+static void kernel_device_namespace(void)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", "/dev", "tmpfs", 0, "mode=0755") < 0)
+		_exit(STAGE_SKIP); /* not allowed here: no CAP_SYS_ADMIN */
+	if (mknod("/dev/liveupdate", S_IFCHR | 0600, makedev(1, 3)) < 0 ||
+	    mknod("/dev/null", S_IFCHR | 0666, makedev(1, 3)) < 0 ||
+	    mknod("/dev/urandom", S_IFCHR | 0666, makedev(1, 9)) < 0)
+		_exit(STAGE_SKIP);
+}
 
 /*
  * Run compat-stage CASE [ARG] under the layer; returns the holder's pid
@@ -93,6 +115,8 @@ static pid_t stage_run(const struct stage_opts *o, const char *c, const char *ar
 			setenv("LUO_DEVICE", "/dev/liveupdate", 1);
 		if (o && o->socket)
 			setenv("LUO_SOCKET", o->socket, 1);
+		if (o && o->kernel_device)
+			kernel_device_namespace();
 		execl(stage, stage, c, arg, (char *)NULL);
 		_exit(127);
 	}
@@ -102,6 +126,8 @@ static pid_t stage_run(const struct stage_opts *o, const char *c, const char *ar
 	out[used] = '\0';
 	close(pipefd[0]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (o && o->kernel_device && WIFEXITED(status) && WEXITSTATUS(status) == STAGE_SKIP)
+		skip();
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_msg("compat-stage %s %s: status %#x (luod log: %s)", c, arg ? arg : "", status,
 			 d.log);
@@ -191,6 +217,15 @@ static void test_default_device_path(void **state)
 	assert_int_equal(stage_run(&o, "sessions", NULL), 0);
 }
 
+/* A real /dev/liveupdate and no $LUO_DEVICE: the kernel answers, the layer stands aside. */
+static void test_kernel_device_left_alone(void **state)
+{
+	struct stage_opts o = { .default_device = true, .kernel_device = true };
+
+	(void)state;
+	assert_int_equal(stage_run(&o, "kernel", NULL), 0);
+}
+
 static void test_no_luod_no_device(void **state)
 {
 	char sock[PATH_MAX];
@@ -258,6 +293,7 @@ static const struct CMUnitTest tests[] = {
 	CASE(test_other_fds_untouched),
 	CASE(test_luo_extensions),
 	CASE(test_default_device_path),
+	CASE(test_kernel_device_left_alone),
 	CASE(test_no_luod_no_device),
 	CASE(test_across_update),
 	CASE(test_several_cycles),
