@@ -285,10 +285,11 @@ PUBLIC int ioctl(int fd, unsigned long request, ...)
 	arg = va_arg(ap, void *);
 	va_end(ap);
 
-	if (_IOC_TYPE(request) == LIVEUPDATE_IOCTL_TYPE) {
+	/* the kernel takes the command as unsigned int: so do its emulated tables */
+	if (_IOC_TYPE((unsigned int)request) == LIVEUPDATE_IOCTL_TYPE) {
 		int saved = errno;
 
-		r = compat_ioctl(fd, request, arg, &handled);
+		r = compat_ioctl(fd, (unsigned int)request, arg, &handled);
 		if (handled) {
 			if (r < 0) {
 				errno = -r;
