@@ -701,7 +701,7 @@ static int case_extensions(void)
 	struct luo_ioctl_session_get_state st = { .size = sizeof(st) };
 	struct luo_ioctl_session_set_event ev = { .size = sizeof(ev) };
 	struct luo_ioctl_session_unpreserve_fd up = { .size = sizeof(up) };
-	int dev = dev_open(), s, m = memfd_pattern("ext", 4096, 9), m2 = memfd_pattern("ext2", 0, 0);
+	int dev = dev_open(), s, fd, m = memfd_pattern("ext", 4096, 9), m2 = memfd_pattern("ext2", 0, 0);
 
 	s = create_session(dev, "ext");
 	CHECK(s >= 0);
@@ -734,7 +734,73 @@ static int case_extensions(void)
 
 	/* the extensions are session commands: the device does not know them */
 	EXPECT_ERR(ioctl(dev, LUO_IOCTL_SESSION_GET_STATE, &st), EINVAL);
-	CHECK(close(m) == 0 && close(m2) == 0 && close(s) == 0 && close(dev) == 0);
+	CHECK(close(s) == 0);
+
+	/* a session frozen on its own is handed over by name, without a global update */
+	s = create_session(dev, "handoff");
+	CHECK(s >= 0);
+	EXPECT_OK(preserve(s, m, 1));
+	ev.event = LUO_SESSION_EVENT_FREEZE;
+	EXPECT_OK(ioctl(s, LUO_IOCTL_SESSION_SET_EVENT, &ev));
+	EXPECT_OK(ioctl(s, LUO_IOCTL_SESSION_GET_STATE, &st));
+	CHECK(st.state == LUO_SESSION_STATE_FROZEN && !st.incoming);
+	EXPECT_ERR(retrieve_session(dev, "handoff"), ENOENT); /* not while its fd is open */
+	CHECK(close(s) == 0);
+	s = retrieve_session(dev, "handoff");
+	CHECK(s >= 0);
+	EXPECT_OK(ioctl(s, LUO_IOCTL_SESSION_GET_STATE, &st));
+	CHECK(st.state == LUO_SESSION_STATE_UPDATED && st.incoming);
+	fd = retrieve_fd(s, 1);
+	CHECK(fd >= 0 && memfd_ok(fd, 4096, 9));
+	EXPECT_OK(finish(s));
+	CHECK(close(fd) == 0 && close(s) == 0);
+
+	CHECK(close(m) == 0 && close(m2) == 0 && close(dev) == 0);
+	return 0;
+}
+
+/*
+ * The ABI spelled with literal numbers and layouts, as a program built
+ * against some other copy of the kernel header sees it: nothing of ours.
+ */
+struct lit_session {
+	uint32_t size;
+	int32_t fd;
+	uint8_t name[64];
+};
+
+struct lit_fd {
+	uint32_t size;
+	int32_t fd;
+	uint64_t token __attribute__((aligned(8)));
+};
+
+struct lit_name {
+	uint32_t size;
+	uint32_t reserved;
+	uint8_t name[64];
+};
+
+static int case_literal(void)
+{
+	struct lit_session cs = { .size = 72, .fd = -1, .name = "literal" };
+	struct lit_session rs = { .size = 72, .fd = -1, .name = "literal" };
+	struct lit_name gn = { .size = 72 };
+	struct lit_fd pf = { .size = 16, .token = 0x1234 }, rf = { .size = 16, .token = 0x1234 };
+	struct { uint32_t size, reserved; } fin = { 8, 0 };
+	int dev = dev_open(), m = memfd_pattern("literal", 4096, 5);
+
+	EXPECT_OK(ioctl(dev, 0xBA00, &cs));
+	CHECK(cs.fd >= 0);
+	pf.fd = m;
+	EXPECT_OK(ioctl(cs.fd, 0xBA40, &pf));
+	EXPECT_OK(ioctl(cs.fd, 0xBA43, &gn));
+	CHECK(!strcmp((char *)gn.name, "literal"));
+	EXPECT_ERR(ioctl(cs.fd, 0xBA41, &rf), EINVAL);
+	EXPECT_ERR(ioctl(cs.fd, 0xBA42, &fin), EINVAL);
+	EXPECT_ERR(ioctl(dev, 0xBA01, &rs), ENOENT);
+	EXPECT_ERR(ioctl(cs.fd, 0xC0C8BA43, &gn), ENOTTY); /* _IOWR(0xBA, 0x43, 72 bytes) */
+	CHECK(close(m) == 0 && close(cs.fd) == 0 && close(dev) == 0);
 	return 0;
 }
 
@@ -964,6 +1030,8 @@ int main(int argc, char **argv)
 		return case_passthrough();
 	if (!strcmp(argv[1], "extensions"))
 		return case_extensions();
+	if (!strcmp(argv[1], "literal"))
+		return case_literal();
 	if (!strcmp(argv[1], "kernel"))
 		return case_kernel();
 	if (!strcmp(argv[1], "absent"))

@@ -23,6 +23,9 @@
 #include "harness.h"
 
 static struct luod_proc d;
+/* Stage 1 holders still alive: teardown kills them should a case fail before its update. */
+static pid_t holders[8];
+static size_t nholders;
 
 static const char *env_path(const char *name)
 {
@@ -53,6 +56,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
+	while (nholders)
+		kill(holders[--nholders], SIGKILL);
 	assert_true(luod_alive(&d));
 	luod_stop(&d);
 	return 0;
@@ -131,8 +136,11 @@ static pid_t stage_run(const struct stage_opts *o, const char *c, const char *ar
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_msg("compat-stage %s %s: status %#x (luod log: %s)", c, arg ? arg : "", status,
 			 d.log);
-	if (strncmp(out, "HOLDER ", 7) == 0)
+	if (strncmp(out, "HOLDER ", 7) == 0) {
 		holder = atoi(out + 7);
+		assert_true(holder > 0 && nholders < sizeof(holders) / sizeof(holders[0]));
+		holders[nholders++] = holder;
+	}
 	return holder;
 }
 
@@ -147,6 +155,8 @@ static void update_killing(pid_t holder)
 	assert_true(holder > 0);
 	luod_update(&d, NULL);
 	assert_int_equal(kill(holder, SIGKILL), 0);
+	assert_true(nholders > 0 && holders[nholders - 1] == holder);
+	nholders--;
 }
 
 static void test_device_one_holder(void **state)
@@ -165,6 +175,12 @@ static void test_ioctl_rules(void **state)
 {
 	(void)state;
 	stage("abi");
+}
+
+static void test_literal_abi(void **state)
+{
+	(void)state;
+	stage("literal");
 }
 
 static void test_preserve(void **state)
@@ -200,6 +216,7 @@ static void test_other_fds_untouched(void **state)
 	stage("passthrough");
 }
 
+/* Per-session GET_STATE, SET_EVENT, UNPRESERVE_FD, and a per-session handover. */
 static void test_luo_extensions(void **state)
 {
 	(void)state;
@@ -251,7 +268,9 @@ static void test_across_update(void **state)
 	update_killing(holder);
 	assert_int_equal(luod_status_field(&d, "incoming_sessions"), 4);
 	stage("stage2-basic");
+	/* finished and closed sessions are gone, with their unretrieved files */
 	assert_int_equal(luod_status_field(&d, "incoming_sessions"), 1);
+	assert_int_equal(luod_status_field(&d, "files"), 1);
 	luod_update(&d, NULL);
 	assert_int_equal(luod_status_field(&d, "sessions"), 0);
 	stage("stage3-basic");
@@ -286,6 +305,7 @@ static const struct CMUnitTest tests[] = {
 	CASE(test_device_one_holder),
 	CASE(test_session_names),
 	CASE(test_ioctl_rules),
+	CASE(test_literal_abi),
 	CASE(test_preserve),
 	CASE(test_2000_sessions),
 	CASE(test_500_files),
