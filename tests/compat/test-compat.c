@@ -41,7 +41,7 @@ static void raise_nofile(void)
 	struct rlimit rl;
 
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
-	rl.rlim_cur = rl.rlim_max;
+	rl.rlim_cur = rl.rlim_max; /* a hard limit too low makes compat-stage skip */
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
 }
 
@@ -131,8 +131,8 @@ static pid_t stage_run(const struct stage_opts *o, const char *c, const char *ar
 	out[used] = '\0';
 	close(pipefd[0]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (o && o->kernel_device && WIFEXITED(status) && WEXITSTATUS(status) == STAGE_SKIP)
-		skip();
+	if (WIFEXITED(status) && WEXITSTATUS(status) == STAGE_SKIP)
+		skip(); /* the stage cannot run here (no CAP_SYS_ADMIN, too few fds) */
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_msg("compat-stage %s %s: status %#x (luod log: %s)", c, arg ? arg : "", status,
 			 d.log);
