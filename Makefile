@@ -1,5 +1,5 @@
 # Thin wrapper over the two README commands and meson.
-.PHONY: all demo check clean
+.PHONY: all demo check bench clean
 all:
 	@[ -d build ] || meson setup build
 	ninja -C build
@@ -7,5 +7,7 @@ demo:
 	./scripts/demo.sh
 check:
 	./scripts/check.sh
+bench:
+	./bench/run.sh
 clean:
 	rm -rf build build-asan
