@@ -194,7 +194,7 @@ if [ "${LUO_BENCH_NO_PERF:-0}" != 1 ] && command -v perf >/dev/null 2>&1; then
 				echo
 				echo "## $f: luod, time including callees (kernel call chains)"
 				perf report -i "$WORK/$f.data" --comm luod --children --percentage relative \
-					--sort sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -n 25
+					--sort sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -n 40
 				echo
 			} >>"$PROFILE"
 		done
