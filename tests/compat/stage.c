@@ -669,7 +669,7 @@ static int case_passthrough(void)
 {
 	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
 	struct liveupdate_session_get_name gn = { .size = sizeof(gn) };
-	int p[2], sp[2], m, dev, avail = 0;
+	int p[2], sp[2], m, m2, s, dev, avail = 0, on = 1;
 
 	CHECK(pipe(p) == 0);
 	CHECK(write(p[1], "hello", 5) == 5);
@@ -692,6 +692,17 @@ static int case_passthrough(void)
 	CHECK(!(fcntl(dev, F_GETFD) & FD_CLOEXEC));
 	EXPECT_OK(ioctl(dev, FIOCLEX));
 	CHECK(fcntl(dev, F_GETFD) & FD_CLOEXEC);
+
+	/* O_NONBLOCK on a session fd does not make its commands fail (ioctls do not block) */
+	s = create_session(dev, "nonblocking");
+	CHECK(s >= 0);
+	EXPECT_OK(ioctl(s, FIONBIO, &on));
+	CHECK(fcntl(s, F_GETFL) & O_NONBLOCK);
+	for (int i = 0; i < 50; i++)
+		expect_name(s, "nonblocking");
+	m2 = memfd_pattern("nonblocking", 4096, 4);
+	EXPECT_OK(preserve(s, m2, 1));
+	CHECK(close(m2) == 0 && close(s) == 0);
 
 	/* a regular file open is a regular file open */
 	CHECK(close(m) == 0);
