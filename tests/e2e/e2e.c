@@ -21,24 +21,35 @@ int e2e_open(const struct luod_proc *d)
 	return fd;
 }
 
-void e2e_barrier(const struct luod_proc *d)
+static void round_trips(int fd, int passes)
 {
 	enum luo_state st;
+
+	for (int i = 0; i < passes; i++)
+		assert_int_equal(luo_get_state(fd, &st), 0);
+}
+
+void e2e_settle(const struct luod_proc *d, int passes)
+{
 	int fd = e2e_open(d);
 
-	assert_int_equal(luo_get_state(fd, &st), 0);
+	round_trips(fd, passes);
 	close(fd);
+}
+
+void e2e_barrier(const struct luod_proc *d)
+{
+	e2e_settle(d, 2);
 }
 
 int e2e_luod_fds(const struct luod_proc *d)
 {
 	char path[64], link[PATH_MAX + 64], target[PATH_MAX];
-	enum luo_state st;
 	struct dirent *e;
 	int n = 0, fd = e2e_open(d);
 	DIR *dir;
 
-	assert_int_equal(luo_get_state(fd, &st), 0);
+	round_trips(fd, 2);
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)d->pid);
 	dir = opendir(path);
 	assert_non_null(dir);

@@ -13,11 +13,16 @@
 int e2e_open(const struct luod_proc *d);
 
 /*
- * Round trip on a fresh connection. luod's epoll ready list is FIFO and a
- * new connection only joins it once accepted, so by the time this returns
- * luod has handled every event that was pending when it was called (a
- * closed session handle in particular). Not a sleep: an ordering guarantee.
+ * Round trips on a fresh connection. luod's epoll ready list is FIFO and a
+ * new connection only joins it once accepted, so the first round trip
+ * returns after luod has handled, once, every connection that was ready
+ * when it was called; each further round trip is one more pass of luod's
+ * loop. luod reads one message per connection per pass, so a connection
+ * closed with k requests still queued is gone after k + 1 passes. Not a
+ * sleep: an ordering guarantee. e2e_barrier() makes two passes, enough
+ * for a handle closed after its last reply (or with one request in flight).
  */
+void e2e_settle(const struct luod_proc *d, int passes);
 void e2e_barrier(const struct luod_proc *d);
 
 /*
