@@ -90,9 +90,15 @@ int main(int argc, char **argv)
 	struct luo_msg_update_reply update = { 0 };
 	char socket_path[108], state_dir[4096];
 	long long handover_fd = -1, exec_ns = 0, v;
-	char **succ_argv = argv_for_successor(argc, argv);
+	/*
+	 * Lives as long as the process (cfg.argv). Static so that it stays
+	 * reachable on the early exits: otherwise LeakSanitizer turns a refused
+	 * handover's exit status 1 into an abort (SIGABRT) in sanitizer builds.
+	 */
+	static char **succ_argv;
 	int c, r;
 
+	succ_argv = argv_for_successor(argc, argv);
 	if (!succ_argv)
 		return 1;
 	while ((c = getopt_long(argc, argv, "s:d:vqh", opts, NULL)) != -1) {
