@@ -348,14 +348,17 @@ static pid_t s6_start(const char *sock)
 		execl(opt.s6d, opt.s6d, "-n", nfd, "-c", "8", "-i", rules, sock, (char *)NULL);
 		_exit(127);
 	}
+	bench_daemon_track(pid, true);
 	for (int i = 0; i < 5000; i++) {
 		struct stat st;
 		int status;
 
 		if (stat(sock, &st) == 0)
 			return pid;
-		if (waitpid(pid, &status, WNOHANG) == pid)
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			bench_daemon_track(pid, false);
 			bench_die("s6-fdholder-daemon exited at start-up (status %d)", status);
+		}
 		usleep(1000);
 	}
 	bench_die("s6-fdholder-daemon did not create %s", sock);
@@ -516,6 +519,7 @@ static void footprint_s6(void)
 		footprint_print("s6-fdholderd", "memfd", have, idle, bench_status_kib(pid, "VmRSS"));
 	}
 	s6_fdholder_end(&a);
+	bench_daemon_track(pid, false);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	free(list);
@@ -647,6 +651,7 @@ int main(int argc, char **argv)
 #ifdef HAVE_S6
 	if (opt.s6d) {
 		s6_fdholder_end(&a);
+		bench_daemon_track(s6pid, false);
 		kill(s6pid, SIGTERM);
 		waitpid(s6pid, NULL, 0);
 	}

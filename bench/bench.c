@@ -56,6 +56,42 @@ void bench_log(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* Daemons we started, stopped at exit by the process that started them (also after bench_die). */
+static struct {
+	pid_t pid, owner;
+} daemons[8];
+
+static void stop_daemons(void)
+{
+	for (size_t i = 0; i < sizeof(daemons) / sizeof(daemons[0]); i++)
+		if (daemons[i].pid > 0 && daemons[i].owner == getpid()) {
+			kill(daemons[i].pid, SIGKILL);
+			waitpid(daemons[i].pid, NULL, 0);
+			daemons[i].pid = 0;
+		}
+}
+
+void bench_daemon_track(pid_t pid, bool on)
+{
+	static bool registered;
+
+	if (!registered) {
+		atexit(stop_daemons);
+		registered = true;
+	}
+	for (size_t i = 0; i < sizeof(daemons) / sizeof(daemons[0]); i++) {
+		if (on && daemons[i].pid <= 0) {
+			daemons[i].pid = pid;
+			daemons[i].owner = getpid();
+			return;
+		}
+		if (!on && daemons[i].pid == pid) {
+			daemons[i].pid = 0;
+			return;
+		}
+	}
+}
+
 void bench_luod_start(struct bench_luod *d, const char *luod_path, const char *dir)
 {
 	char state[300], log[300];
@@ -85,6 +121,7 @@ void bench_luod_start(struct bench_luod *d, const char *luod_path, const char *d
 		_exit(127);
 	}
 	d->pid = pid;
+	bench_daemon_track(pid, true);
 	close(bench_luod_open(d));
 }
 
@@ -97,9 +134,11 @@ int bench_luod_open(const struct bench_luod *d)
 
 		if (fd >= 0)
 			return fd;
-		if (waitpid(d->pid, &status, WNOHANG) == d->pid)
-			bench_die("luod exited during start-up (status %d); see %s/luod.log", status,
-				  d->dir);
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			bench_daemon_track(d->pid, false);
+			bench_die("luod exited during start-up (status %d); see %s/luod.log",
+				  status, d->dir);
+		}
 		usleep(1000);
 	}
 	bench_die("luod did not start serving on %s within 5 s", d->socket);
@@ -111,6 +150,7 @@ void bench_luod_stop(struct bench_luod *d)
 
 	if (d->pid <= 0)
 		return;
+	bench_daemon_track(d->pid, false);
 	kill(d->pid, SIGTERM);
 	for (int i = 0; i < 5000; i++) {
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {

@@ -26,6 +26,8 @@ struct bench_luod {
 	char dir[256];
 	char socket[300];
 };
+/* Kill (SIGKILL) a daemon we started if we exit without stopping it. */
+void bench_daemon_track(pid_t pid, bool on);
 void bench_luod_start(struct bench_luod *d, const char *luod_path, const char *dir);
 void bench_luod_stop(struct bench_luod *d);
 int bench_luod_open(const struct bench_luod *d); /* luo_open, retried while luod starts */
