@@ -4,15 +4,31 @@
  *
  * A socket crosses the update as the same open socket: a listening socket
  * keeps its backlog, so connections that arrive during the blackout wait
- * for the successor. The payload records family, type, protocol, whether it
- * listens, and its local and peer addresses; retrieve checks the fd is still
- * that socket. luod's own sockets (session handles, device connections) are
- * refused with ENOENT, as the kernel refuses to preserve its session files.
+ * for the successor; a connected one keeps its peer and the bytes in
+ * flight both ways; a UDP or UNIX datagram socket keeps its bound address
+ * and the datagrams queued on it.
  *
- * Payload v1: struct socket_record below, addresses at their full size.
+ * Covered: AF_UNIX stream, datagram and seqpacket; AF_INET and AF_INET6
+ * TCP and UDP; listening, connected or neither. Other families (netlink,
+ * packet, vsock, ...), raw sockets and other protocols are refused with
+ * ENOENT, and so are luod's own sockets (session handles, device
+ * connections), as the kernel refuses to preserve its session files.
+ *
+ * The payload records family, type, protocol, whether it listens, and its
+ * local and peer addresses, at preserve and again at freeze. retrieve
+ * checks the fd is still that socket: same family, type, protocol and
+ * listening state, same local address, and, while it is still connected,
+ * the same peer (a peer that went away meanwhile is not a change of the
+ * socket itself).
+ *
+ * Payload v1: struct socket_record below, addresses at their full size
+ * (the layout of the first luod; kept, so its handovers still read).
  */
 #include <errno.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -51,9 +67,31 @@ static bool is_luod_socket(int fd)
 	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid == getpid();
 }
 
+/* The kinds of socket this handler knows what to record and check for. */
+static bool socket_supported(int32_t family, int32_t type, int32_t protocol)
+{
+	switch (family) {
+	case AF_UNIX:
+		return type == SOCK_STREAM || type == SOCK_DGRAM || type == SOCK_SEQPACKET;
+	case AF_INET:
+	case AF_INET6:
+		return (type == SOCK_STREAM && protocol == IPPROTO_TCP) ||
+		       (type == SOCK_DGRAM && protocol == IPPROTO_UDP);
+	default:
+		return false;
+	}
+}
+
 static bool socket_can_preserve(int fd, const struct stat *st)
 {
-	return S_ISSOCK(st->st_mode) && !is_luod_socket(fd);
+	int32_t family = 0, type = 0, protocol = 0;
+
+	if (!S_ISSOCK(st->st_mode))
+		return false;
+	if (getint(fd, SO_DOMAIN, &family) < 0 || getint(fd, SO_TYPE, &type) < 0 ||
+	    getint(fd, SO_PROTOCOL, &protocol) < 0)
+		return false;
+	return socket_supported(family, type, protocol) && !is_luod_socket(fd);
 }
 
 static int socket_read(int fd, struct socket_record *rec)
@@ -99,25 +137,67 @@ static void socket_nop(struct luo_file *file)
 	(void)file;
 }
 
+static const char *family_name(int32_t family)
+{
+	switch (family) {
+	case AF_UNIX:
+		return "unix";
+	case AF_INET:
+		return "inet";
+	case AF_INET6:
+		return "inet6";
+	default:
+		return "other";
+	}
+}
+
+static int socket_decode(const struct luo_file *file, struct socket_record *rec)
+{
+	if (file->payload_len != sizeof(*rec))
+		return -EINVAL;
+	memcpy(rec, file->payload, sizeof(*rec));
+	if (rec->local_len > sizeof(rec->local) || rec->peer_len > sizeof(rec->peer))
+		return -EINVAL;
+	return 0;
+}
+
 static int socket_retrieve(struct luo_file *file)
 {
 	struct socket_record want, have;
+	struct stat st;
+	const char *what = NULL;
 	int r;
 
-	if (file->payload_len != sizeof(want))
-		return -EINVAL;
-	memcpy(&want, file->payload, sizeof(want));
+	r = socket_decode(file, &want);
+	if (r < 0)
+		return r;
+	if (fstat(file->fd, &st) < 0)
+		return -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		log_warn("socket token %llu: the fd is not a socket", (unsigned long long)file->token);
+		return -EIO;
+	}
 	r = socket_read(file->fd, &have);
 	if (r < 0)
 		return r;
-	/* a connected peer may have gone away meanwhile; what it was bound to may not change */
-	if (want.family != have.family || want.type != have.type || want.protocol != have.protocol ||
-	    (want.flags & SOCK_LISTENING) != (have.flags & SOCK_LISTENING) ||
-	    want.local_len != have.local_len || memcmp(&want.local, &have.local, want.local_len)) {
-		log_warn("socket token %llu: not the socket that was preserved",
-			 (unsigned long long)file->token);
+	if (want.family != have.family || want.type != have.type || want.protocol != have.protocol)
+		what = "family, type or protocol";
+	else if ((want.flags & SOCK_LISTENING) != (have.flags & SOCK_LISTENING))
+		what = want.flags & SOCK_LISTENING ? "no longer listening" : "listening now";
+	else if (want.local_len != have.local_len || memcmp(&want.local, &have.local, want.local_len))
+		what = "local address";
+	else if ((want.flags & have.flags & SOCK_CONNECTED) &&
+		 (want.peer_len != have.peer_len || memcmp(&want.peer, &have.peer, want.peer_len)))
+		what = "peer address";
+	if (what) {
+		log_warn("socket token %llu: not the socket that was preserved (%s %d/%d -> %s %d/%d: %s differs)",
+			 (unsigned long long)file->token, family_name(want.family), want.type,
+			 want.protocol, family_name(have.family), have.type, have.protocol, what);
 		return -EIO;
 	}
+	if ((want.flags ^ have.flags) & SOCK_CONNECTED)
+		log_info("socket token %llu: %s since it was frozen", (unsigned long long)file->token,
+			 want.flags & SOCK_CONNECTED ? "its peer has gone" : "connected");
 	return 0;
 }
 
@@ -125,6 +205,19 @@ static int socket_finish(struct luo_file *file)
 {
 	(void)file;
 	return 0;
+}
+
+/* Bytes (or, for datagrams, the next datagram's bytes) waiting to be read. */
+static uint64_t socket_size(const struct luo_file *file)
+{
+	struct socket_record rec;
+	int n;
+
+	if (socket_decode(file, &rec) < 0 || (rec.flags & SOCK_LISTENING))
+		return 0;
+	if (ioctl(file->fd, SIOCINQ, &n) < 0 || n < 0)
+		return 0;
+	return (uint64_t)n;
 }
 
 const struct luo_file_handler luo_socket_handler = {
@@ -138,5 +231,5 @@ const struct luo_file_handler luo_socket_handler = {
 	.unfreeze = socket_nop,
 	.retrieve = socket_retrieve,
 	.finish = socket_finish,
-	.size = NULL,
+	.size = socket_size,
 };

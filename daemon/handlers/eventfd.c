@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * DOC: eventfd handler.
+ *
+ * An eventfd crosses the update as the same object, so its counter is
+ * neither read nor reset: signals posted before or during the blackout are
+ * waiting for the successor. The payload records, from
+ * /proc/self/fdinfo, the counter (as it was at preserve and at freeze, for
+ * people: a peer may post to it any time, so it is not checked), the
+ * semaphore mode and the eventfd's id where this kernel shows them, and
+ * the F_GETFL flags (O_NONBLOCK). retrieve checks that the fd is an
+ * eventfd, the same one where the id tells, in the same mode with the same
+ * flags.
+ *
+ * eventfds live on the shared anonymous inode, so st_ino says nothing:
+ * "anon_inode:[eventfd]" and the id do.
+ *
+ * Payload v1: struct eventfd_record below.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../luod.h"
+#include "procfd.h"
+
+#define EVENTFD_LINK "anon_inode:[eventfd]"
+#define EVENTFD_UNKNOWN UINT64_MAX /* this kernel does not show it */
+
+struct eventfd_record {
+	uint64_t count;
+	uint64_t semaphore; /* 0, 1 or EVENTFD_UNKNOWN */
+	uint64_t id;        /* "eventfd-id", or EVENTFD_UNKNOWN */
+	uint32_t fl;        /* F_GETFL */
+	uint32_t pad;
+};
+
+static bool eventfd_can_preserve(int fd, const struct stat *st)
+{
+	return (st->st_mode & S_IFMT) == 0 && procfd_link_is(fd, EVENTFD_LINK);
+}
+
+static int info_or_unknown(int fd, const char *key, int base, uint64_t *val)
+{
+	unsigned long long v;
+	int r = procfd_info_u64(fd, key, base, &v);
+
+	if (r == -ENOENT) {
+		*val = EVENTFD_UNKNOWN;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	*val = v;
+	return 0;
+}
+
+static int eventfd_read(int fd, struct eventfd_record *rec)
+{
+	unsigned long long count;
+	int fl, r;
+
+	memset(rec, 0, sizeof(*rec));
+	if (!procfd_link_is(fd, EVENTFD_LINK))
+		return -EBADFD;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	/* the kernel prints it "%16llx": hexadecimal, without 0x */
+	r = procfd_info_u64(fd, "eventfd-count", 16, &count);
+	if (r < 0)
+		return r;
+	if ((r = info_or_unknown(fd, "eventfd-semaphore", 10, &rec->semaphore)) < 0 ||
+	    (r = info_or_unknown(fd, "eventfd-id", 10, &rec->id)) < 0)
+		return r;
+	rec->count = count;
+	rec->fl = (uint32_t)fl;
+	return 0;
+}
+
+static int eventfd_record(struct luo_file *file)
+{
+	struct eventfd_record rec;
+	int r = eventfd_read(file->fd, &rec);
+
+	if (r < 0)
+		return r;
+	return file_set_payload(file, &rec, sizeof(rec));
+}
+
+static void eventfd_nop(struct luo_file *file)
+{
+	(void)file;
+}
+
+static bool known_differs(uint64_t a, uint64_t b)
+{
+	return a != EVENTFD_UNKNOWN && b != EVENTFD_UNKNOWN && a != b;
+}
+
+static int eventfd_retrieve(struct luo_file *file)
+{
+	struct eventfd_record want, have;
+	int r;
+
+	if (file->payload_len != sizeof(want))
+		return -EINVAL;
+	memcpy(&want, file->payload, sizeof(want));
+	r = eventfd_read(file->fd, &have);
+	if (r == -EBADFD) {
+		log_warn("eventfd token %llu: the fd is not an eventfd", (unsigned long long)file->token);
+		return -EIO;
+	}
+	if (r < 0)
+		return r;
+	if (known_differs(want.id, have.id) || known_differs(want.semaphore, have.semaphore) ||
+	    want.fl != have.fl) {
+		log_warn("eventfd token %llu: not the eventfd that was preserved (id %lld -> %lld, semaphore %lld -> %lld, flags %#x -> %#x)",
+			 (unsigned long long)file->token, (long long)want.id, (long long)have.id,
+			 (long long)want.semaphore, (long long)have.semaphore, want.fl, have.fl);
+		return -EIO;
+	}
+	if (want.count != have.count)
+		log_debug("eventfd token %llu: counter %llu at freeze, %llu now",
+			  (unsigned long long)file->token, (unsigned long long)want.count,
+			  (unsigned long long)have.count);
+	return 0;
+}
+
+static int eventfd_finish(struct luo_file *file)
+{
+	(void)file;
+	return 0;
+}
+
+const struct luo_file_handler luo_eventfd_handler = {
+	.name = "eventfd",
+	.compatible = "luo,eventfd-v1",
+	.type = 0, /* anonymous inodes have no S_IFMT type */
+	.can_preserve = eventfd_can_preserve,
+	.preserve = eventfd_record,
+	.unpreserve = eventfd_nop,
+	.freeze = eventfd_record,
+	.unfreeze = eventfd_nop,
+	.retrieve = eventfd_retrieve,
+	.finish = eventfd_finish,
+	.size = NULL,
+};

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * DOC: regular file handler.
+ *
+ * Any S_IFREG file that is not a memfd (the memfd handler comes first in
+ * the table): files on tmpfs, ext4, xfs, ..., including O_TMPFILE files
+ * and files unlinked while open, whose /proc link ends in " (deleted)".
+ * The file crosses the update as the same open file description, so its
+ * contents, offset and flags are those the successor finds; nothing is
+ * read or copied.
+ *
+ * The payload records the inode (st_dev, st_ino), the F_GETFL flags, the
+ * offset (lseek SEEK_CUR) and the path at preserve and again at freeze.
+ * retrieve checks the same inode, the same flags and, unless the file is
+ * O_APPEND (where every write moves it), the same offset. The path is for
+ * people: a file renamed or unlinked meanwhile is still the same file, so
+ * a different path is reported, not refused; an unlinked or O_TMPFILE
+ * file is known by its inode only.
+ *
+ * Payload v1: struct regular_record below, then path_len bytes of path
+ * (no NUL, without the " (deleted)" suffix).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../luod.h"
+#include "procfd.h"
+
+#define REGULAR_DELETED 0x1
+#define REGULAR_PATH_MAX 4096
+
+struct regular_record {
+	uint64_t dev;
+	uint64_t ino;
+	int64_t offset;
+	uint32_t fl;    /* F_GETFL */
+	uint32_t flags; /* REGULAR_* */
+	uint32_t path_len;
+	uint32_t pad;
+};
+
+struct regular_state {
+	struct regular_record rec;
+	char path[REGULAR_PATH_MAX];
+};
+
+/* A path on a filesystem: not an anonymous inode, whatever mode it shows. */
+static bool regular_can_preserve(int fd, const struct stat *st)
+{
+	char path[REGULAR_PATH_MAX];
+
+	return S_ISREG(st->st_mode) && procfd_link(fd, path, sizeof(path)) == 0 && path[0] == '/';
+}
+
+static int regular_read(int fd, struct regular_state *rs)
+{
+	struct stat st;
+	off_t off;
+	int fl, r;
+
+	memset(&rs->rec, 0, sizeof(rs->rec));
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EBADFD;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	off = lseek(fd, 0, SEEK_CUR);
+	if (off < 0)
+		return -errno;
+	r = procfd_link(fd, rs->path, sizeof(rs->path));
+	if (r < 0)
+		return r;
+	if (procfd_strip_deleted(rs->path))
+		rs->rec.flags |= REGULAR_DELETED;
+	rs->rec.dev = (uint64_t)st.st_dev;
+	rs->rec.ino = (uint64_t)st.st_ino;
+	rs->rec.offset = (int64_t)off;
+	rs->rec.fl = (uint32_t)fl;
+	rs->rec.path_len = (uint32_t)strlen(rs->path);
+	return 0;
+}
+
+static int regular_record(struct luo_file *file)
+{
+	struct regular_state rs;
+	unsigned char buf[sizeof(rs.rec) + REGULAR_PATH_MAX];
+	int r = regular_read(file->fd, &rs);
+
+	if (r < 0)
+		return r;
+	memcpy(buf, &rs.rec, sizeof(rs.rec));
+	memcpy(buf + sizeof(rs.rec), rs.path, rs.rec.path_len);
+	return file_set_payload(file, buf, sizeof(rs.rec) + rs.rec.path_len);
+}
+
+static int regular_decode(const struct luo_file *file, struct regular_state *rs)
+{
+	if (file->payload_len < sizeof(rs->rec))
+		return -EINVAL;
+	memcpy(&rs->rec, file->payload, sizeof(rs->rec));
+	if (rs->rec.path_len >= REGULAR_PATH_MAX ||
+	    file->payload_len != sizeof(rs->rec) + rs->rec.path_len)
+		return -EINVAL;
+	memcpy(rs->path, file->payload + sizeof(rs->rec), rs->rec.path_len);
+	rs->path[rs->rec.path_len] = '\0';
+	return 0;
+}
+
+static void regular_nop(struct luo_file *file)
+{
+	(void)file;
+}
+
+static int regular_retrieve(struct luo_file *file)
+{
+	struct regular_state want, have;
+	int r;
+
+	r = regular_decode(file, &want);
+	if (r < 0)
+		return r;
+	r = regular_read(file->fd, &have);
+	if (r < 0) {
+		log_warn("file token %llu: cannot inspect the fd: %s", (unsigned long long)file->token,
+			 strerror(-r));
+		return r == -EBADFD ? -EIO : r;
+	}
+	if (want.rec.dev != have.rec.dev || want.rec.ino != have.rec.ino) {
+		log_warn("file token %llu: not the file that was preserved (%s, inode %llu -> %s, inode %llu)",
+			 (unsigned long long)file->token, want.path, (unsigned long long)want.rec.ino,
+			 have.path, (unsigned long long)have.rec.ino);
+		return -EIO;
+	}
+	if (want.rec.fl != have.rec.fl ||
+	    (!(want.rec.fl & O_APPEND) && want.rec.offset != have.rec.offset)) {
+		log_warn("file token %llu: %s changed since it was frozen (flags %#o -> %#o, offset %lld -> %lld)",
+			 (unsigned long long)file->token, want.path, want.rec.fl, have.rec.fl,
+			 (long long)want.rec.offset, (long long)have.rec.offset);
+		return -EIO;
+	}
+	if (strcmp(want.path, have.path) || (want.rec.flags ^ have.rec.flags) & REGULAR_DELETED)
+		log_info("file token %llu: was %s%s, now %s%s", (unsigned long long)file->token,
+			 want.path, want.rec.flags & REGULAR_DELETED ? PROCFD_DELETED : "", have.path,
+			 have.rec.flags & REGULAR_DELETED ? PROCFD_DELETED : "");
+	return 0;
+}
+
+static int regular_finish(struct luo_file *file)
+{
+	(void)file;
+	return 0;
+}
+
+static uint64_t regular_size(const struct luo_file *file)
+{
+	struct stat st;
+
+	if (fstat(file->fd, &st) < 0 || st.st_size < 0)
+		return 0;
+	return (uint64_t)st.st_size;
+}
+
+const struct luo_file_handler luo_regular_handler = {
+	.name = "file",
+	.compatible = "luo,file-v1",
+	.type = S_IFREG,
+	.can_preserve = regular_can_preserve,
+	.preserve = regular_record,
+	.unpreserve = regular_nop,
+	.freeze = regular_record,
+	.unfreeze = regular_nop,
+	.retrieve = regular_retrieve,
+	.finish = regular_finish,
+	.size = regular_size,
+};

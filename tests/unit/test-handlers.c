@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The file handlers on their own: which handler the table picks for each
+ * fd type (and which types none takes), and that retrieve() accepts the fd
+ * it recorded but refuses, with EIO, an fd that is not what the payload
+ * says: another object of the same type, the other end, another mode,
+ * clock, interval, offset or address. A payload cut short is EINVAL.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <linux/netlink.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "harness.h"
+#include "luod.h"
+
+static char dir[] = "/tmp/luo-unit-handlers.XXXXXX";
+
+static int setup(void **state)
+{
+	(void)state;
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[64];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static const struct luo_file_handler *pick(int fd)
+{
+	struct stat st;
+
+	assert_int_equal(fstat(fd, &st), 0);
+	return luo_handler_find(fd, &st);
+}
+
+/* Record fd with h (preserve and freeze), then retrieve with other in its place. */
+static int swap_retrieve(const struct luo_file_handler *h, int fd, int other)
+{
+	struct luo_file file = { .token = 7, .fd = fd };
+	int r;
+
+	assert_int_equal(h->preserve(&file), 0);
+	assert_int_equal(h->freeze(&file), 0);
+	file.fd = other;
+	r = h->retrieve(&file);
+	free(file.payload);
+	return r;
+}
+
+/* The same, with a change made to fd between freeze and retrieve. */
+static int change_retrieve(const struct luo_file_handler *h, int fd, void (*change)(int fd))
+{
+	struct luo_file file = { .token = 8, .fd = fd };
+	int r;
+
+	assert_int_equal(h->preserve(&file), 0);
+	assert_int_equal(h->freeze(&file), 0);
+	change(fd);
+	r = h->retrieve(&file);
+	free(file.payload);
+	return r;
+}
+
+/* A payload one byte short is refused, not read past its end. */
+static void assert_short_payload(const struct luo_file_handler *h, int fd)
+{
+	struct luo_file file = { .token = 9, .fd = fd };
+
+	assert_int_equal(h->preserve(&file), 0);
+	file.payload_len--;
+	assert_int_equal(h->retrieve(&file), -EINVAL);
+	free(file.payload);
+}
+
+static void test_table(void **state)
+{
+	char path[128];
+	int fd, p[2], sv[2], kvm, vm;
+
+	(void)state;
+	fd = memfd_create("m", MFD_CLOEXEC);
+	assert_ptr_equal(pick(fd), &luo_memfd_handler);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/plain", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_ptr_equal(pick(fd), &luo_regular_handler);
+	close(fd);
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	assert_ptr_equal(pick(fd), &luo_regular_handler);
+	close(fd);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_ptr_equal(pick(p[0]), &luo_pipe_handler);
+	assert_ptr_equal(pick(p[1]), &luo_pipe_handler);
+	close(p[0]);
+	close(p[1]);
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	assert_ptr_equal(pick(fd), &luo_pipe_handler);
+	close(fd);
+	fd = eventfd(0, EFD_CLOEXEC);
+	assert_ptr_equal(pick(fd), &luo_eventfd_handler);
+	close(fd);
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	assert_ptr_equal(pick(fd), &luo_timerfd_handler);
+	close(fd);
+	for (int t = 0; t < 3; t++) {
+		static const int types[] = { SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET };
+
+		fd = socket(AF_UNIX, types[t] | SOCK_CLOEXEC, 0);
+		assert_ptr_equal(pick(fd), &luo_socket_handler);
+		close(fd);
+		/* this process stands for luod: a pair it made itself is luod's own, refused */
+		assert_int_equal(socketpair(AF_UNIX, types[t] | SOCK_CLOEXEC, 0, sv), 0);
+		assert_null(pick(sv[0]));
+		close(sv[0]);
+		close(sv[1]);
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_ptr_equal(pick(fd), &luo_socket_handler);
+	close(fd);
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		assert_ptr_equal(pick(fd), &luo_socket_handler);
+		close(fd);
+	}
+
+	/* nobody's: ENOENT for the client */
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	assert_null(pick(fd));
+	close(fd);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_null(pick(fd));
+	close(fd);
+	fd = epoll_create1(EPOLL_CLOEXEC);
+	assert_null(pick(fd));
+	close(fd);
+	{
+		sigset_t mask;
+
+		sigemptyset(&mask);
+		sigaddset(&mask, SIGUSR1);
+		fd = signalfd(-1, &mask, SFD_CLOEXEC);
+		assert_null(pick(fd));
+		close(fd);
+	}
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd >= 0) {
+		assert_null(pick(fd));
+		close(fd);
+	}
+	fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+	if (fd >= 0) {
+		assert_null(pick(fd));
+		close(fd);
+	}
+
+	/* a KVM VM fd is taken by the KVM refusal, whose preserve says ENOENT */
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm >= 0) {
+		assert_null(pick(kvm));
+		vm = ioctl(kvm, KVM_CREATE_VM, 0);
+		if (vm >= 0) {
+			struct luo_file file = { .token = 1, .fd = vm };
+
+			assert_ptr_equal(pick(vm), &luo_kvm_handler);
+			assert_int_equal(luo_kvm_handler.preserve(&file), -ENOENT);
+			close(vm);
+		}
+		close(kvm);
+	}
+}
+
+static void set_pipe_size(int fd)
+{
+	assert_true(fcntl(fd, F_SETPIPE_SZ, 2 * 65536) >= 0);
+}
+
+static void test_pipe(void **state)
+{
+	const struct luo_file_handler *h = &luo_pipe_handler;
+	int a[2], b[2];
+
+	(void)state;
+	assert_int_equal(pipe2(a, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(b, O_CLOEXEC), 0);
+	assert_int_equal(swap_retrieve(h, a[0], a[0]), 0);
+	assert_int_equal(swap_retrieve(h, a[1], a[1]), 0);
+	assert_int_equal(swap_retrieve(h, a[0], b[0]), -EIO); /* another pipe */
+	assert_int_equal(swap_retrieve(h, a[0], a[1]), -EIO); /* the other end */
+	assert_int_equal(change_retrieve(h, a[0], set_pipe_size), -EIO);
+	assert_short_payload(h, a[0]);
+	{
+		int fd = eventfd(0, EFD_CLOEXEC);
+
+		assert_int_equal(swap_retrieve(h, a[0], fd), -EIO); /* not a pipe at all */
+		close(fd);
+	}
+	for (int i = 0; i < 2; i++) {
+		close(a[i]);
+		close(b[i]);
+	}
+}
+
+static void set_nonblock(int fd)
+{
+	assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+}
+
+static void post(int fd)
+{
+	uint64_t v = 3;
+
+	assert_int_equal(write(fd, &v, sizeof(v)), sizeof(v));
+}
+
+static void test_eventfd(void **state)
+{
+	const struct luo_file_handler *h = &luo_eventfd_handler;
+	int a = eventfd(1, EFD_CLOEXEC), b = eventfd(1, EFD_CLOEXEC);
+	int sem = eventfd(1, EFD_CLOEXEC | EFD_SEMAPHORE);
+	int t = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+
+	(void)state;
+	assert_int_equal(swap_retrieve(h, a, a), 0);
+	assert_int_equal(swap_retrieve(h, sem, sem), 0);
+	/* a peer posting during the blackout is no change of the eventfd */
+	assert_int_equal(change_retrieve(h, a, post), 0);
+	assert_int_equal(swap_retrieve(h, a, sem), -EIO); /* semaphore mode differs */
+	assert_int_equal(swap_retrieve(h, a, t), -EIO);   /* a timerfd */
+	assert_int_equal(change_retrieve(h, b, set_nonblock), -EIO);
+	assert_short_payload(h, a);
+	{
+		char line[64];
+		char path[64];
+		FILE *f;
+		bool has_id = false;
+
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", a);
+		f = fopen(path, "r");
+		assert_non_null(f);
+		while (fgets(line, sizeof(line), f))
+			has_id |= !strncmp(line, "eventfd-id:", 11);
+		fclose(f);
+		/* two plain eventfds differ only by their id, where the kernel shows one */
+		if (has_id) {
+			int c = eventfd(1, EFD_CLOEXEC);
+
+			assert_int_equal(swap_retrieve(h, a, c), -EIO);
+			close(c);
+		}
+	}
+	close(a);
+	close(b);
+	close(sem);
+	close(t);
+}
+
+static void rearm_other_interval(int fd)
+{
+	struct itimerspec its = { .it_interval = { 2, 0 }, .it_value = { 2, 0 } };
+
+	assert_int_equal(timerfd_settime(fd, 0, &its, NULL), 0);
+}
+
+static void disarm(int fd)
+{
+	struct itimerspec its = { 0 };
+
+	assert_int_equal(timerfd_settime(fd, 0, &its, NULL), 0);
+}
+
+static void test_timerfd(void **state)
+{
+	const struct luo_file_handler *h = &luo_timerfd_handler;
+	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	int mono = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	int boot = timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC);
+	int e = eventfd(0, EFD_CLOEXEC);
+
+	(void)state;
+	assert_int_equal(timerfd_settime(mono, 0, &its, NULL), 0);
+	assert_int_equal(timerfd_settime(boot, 0, &its, NULL), 0);
+	assert_int_equal(swap_retrieve(h, mono, mono), 0);
+	assert_int_equal(swap_retrieve(h, mono, boot), -EIO); /* other clock */
+	assert_int_equal(swap_retrieve(h, mono, e), -EIO);    /* an eventfd */
+	assert_int_equal(change_retrieve(h, mono, rearm_other_interval), -EIO);
+	assert_int_equal(timerfd_settime(mono, 0, &its, NULL), 0);
+	assert_int_equal(change_retrieve(h, mono, disarm), -EIO); /* a periodic timer stopped */
+	assert_short_payload(h, mono);
+	close(mono);
+	close(boot);
+	close(e);
+}
+
+static void seek_on(int fd)
+{
+	assert_true(lseek(fd, 100, SEEK_CUR) >= 0);
+}
+
+static void rename_it(int fd)
+{
+	char from[128], to[128];
+
+	(void)fd;
+	snprintf(from, sizeof(from), "%s/reg", dir);
+	snprintf(to, sizeof(to), "%s/reg-renamed", dir);
+	assert_int_equal(rename(from, to), 0);
+}
+
+static void test_regular(void **state)
+{
+	const struct luo_file_handler *h = &luo_regular_handler;
+	char path[128], other[128];
+	int fd, fd2, app, tmp;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/reg", dir);
+	snprintf(other, sizeof(other), "%s/other", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd2 = open(other, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	app = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	tmp = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	assert_true(fd >= 0 && fd2 >= 0 && app >= 0 && tmp >= 0);
+	assert_int_equal(swap_retrieve(h, fd, fd), 0);
+	assert_int_equal(swap_retrieve(h, tmp, tmp), 0);
+	assert_int_equal(swap_retrieve(h, fd, fd2), -EIO); /* another inode */
+	assert_int_equal(swap_retrieve(h, fd, app), -EIO); /* same inode, other flags */
+	assert_int_equal(change_retrieve(h, fd, seek_on), -EIO);
+	assert_int_equal(change_retrieve(h, app, seek_on), 0); /* O_APPEND: offset moves anyway */
+	assert_int_equal(change_retrieve(h, fd, set_nonblock), -EIO);
+	assert_int_equal(change_retrieve(h, app, rename_it), 0); /* renamed: still that file */
+	assert_short_payload(h, fd2);
+	close(fd);
+	close(fd2);
+	close(app);
+	close(tmp);
+}
+
+static void do_listen(int fd)
+{
+	assert_int_equal(listen(fd, 4), 0);
+}
+
+static int tcp_bound(int type)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return fd;
+}
+
+static void test_socket(void **state)
+{
+	const struct luo_file_handler *h = &luo_socket_handler;
+	int a = tcp_bound(SOCK_STREAM), b = tcp_bound(SOCK_STREAM), u = tcp_bound(SOCK_DGRAM);
+	int p[2];
+
+	(void)state;
+	assert_int_equal(swap_retrieve(h, a, a), 0);
+	assert_int_equal(swap_retrieve(h, a, b), -EIO); /* another port */
+	assert_int_equal(swap_retrieve(h, a, u), -EIO); /* UDP */
+	assert_int_equal(change_retrieve(h, a, do_listen), -EIO); /* listening now */
+	assert_int_equal(swap_retrieve(h, a, a), 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(swap_retrieve(h, a, p[0]), -EIO); /* not a socket */
+	assert_short_payload(h, a);
+	close(p[0]);
+	close(p[1]);
+	close(a);
+	close(b);
+	close(u);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_table),
+	cmocka_unit_test(test_pipe),
+	cmocka_unit_test(test_eventfd),
+	cmocka_unit_test(test_timerfd),
+	cmocka_unit_test(test_regular),
+	cmocka_unit_test(test_socket),
+};
+
+LUO_TEST_MAIN("unit-handlers", tests, setup, teardown)
