@@ -76,12 +76,17 @@ static bool update_in_progress(void)
 	return luo_core.state == LUO_STATE_PREPARED || luo_core.state == LUO_STATE_FROZEN;
 }
 
+static bool transition_or_update(void)
+{
+	return luo_core.busy || update_in_progress();
+}
+
 int core_create_session(const char *name, uid_t uid, struct luo_session **ret)
 {
 	struct luo_session *s;
 	int r;
 
-	if (update_in_progress())
+	if (transition_or_update())
 		return -EBUSY;
 	if (core_find_session(name))
 		return -EEXIST;
@@ -132,14 +137,20 @@ static void set_state(enum luo_state state)
 {
 	if (luo_core.state != state)
 		log_info("state: %s -> %s", luo_state_name(luo_core.state), luo_state_name(state));
+	if (state == LUO_STATE_PREPARED)
+		luo_core.prepared_ns = now_ns();
 	luo_core.state = state;
 	core_notify();
 }
 
+/* The last incoming session finished: the update is complete, tell the participants. */
 void core_incoming_done(void)
 {
-	if (luo_core.state == LUO_STATE_UPDATED && core_incoming_sessions() == 0)
-		set_state(LUO_STATE_NORMAL);
+	if (luo_core.state != LUO_STATE_UPDATED || core_incoming_sessions() || luo_core.busy)
+		return;
+	set_state(LUO_STATE_NORMAL);
+	participant_finish_incoming();
+	participant_round(LUO_EVENT_FINISH, NULL, NULL);
 }
 
 static enum luo_state resting_state(void)
@@ -203,50 +214,185 @@ void core_release_incoming(void)
 	}
 }
 
-int core_event(enum luo_event event)
+/*
+ * One global transition at a time (luo_core.busy). Participants answer
+ * asynchronously, so each step ends in a callback; when no participant is
+ * registered every step completes inside core_event_async() itself.
+ */
+static struct {
+	enum luo_event event;
+	void (*done)(int result, void *ctx);
+	void *ctx;
+	int error;      /* the failure being unwound */
+	bool in_call;   /* still inside core_event_async() */
+	bool completed; /* ...and it already completed */
+	int result;
+} tr;
+
+bool core_busy(void)
+{
+	return luo_core.busy;
+}
+
+static void complete(int result)
+{
+	void (*done)(int, void *) = tr.done;
+	void *ctx = tr.ctx;
+
+	luo_core.busy = false;
+	if (tr.in_call) {
+		tr.completed = true;
+		tr.result = result;
+		return;
+	}
+	if (done)
+		done(result, ctx);
+}
+
+static void after_unwind(int result, void *ctx)
+{
+	(void)result; /* a CANCEL cannot fail */
+	(void)ctx;
+	cancel_all();
+	set_state(resting_state());
+	complete(tr.error);
+}
+
+/* Cancel participants (newest first), then sessions: prepare's order reversed. */
+static void unwind(int error)
+{
+	int r;
+
+	tr.error = error;
+	r = participant_round(LUO_EVENT_CANCEL, after_unwind, NULL);
+	if (r <= 0)
+		after_unwind(0, NULL);
+}
+
+static void after_freeze(int result, void *ctx)
+{
+	(void)ctx;
+	if (result < 0) {
+		unwind(result);
+		return;
+	}
+	set_state(LUO_STATE_FROZEN);
+	complete(0);
+}
+
+static void freeze_step(void)
+{
+	int r = freeze_all();
+
+	if (r < 0) {
+		unwind(r);
+		return;
+	}
+	r = participant_round(LUO_EVENT_FREEZE, after_freeze, NULL);
+	if (r <= 0)
+		after_freeze(r, NULL);
+}
+
+static void after_prepare(int result, void *ctx)
+{
+	(void)ctx;
+	if (result < 0) {
+		unwind(result);
+		return;
+	}
+	set_state(LUO_STATE_PREPARED);
+	if (tr.event == LUO_EVENT_FREEZE)
+		freeze_step();
+	else
+		complete(0);
+}
+
+static void prepare_step(void)
+{
+	int r = prepare_all();
+
+	if (r < 0) {
+		unwind(r);
+		return;
+	}
+	r = participant_round(LUO_EVENT_PREPARE, after_prepare, NULL);
+	if (r <= 0)
+		after_prepare(r, NULL);
+}
+
+static void after_finish(int result, void *ctx)
+{
+	(void)result; /* a FINISH cannot fail */
+	(void)ctx;
+	complete(0);
+}
+
+static void finish_step(void)
+{
+	int r;
+
+	core_release_incoming();
+	participant_finish_incoming();
+	set_state(LUO_STATE_NORMAL);
+	r = participant_round(LUO_EVENT_FINISH, after_finish, NULL);
+	if (r <= 0)
+		after_finish(0, NULL);
+}
+
+static int check_transition(enum luo_event event)
 {
 	enum luo_state state = luo_core.state;
-	int r;
 
 	switch (event) {
 	case LUO_EVENT_PREPARE:
-		if (state != LUO_STATE_NORMAL && state != LUO_STATE_UPDATED)
-			return -EINVAL;
-		r = prepare_all();
-		if (r < 0)
-			return r;
-		set_state(LUO_STATE_PREPARED);
-		return 0;
+		return state == LUO_STATE_NORMAL || state == LUO_STATE_UPDATED ? 0 : -EINVAL;
 	case LUO_EVENT_FREEZE:
-		if (state == LUO_STATE_FROZEN)
-			return -EINVAL;
-		if (state != LUO_STATE_PREPARED) {
-			r = core_event(LUO_EVENT_PREPARE);
-			if (r < 0)
-				return r;
-		}
-		r = freeze_all();
-		if (r < 0) {
-			cancel_all();
-			set_state(resting_state());
-			return r;
-		}
-		set_state(LUO_STATE_FROZEN);
-		return 0;
+		return state != LUO_STATE_FROZEN ? 0 : -EINVAL;
 	case LUO_EVENT_CANCEL:
-		if (!update_in_progress())
-			return -EINVAL;
-		cancel_all();
-		set_state(resting_state());
-		return 0;
+		return update_in_progress() ? 0 : -EINVAL;
 	case LUO_EVENT_FINISH:
-		if (state != LUO_STATE_UPDATED)
-			return -EINVAL;
-		core_release_incoming();
-		set_state(LUO_STATE_NORMAL);
-		return 0;
+		return state == LUO_STATE_UPDATED ? 0 : -EINVAL;
 	}
 	return -EINVAL;
+}
+
+int core_event_async(enum luo_event event, void (*done)(int result, void *ctx), void *ctx)
+{
+	int r;
+
+	if (luo_core.busy)
+		return -EBUSY;
+	r = check_transition(event);
+	if (r < 0)
+		return r;
+	luo_core.busy = true;
+	tr = (__typeof__(tr)){ .event = event, .done = done, .ctx = ctx, .in_call = true };
+	switch (event) {
+	case LUO_EVENT_PREPARE:
+		prepare_step();
+		break;
+	case LUO_EVENT_FREEZE:
+		if (luo_core.state == LUO_STATE_PREPARED)
+			freeze_step();
+		else
+			prepare_step();
+		break;
+	case LUO_EVENT_CANCEL:
+		unwind(0);
+		break;
+	case LUO_EVENT_FINISH:
+		finish_step();
+		break;
+	}
+	tr.in_call = false;
+	return tr.completed ? tr.result : 1;
+}
+
+int core_event(enum luo_event event)
+{
+	int r = core_event_async(event, NULL, NULL);
+
+	return r == 1 ? -EBUSY : r;
 }
 
 void core_free_all(void)
@@ -258,4 +404,5 @@ void core_free_all(void)
 		session_free(s);
 	}
 	luo_index_free(&luo_core.inodes);
+	participant_free_all();
 }

@@ -26,6 +26,11 @@
 static const struct luo_file_handler *const handlers[] = {
 	&luo_memfd_handler,
 	&luo_socket_handler,
+	&luo_pipe_handler,
+	&luo_eventfd_handler,
+	&luo_timerfd_handler,
+	&luo_kvm_handler,
+	&luo_regular_handler, /* after memfd: any other S_IFREG */
 };
 
 const struct luo_file_handler *luo_handler_find(int fd, const struct stat *st)
@@ -119,6 +124,7 @@ int file_set_payload(struct luo_file *file, const void *data, size_t len)
 
 static void file_free(struct luo_file *file)
 {
+	flb_file_removed(file);
 	index_del(file);
 	if (file->fd >= 0)
 		close(file->fd);
@@ -159,6 +165,7 @@ int file_preserve(struct luo_session *s, int fd, uint64_t token, struct luo_file
 		h->unpreserve(file);
 		goto err;
 	}
+	flb_file_added(file);
 	*ret = file;
 	return 0;
 err:
@@ -185,6 +192,7 @@ int file_freeze(struct luo_file *file)
 	if (r < 0)
 		return r;
 	file->frozen = true;
+	flb_file_changed(file);
 	return 0;
 }
 
@@ -249,6 +257,7 @@ int file_restore(struct luo_session *s, int fd, uint64_t token,
 		return r;
 	}
 	file->fd = fd;
+	flb_file_added(file);
 	*ret = file;
 	return 0;
 }

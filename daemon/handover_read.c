@@ -21,8 +21,16 @@
 
 #include "luod.h"
 
+struct carried_participant {
+	const char *name;
+	const void *payload;
+	int len;
+};
+
 struct reader {
 	const void *fdt;
+	struct carried_participant *participants;
+	size_t nparticipants;
 	struct luo_session *head; /* sessions built, not yet in the core */
 	struct luo_index fds;     /* fd numbers seen */
 };
@@ -219,6 +227,66 @@ static int read_luod(struct reader *rd, struct luo_handover_luod *luod)
 	return r < 0 ? r : 0;
 }
 
+static int read_participants(struct reader *rd)
+{
+	const void *fdt = rd->fdt;
+	int parent = fdt_subnode_offset(fdt, 0, "participants"), node, n = 0;
+
+	if (parent < 0)
+		return 0; /* optional */
+	fdt_for_each_subnode(node, fdt, parent)
+		n++;
+	rd->participants = calloc((size_t)n + 1, sizeof(*rd->participants));
+	if (!rd->participants)
+		return -ENOMEM;
+	fdt_for_each_subnode(node, fdt, parent) {
+		struct carried_participant *cp = &rd->participants[rd->nparticipants];
+		const char *name = get_string(fdt, node, "name", LUO_NAME_MAX);
+
+		if (!name || luo_name_validate(name, LUO_NAME_MAX) < 0)
+			FAIL("participant node %s: bad name", fdt_get_name(fdt, node, NULL));
+		for (size_t i = 0; i < rd->nparticipants; i++)
+			if (!strcmp(rd->participants[i].name, name))
+				FAIL("participant %s appears twice", name);
+		cp->name = name;
+		cp->payload = fdt_getprop(fdt, node, "payload", &cp->len);
+		if (!cp->payload || cp->len < 0 || cp->len > LUO_PARTICIPANT_PAYLOAD_MAX)
+			FAIL("participant %s: bad payload", name);
+		rd->nparticipants++;
+	}
+	return 0;
+}
+
+/* Every FLB in the blob must match what the restored files rebuilt. */
+static int check_flbs(struct reader *rd)
+{
+	const void *fdt = rd->fdt;
+	int parent = fdt_subnode_offset(fdt, 0, "flb"), node;
+
+	if (parent < 0)
+		return 0;
+	fdt_for_each_subnode(node, fdt, parent) {
+		const char *compatible = get_string(fdt, node, "compatible", 64);
+		const struct luo_file_handler *h = compatible ? luo_handler_by_compatible(compatible) : NULL;
+		struct luo_flb *flb = h ? flb_get(h) : NULL;
+		uint64_t files, bytes, created;
+		int r;
+
+		if (!h)
+			FAIL("flb %s: unknown handler", fdt_get_name(fdt, node, NULL));
+		if ((r = get_u64(fdt, node, "files", &files, true)) < 0 ||
+		    (r = get_u64(fdt, node, "bytes", &bytes, true)) < 0 ||
+		    (r = get_u64(fdt, node, "created-generation", &created, true)) < 0)
+			return r;
+		if (!flb || flb->files != files || flb->bytes != bytes)
+			FAIL("flb %s: %" PRIu64 " files, %" PRIu64 " bytes, but the sessions hold %" PRIu64
+			     " and %" PRIu64, h->name, files, bytes, flb ? flb->files : 0,
+			     flb ? flb->bytes : 0);
+		flb->created_generation = created;
+	}
+	return 0;
+}
+
 static void drop_built(struct reader *rd)
 {
 	while (rd->head) {
@@ -266,7 +334,9 @@ static int read_all(struct reader *rd, size_t len, struct luo_handover_luod *luo
 	}
 	if (node != -FDT_ERR_NOTFOUND)
 		FAIL("sessions: %s", fdt_strerror(node));
-	return 0;
+	if ((r = read_participants(rd)) < 0)
+		return r;
+	return check_flbs(rd);
 }
 
 int luo_handover_read(const void *blob, size_t len, struct luo_handover_luod *luod)
@@ -278,9 +348,14 @@ int luo_handover_read(const void *blob, size_t len, struct luo_handover_luod *lu
 	r = read_all(&rd, len, luod, &generation);
 	luo_index_free(&rd.fds);
 	if (r < 0) {
+		free(rd.participants);
 		drop_built(&rd);
 		return r;
 	}
+	for (size_t i = 0; i < rd.nparticipants; i++)
+		participant_restore(rd.participants[i].name, rd.participants[i].payload,
+				    (size_t)rd.participants[i].len);
+	free(rd.participants);
 
 	/* trusted from here on: take the fds and link the sessions in order */
 	if (luod->listen_fd >= 0)

@@ -94,6 +94,57 @@ static int write_session(void *fdt, const struct luo_session *s, unsigned idx)
 	return fdt_end_node(fdt);
 }
 
+/* Participants that froze carry their payload to whoever registers under their name next. */
+static int write_participants(void *fdt)
+{
+	unsigned idx = 0;
+
+	TRY(fdt_begin_node(fdt, "participants"));
+	for (struct luo_participant *p = participant_first(); p; p = p->next, idx++) {
+		char node[LUO_NAME_MAX + 16];
+
+		if (p->state != LUO_STATE_FROZEN || !p->has_payload)
+			continue;
+		if (node_name_ok(p->name))
+			snprintf(node, sizeof(node), "%s", p->name);
+		else
+			snprintf(node, sizeof(node), "participant-%u", idx);
+		TRY(fdt_begin_node(fdt, node));
+		TRY(fdt_property_string(fdt, "name", p->name));
+		TRY(fdt_property(fdt, "payload", p->payload, (int)p->payload_len));
+		TRY(fdt_end_node(fdt));
+	}
+	return fdt_end_node(fdt);
+}
+
+/* Each FLB as the successor must rebuild it: from the files that cross only. */
+static int write_flbs(void *fdt)
+{
+	TRY(fdt_begin_node(fdt, "flb"));
+	for (size_t i = 0; i < flb_slots(); i++) {
+		const struct luo_flb *flb = flb_at(i);
+		uint64_t files = 0, bytes = 0;
+
+		if (!flb)
+			continue;
+		for (struct luo_session *s = luo_core.sessions; s; s = s->next)
+			for (size_t k = 0; carried(s) && k < s->nfiles; k++)
+				if (s->files[k]->handler == flb->handler && s->files[k]->in_flb) {
+					files++;
+					bytes += s->files[k]->flb_bytes;
+				}
+		if (!files)
+			continue;
+		TRY(fdt_begin_node(fdt, flb->handler->name));
+		TRY(fdt_property_string(fdt, "compatible", flb->handler->compatible));
+		TRY(fdt_property_u64(fdt, "files", files));
+		TRY(fdt_property_u64(fdt, "bytes", bytes));
+		TRY(fdt_property_u64(fdt, "created-generation", flb->created_generation));
+		TRY(fdt_end_node(fdt));
+	}
+	return fdt_end_node(fdt);
+}
+
 static int write_tree(void *fdt, size_t cap, const struct luo_handover_luod *luod)
 {
 	unsigned idx = 0;
@@ -120,10 +171,8 @@ static int write_tree(void *fdt, size_t cap, const struct luo_handover_luod *luo
 		if (carried(s))
 			TRY(write_session(fdt, s, idx++));
 	TRY(fdt_end_node(fdt));
-	TRY(fdt_begin_node(fdt, "participants"));
-	TRY(fdt_end_node(fdt));
-	TRY(fdt_begin_node(fdt, "flb"));
-	TRY(fdt_end_node(fdt));
+	TRY(write_participants(fdt));
+	TRY(write_flbs(fdt));
 
 	TRY(fdt_end_node(fdt));
 	return fdt_finish(fdt);
@@ -132,6 +181,9 @@ static int write_tree(void *fdt, size_t cap, const struct luo_handover_luod *luo
 int luo_handover_build(const struct luo_handover_luod *luod, void **ret, size_t *ret_len)
 {
 	size_t cap = 4096 + luo_core.nsessions * 256;
+
+	for (struct luo_participant *p = participant_first(); p; p = p->next)
+		cap += 256 + p->payload_len;
 
 	for (struct luo_session *s = luo_core.sessions; s; s = s->next)
 		for (size_t i = 0; i < s->nfiles; i++)

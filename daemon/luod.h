@@ -73,10 +73,16 @@ struct luo_file_handler {
 	int (*retrieve)(struct luo_file *file);
 	int (*finish)(struct luo_file *file);
 	uint64_t (*size)(const struct luo_file *file); /* bytes it accounts for, or NULL */
+	bool flb; /* keeps file-lifecycle-bound global state (flb.c) */
 };
 
 extern const struct luo_file_handler luo_memfd_handler;
 extern const struct luo_file_handler luo_socket_handler;
+extern const struct luo_file_handler luo_pipe_handler;
+extern const struct luo_file_handler luo_eventfd_handler;
+extern const struct luo_file_handler luo_timerfd_handler;
+extern const struct luo_file_handler luo_kvm_handler;
+extern const struct luo_file_handler luo_regular_handler;
 
 const struct luo_file_handler *luo_handler_find(int fd, const struct stat *st);
 const struct luo_file_handler *luo_handler_by_compatible(const char *compatible);
@@ -96,6 +102,8 @@ struct luo_file {
 	bool retrieved;
 	bool indexed; /* in the outgoing inode index */
 	int retrieve_error; /* sticky: a failed retrieve fails the same way again */
+	bool in_flb;        /* counted in its handler's FLB */
+	uint64_t flb_bytes; /* what it counts for there */
 	struct luo_file *ino_next;
 };
 
@@ -114,6 +122,21 @@ int file_restore(struct luo_session *s, int fd, uint64_t token,
 void file_release(struct luo_file *file); /* close and free, no callbacks */
 int file_set_payload(struct luo_file *file, const void *data, size_t len);
 uint64_t file_size(const struct luo_file *file);
+
+/* ---- flb.c ---- */
+struct luo_flb {
+	const struct luo_file_handler *handler; /* NULL: free slot */
+	uint64_t files;
+	uint64_t bytes;
+	uint64_t created_generation;
+};
+struct luo_flb *flb_get(const struct luo_file_handler *h);
+void flb_file_added(struct luo_file *file);
+void flb_file_changed(struct luo_file *file);
+void flb_file_removed(struct luo_file *file);
+uint64_t flb_memfd_bytes(void);
+const struct luo_flb *flb_at(size_t i); /* NULL for an unused slot */
+size_t flb_slots(void);
 
 /* ---- session.c ---- */
 struct luo_session {
@@ -166,6 +189,10 @@ struct luo_core {
 	struct luo_index inodes; /* outgoing files by inode, for EBUSY */
 	void (*changed)(void); /* set by the server: state or counts changed */
 	void (*detach)(void *handle); /* set by the server: a held session ended */
+	/* set by the server: send a participant its event */
+	int (*participant_send)(void *handle, enum luo_event event, unsigned timeout_ms);
+	bool busy; /* a global event is waiting for participants */
+	uint64_t prepared_ns; /* when the state last became PREPARED */
 };
 extern struct luo_core luo_core;
 
@@ -174,12 +201,54 @@ void core_add_session(struct luo_session *s);
 void core_remove_session(struct luo_session *s); /* unlinks only */
 int core_create_session(const char *name, uid_t uid, struct luo_session **ret);
 int core_retrieve_session(const char *name, uid_t uid, struct luo_session **ret);
-int core_event(enum luo_event event);
+/*
+ * A global event. Participants make it asynchronous: returns <0 on an
+ * immediate error, 0 when it completed now (done is not called), 1 when
+ * done(result, ctx) will be called once every participant has answered.
+ */
+int core_event_async(enum luo_event event, void (*done)(int result, void *ctx), void *ctx);
+int core_event(enum luo_event event); /* without participants: always completes now */
+bool core_busy(void);
 void core_incoming_done(void); /* an incoming session went away */
 void core_release_incoming(void);
 void core_notify(void);
 size_t core_incoming_sessions(void);
 void core_free_all(void);
+
+/* ---- participant.c ---- */
+#define LUO_PARTICIPANT_PAYLOAD_MAX (64 * 1024)
+
+struct luo_participant {
+	char name[LUO_NAME_MAX];
+	void *handle; /* server's connection; NULL once the process left */
+	enum luo_state state; /* NORMAL, PREPARED or FROZEN, as far as this participant is */
+	bool waiting;         /* an event went out, its answer has not come */
+	bool has_payload;     /* stored with PREPARE or FREEZE: crosses the update */
+	bool has_incoming;    /* handed over from before the update */
+	unsigned char *payload;
+	size_t payload_len;
+	unsigned char *incoming;
+	size_t incoming_len;
+	struct luo_participant *next;
+};
+
+extern unsigned participant_timeout_ms;
+struct luo_participant *participant_first(void);
+size_t participant_count(void);
+struct luo_participant *participant_find(const char *name);
+int participant_register(const char *name, void *handle, struct luo_participant **ret);
+int participant_restore(const char *name, const void *payload, size_t len);
+int participant_set_payload(struct luo_participant *p, const void *data, size_t len);
+/* 0: nobody to tell, done not called; 1: done(result, ctx) comes later; <0: error */
+int participant_round(enum luo_event event, void (*done)(int result, void *ctx), void *ctx);
+void participant_answer(struct luo_participant *p, int result, const void *payload, size_t len,
+			bool has_payload);
+void participant_disconnected(struct luo_participant *p);
+void participant_forget_departed(void);
+void participant_tick(uint64_t now);
+uint64_t participant_deadline(void); /* of the round in progress, or 0 */
+void participant_finish_incoming(void);
+void participant_free_all(void);
 
 /* ---- handover_write.c / handover_read.c ---- */
 #define LUO_HANDOVER_COMPATIBLE "luo,handover-v1"
@@ -219,8 +288,14 @@ struct luo_update_request {
 	int listen_fd;
 	int reply_fd;
 };
-/* Returns only on failure, with everything rolled back. */
-int luo_update_run(const struct luo_update_request *req);
+/*
+ * Start the update. An immediate refusal is returned (<0, failed not
+ * called); otherwise 0, and either luod execs its successor or, once
+ * everything is rolled back, failed(-errno, ctx) is called.
+ */
+int update_start(const struct luo_update_request *req, void (*failed)(int result, void *ctx),
+		 void *ctx);
+void update_requester_gone(void); /* the connection that asked has closed */
 
 /* ---- server.c ---- */
 struct luod_config {

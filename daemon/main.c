@@ -28,6 +28,9 @@ static void usage(FILE *out)
 		"                        as root, $XDG_RUNTIME_DIR/luo/luod.sock otherwise)\n"
 		"  -d, --state-dir DIR   state file and update history (default: /var/lib/luo\n"
 		"                        as root, $XDG_STATE_HOME/luo otherwise)\n"
+		"  -t, --participant-timeout MS\n"
+		"                        how long a participant may take to answer an event\n"
+		"                        (default 5000)\n"
 		"  -v, --verbose         log debug messages\n"
 		"  -q, --quiet           log warnings and errors only\n"
 		"  -h, --help            show this help\n"
@@ -77,6 +80,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "state-dir", required_argument, NULL, 'd' },
+		{ "participant-timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -101,7 +105,7 @@ int main(int argc, char **argv)
 	succ_argv = argv_for_successor(argc, argv);
 	if (!succ_argv)
 		return 1;
-	while ((c = getopt_long(argc, argv, "s:d:vqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:d:t:vqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (strlen(optarg) >= sizeof(socket_path)) {
@@ -113,6 +117,13 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			cfg.state_dir = optarg;
+			break;
+		case 't':
+			if (parse_int(optarg, 1, 3600000, &v) < 0) {
+				fprintf(stderr, "luod: bad --participant-timeout: %s (1..3600000 ms)\n", optarg);
+				return 2;
+			}
+			participant_timeout_ms = (unsigned)v;
 			break;
 		case 'v':
 			log_max_level = LOG_DEBUG;

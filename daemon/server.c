@@ -45,6 +45,7 @@ struct conn {
 	uid_t uid;
 	pid_t pid;
 	struct luo_session *session; /* session handle: NULL once the session ended */
+	struct luo_participant *participant; /* a participant's connection */
 	char name[LUO_NAME_MAX];     /* kept after the session ended, for GET_NAME */
 	struct pending *pending;
 	struct conn *next;
@@ -77,7 +78,12 @@ static struct {
 	uint64_t last_write_ns;
 	enum luo_state last_state;
 	bool quit;
+	struct conn *event_waiter;  /* asked for a global event that waits for participants */
+	struct conn *update_waiter; /* asked for the update */
 } srv;
+
+/* A request whose reply comes later (global events, the update). */
+#define REPLY_LATER 1
 
 /* The listening socket and the signalfd are told apart from connections by these tags. */
 static int tag_listen, tag_signal;
@@ -126,6 +132,12 @@ static void pending_free(struct pending *p)
 
 static void conn_free(struct conn *c)
 {
+	if (srv.event_waiter == c)
+		srv.event_waiter = NULL;
+	if (srv.update_waiter == c) {
+		srv.update_waiter = NULL;
+		update_requester_gone();
+	}
 	epoll_ctl(srv.epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	pending_free(c->pending);
@@ -156,9 +168,25 @@ static void core_changed(void)
 
 static void conn_closed(struct conn *c)
 {
+	struct luo_participant *p = c->participant;
+
 	if (c->session)
 		session_handle_closed(c->session);
 	conn_free(c);
+	if (p)
+		participant_disconnected(p);
+}
+
+static int participant_send(void *handle, enum luo_event event, unsigned timeout_ms)
+{
+	struct conn *c = handle;
+	struct luo_msg_participant_event ev = {
+		.event = event,
+		.timeout_ms = timeout_ms,
+		.generation = luo_core.generation,
+	};
+
+	return luo_msg_send(c->fd, LUO_OP_PARTICIPANT_EVENT, 0, &ev, sizeof(ev), NULL, 0);
 }
 
 /* ---- replies ---- */
@@ -331,6 +359,19 @@ static int op_get_state(void)
 	return 0;
 }
 
+static void event_done(int result, void *ctx)
+{
+	struct conn *c = srv.event_waiter;
+
+	(void)ctx;
+	srv.event_waiter = NULL;
+	if (!c)
+		return;
+	reply_reset();
+	reply.result = result;
+	reply_send(c, LUO_OP_SET_EVENT);
+}
+
 static int op_set_event(struct conn *c, const void *body, size_t len)
 {
 	struct luo_msg_event ev;
@@ -343,7 +384,10 @@ static int op_set_event(struct conn *c, const void *body, size_t len)
 	if (!privileged(c))
 		return -EPERM;
 	log_info("event %s from pid %d", luo_event_name(ev.event), (int)c->pid);
-	return core_event(ev.event);
+	r = core_event_async(ev.event, event_done, NULL);
+	if (r == REPLY_LATER)
+		srv.event_waiter = c;
+	return r;
 }
 
 static int op_status(void)
@@ -357,6 +401,8 @@ static int op_status(void)
 		.files = luo_core.nfiles,
 		.uptime_ns = now_ns() - luo_core.started_ns,
 		.updates = luo_core.updates,
+		.participants = (uint32_t)participant_count(),
+		.memfd_bytes = flb_memfd_bytes(),
 	};
 
 	memcpy(reply.body, &st, sizeof(st));
@@ -419,6 +465,20 @@ static int op_show(struct conn *c, const void *body, size_t len)
 	return 0;
 }
 
+static void update_failed(int result, void *ctx)
+{
+	struct conn *c = srv.update_waiter;
+
+	(void)ctx;
+	srv.update_waiter = NULL;
+	if (!c)
+		return;
+	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+	reply_reset();
+	reply.result = result;
+	reply_send(c, LUO_OP_UPDATE);
+}
+
 static int op_update(struct conn *c, const void *body, size_t len)
 {
 	static struct luo_msg_update req;
@@ -441,11 +501,43 @@ static int op_update(struct conn *c, const void *body, size_t len)
 			return -EINVAL;
 		ur.exec_path = req.exec_path;
 	}
+	if (srv.update_waiter)
+		return -EBUSY;
 	/* the requester's connection crosses the execve in blocking mode: the successor answers it */
 	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
-	r = luo_update_run(&ur);
-	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
-	return r;
+	srv.update_waiter = c;
+	r = update_start(&ur, update_failed, NULL);
+	if (r < 0) {
+		srv.update_waiter = NULL;
+		fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+		return r;
+	}
+	return REPLY_LATER; /* from the successor, or from update_failed() */
+}
+
+static int op_participant_register(struct conn *c, const void *body, size_t len)
+{
+	struct luo_msg_name req;
+	struct luo_msg_payload *rep = (void *)reply.body;
+	struct luo_participant *p;
+	int r = body_fixed(body, len, &req, sizeof(req));
+
+	if (r < 0)
+		return r;
+	if (luo_name_validate(req.name, sizeof(req.name)) < 0)
+		return -EINVAL;
+	if (!privileged(c))
+		return -EPERM; /* a participant can hold up every update */
+	r = participant_register(req.name, c, &p);
+	if (r < 0)
+		return r;
+	c->participant = p;
+	rep->flags = p->has_incoming ? LUO_PAYLOAD_PRESENT : 0;
+	rep->len = p->has_incoming ? (uint32_t)p->incoming_len : 0;
+	if (rep->len)
+		memcpy(rep->data, p->incoming, rep->len);
+	reply.len = sizeof(*rep) + rep->len;
+	return 0;
 }
 
 static int device_request(struct conn *c, uint16_t op, const void *body, size_t len, size_t nfds)
@@ -468,8 +560,31 @@ static int device_request(struct conn *c, uint16_t op, const void *body, size_t 
 		return op_show(c, body, len);
 	case LUO_OP_UPDATE:
 		return op_update(c, body, len);
+	case LUO_OP_PARTICIPANT_REGISTER:
+		return op_participant_register(c, body, len);
 	}
 	return -EINVAL;
+}
+
+/* A participant's connection carries only its answers to events. */
+static void participant_message(struct conn *c, const struct luo_msg_hdr *hdr, const void *body,
+				size_t len)
+{
+	struct luo_msg_payload pl;
+	const unsigned char *data = (const unsigned char *)body + sizeof(pl);
+
+	if (hdr->op != LUO_OP_PARTICIPANT_EVENT || hdr->result > 0 || len < sizeof(pl)) {
+		log_warn("participant %s: malformed answer ignored", c->participant->name);
+		return;
+	}
+	memcpy(&pl, body, sizeof(pl));
+	if ((pl.flags & ~LUO_PAYLOAD_PRESENT) || pl.len > LUO_PARTICIPANT_PAYLOAD_MAX ||
+	    pl.len != len - sizeof(pl)) {
+		log_warn("participant %s: malformed answer: counted as EINVAL", c->participant->name);
+		participant_answer(c->participant, -EINVAL, NULL, 0, false);
+		return;
+	}
+	participant_answer(c->participant, hdr->result, data, pl.len, pl.flags & LUO_PAYLOAD_PRESENT);
 }
 
 /* ---- session requests ---- */
@@ -628,6 +743,12 @@ static void conn_readable(struct conn *c)
 	}
 	memcpy(&hdr, request, sizeof(hdr));
 	op = hdr.op;
+	if (c->participant) {
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);
+		participant_message(c, &hdr, request + sizeof(hdr), (size_t)n - sizeof(hdr));
+		return;
+	}
 	if (hdr.result != 0)
 		reply.result = -EINVAL;
 	else if (c->is_session)
@@ -638,7 +759,8 @@ static void conn_readable(struct conn *c)
 					      nfds);
 	for (size_t i = 0; i < nfds; i++)
 		close(fds[i]);
-	reply_send(c, op);
+	if (reply.result != REPLY_LATER)
+		reply_send(c, op);
 }
 
 static void conn_event(struct conn *c, uint32_t events)
@@ -816,6 +938,7 @@ int luod_serve(const struct luod_config *cfg)
 	srv.last_state = luo_core.state;
 	luo_core.changed = core_changed;
 	luo_core.detach = session_detached;
+	luo_core.participant_send = participant_send;
 	r = signals_setup();
 	if (r < 0) {
 		log_err("signals: %s", strerror(-r));
@@ -841,7 +964,16 @@ int luod_serve(const struct luod_config *cfg)
 
 	while (!srv.quit) {
 		int timeout = srv.dirty || srv.accept_paused ? 100 : -1;
-		int n = epoll_wait(srv.epfd, evs, 64, timeout);
+		uint64_t deadline = participant_deadline();
+		int n;
+
+		if (deadline) {
+			uint64_t now = now_ns();
+			int ms = deadline > now ? (int)((deadline - now) / 1000000u) + 1 : 0;
+
+			timeout = timeout < 0 || ms < timeout ? ms : timeout;
+		}
+		n = epoll_wait(srv.epfd, evs, 64, timeout);
 
 		if (n < 0 && errno != EINTR) {
 			r = -errno;
@@ -858,6 +990,7 @@ int luod_serve(const struct luod_config *cfg)
 			else
 				conn_event(p, evs[i].events);
 		}
+		participant_tick(now_ns());
 		if (srv.accept_paused && now_ns() >= srv.accept_resume_ns) {
 			srv.accept_paused = false;
 			epoll_set(EPOLL_CTL_ADD, srv.listen_fd, EPOLLIN, &tag_listen);

@@ -53,51 +53,75 @@ static int carry_fds(const struct luo_update_request *req, int handover_fd, bool
 	return r;
 }
 
-int luo_update_run(const struct luo_update_request *req)
+static struct {
+	bool active;
+	struct luo_update_request req;
+	char exec_path[LUO_PATH_MAX];
+	struct luo_handover_luod h;
+	int error;
+	void (*failed)(int result, void *ctx);
+	void *ctx;
+} up;
+
+static void end_failed(int result)
 {
-	struct luo_handover_luod h = {
-		.listen_fd = req->listen_fd,
-		.reply_fd = req->reply_fd,
-		.updates = luo_core.updates,
-	};
+	void (*failed)(int, void *) = up.failed;
+	void *ctx = up.ctx;
+
+	up.active = false;
+	if (failed)
+		failed(result, ctx);
+}
+
+static void after_cancel(int result, void *ctx)
+{
+	(void)result;
+	(void)ctx;
+	end_failed(up.error);
+}
+
+static void cancel_and_fail(int error)
+{
+	int r;
+
+	up.error = error;
+	r = core_event_async(LUO_EVENT_CANCEL, after_cancel, NULL);
+	if (r != 1)
+		after_cancel(0, NULL);
+}
+
+/* Frozen: write the handover and execve. Returns only if that failed. */
+static void after_frozen(int result, void *ctx)
+{
+	const struct luo_update_request *req = &up.req;
 	const char *path = req->exec_path ? req->exec_path : "/proc/self/exe";
 	char fd_arg[32], ns_arg[64];
-	size_t argc = 0, bytes = 0;
+	size_t argc, bytes = 0;
 	char **argv;
 	int fd, r;
 
-	if (access(path, X_OK) < 0) {
-		r = -errno;
-		log_err("update: %s is not executable: %s", path, strerror(-r));
-		return r;
+	(void)ctx;
+	if (result < 0) {
+		end_failed(result); /* FREEZE already went back to where it was */
+		return;
 	}
+	up.h.marks[LUO_MARK_FREEZE] = luo_core.prepared_ns ? luo_core.prepared_ns : up.h.marks[0];
+	up.h.marks[LUO_MARK_FROZEN] = now_ns();
+	up.h.reply_fd = req->reply_fd;
+
 	for (argc = 0; req->argv[argc]; argc++)
 		;
-	argv = calloc(argc + 5, sizeof(*argv));
-	if (!argv)
-		return -ENOMEM;
-
-	log_info("update: starting (generation %" PRIu64 ", %zu sessions, %zu files)",
-		 luo_core.generation, luo_core.nsessions, luo_core.nfiles);
-	h.marks[LUO_MARK_PREPARE] = now_ns();
-	if (luo_core.state == LUO_STATE_NORMAL || luo_core.state == LUO_STATE_UPDATED) {
-		r = core_event(LUO_EVENT_PREPARE);
-		if (r < 0)
-			goto out;
+	argv = calloc(argc + 3, sizeof(*argv));
+	if (!argv) {
+		cancel_and_fail(-ENOMEM);
+		return;
 	}
-	h.marks[LUO_MARK_FREEZE] = now_ns();
-	if (luo_core.state != LUO_STATE_FROZEN) {
-		r = core_event(LUO_EVENT_FREEZE);
-		if (r < 0)
-			goto out; /* FREEZE already went back to where it was */
-	}
-	h.marks[LUO_MARK_FROZEN] = now_ns();
-
-	fd = luo_handover_write(&h, &bytes);
+	fd = luo_handover_write(&up.h, &bytes);
 	if (fd < 0) {
-		r = fd;
-		log_err("update: writing the handover: %s", strerror(-r));
-		goto cancel;
+		log_err("update: writing the handover: %s", strerror(-fd));
+		free(argv);
+		cancel_and_fail(fd);
+		return;
 	}
 	r = carry_fds(req, fd, true);
 	if (r < 0) {
@@ -121,9 +145,50 @@ int luo_update_run(const struct luo_update_request *req)
 restore:
 	carry_fds(req, fd, false);
 	close(fd);
-cancel:
-	core_event(LUO_EVENT_CANCEL);
-out:
 	free(argv);
-	return r;
+	cancel_and_fail(r);
+}
+
+int update_start(const struct luo_update_request *req, void (*failed)(int result, void *ctx),
+		 void *ctx)
+{
+	const char *path = req->exec_path ? req->exec_path : "/proc/self/exe";
+	int r;
+
+	if (up.active || core_busy())
+		return -EBUSY;
+	if (access(path, X_OK) < 0) {
+		r = -errno;
+		log_err("update: %s is not executable: %s", path, strerror(-r));
+		return r;
+	}
+	up = (__typeof__(up)){ .active = true, .req = *req, .failed = failed, .ctx = ctx };
+	if (req->exec_path) {
+		snprintf(up.exec_path, sizeof(up.exec_path), "%s", req->exec_path);
+		up.req.exec_path = up.exec_path;
+	}
+	up.h = (struct luo_handover_luod){
+		.listen_fd = req->listen_fd,
+		.reply_fd = req->reply_fd,
+		.updates = luo_core.updates,
+	};
+	log_info("update: starting (generation %" PRIu64 ", %zu sessions, %zu files)",
+		 luo_core.generation, luo_core.nsessions, luo_core.nfiles);
+	up.h.marks[LUO_MARK_PREPARE] = now_ns();
+	luo_core.prepared_ns = 0;
+	if (luo_core.state == LUO_STATE_FROZEN) {
+		after_frozen(0, NULL);
+		return 0;
+	}
+	r = core_event_async(LUO_EVENT_FREEZE, after_frozen, NULL);
+	if (r == 1)
+		return 0;
+	after_frozen(r, NULL);
+	return 0;
+}
+
+void update_requester_gone(void)
+{
+	if (up.active)
+		up.req.reply_fd = -1;
 }

@@ -25,7 +25,8 @@
 #include "luo/luo.h"
 
 #define LUO_PROTO_VERSION 1
-#define LUO_MSG_MAX (64 * 1024)
+/* room for a 64 KiB participant payload and its header */
+#define LUO_MSG_MAX (64 * 1024 + 256)
 /* SCM_MAX_FD in the kernel */
 #define LUO_FDS_PER_MSG 253
 #define LUO_PATH_MAX 4096
@@ -48,6 +49,7 @@ enum luo_op {
 	LUO_OP_LIST_SESSIONS = 6,
 	LUO_OP_SHOW_SESSION = 7,
 	LUO_OP_UPDATE = 8,
+	LUO_OP_PARTICIPANT_REGISTER = 9, /* the connection becomes the participant's */
 
 	/* session handle */
 	LUO_OP_SESSION_PRESERVE = 64,
@@ -57,6 +59,9 @@ enum luo_op {
 	LUO_OP_SESSION_GET_NAME = 68,
 	LUO_OP_SESSION_SET_EVENT = 69,
 	LUO_OP_SESSION_GET_STATE = 70,
+
+	/* participant connection: luod sends the event, the participant answers with the same op */
+	LUO_OP_PARTICIPANT_EVENT = 96,
 };
 
 #define LUO_OP_SESSION_FIRST LUO_OP_SESSION_PRESERVE
@@ -89,6 +94,9 @@ struct luo_msg_status {
 	uint64_t files;
 	uint64_t uptime_ns;
 	uint64_t updates; /* live updates this luod lineage has completed */
+	uint32_t participants;
+	uint32_t reserved;
+	uint64_t memfd_bytes; /* bytes of preserved memfds (the memfd handler's FLB) */
 };
 
 /* LIST_SESSIONS request: entries from index cursor on */
@@ -164,6 +172,21 @@ struct luo_msg_update_reply {
 	uint64_t fdt_bytes;
 	uint32_t successor_pid;
 	uint32_t reserved2;
+};
+
+/* PARTICIPANT_REGISTER request is struct luo_msg_name; its reply and an answer carry: */
+#define LUO_PAYLOAD_PRESENT 0x1
+struct luo_msg_payload {
+	uint32_t flags; /* LUO_PAYLOAD_PRESENT */
+	uint32_t len;
+	unsigned char data[];
+};
+
+/* PARTICIPANT_EVENT from luod */
+struct luo_msg_participant_event {
+	uint32_t event; /* enum luo_event */
+	uint32_t timeout_ms;
+	uint64_t generation;
 };
 
 /* SESSION_PRESERVE and SESSION_RETRIEVE request: count tokens; PRESERVE carries count fds */

@@ -83,15 +83,18 @@ static int cmd_status(int dev)
 	if (opt.json) {
 		printf("{\"state\": \"%s\", \"generation\": %" PRIu64 ", \"sessions\": %u, "
 		       "\"incoming_sessions\": %u, \"files\": %" PRIu64 ", \"updates\": %" PRIu64
+		       ", \"participants\": %u, \"memfd_bytes\": %" PRIu64
 		       ", \"pid\": %u, \"uptime_ms\": %" PRIu64 "}\n",
 		       state_name(st.state), st.generation, st.sessions, st.incoming_sessions, st.files,
-		       st.updates, st.pid, st.uptime_ns / 1000000);
+		       st.updates, st.participants, st.memfd_bytes, st.pid, st.uptime_ns / 1000000);
 		return 0;
 	}
 	printf("state:       %s\n", state_name(st.state));
 	printf("generation:  %" PRIu64 "\n", st.generation);
 	printf("sessions:    %u (%u incoming)\n", st.sessions, st.incoming_sessions);
 	printf("files:       %" PRIu64 "\n", st.files);
+	printf("memfds:      %" PRIu64 " bytes preserved\n", st.memfd_bytes);
+	printf("participants: %u\n", st.participants);
 	printf("updates:     %" PRIu64 "\n", st.updates);
 	printf("luod pid:    %u, up %.1f s\n", st.pid, (double)st.uptime_ns / 1e9);
 	return 0;

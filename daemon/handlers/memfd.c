@@ -176,4 +176,5 @@ const struct luo_file_handler luo_memfd_handler = {
 	.retrieve = memfd_retrieve,
 	.finish = memfd_finish,
 	.size = memfd_size,
+	.flb = true,
 };

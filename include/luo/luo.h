@@ -84,6 +84,30 @@ int luo_set_event(int dev, enum luo_event event);
 int luo_session_preserve_fds(int session, const int *fds, const uint64_t *tokens, size_t n);
 int luo_session_retrieve_fds(int session, const uint64_t *tokens, int *ret_fds, size_t n);
 
+/*
+ * Participants: the userspace form of the kernel's LUO subsystems. A
+ * process registers under a name (root or luod's uid only); the device
+ * handle then carries the global events PREPARE, FREEZE, CANCEL and FINISH
+ * to it, each with a deadline (luod's --participant-timeout). The
+ * participant answers every event with luo_participant_reply(): 0, or a
+ * negative errno that fails PREPARE or FREEZE (participants already prepared
+ * or frozen then get CANCEL, newest first). With PREPARE or FREEZE it may
+ * store a payload of up to LUO_PARTICIPANT_PAYLOAD_MAX bytes (a u64 is an
+ * 8-byte payload), which the update carries and hands back to the process
+ * that registers under the same name afterwards. A participant that misses
+ * the deadline or disconnects during an event fails that event.
+ *
+ * luo_participant_register() returns the length of the payload handed back
+ * (0 if none) and copies at most payload_size bytes of it; EEXIST if the
+ * name is taken, EBUSY during an update. The handle can be polled for
+ * POLLIN; luo_participant_next_event() then returns without blocking.
+ */
+#define LUO_PARTICIPANT_PAYLOAD_MAX (64 * 1024)
+
+int luo_participant_register(int dev, const char *name, void *payload, size_t payload_size);
+int luo_participant_next_event(int dev, enum luo_event *event, uint32_t *timeout_ms);
+int luo_participant_reply(int dev, int result, const void *payload, size_t len);
+
 #ifdef __cplusplus
 }
 #endif
