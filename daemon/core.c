@@ -124,6 +124,49 @@ int core_retrieve_session(const char *name, uid_t uid, struct luo_session **ret)
 	return 0;
 }
 
+/*
+ * Per-session update ("luoctl update --session NAME"): the session alone goes
+ * through PREPARE and FREEZE and is taken from the process that holds it;
+ * that process sees its handle hang up, as every process does in a global
+ * update, and its successor retrieves the session by name. luod does not
+ * restart and no other session is touched. On failure the session is back
+ * where it was, still held by its process.
+ */
+int core_update_session(const char *name, uid_t uid, struct luo_session **ret)
+{
+	struct luo_session *s = core_find_session(name);
+	enum luo_state before;
+	int r;
+
+	if (!s)
+		return -ENOENT;
+	if (uid != 0 && uid != s->uid)
+		return -EPERM;
+	if (s->incoming)
+		return -EINVAL;
+	if (transition_or_update() || s->in_global_update)
+		return -EBUSY;
+	before = s->state;
+	if (before == LUO_STATE_NORMAL) {
+		r = session_prepare(s);
+		if (r < 0)
+			return r;
+	}
+	r = session_freeze(s);
+	if (r < 0) {
+		session_cancel(s, before);
+		return r;
+	}
+	if (s->handle && luo_core.detach)
+		luo_core.detach(s->handle);
+	s->handle = NULL;
+	log_info("session %s: updated on its own (was %s); retrievable by name", name,
+		 luo_state_name(before));
+	core_notify();
+	*ret = s;
+	return 0;
+}
+
 size_t core_incoming_sessions(void)
 {
 	size_t n = 0;
@@ -158,9 +201,14 @@ static enum luo_state resting_state(void)
 	return core_incoming_sessions() ? LUO_STATE_UPDATED : LUO_STATE_NORMAL;
 }
 
+/* Newest session first: the reverse of the order PREPARE and FREEZE ran in. */
 static void cancel_all(void)
 {
-	for (struct luo_session *s = luo_core.sessions; s; s = s->next) {
+	struct luo_session *tail = luo_core.sessions;
+
+	while (tail && tail->next)
+		tail = tail->next;
+	for (struct luo_session *s = tail; s; s = s->prev) {
 		if (!s->in_global_update)
 			continue;
 		s->in_global_update = false;

@@ -201,6 +201,7 @@ void core_add_session(struct luo_session *s);
 void core_remove_session(struct luo_session *s); /* unlinks only */
 int core_create_session(const char *name, uid_t uid, struct luo_session **ret);
 int core_retrieve_session(const char *name, uid_t uid, struct luo_session **ret);
+int core_update_session(const char *name, uid_t uid, struct luo_session **ret);
 /*
  * A global event. Participants make it asynchronous: returns <0 on an
  * immediate error, 0 when it completed now (done is not called), 1 when

@@ -515,6 +515,33 @@ static int op_update(struct conn *c, const void *body, size_t len)
 	return REPLY_LATER; /* from the successor, or from update_failed() */
 }
 
+/*
+ * The holder's connection is shut down, not freed: the loop sees the
+ * hang-up and frees it in its turn, and the process sees EOF on its handle.
+ */
+static int op_session_update(struct conn *c, const void *body, size_t len)
+{
+	struct luo_msg_name req;
+	struct luo_session *s = NULL;
+	struct conn *holder;
+	int r = body_fixed(body, len, &req, sizeof(req));
+
+	if (r < 0)
+		return r;
+	if (luo_name_validate(req.name, sizeof(req.name)) < 0)
+		return -EINVAL;
+	s = core_find_session(req.name);
+	holder = s ? s->handle : NULL;
+	r = core_update_session(req.name, privileged(c) ? 0 : c->uid, &s);
+	if (r < 0)
+		return r;
+	if (holder && shutdown(holder->fd, SHUT_RDWR) < 0)
+		log_warn("session %s: shutting down its old handle: %s", s->name, strerror(errno));
+	fill_session_info(s, (struct luo_msg_session_info *)reply.body);
+	reply.len = sizeof(struct luo_msg_session_info);
+	return 0;
+}
+
 static int op_participant_register(struct conn *c, const void *body, size_t len)
 {
 	struct luo_msg_name req;
@@ -562,6 +589,8 @@ static int device_request(struct conn *c, uint16_t op, const void *body, size_t 
 		return op_update(c, body, len);
 	case LUO_OP_PARTICIPANT_REGISTER:
 		return op_participant_register(c, body, len);
+	case LUO_OP_SESSION_UPDATE:
+		return op_session_update(c, body, len);
 	}
 	return -EINVAL;
 }

@@ -50,6 +50,7 @@ enum luo_op {
 	LUO_OP_SHOW_SESSION = 7,
 	LUO_OP_UPDATE = 8,
 	LUO_OP_PARTICIPANT_REGISTER = 9, /* the connection becomes the participant's */
+	LUO_OP_SESSION_UPDATE = 10,      /* per-session update of a session by name */
 
 	/* session handle */
 	LUO_OP_SESSION_PRESERVE = 64,

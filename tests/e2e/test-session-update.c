@@ -6,10 +6,12 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "e2e.h"
+#include "rpc.h"
 
 static struct luod_proc d;
 
@@ -168,7 +170,141 @@ static void test_frozen_session_in_global_update(void **state)
 	close(dev);
 }
 
+/* SESSION_UPDATE by name, as `luoctl update --session NAME` sends it. */
+static int session_update(int dev, const char *name, struct luo_msg_session_info *info)
+{
+	struct luo_msg_name req = { 0 };
+	static struct luo_reply rep;
+	int r;
+
+	/* a name of 64 bytes or more fills the field with no NUL: EINVAL */
+	memcpy(req.name, name, strnlen(name, sizeof(req.name)));
+	r = luo_rpc(dev, LUO_OP_SESSION_UPDATE, &req, sizeof(req), NULL, 0, &rep);
+	if (r >= 0 && info) {
+		assert_int_equal(rep.body_len, sizeof(*info));
+		memcpy(info, rep.body, sizeof(*info));
+	}
+	return r;
+}
+
+/*
+ * One workload's session is taken from its process while that process still
+ * holds it: the process sees its handle hang up, its successor retrieves the
+ * session by name with every fd intact, and another session held by another
+ * workload stays exactly as it was, in NORMAL, still preservable.
+ */
+static void test_update_one_session(void **state)
+{
+	int dev = e2e_open(&d), web, db, fds[NF], pfd[2], other, got, h;
+	struct luo_msg_session_info info;
+	struct pollfd pfd_hup;
+	enum luo_state st;
+	bool incoming;
+	char buf[16];
+
+	(void)state;
+	web = luo_create_session(dev, "web");
+	db = luo_create_session(dev, "db");
+	assert_true(web >= 0 && db >= 0);
+	for (int i = 0; i < NF; i++)
+		fds[i] = memfd_pattern("web", sizes[i], 300u + (uint32_t)i);
+	assert_int_equal(luo_session_preserve_fds(web, fds, tokens, NF), 0);
+	assert_int_equal(pipe(pfd), 0);
+	assert_int_equal(write(pfd[1], "in-flight", 9), 9);
+	assert_int_equal(luo_session_preserve_fd(web, pfd[0], 44), 0);
+	other = memfd_pattern("db", 4096, 9);
+	assert_int_equal(luo_session_preserve_fd(db, other, 1), 0);
+
+	assert_int_equal(session_update(dev, "web", &info), 0);
+	assert_string_equal(info.name, "web");
+	assert_int_equal(info.state, LUO_STATE_FROZEN);
+	assert_int_equal(info.files, NF + 1);
+	assert_false(info.attached);
+
+	/* the old holder's handle hangs up, and its calls fail */
+	pfd_hup = (struct pollfd){ .fd = web, .events = POLLIN };
+	assert_int_equal(poll(&pfd_hup, 1, 5000), 1);
+	assert_true(pfd_hup.revents & (POLLHUP | POLLIN));
+	assert_true(luo_session_get_state(web, &st, NULL) < 0);
+	close(web);
+
+	/* the other workload is untouched */
+	assert_int_equal(luo_session_get_state(db, &st, &incoming), 0);
+	assert_int_equal(st, LUO_STATE_NORMAL);
+	assert_false(incoming);
+	got = memfd_pattern("db2", 4096, 10);
+	assert_int_equal(luo_session_preserve_fd(db, got, 2), 0);
+	close(got);
+	e2e_assert_state(&d, "normal");
+
+	/* the successor */
+	h = luo_retrieve_session(dev, "web");
+	assert_true(h >= 0);
+	assert_int_equal(luo_session_get_state(h, &st, &incoming), 0);
+	assert_int_equal(st, LUO_STATE_UPDATED);
+	assert_true(incoming);
+	for (int i = 0; i < NF; i++) {
+		got = luo_session_retrieve_fd(h, tokens[i]);
+		assert_true(memfd_pattern_ok(got, sizes[i], 300u + (uint32_t)i));
+		close(got);
+	}
+	got = luo_session_retrieve_fd(h, 44);
+	assert_true(got >= 0);
+	assert_int_equal(read(got, buf, sizeof(buf)), 9);
+	assert_memory_equal(buf, "in-flight", 9);
+	close(got);
+	assert_int_equal(luo_session_finish(h), 0);
+	close(h);
+	assert_int_equal(luod_status_field(&d, "pid"), d.pid);
+	assert_int_equal(luod_status_field(&d, "updates"), 0);
+	for (int i = 0; i < NF; i++)
+		close(fds[i]);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(other);
+	close(db);
+	close(dev);
+}
+
+/* The errors of a per-session update; none changes anything. */
+static void test_update_one_session_errors(void **state)
+{
+	int dev = e2e_open(&d), s, fd = memfd_pattern("e", 4096, 1), h;
+	enum luo_state st;
+	char big[LUO_NAME_MAX + 8];
+
+	(void)state;
+	assert_int_equal(session_update(dev, "nosuch", NULL), -ENOENT);
+	assert_int_equal(session_update(dev, "", NULL), -EINVAL);
+	memset(big, 'x', sizeof(big));
+	big[sizeof(big) - 1] = 0;
+	assert_int_equal(session_update(dev, big, NULL), -EINVAL);
+
+	s = luo_create_session(dev, "e");
+	assert_int_equal(luo_session_preserve_fd(s, fd, 1), 0);
+	/* during a global update: EBUSY, and the session stays held */
+	assert_int_equal(luo_set_event(dev, LUO_EVENT_PREPARE), 0);
+	assert_int_equal(session_update(dev, "e", NULL), -EBUSY);
+	assert_int_equal(luo_set_event(dev, LUO_EVENT_CANCEL), 0);
+	assert_int_equal(luo_session_get_state(s, &st, NULL), 0);
+	assert_int_equal(st, LUO_STATE_NORMAL);
+
+	/* twice: the second finds an incoming-to-be session with no holder: still fine */
+	assert_int_equal(session_update(dev, "e", NULL), 0);
+	assert_int_equal(session_update(dev, "e", NULL), 0);
+	close(s);
+	h = luo_retrieve_session(dev, "e");
+	assert_true(h >= 0);
+	/* incoming now: EINVAL */
+	assert_int_equal(session_update(dev, "e", NULL), -EINVAL);
+	close(h);
+	close(fd);
+	close(dev);
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test_setup_teardown(test_update_one_session, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_update_one_session_errors, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_handover_in_place, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_session_cancel, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_frozen_session_in_global_update, setup, teardown),
