@@ -260,19 +260,42 @@ static void test_failed_freeze_stops_the_update(void **state)
 {
 	struct child a = spawn("veto", FAIL_FREEZE);
 	int dev = luo_open(d.sock), s = luo_create_session(dev, "data");
-	int fd = memfd_pattern("data", 65536, 5);
+	int fd = memfd_pattern("data", 65536, 5), p = luo_create_session(dev, "parked");
+	int pfd = memfd_pattern("parked", 4096, 6), h, r;
+	enum luo_state st;
+	bool incoming;
 	char out[512];
 
 	(void)state;
 	assert_int_equal(luo_session_preserve_fd(s, fd, 9), 0);
+	assert_int_equal(luo_session_preserve_fd(p, pfd, 1), 0);
+	assert_int_equal(luo_session_set_event(p, LUO_EVENT_FREEZE), 0);
+	close(p);
+	close(pfd);
 	assert_int_not_equal(luoctl(&d, out, sizeof(out), "update", NULL), 0);
 	expect_line(&a, "veto prepare");
 	expect_line(&a, "veto freeze");
 	expect_line(&a, "veto cancel");
 	assert_int_equal(luod_status_field(&d, "generation"), 0);
-	assert_int_equal(luod_status_field(&d, "files"), 1);
-	assert_int_equal(luod_status_field(&d, "memfd_bytes"), 65536);
+	assert_int_equal(luod_status_field(&d, "files"), 2);
+	assert_int_equal(luod_status_field(&d, "memfd_bytes"), 65536 + 4096);
 	reap(&a);
+
+	/* every session exactly as before: one NORMAL and held, one frozen and parked */
+	luod_status_state(&d, out, sizeof(out));
+	assert_string_equal(out, "normal");
+	assert_int_equal(luo_session_get_state(s, &st, &incoming), 0);
+	assert_int_equal(st, LUO_STATE_NORMAL);
+	assert_false(incoming);
+	assert_int_equal(luo_session_preserve_fd(s, fd, 9), -EEXIST);
+	assert_int_equal(luo_session_unpreserve_fd(s, 9), 0);
+	assert_int_equal(luo_session_preserve_fd(s, fd, 9), 0);
+	h = luo_retrieve_session(dev, "parked");
+	assert_true(h >= 0);
+	r = luo_session_retrieve_fd(h, 1);
+	assert_true(memfd_pattern_ok(r, 4096, 6));
+	close(r);
+	close(h);
 	close(fd);
 	close(s);
 	close(dev);
