@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "luod.h"
+#include "request.h"
 
 struct pending {
 	uint16_t op;
@@ -266,15 +267,6 @@ static bool privileged(const struct conn *c)
 	return c->uid == 0 || c->uid == geteuid();
 }
 
-static int body_fixed(const void *body, size_t len, void *out, size_t size)
-{
-	int r = luo_msg_body_check(body, len, size, size);
-
-	if (r == 0)
-		memcpy(out, body, size);
-	return r;
-}
-
 static void fill_session_info(const struct luo_session *s, struct luo_msg_session_info *info)
 {
 	memset(info, 0, sizeof(*info));
@@ -322,25 +314,19 @@ static void handle_bind(struct conn *c, struct luo_session *s, int client_fd)
 
 /* ---- device requests ---- */
 
-static int op_session_handle(struct conn *c, uint16_t op, const void *body, size_t len)
+static int op_session_handle(struct conn *c, const struct luo_request *req)
 {
-	struct luo_msg_name req;
 	struct luo_session *s;
 	struct conn *h = NULL;
 	int client_fd = -1, r;
 
-	r = body_fixed(body, len, &req, sizeof(req));
-	if (r < 0)
-		return r;
-	if (luo_name_validate(req.name, sizeof(req.name)) < 0)
-		return -EINVAL;
 	r = handle_new(c, &h, &client_fd);
 	if (r < 0)
 		return r;
-	if (op == LUO_OP_CREATE_SESSION)
-		r = core_create_session(req.name, c->uid, &s);
+	if (req->op == LUO_OP_CREATE_SESSION)
+		r = core_create_session(req->name.name, c->uid, &s);
 	else
-		r = core_retrieve_session(req.name, c->uid, &s);
+		r = core_retrieve_session(req->name.name, c->uid, &s);
 	if (r < 0) {
 		close(client_fd);
 		conn_free(h);
@@ -372,19 +358,14 @@ static void event_done(int result, void *ctx)
 	reply_send(c, LUO_OP_SET_EVENT);
 }
 
-static int op_set_event(struct conn *c, const void *body, size_t len)
+static int op_set_event(struct conn *c, const struct luo_msg_event *ev)
 {
-	struct luo_msg_event ev;
-	int r = body_fixed(body, len, &ev, sizeof(ev));
+	int r;
 
-	if (r < 0)
-		return r;
-	if (ev.event > LUO_EVENT_FINISH || ev.reserved)
-		return -EINVAL;
 	if (!privileged(c))
 		return -EPERM;
-	log_info("event %s from pid %d", luo_event_name(ev.event), (int)c->pid);
-	r = core_event_async(ev.event, event_done, NULL);
+	log_info("event %s from pid %d", luo_event_name(ev->event), (int)c->pid);
+	r = core_event_async(ev->event, event_done, NULL);
 	if (r == REPLY_LATER)
 		srv.event_waiter = c;
 	return r;
@@ -410,38 +391,28 @@ static int op_status(void)
 	return 0;
 }
 
-static int op_list(const void *body, size_t len)
+static int op_list(const struct luo_msg_list *req)
 {
-	struct luo_msg_list req;
 	struct luo_msg_list_reply *rep = (void *)reply.body;
 	size_t max = (sizeof(reply.body) - sizeof(*rep)) / sizeof(rep->entries[0]);
 	uint32_t i = 0;
-	int r = body_fixed(body, len, &req, sizeof(req));
 
-	if (r < 0)
-		return r;
 	rep->total = (uint32_t)luo_core.nsessions;
 	rep->count = 0;
 	for (struct luo_session *s = luo_core.sessions; s && rep->count < max; s = s->next, i++)
-		if (i >= req.cursor)
+		if (i >= req->cursor)
 			fill_session_info(s, &rep->entries[rep->count++]);
 	reply.len = sizeof(*rep) + rep->count * sizeof(rep->entries[0]);
 	return 0;
 }
 
-static int op_show(struct conn *c, const void *body, size_t len)
+static int op_show(struct conn *c, const struct luo_msg_show *req)
 {
-	struct luo_msg_show req;
 	struct luo_msg_show_reply *rep = (void *)reply.body;
 	size_t max = (sizeof(reply.body) - sizeof(*rep)) / sizeof(rep->entries[0]);
 	struct luo_session *s;
-	int r = body_fixed(body, len, &req, sizeof(req));
 
-	if (r < 0)
-		return r;
-	if (luo_name_validate(req.name, sizeof(req.name)) < 0)
-		return -EINVAL;
-	s = core_find_session(req.name);
+	s = core_find_session(req->name);
 	if (!s)
 		return -ENOENT;
 	if (!privileged(c) && c->uid != s->uid)
@@ -449,7 +420,7 @@ static int op_show(struct conn *c, const void *body, size_t len)
 	fill_session_info(s, &rep->session);
 	rep->total = (uint32_t)s->nfiles;
 	rep->count = 0;
-	for (size_t i = req.cursor; i < s->nfiles && rep->count < max; i++) {
+	for (size_t i = req->cursor; i < s->nfiles && rep->count < max; i++) {
 		const struct luo_file *f = s->files[i];
 		struct luo_msg_file_info *fi = &rep->entries[rep->count++];
 
@@ -479,30 +450,24 @@ static void update_failed(int result, void *ctx)
 	reply_send(c, LUO_OP_UPDATE);
 }
 
-static int op_update(struct conn *c, const void *body, size_t len)
+static int op_update(struct conn *c, const struct luo_msg_update *up)
 {
+	/* static: update_start() keeps exec_path past this request's buffer */
 	static struct luo_msg_update req;
 	struct luo_update_request ur = {
 		.argv = srv.cfg->argv,
 		.listen_fd = srv.listen_fd,
 		.reply_fd = c->fd,
 	};
-	int r = body_fixed(body, len, &req, sizeof(req));
+	int r;
 
-	if (r < 0)
-		return r;
-	if ((req.flags & ~LUO_UPDATE_EXEC) || req.reserved)
-		return -EINVAL;
 	if (!privileged(c))
 		return -EPERM;
-	if (req.flags & LUO_UPDATE_EXEC) {
-		if (strnlen(req.exec_path, sizeof(req.exec_path)) == sizeof(req.exec_path) ||
-		    req.exec_path[0] != '/')
-			return -EINVAL;
-		ur.exec_path = req.exec_path;
-	}
 	if (srv.update_waiter)
 		return -EBUSY;
+	req = *up;
+	if (req.flags & LUO_UPDATE_EXEC)
+		ur.exec_path = req.exec_path;
 	/* the requester's connection crosses the execve in blocking mode: the successor answers it */
 	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
 	srv.update_waiter = c;
@@ -519,20 +484,15 @@ static int op_update(struct conn *c, const void *body, size_t len)
  * The holder's connection is shut down, not freed: the loop sees the
  * hang-up and frees it in its turn, and the process sees EOF on its handle.
  */
-static int op_session_update(struct conn *c, const void *body, size_t len)
+static int op_session_update(struct conn *c, const struct luo_msg_name *req)
 {
-	struct luo_msg_name req;
 	struct luo_session *s = NULL;
 	struct conn *holder;
-	int r = body_fixed(body, len, &req, sizeof(req));
+	int r;
 
-	if (r < 0)
-		return r;
-	if (luo_name_validate(req.name, sizeof(req.name)) < 0)
-		return -EINVAL;
-	s = core_find_session(req.name);
+	s = core_find_session(req->name);
 	holder = s ? s->handle : NULL;
-	r = core_update_session(req.name, privileged(c) ? 0 : c->uid, &s);
+	r = core_update_session(req->name, privileged(c) ? 0 : c->uid, &s);
 	if (r < 0)
 		return r;
 	if (holder && shutdown(holder->fd, SHUT_RDWR) < 0)
@@ -542,20 +502,15 @@ static int op_session_update(struct conn *c, const void *body, size_t len)
 	return 0;
 }
 
-static int op_participant_register(struct conn *c, const void *body, size_t len)
+static int op_participant_register(struct conn *c, const struct luo_msg_name *req)
 {
-	struct luo_msg_name req;
 	struct luo_msg_payload *rep = (void *)reply.body;
 	struct luo_participant *p;
-	int r = body_fixed(body, len, &req, sizeof(req));
+	int r;
 
-	if (r < 0)
-		return r;
-	if (luo_name_validate(req.name, sizeof(req.name)) < 0)
-		return -EINVAL;
 	if (!privileged(c))
 		return -EPERM; /* a participant can hold up every update */
-	r = participant_register(req.name, c, &p);
+	r = participant_register(req->name, c, &p);
 	if (r < 0)
 		return r;
 	c->participant = p;
@@ -567,119 +522,53 @@ static int op_participant_register(struct conn *c, const void *body, size_t len)
 	return 0;
 }
 
-static int device_request(struct conn *c, uint16_t op, const void *body, size_t len, size_t nfds)
+/* A decoded request (request.c) on a device connection. */
+static int device_request(struct conn *c, const struct luo_request *req)
 {
-	if (nfds)
-		return -EINVAL;
-	switch (op) {
+	switch (req->op) {
 	case LUO_OP_CREATE_SESSION:
 	case LUO_OP_RETRIEVE_SESSION:
-		return op_session_handle(c, op, body, len);
+		return op_session_handle(c, req);
 	case LUO_OP_GET_STATE:
-		return luo_msg_body_check(body, len, 0, 0) ?: op_get_state();
+		return op_get_state();
 	case LUO_OP_SET_EVENT:
-		return op_set_event(c, body, len);
+		return op_set_event(c, &req->event);
 	case LUO_OP_STATUS:
-		return luo_msg_body_check(body, len, 0, 0) ?: op_status();
+		return op_status();
 	case LUO_OP_LIST_SESSIONS:
-		return op_list(body, len);
+		return op_list(&req->list);
 	case LUO_OP_SHOW_SESSION:
-		return op_show(c, body, len);
+		return op_show(c, &req->show);
 	case LUO_OP_UPDATE:
-		return op_update(c, body, len);
+		return op_update(c, &req->update);
 	case LUO_OP_PARTICIPANT_REGISTER:
-		return op_participant_register(c, body, len);
+		return op_participant_register(c, &req->name);
 	case LUO_OP_SESSION_UPDATE:
-		return op_session_update(c, body, len);
+		return op_session_update(c, &req->name);
 	}
 	return -EINVAL;
 }
 
 /* A participant's connection carries only its answers to events. */
-static void participant_message(struct conn *c, const struct luo_msg_hdr *hdr, const void *body,
-				size_t len)
+static void participant_message(struct conn *c, const void *msg, size_t len)
 {
-	struct luo_msg_payload pl;
-	const unsigned char *data = (const unsigned char *)body + sizeof(pl);
+	struct luo_request req;
+	int r = request_decode(LUO_CONN_PARTICIPANT, msg, len, 0, &req);
 
-	if (hdr->op != LUO_OP_PARTICIPANT_EVENT || hdr->result > 0 || len < sizeof(pl)) {
+	if (r == -EBADMSG) {
 		log_warn("participant %s: malformed answer ignored", c->participant->name);
 		return;
 	}
-	memcpy(&pl, body, sizeof(pl));
-	if ((pl.flags & ~LUO_PAYLOAD_PRESENT) || pl.len > LUO_PARTICIPANT_PAYLOAD_MAX ||
-	    pl.len != len - sizeof(pl)) {
+	if (r < 0) {
 		log_warn("participant %s: malformed answer: counted as EINVAL", c->participant->name);
 		participant_answer(c->participant, -EINVAL, NULL, 0, false);
 		return;
 	}
-	participant_answer(c->participant, hdr->result, data, pl.len, pl.flags & LUO_PAYLOAD_PRESENT);
+	participant_answer(c->participant, req.result, req.payload.data, req.payload.len,
+			   req.payload.present);
 }
 
 /* ---- session requests ---- */
-
-/* PRESERVE and RETRIEVE: count tokens, 1..LUO_FDS_PER_MSG. */
-static int tokens_body(const void *body, size_t len, const uint64_t **ret, size_t *ret_n)
-{
-	struct luo_msg_tokens h;
-	size_t need;
-	int r;
-
-	if (len < sizeof(h))
-		return -EINVAL;
-	memcpy(&h, body, sizeof(h));
-	if (h.count == 0 || h.count > LUO_FDS_PER_MSG || h.reserved)
-		return -EINVAL;
-	need = sizeof(h) + h.count * sizeof(uint64_t);
-	r = luo_msg_body_check(body, len, need, need);
-	if (r < 0)
-		return r;
-	*ret = (const uint64_t *)((const unsigned char *)body + sizeof(h));
-	*ret_n = h.count;
-	return 0;
-}
-
-/* Once the request is valid, the fds are handed to the session and *nfds becomes 0. */
-static int op_preserve(struct luo_session *s, const void *body, size_t len, const int *fds,
-		       size_t *nfds)
-{
-	const uint64_t *tokens;
-	size_t n;
-	int r = tokens_body(body, len, &tokens, &n);
-
-	if (r == 0 && n != *nfds)
-		r = -EINVAL;
-	if (r < 0)
-		return r; /* the caller closes the fds */
-	*nfds = 0;
-	return session_preserve(s, fds, tokens, n);
-}
-
-static int op_retrieve(struct luo_session *s, const void *body, size_t len)
-{
-	const uint64_t *tokens;
-	size_t n;
-	int r = tokens_body(body, len, &tokens, &n);
-
-	if (r < 0)
-		return r;
-	r = session_retrieve(s, tokens, n, reply.fds);
-	if (r == 0)
-		reply.nfds = n;
-	return r;
-}
-
-static int op_event(struct luo_session *s, const void *body, size_t len)
-{
-	struct luo_msg_event ev;
-	int r = body_fixed(body, len, &ev, sizeof(ev));
-
-	if (r < 0)
-		return r;
-	if (ev.event > LUO_EVENT_FINISH || ev.reserved)
-		return -EINVAL;
-	return session_event(s, ev.event);
-}
 
 /* A handle whose session has ended still answers, as a finished kernel session does. */
 static int ended_request(struct conn *c, uint16_t op)
@@ -703,36 +592,42 @@ static int ended_request(struct conn *c, uint16_t op)
 	return -EINVAL;
 }
 
-static int session_request(struct conn *c, uint16_t op, const void *body, size_t len,
-			   int *fds, size_t *nfds)
+static int session_request(struct conn *c, const void *msg, size_t len, int *fds, size_t *nfds)
 {
 	struct luo_session *s = c->session;
-	struct luo_msg_token tok = { 0 };
 	struct luo_msg_session_state st;
+	struct luo_request req;
 	int r;
 
-	if (op == LUO_OP_SESSION_PRESERVE && s)
-		return op_preserve(s, body, len, fds, nfds);
-	if (*nfds)
-		return -EINVAL;
-	if (!s)
-		return ended_request(c, op);
+	if (!s) {
+		struct luo_msg_hdr hdr;
 
-	switch (op) {
+		memcpy(&hdr, msg, sizeof(hdr));
+		return hdr.result || *nfds ? -EINVAL : ended_request(c, hdr.op);
+	}
+	r = request_decode(LUO_CONN_SESSION, msg, len, *nfds, &req);
+	if (r < 0)
+		return r; /* the caller closes the fds */
+
+	switch (req.op) {
+	case LUO_OP_SESSION_PRESERVE:
+		*nfds = 0; /* handed to the session, which owns them from here on */
+		return session_preserve(s, fds, req.tokens.v, req.tokens.n);
 	case LUO_OP_SESSION_UNPRESERVE:
-		r = body_fixed(body, len, &tok, sizeof(tok));
-		return r < 0 ? r : session_unpreserve(s, tok.token);
+		return session_unpreserve(s, req.token.token);
 	case LUO_OP_SESSION_RETRIEVE:
-		return op_retrieve(s, body, len);
+		r = session_retrieve(s, req.tokens.v, req.tokens.n, reply.fds);
+		if (r == 0)
+			reply.nfds = req.tokens.n;
+		return r;
 	case LUO_OP_SESSION_FINISH:
-		r = luo_msg_body_check(body, len, 0, 0);
-		return r < 0 ? r : session_finish(s);
+		return session_finish(s);
 	case LUO_OP_SESSION_GET_NAME:
 		memcpy(reply.body, s->name, LUO_NAME_MAX);
 		reply.len = LUO_NAME_MAX;
 		return 0;
 	case LUO_OP_SESSION_SET_EVENT:
-		return op_event(s, body, len);
+		return session_event(s, req.event.event);
 	case LUO_OP_SESSION_GET_STATE:
 		memset(&st, 0, sizeof(st));
 		st.state = s->state;
@@ -775,17 +670,17 @@ static void conn_readable(struct conn *c)
 	if (c->participant) {
 		for (size_t i = 0; i < nfds; i++)
 			close(fds[i]);
-		participant_message(c, &hdr, request + sizeof(hdr), (size_t)n - sizeof(hdr));
+		participant_message(c, request, (size_t)n);
 		return;
 	}
-	if (hdr.result != 0)
-		reply.result = -EINVAL;
-	else if (c->is_session)
-		reply.result = session_request(c, op, request + sizeof(hdr), (size_t)n - sizeof(hdr),
-					       fds, &nfds);
-	else
-		reply.result = device_request(c, op, request + sizeof(hdr), (size_t)n - sizeof(hdr),
-					      nfds);
+	if (c->is_session) {
+		reply.result = session_request(c, request, (size_t)n, fds, &nfds);
+	} else {
+		struct luo_request req;
+
+		reply.result = request_decode(LUO_CONN_DEVICE, request, (size_t)n, nfds, &req) ?:
+			       device_request(c, &req);
+	}
 	for (size_t i = 0; i < nfds; i++)
 		close(fds[i]);
 	if (reply.result != REPLY_LATER)

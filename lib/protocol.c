@@ -64,6 +64,19 @@ int luo_msg_send(int sock, uint16_t op, int32_t result, const void *body, size_t
 	return 0;
 }
 
+int luo_msg_check(const void *buf, size_t len, size_t nfds, size_t max_fds)
+{
+	struct luo_msg_hdr hdr;
+
+	if (len < sizeof(hdr))
+		return -EBADMSG;
+	memcpy(&hdr, buf, sizeof(hdr));
+	if (hdr.version != LUO_PROTO_VERSION || hdr.size != len ||
+	    hdr.size > sizeof(hdr) + LUO_MSG_MAX || hdr.nfds != nfds || nfds > max_fds)
+		return -EBADMSG;
+	return 0;
+}
+
 static void close_all(int *fds, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -84,7 +97,6 @@ ssize_t luo_msg_recv(int sock, void *buf, size_t buf_len, int *fds, size_t max_f
 		.msg_control = control.buf,
 		.msg_controllen = sizeof(control.buf),
 	};
-	struct luo_msg_hdr hdr;
 	int got[LUO_FDS_PER_MSG];
 	size_t ngot = 0;
 	ssize_t n;
@@ -109,11 +121,8 @@ ssize_t luo_msg_recv(int sock, void *buf, size_t buf_len, int *fds, size_t max_f
 
 	if (n == 0 && ngot == 0)
 		return 0;
-	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n < sizeof(hdr))
-		goto bad;
-	memcpy(&hdr, buf, sizeof(hdr));
-	if (hdr.version != LUO_PROTO_VERSION || hdr.size != (size_t)n ||
-	    hdr.size > sizeof(hdr) + LUO_MSG_MAX || hdr.nfds != ngot || ngot > max_fds)
+	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	    luo_msg_check(buf, (size_t)n, ngot, max_fds) < 0)
 		goto bad;
 
 	if (ngot)

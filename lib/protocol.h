@@ -224,6 +224,12 @@ ssize_t luo_msg_recv(int sock, void *buf, size_t buf_len, int *fds, size_t max_f
 		     size_t *ret_nfds);
 
 /*
+ * The header rules luo_msg_recv() applies to a record of len bytes that
+ * came with nfds fds: 0 or -EBADMSG. Pure, so that it can be fuzzed.
+ */
+int luo_msg_check(const void *buf, size_t len, size_t nfds, size_t max_fds);
+
+/*
  * Check a received body against the size this side knows: shorter than
  * min_len is -EINVAL, bytes past known_len must be zero (else -E2BIG).
  */

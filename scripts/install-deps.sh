@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="gcc meson ninja-build pkg-config python3 libfdt-dev device-tree-compiler \
-libcmocka-dev scdoc libsystemd-dev"
+libcmocka-dev scdoc libsystemd-dev clang-14 libclang-rt-14-dev valgrind"
 
 missing=""
 for p in $PACKAGES; do

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Fuzz target: the handover FDT reader (daemon/handover_read.c), fed
+ * arbitrary blobs. The rules it must keep whatever the blob:
+ *  - a refused blob adds nothing to the core and closes no fd;
+ *  - an accepted one names only fds that are open and of the type their
+ *    handler expects.
+ * The fds a blob can name are set up once at fixed numbers (FUZZ_FD_BASE
+ * on), the same ones mkcorpus.c preserves, so the seed blob is accepted
+ * and mutations of it reach every step of the reader.
+ */
+#include <assert.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fuzz-fds.h"
+#include "luod.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	log_max_level = LOG_ERR;
+	if (fuzz_fds_setup() < 0)
+		abort();
+	return 0;
+}
+
+static void check_fds_open(void)
+{
+	for (int i = 0; i < FUZZ_NFDS; i++)
+		assert(fcntl(FUZZ_FD_BASE + i, F_GETFD) >= 0);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct luo_handover_luod h;
+	void *blob;
+	int r;
+
+	if (size > 1024 * 1024)
+		return 0;
+	/* a copy the size of the input: reads past it are ASan reports */
+	blob = malloc(size ? size : 1);
+	assert(blob);
+	memcpy(blob, data, size);
+	r = luo_handover_read(blob, size, &h);
+	free(blob);
+	if (r < 0) {
+		assert(!luo_core.sessions && luo_core.nfiles == 0);
+	} else {
+		for (struct luo_session *s = luo_core.sessions; s; s = s->next) {
+			assert(s->incoming);
+			for (size_t i = 0; i < s->nfiles; i++) {
+				struct stat st;
+				int fd = s->files[i]->fd;
+
+				assert(fstat(fd, &st) == 0);
+				assert((st.st_mode & S_IFMT) == s->files[i]->handler->type);
+				s->files[i]->fd = -1; /* the harness's, not the core's to close */
+			}
+		}
+	}
+	core_free_all();
+	luo_core.state = LUO_STATE_NORMAL;
+	luo_core.generation = 0;
+	luo_core.updates = 0;
+	check_fds_open();
+	return 0;
+}
