@@ -44,7 +44,8 @@ const struct luo_file_handler *luo_handler_find(int fd, const struct stat *st)
 const struct luo_file_handler *luo_handler_by_compatible(const char *compatible)
 {
 	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
-		if (!strcmp(handlers[i]->compatible, compatible))
+		if (!strcmp(handlers[i]->compatible, compatible) ||
+		    (handlers[i]->compatible_old && !strcmp(handlers[i]->compatible_old, compatible)))
 			return handlers[i];
 	return NULL;
 }

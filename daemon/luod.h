@@ -63,7 +63,8 @@ struct luo_file;
  */
 struct luo_file_handler {
 	const char *name;       /* short, for people: "memfd" */
-	const char *compatible; /* in the FDT: "luo,memfd-v1" */
+	const char *compatible; /* in the FDT: "luo,memfd-v2" */
+	const char *compatible_old; /* an older payload it still reads, or NULL */
 	mode_t type;            /* S_IFREG, S_IFSOCK, ...: checked when a handover names an fd */
 	bool (*can_preserve)(int fd, const struct stat *st);
 	int (*preserve)(struct luo_file *file);

@@ -6,7 +6,8 @@
  * the blob says: luod exits with status 1, says why with "handover" in its
  * log, and never starts serving. A well-formed v1 blob naming a memfd is
  * taken: the session is retrievable with its contents (the format a new
- * luod must keep reading).
+ * luod must keep reading), with the memfd's payload in its old (v1, by
+ * name) and current (v2, by inode) layout.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +68,7 @@ struct blob_opts {
 	const char *file_compatible;
 	int reply_fd; /* -1: none */
 	uint64_t memfd_size; /* what the payload claims */
+	uint64_t memfd_ino;  /* "luo,memfd-v2" payloads: the inode they claim */
 };
 
 static const struct blob_opts good = {
@@ -86,14 +88,24 @@ static const struct blob_opts good = {
 static size_t build_blob(void *buf, size_t cap, const struct blob_opts *o)
 {
 	static const char memfd_name[] = "guest";
-	unsigned char payload[16 + sizeof(memfd_name) - 1];
+	unsigned char payload[24 + sizeof(memfd_name) - 1];
 	uint64_t size = o->memfd_size;
-	uint32_t seals = F_SEAL_SEAL, name_len = sizeof(memfd_name) - 1;
+	uint32_t seals = F_SEAL_SEAL, name_len = sizeof(memfd_name) - 1, zero = 0;
+	size_t payload_len;
 
 	memcpy(payload, &size, 8);
 	memcpy(payload + 8, &seals, 4);
-	memcpy(payload + 12, &name_len, 4);
-	memcpy(payload + 16, memfd_name, name_len);
+	if (!strcmp(o->file_compatible, "luo,memfd-v2")) {
+		/* v2: size, seals, zero, inode */
+		memcpy(payload + 12, &zero, 4);
+		memcpy(payload + 16, &o->memfd_ino, 8);
+		payload_len = 24;
+	} else {
+		/* v1: size, seals, name length, name */
+		memcpy(payload + 12, &name_len, 4);
+		memcpy(payload + 16, memfd_name, name_len);
+		payload_len = 16 + name_len;
+	}
 
 	CHECK(fdt_create(buf, (int)cap));
 	CHECK(fdt_finish_reservemap(buf));
@@ -118,7 +130,7 @@ static size_t build_blob(void *buf, size_t cap, const struct blob_opts *o)
 			CHECK(fdt_property_u64(buf, "token", 77));
 			CHECK(fdt_property_u32(buf, "fd", o->file_fd));
 			CHECK(fdt_property_u32(buf, "flags", 0));
-			CHECK(fdt_property(buf, "payload", payload, sizeof(payload)));
+			CHECK(fdt_property(buf, "payload", payload, (int)payload_len));
 			CHECK(fdt_end_node(buf));
 		}
 		CHECK(fdt_end_node(buf));
@@ -440,12 +452,62 @@ static void test_memfd_mismatch(void **state)
 	close(file);
 }
 
+/*
+ * The current memfd payload (v2) identifies the memfd by inode: the right
+ * one is handed out, and one alike in size and seals but another inode
+ * (the handover named the wrong fd) fails with EIO.
+ */
+static void test_memfd_v2(void **state)
+{
+	unsigned char msg[sizeof(struct luo_msg_hdr) + LUO_MSG_MAX];
+	struct blob_opts o = good;
+	char buf[8192];
+	size_t len, nfds;
+	int blob, file = guest_memfd(), sv[2], dev, s, fd, fds[1];
+	struct stat st;
+
+	assert_int_equal(fstat(file, &st), 0);
+	o.file_compatible = "luo,memfd-v2";
+	o.reply_fd = REPLY_FD;
+	for (int wrong = 0; wrong < 2; wrong++) {
+		o.memfd_ino = (uint64_t)st.st_ino + (uint64_t)wrong;
+		len = build_blob(buf, sizeof(buf), &o);
+		blob = blob_memfd(buf, len);
+		assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+		d.pid = spawn_logged(blob, file, sv[1]);
+		close(sv[1]);
+		close(blob);
+		assert_true(luo_msg_recv(sv[0], msg, sizeof(msg), fds, 1, &nfds) > 0);
+		close(sv[0]);
+		dev = e2e_open(&d);
+		s = luo_retrieve_session(dev, "vm");
+		assert_true(s >= 0);
+		fd = luo_session_retrieve_fd(s, 77);
+		if (wrong) {
+			assert_int_equal(fd, -EIO);
+			assert_true(log_has("inode"));
+		} else {
+			assert_true(fd >= 0);
+			assert_true(memfd_pattern_ok(fd, 8192, 4242));
+			close(fd);
+		}
+		assert_int_equal(luo_session_finish(s), 0);
+		close(s);
+		close(dev);
+		/* a fresh luod and directory for the next round */
+		assert_int_equal(teardown(state), 0);
+		assert_int_equal(setup(state), 0);
+	}
+	close(file);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_foreign_fdt, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_wrong_fds, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_good_blob, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_memfd_mismatch, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_memfd_v2, setup, teardown),
 };
 
 LUO_TEST_MAIN("handover", tests, NULL, NULL)

@@ -328,6 +328,95 @@ static void rename_it(int fd)
 	assert_int_equal(rename(from, to), 0);
 }
 
+static void grow_it(int fd)
+{
+	assert_int_equal(ftruncate(fd, 8192), 0);
+}
+
+static void seal_it(int fd)
+{
+	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_GROW), 0);
+}
+
+/* A v1 payload, as an older luod wrote it: size, seals, name length, name. */
+static int retrieve_v1(int fd, uint64_t size, uint32_t seals, const char *name)
+{
+	uint32_t n = (uint32_t)strlen(name);
+	unsigned char payload[16 + 64];
+	struct luo_file file = { .token = 10, .fd = fd, .payload = payload };
+
+	memcpy(payload, &size, 8);
+	memcpy(payload + 8, &seals, 4);
+	memcpy(payload + 12, &n, 4);
+	memcpy(payload + 16, name, n);
+	file.payload_len = 16 + n;
+	return luo_memfd_handler.retrieve(&file);
+}
+
+static void test_memfd(void **state)
+{
+	const struct luo_file_handler *h = &luo_memfd_handler;
+	int a, b, c, huge, shm;
+	char path[64];
+
+	(void)state;
+	a = memfd_create("a", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	b = memfd_create("a", MFD_CLOEXEC | MFD_ALLOW_SEALING); /* same name, size and seals */
+	c = memfd_create("c", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	assert_true(a >= 0 && b >= 0 && c >= 0);
+	assert_int_equal(ftruncate(a, 4096), 0);
+	assert_int_equal(ftruncate(b, 4096), 0);
+	assert_int_equal(ftruncate(c, 4096), 0);
+
+	/* through the table, as file_preserve() does it: can_preserve() then preserve() */
+	{
+		struct luo_file file = { .token = 11, .fd = a };
+		struct stat st;
+
+		assert_int_equal(fstat(a, &st), 0);
+		file.dev = st.st_dev;
+		file.ino = st.st_ino;
+		assert_ptr_equal(luo_handler_find(a, &st), h);
+		assert_int_equal(h->preserve(&file), 0);
+		assert_int_equal(h->freeze(&file), 0);
+		assert_int_equal(h->size(&file), 4096);
+		assert_int_equal(h->retrieve(&file), 0);
+		file.fd = b;
+		assert_int_equal(h->retrieve(&file), -EIO); /* the wrong memfd, alike in all but inode */
+		free(file.payload);
+	}
+	assert_int_equal(swap_retrieve(h, a, a), 0);
+	assert_int_equal(swap_retrieve(h, a, b), -EIO);
+	assert_int_equal(swap_retrieve(h, a, c), -EIO);
+	assert_int_equal(change_retrieve(h, c, grow_it), -EIO);
+	assert_int_equal(change_retrieve(h, c, seal_it), -EIO);
+	assert_short_payload(h, a);
+
+	/* an older luod's v1 payload is still read, and the name still checked */
+	assert_int_equal(retrieve_v1(a, 4096, 0, "a"), 0);
+	assert_int_equal(retrieve_v1(a, 4096, 0, "b"), -EIO);
+	assert_int_equal(retrieve_v1(a, 8192, 0, "a"), -EIO);
+
+	/* off the shm mount: a hugetlb memfd is still a memfd, a tmpfs file is not */
+	huge = memfd_create("huge", MFD_CLOEXEC | MFD_HUGETLB);
+	if (huge >= 0) {
+		assert_ptr_equal(pick(huge), h);
+		close(huge);
+	} else {
+		print_message("# no MFD_HUGETLB here (%s): that case not checked\n", strerror(errno));
+	}
+	snprintf(path, sizeof(path), "/dev/shm/luo-unit-memfd.%d", (int)getpid());
+	shm = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (shm >= 0) {
+		unlink(path);
+		assert_ptr_equal(pick(shm), &luo_regular_handler);
+		close(shm);
+	}
+	close(a);
+	close(b);
+	close(c);
+}
+
 static void test_regular(void **state)
 {
 	const struct luo_file_handler *h = &luo_regular_handler;
@@ -399,6 +488,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_pipe),
 	cmocka_unit_test(test_eventfd),
 	cmocka_unit_test(test_timerfd),
+	cmocka_unit_test(test_memfd),
 	cmocka_unit_test(test_regular),
 	cmocka_unit_test(test_socket),
 };
