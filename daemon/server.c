@@ -928,6 +928,9 @@ int luod_serve(const struct luod_config *cfg)
 	else
 		log_info("stopping");
 	while (srv.conns) {
+		/* the session outlives its handle here: it must not point at a freed conn */
+		if (srv.conns->session)
+			srv.conns->session->handle = NULL;
 		srv.conns->session = NULL;
 		conn_free(srv.conns);
 	}
