@@ -303,6 +303,8 @@ void update_requester_gone(void); /* the connection that asked has closed */
 struct luod_config {
 	const char *socket_path;
 	const char *state_dir;
+	mode_t socket_mode; /* of the socket luod creates (--socket-mode) */
+	gid_t socket_gid;   /* and its group (--socket-group), or (gid_t)-1 */
 	char **argv;   /* for re-exec, without --handover-* */
 	int listen_fd; /* inherited through the handover, or -1 */
 	int reply_fd;  /* the update's requester, or -1 */

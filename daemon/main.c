@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,11 @@ static void usage(FILE *out)
 		"                        as root, $XDG_RUNTIME_DIR/luo/luod.sock otherwise)\n"
 		"  -d, --state-dir DIR   state file and update history (default: /var/lib/luo\n"
 		"                        as root, $XDG_STATE_HOME/luo otherwise)\n"
+		"      --socket-mode MODE\n"
+		"                        octal permissions of the socket (default 0660)\n"
+		"      --socket-group GROUP\n"
+		"                        group of the socket, a name or a number (default:\n"
+		"                        luod's own)\n"
 		"  -t, --participant-timeout MS\n"
 		"                        how long a participant may take to answer an event\n"
 		"                        (default 5000)\n"
@@ -62,6 +68,25 @@ static char **argv_for_successor(int argc, char **argv)
 	return out;
 }
 
+/* A group name, else a number. */
+static int parse_group(const char *s, gid_t *ret)
+{
+	struct group *gr = getgrnam(s);
+	char *end;
+	unsigned long v;
+
+	if (gr) {
+		*ret = gr->gr_gid;
+		return 0;
+	}
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v >= (gid_t)-1)
+		return -EINVAL;
+	*ret = (gid_t)v;
+	return 0;
+}
+
 static int parse_int(const char *s, long long min, long long max, long long *ret)
 {
 	char *end;
@@ -75,12 +100,20 @@ static int parse_int(const char *s, long long min, long long max, long long *ret
 	return 0;
 }
 
+/* long options without a short form */
+enum {
+	OPT_SOCKET_MODE = 0x100,
+	OPT_SOCKET_GROUP,
+};
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "participant-timeout", required_argument, NULL, 't' },
+		{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -90,7 +123,12 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	uint64_t main_ns = now_ns();
-	struct luod_config cfg = { .listen_fd = -1, .reply_fd = -1 };
+	struct luod_config cfg = {
+		.listen_fd = -1,
+		.reply_fd = -1,
+		.socket_mode = 0660,
+		.socket_gid = (gid_t)-1,
+	};
 	struct luo_msg_update_reply update = { 0 };
 	char socket_path[108], state_dir[4096];
 	long long handover_fd = -1, exec_ns = 0, v;
@@ -124,6 +162,25 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			participant_timeout_ms = (unsigned)v;
+			break;
+		case OPT_SOCKET_MODE: {
+			char *end;
+			unsigned long m;
+
+			errno = 0;
+			m = strtoul(optarg, &end, 8);
+			if (errno || end == optarg || *end || m > 07777) {
+				fprintf(stderr, "luod: bad --socket-mode: %s (octal, 0..7777)\n", optarg);
+				return 2;
+			}
+			cfg.socket_mode = (mode_t)m;
+			break;
+		}
+		case OPT_SOCKET_GROUP:
+			if (parse_group(optarg, &cfg.socket_gid) < 0) {
+				fprintf(stderr, "luod: bad --socket-group: %s (no such group)\n", optarg);
+				return 2;
+			}
 			break;
 		case 'v':
 			log_max_level = LOG_DEBUG;

@@ -391,17 +391,27 @@ static int op_status(void)
 	return 0;
 }
 
-static int op_list(const struct luo_msg_list *req)
+/* Sessions belong to the uid that created them: others do not even see them listed. */
+static bool may_see(const struct conn *c, const struct luo_session *s)
+{
+	return privileged(c) || c->uid == s->uid;
+}
+
+static int op_list(struct conn *c, const struct luo_msg_list *req)
 {
 	struct luo_msg_list_reply *rep = (void *)reply.body;
 	size_t max = (sizeof(reply.body) - sizeof(*rep)) / sizeof(rep->entries[0]);
 	uint32_t i = 0;
 
-	rep->total = (uint32_t)luo_core.nsessions;
+	rep->total = 0;
 	rep->count = 0;
-	for (struct luo_session *s = luo_core.sessions; s && rep->count < max; s = s->next, i++)
-		if (i >= req->cursor)
+	for (struct luo_session *s = luo_core.sessions; s; s = s->next) {
+		if (!may_see(c, s))
+			continue;
+		rep->total++;
+		if (i++ >= req->cursor && rep->count < max)
 			fill_session_info(s, &rep->entries[rep->count++]);
+	}
 	reply.len = sizeof(*rep) + rep->count * sizeof(rep->entries[0]);
 	return 0;
 }
@@ -415,7 +425,7 @@ static int op_show(struct conn *c, const struct luo_msg_show *req)
 	s = core_find_session(req->name);
 	if (!s)
 		return -ENOENT;
-	if (!privileged(c) && c->uid != s->uid)
+	if (!may_see(c, s))
 		return -EPERM;
 	fill_session_info(s, &rep->session);
 	rep->total = (uint32_t)s->nfiles;
@@ -536,7 +546,7 @@ static int device_request(struct conn *c, const struct luo_request *req)
 	case LUO_OP_STATUS:
 		return op_status();
 	case LUO_OP_LIST_SESSIONS:
-		return op_list(&req->list);
+		return op_list(c, &req->list);
 	case LUO_OP_SHOW_SESSION:
 		return op_show(c, &req->show);
 	case LUO_OP_UPDATE:
@@ -762,7 +772,7 @@ static void maybe_write_state(void)
 	srv.last_write_ns = now;
 }
 
-static int listen_socket(const char *path)
+static int listen_socket(const char *path, mode_t mode, gid_t gid)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char dir[sizeof(sa.sun_path)], *slash;
@@ -805,7 +815,9 @@ static int listen_socket(const char *path)
 		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 			goto fail;
 	}
-	if (chmod(path, 0660) < 0 || listen(fd, SOMAXCONN) < 0)
+	/* who may connect at all: the socket's mode and group (luod --socket-mode/--socket-group) */
+	if ((gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) || chmod(path, mode) < 0 ||
+	    listen(fd, SOMAXCONN) < 0)
 		goto fail;
 	return fd;
 fail:
@@ -868,7 +880,7 @@ int luod_serve(const struct luod_config *cfg)
 		log_err("signals: %s", strerror(-r));
 		return r;
 	}
-	srv.listen_fd = cfg->listen_fd >= 0 ? cfg->listen_fd : listen_socket(cfg->socket_path);
+	srv.listen_fd = cfg->listen_fd >= 0 ? cfg->listen_fd : listen_socket(cfg->socket_path, cfg->socket_mode, cfg->socket_gid);
 	if (srv.listen_fd < 0)
 		return srv.listen_fd;
 	fcntl(srv.listen_fd, F_SETFL, fcntl(srv.listen_fd, F_GETFL) | O_NONBLOCK);

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Access control against a real luod (running as root), with clients that
+ * are other uids: each client is a forked child that drops to its uid with
+ * setgroups/setgid/setuid before it connects, so luod sees it through
+ * SO_PEERCRED exactly as it would see any unprivileged process.
+ *  - the socket's mode and group come from --socket-mode/--socket-group
+ *    and decide who may connect at all;
+ *  - a session belongs to the uid that created it: another non-root uid
+ *    gets EPERM for show, retrieve and per-session update, and does not
+ *    see it listed; so it can never hold a handle to finish it;
+ *  - global events, update and participant registration are for root
+ *    (or luod's own uid) only: EPERM for everyone else.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "e2e.h"
+#include "protocol.h"
+
+#define UID_A 65534 /* nobody */
+#define UID_B 65533
+#define GID_SHARED 65534
+
+static struct luod_proc d;
+
+/* In a child: a failed check prints where and exits 1 (cmocka cannot run there). */
+#define CHECK(cond)                                                                    \
+	do {                                                                           \
+		if (!(cond)) {                                                         \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+			_exit(1);                                                      \
+		}                                                                      \
+	} while (0)
+
+static void drop_to(uid_t uid, gid_t gid)
+{
+	CHECK(setgroups(0, NULL) == 0);
+	CHECK(setgid(gid) == 0);
+	CHECK(setuid(uid) == 0);
+	CHECK(getuid() == uid && geteuid() == uid);
+}
+
+/* Run fn(arg) as uid/gid in a child; returns its exit status (0: every check held). */
+static int as_uid(uid_t uid, gid_t gid, void (*fn)(void *), void *arg)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		drop_to(uid, gid);
+		fn(arg);
+		_exit(0);
+	}
+	return e2e_wait(pid);
+}
+
+/* One request on a connection; returns the reply's result, its body into out. */
+static int rpc(int sock, uint16_t op, const void *body, size_t len, void *out, size_t out_len)
+{
+	static unsigned char rx[sizeof(struct luo_msg_hdr) + LUO_MSG_MAX];
+	struct luo_msg_hdr hdr;
+	int fds[LUO_FDS_PER_MSG];
+	size_t nfds = 0;
+	ssize_t n;
+
+	CHECK(luo_msg_send(sock, op, 0, body, len, NULL, 0) == 0);
+	n = luo_msg_recv(sock, rx, sizeof(rx), fds, LUO_FDS_PER_MSG, &nfds);
+	CHECK(n >= (ssize_t)sizeof(hdr));
+	memcpy(&hdr, rx, sizeof(hdr));
+	CHECK(hdr.op == op);
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (out)
+		memcpy(out, rx + sizeof(hdr), out_len < (size_t)n - sizeof(hdr) ? out_len : (size_t)n - sizeof(hdr));
+	return hdr.result;
+}
+
+static int show(int dev, const char *name)
+{
+	struct luo_msg_show req = { 0 };
+
+	snprintf(req.name, sizeof(req.name), "%s", name);
+	return rpc(dev, LUO_OP_SHOW_SESSION, &req, sizeof(req), NULL, 0);
+}
+
+static uint32_t listed(int dev)
+{
+	struct luo_msg_list req = { 0 };
+	struct luo_msg_list_reply rep;
+
+	CHECK(rpc(dev, LUO_OP_LIST_SESSIONS, &req, sizeof(req), &rep, sizeof(rep)) == 0);
+	return rep.total;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	assert_true(luod_alive(&d));
+	luod_stop(&d);
+	return 0;
+}
+
+/* Let other uids reach the socket inside the test's private directory. */
+static void open_dir(void)
+{
+	assert_int_equal(chmod(d.dir, 0711), 0);
+}
+
+static void try_connect(void *arg)
+{
+	int want = *(int *)arg, fd = luo_open(d.sock);
+
+	if (want == 0)
+		CHECK(fd >= 0);
+	else
+		CHECK(fd == want);
+}
+
+static int start_status(const char *opt, const char *val)
+{
+	char sock[PATH_MAX];
+	pid_t pid;
+
+	snprintf(sock, sizeof(sock), "%s/other.sock", d.dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(getenv("LUOD"), "luod", "--socket", sock, "--state-dir", d.state_dir, opt, val,
+		      (char *)NULL);
+		_exit(127);
+	}
+	return e2e_wait(pid);
+}
+
+static void test_socket_mode_and_group(void **state)
+{
+	struct stat st;
+	int ok = 0, denied = -EACCES;
+
+	(void)state;
+	/* default: 0660, luod's group; another uid outside it cannot connect */
+	luod_start(&d, NULL);
+	open_dir();
+	assert_int_equal(stat(d.sock, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0660);
+	assert_int_equal(st.st_gid, getegid());
+	assert_int_equal(as_uid(UID_A, GID_SHARED, try_connect, &denied), 0);
+	/* bad values refuse to start (usage error) */
+	assert_int_equal(start_status("--socket-mode", "0999"), 2);
+	assert_int_equal(start_status("--socket-mode", "x"), 2);
+	assert_int_equal(start_status("--socket-group", "no-such-group-luo"), 2);
+	luod_stop(&d);
+
+	/* a group: its members connect, others do not */
+	luod_start(&d, "--socket-group", "65534", "--socket-mode", "0660", NULL);
+	open_dir();
+	assert_int_equal(stat(d.sock, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0660);
+	assert_int_equal(st.st_gid, GID_SHARED);
+	assert_int_equal(as_uid(UID_B, GID_SHARED, try_connect, &ok), 0);
+	assert_int_equal(as_uid(UID_B, UID_B, try_connect, &denied), 0);
+	luod_stop(&d);
+
+	/* a mode for everyone */
+	luod_start(&d, "--socket-mode", "666", NULL);
+	open_dir();
+	assert_int_equal(stat(d.sock, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0666);
+	assert_int_equal(as_uid(UID_B, UID_B, try_connect, &ok), 0);
+}
+
+/* A's session, held by A until told to let go: sync over two pipes. */
+struct owner {
+	int ready[2];
+	int go[2];
+};
+
+static void a_creates_and_holds(void *arg)
+{
+	struct owner *o = arg;
+	int dev = luo_open(d.sock), s, fd = memfd_pattern("a", 8192, 77);
+	char c = 1;
+
+	CHECK(dev >= 0);
+	s = luo_create_session(dev, "a-owned");
+	CHECK(s >= 0);
+	CHECK(luo_session_preserve_fd(s, fd, 5) == 0);
+	CHECK(show(dev, "a-owned") == 0);
+	CHECK(listed(dev) == 1);
+	CHECK(write(o->ready[1], &c, 1) == 1);
+	CHECK(read(o->go[0], &c, 1) == 1); /* the update ran: the handle is gone */
+	_exit(0);
+}
+
+static void b_is_refused(void *arg)
+{
+	struct luo_msg_name name = { .name = "a-owned" };
+	struct luo_msg_event ev = { .event = LUO_EVENT_PREPARE };
+	static struct luo_msg_update up;
+	int dev = luo_open(d.sock);
+	bool after_update = *(bool *)arg;
+
+	CHECK(dev >= 0);
+	CHECK(show(dev, "a-owned") == -EPERM);
+	CHECK(listed(dev) == 0);
+	CHECK(rpc(dev, LUO_OP_SESSION_UPDATE, &name, sizeof(name), NULL, 0) == -EPERM);
+	if (after_update)
+		CHECK(luo_retrieve_session(dev, "a-owned") == -EPERM);
+	/* a name taken by someone else is still taken */
+	CHECK(luo_create_session(dev, "a-owned") == -EEXIST);
+	/* global steps: root or luod's own uid only */
+	for (uint32_t e = LUO_EVENT_PREPARE; e <= LUO_EVENT_FINISH; e++) {
+		ev.event = e;
+		CHECK(rpc(dev, LUO_OP_SET_EVENT, &ev, sizeof(ev), NULL, 0) == -EPERM);
+	}
+	CHECK(luo_set_event(dev, LUO_EVENT_FINISH) == -EPERM);
+	CHECK(rpc(dev, LUO_OP_UPDATE, &up, sizeof(up), NULL, 0) == -EPERM);
+	CHECK(luo_participant_register(dev, "b-part", NULL, 0) == -EPERM);
+	/* B's own session works as for anyone */
+	{
+		int s = luo_create_session(dev, "b-own");
+
+		CHECK(s >= 0);
+		CHECK(show(dev, "b-own") == 0);
+		CHECK(listed(dev) == 1);
+		close(s);
+	}
+	close(dev);
+}
+
+static void a_retrieves(void *arg)
+{
+	int dev = luo_open(d.sock), s, fd;
+
+	(void)arg;
+	CHECK(dev >= 0);
+	s = luo_retrieve_session(dev, "a-owned");
+	CHECK(s >= 0);
+	fd = luo_session_retrieve_fd(s, 5);
+	CHECK(fd >= 0);
+	CHECK(memfd_pattern_ok(fd, 8192, 77));
+	CHECK(luo_session_finish(s) == 0);
+	close(fd);
+	close(s);
+	close(dev);
+}
+
+static void test_ownership(void **state)
+{
+	struct owner o;
+	bool after_update = false;
+	pid_t a;
+	char c = 0;
+
+	(void)state;
+	luod_start(&d, "--socket-mode", "0666", NULL);
+	open_dir();
+	assert_int_equal(pipe(o.ready), 0);
+	assert_int_equal(pipe(o.go), 0);
+	a = fork();
+	assert_true(a >= 0);
+	if (a == 0) {
+		drop_to(UID_A, GID_SHARED);
+		a_creates_and_holds(&o);
+	}
+	assert_int_equal(read(o.ready[0], &c, 1), 1);
+
+	assert_int_equal(as_uid(UID_B, UID_B, b_is_refused, &after_update), 0);
+	/* root sees and may show it, and sees it is A's */
+	assert_true(e2e_session_listed(&d, "a-owned"));
+	assert_int_equal(e2e_session_files(&d, "a-owned"), 1);
+
+	/* across an update (root's), A's session stays A's */
+	luod_update(&d, NULL);
+	assert_int_equal(write(o.go[1], &c, 1), 1);
+	assert_int_equal(e2e_wait(a), 0);
+	after_update = true;
+	assert_int_equal(as_uid(UID_B, UID_B, b_is_refused, &after_update), 0);
+	assert_int_equal(as_uid(UID_A, GID_SHARED, a_retrieves, NULL), 0);
+	assert_false(e2e_session_listed(&d, "a-owned"));
+	for (int i = 0; i < 2; i++) {
+		close(o.ready[i]);
+		close(o.go[i]);
+	}
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test_teardown(test_socket_mode_and_group, teardown),
+	cmocka_unit_test_teardown(test_ownership, teardown),
+};
+
+LUO_TEST_MAIN("access", tests, NULL, NULL)
