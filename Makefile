@@ -1,5 +1,5 @@
 # Thin wrapper over the two README commands and meson.
-.PHONY: all demo check bench clean
+.PHONY: all demo check check-kernel bench clean
 all:
 	@[ -d build ] || meson setup build
 	ninja -C build
@@ -7,6 +7,8 @@ demo:
 	./scripts/demo.sh
 check:
 	./scripts/check.sh
+check-kernel:
+	./scripts/check.sh --suite kernel
 bench:
 	./bench/run.sh
 clean:

@@ -35,42 +35,181 @@
 
 static const char *stage_case = "?";
 
-static void failf(int line, const char *fmt, ...)
+/*
+ * The transcript, for the differential test against the real kernel
+ * (tests/kernel/): with $COMPAT_TRANSCRIPT naming a file, every check and
+ * every result the case expects is appended there as "CASE: EXPR = RESULT",
+ * in program order, with nothing that varies between runs (no fd numbers,
+ * no pids, no line numbers). A run of identical lines is written once and
+ * followed by "  (repeated N more times)". In this mode a wrong errno or an
+ * unexpected success does not stop the case: it is written down, the case
+ * goes on and exits 1 at its end, so the transcript shows everything the
+ * other implementation did differently. A failed CHECK still stops it (what
+ * follows depends on it). Child processes write nothing: their outcome is
+ * in their parent's check of their exit status.
+ */
+static int tr_fd = -1;
+static char tr_last[512];
+static unsigned long tr_repeat;
+static bool tr_mismatch;
+
+static void tr_write(const char *buf, size_t len)
 {
+	while (len) {
+		ssize_t n = write(tr_fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(3); /* a transcript with holes would compare wrong */
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+static void tr_flush(void)
+{
+	char buf[64];
+	int n;
+
+	if (tr_fd < 0 || !tr_repeat)
+		return;
+	n = snprintf(buf, sizeof(buf), "  (repeated %lu more times)\n", tr_repeat);
+	tr_write(buf, (size_t)n);
+	tr_repeat = 0;
+}
+
+static void tr_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void tr_line(const char *fmt, ...)
+{
+	char line[sizeof(tr_last)];
+	int saved = errno, n;
 	va_list ap;
 
-	fprintf(stderr, "compat-stage %s: line %d: ", stage_case, line);
+	if (tr_fd < 0)
+		return;
+	n = snprintf(line, sizeof(line), "%s: ", stage_case);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (!strcmp(line, tr_last)) {
+		tr_repeat++;
+	} else {
+		tr_flush();
+		strcpy(tr_last, line);
+		n = (int)strlen(line);
+		line[n++] = '\n';
+		tr_write(line, (size_t)n);
+	}
+	errno = saved;
+}
+
+static const char *tr_errno(int err)
+{
+	const char *name = strerrorname_np(err);
+
+	return name ? name : "E?";
+}
+
+static void tr_result(const char *expr, long r, int err)
+{
+	if (r >= 0)
+		tr_line("%s = ok", expr);
+	else if (r == -1)
+		tr_line("%s = -1 %s", expr, tr_errno(err));
+	else
+		tr_line("%s = %ld", expr, r);
+}
+
+static void tr_open(void)
+{
+	const char *path = getenv("COMPAT_TRANSCRIPT");
+
+	if (!path || !*path)
+		return;
+	/* the stage re-executes itself (scm-receiver): only the first image writes */
+	unsetenv("COMPAT_TRANSCRIPT");
+	tr_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (tr_fd < 0) {
+		perror(path);
+		exit(2);
+	}
+}
+
+static void tr_close(void)
+{
+	tr_flush();
+}
+
+/* fork() without a copy of the transcript's state in the child. */
+static pid_t tr_fork(void)
+{
+	pid_t pid;
+
+	tr_flush();
+	tr_last[0] = '\0';
+	pid = fork();
+	if (pid == 0)
+		tr_fd = -1;
+	return pid;
+}
+
+static void failf(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void failf(int line, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "compat-stage %s: line %d: %s\n", stage_case, line, msg);
+	tr_line("FAIL %s", msg);
+	tr_close();
 	exit(1);
 }
 
 #define CHECK(cond)                                                                      \
 	do {                                                                             \
 		if (!(cond))                                                             \
-			failf(__LINE__, "check failed: %s (errno %d: %s)", #cond, errno, \
-			      strerror(errno));                                          \
+			failf(__LINE__, "check failed: %s (%s)", #cond, tr_errno(errno)); \
+		tr_line("check %s", #cond);                                              \
 	} while (0)
+
+/* A result other than the expected one: fatal, or noted in a transcript. */
+static void mismatch(int line, const char *expr, long r, int err, int want)
+{
+	if (tr_fd < 0)
+		failf(line, "%s: got %ld, errno %d (%s); want %s", expr, r, err, strerror(err),
+		      want ? tr_errno(want) : "success");
+	fprintf(stderr, "compat-stage %s: line %d: %s: got %ld %s; want %s\n", stage_case, line,
+		expr, r, tr_errno(err), want ? tr_errno(want) : "success");
+	tr_mismatch = true;
+}
 
 /* expr must fail with -1 and errno err. */
 #define EXPECT_ERR(expr, err)                                                            \
 	do {                                                                             \
 		long r_;                                                                 \
+		int e_;                                                                  \
 		errno = 0;                                                               \
 		r_ = (long)(expr);                                                       \
-		if (r_ != -1 || errno != (err))                                          \
-			failf(__LINE__, "%s: got %ld, errno %d (%s); want errno %d (%s)", \
-			      #expr, r_, errno, strerror(errno), (err), strerror(err));  \
+		e_ = errno;                                                              \
+		tr_result(#expr, r_, e_);                                                \
+		if (r_ != -1 || e_ != (err))                                             \
+			mismatch(__LINE__, #expr, r_, e_, (err));                        \
 	} while (0)
 
 #define EXPECT_OK(expr)                                                                  \
 	do {                                                                             \
-		long r_ = (long)(expr);                                                  \
+		long r_;                                                                 \
+		int e_;                                                                  \
+		errno = 0;                                                               \
+		r_ = (long)(expr);                                                       \
+		e_ = errno;                                                              \
+		tr_result(#expr, r_, e_);                                                \
 		if (r_ < 0)                                                              \
-			failf(__LINE__, "%s: got %ld, errno %d (%s)", #expr, r_, errno,   \
-			      strerror(errno));                                          \
+			mismatch(__LINE__, #expr, r_, e_, 0);                            \
 	} while (0)
 
 /* ---- the uAPI, raw ---- */
@@ -138,6 +277,7 @@ static void expect_name(int session, const char *want)
 
 	EXPECT_OK(ioctl(session, LIVEUPDATE_SESSION_GET_NAME, &a));
 	CHECK(strnlen((char *)a.name, sizeof(a.name)) < sizeof(a.name));
+	tr_line("GET_NAME = \"%s\"", (char *)a.name);
 	if (strcmp((char *)a.name, want))
 		failf(__LINE__, "GET_NAME: \"%s\", want \"%s\"", (char *)a.name, want);
 }
@@ -201,6 +341,8 @@ static void raise_nofile(rlim_t need)
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
 		fprintf(stderr, "compat-stage %s: RLIMIT_NOFILE hard limit %llu < %llu\n",
 			stage_case, (unsigned long long)rl.rlim_max, (unsigned long long)need);
+		tr_line("SKIP RLIMIT_NOFILE");
+		tr_close();
 		exit(STAGE_SKIP);
 	}
 	rl.rlim_cur = rl.rlim_max;
@@ -217,7 +359,7 @@ static int hold(int dev)
 	pid_t pid;
 
 	CHECK(close(dev) == 0);
-	pid = fork();
+	pid = tr_fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR);
@@ -284,7 +426,7 @@ static int case_device(void)
 
 	/* a child's copy after fork holds it too */
 	CHECK(pipe(pipefd) == 0);
-	pid = fork();
+	pid = tr_fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		close(pipefd[1]);
@@ -630,7 +772,7 @@ static int case_handles(const char *self)
 	CHECK(close(d) == 0);
 	EXPECT_ERR(preserve(s, m1, 2), EBUSY); /* the dup preserved into the same session */
 
-	pid = fork();
+	pid = tr_fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		int m = memfd_pattern("child", 4096, 2);
@@ -645,7 +787,7 @@ static int case_handles(const char *self)
 	/* SCM_RIGHTS to a new process image that has never opened the device */
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
 	snprintf(arg, sizeof(arg), "%d", sp[1]);
-	pid = fork();
+	pid = tr_fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		close(sp[0]);
@@ -883,6 +1025,7 @@ static int case_stage2_basic(void)
 	struct liveupdate_session_retrieve_into_fd ri = { .size = sizeof(ri) };
 	struct liveupdate_session_finish fin = { .size = sizeof(fin) };
 	int dev = dev_open(), a, b, e, fd, m;
+	long into;
 
 	a = retrieve_session(dev, "multi-a");
 	CHECK(a >= 0);
@@ -915,8 +1058,10 @@ static int case_stage2_basic(void)
 	CHECK(b >= 0);
 	ri.fd = m;
 	ri.token = 100;
-	EXPECT_OK(ioctl(b, LIVEUPDATE_SESSION_RETRIEVE_INTO_FD, &ri));
-	CHECK(memfd_ok(m, 4096, 20));
+	EXPECT_OK(into = ioctl(b, LIVEUPDATE_SESSION_RETRIEVE_INTO_FD, &ri));
+	/* (a kernel without this newer command fails it: a transcript goes on past it) */
+	if (into == 0)
+		CHECK(memfd_ok(m, 4096, 20));
 	ri.token = 12345;
 	EXPECT_ERR(ioctl(b, LIVEUPDATE_SESSION_RETRIEVE_INTO_FD, &ri), ENOENT);
 	ri.fd = -1;
@@ -1021,7 +1166,21 @@ static int case_stage2_many(void)
 	return 0;
 }
 
+static int run_case(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+	int r;
+
+	if (argc >= 2)
+		stage_case = argv[1];
+	tr_open();
+	r = run_case(argc, argv);
+	tr_close();
+	return r == 0 && tr_mismatch ? 1 : r;
+}
+
+static int run_case(int argc, char **argv)
 {
 	if (argc < 2) {
 		fprintf(stderr, "usage: compat-stage CASE [ARG]\n");
