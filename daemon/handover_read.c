@@ -203,6 +203,8 @@ static int read_luod(struct reader *rd, struct luo_handover_luod *luod)
 		if ((r = claim_fd(rd, v, true)) < 0)
 			return r;
 		luod->listen_fd = (int)v;
+		/* systemd owns the socket's path: the successor must not unlink it */
+		luod->listen_activated = fdt_getprop(fdt, node, "listen-activated", NULL) != NULL;
 	}
 	r = get_u32(fdt, node, "reply-fd", &v, false);
 	if (r < 0)

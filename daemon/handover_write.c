@@ -6,7 +6,8 @@
  * libfdt's sequential-write API, into one flattened device tree:
  *
  *   / { compatible = "luo,handover-v1"; version = <1>; generation = /bits/ 64 <N>;
- *       luod { listen-fd; reply-fd; marks = /bits/ 64 <...>; updates = /bits/ 64 <n>; };
+ *       luod { listen-fd; [listen-activated;] reply-fd; marks = /bits/ 64 <...>;
+ *              updates = /bits/ 64 <n>; };
  *       sessions { <name> { name = "..."; uid = <u>;
  *                           files { <token> { compatible; token; fd; flags; payload; }; }; }; };
  *       participants { }; flb { }; };
@@ -159,6 +160,8 @@ static int write_tree(void *fdt, size_t cap, const struct luo_handover_luod *luo
 
 	TRY(fdt_begin_node(fdt, "luod"));
 	TRY(fdt_property_u32(fdt, "listen-fd", (uint32_t)luod->listen_fd));
+	if (luod->listen_activated)
+		TRY(fdt_property(fdt, "listen-activated", NULL, 0));
 	TRY(fdt_property_u32(fdt, "reply-fd", (uint32_t)luod->reply_fd));
 	for (int i = 0; i < LUO_MARK_COUNT; i++)
 		marks[i] = cpu_to_fdt64(luod->marks[i]);

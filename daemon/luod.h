@@ -267,6 +267,7 @@ enum luo_mark {
 
 struct luo_handover_luod {
 	int listen_fd; /* -1: none */
+	bool listen_activated; /* listen_fd came from systemd socket activation */
 	int reply_fd;  /* -1: none; the connection that asked for the update */
 	uint64_t marks[LUO_MARK_COUNT];
 	uint64_t updates;
@@ -288,6 +289,7 @@ struct luo_update_request {
 	const char *exec_path; /* NULL: luod's own binary */
 	char *const *argv;     /* luod's argv, without any --handover-fd */
 	int listen_fd;
+	bool listen_activated;
 	int reply_fd;
 };
 /*
@@ -306,12 +308,26 @@ struct luod_config {
 	mode_t socket_mode; /* of the socket luod creates (--socket-mode) */
 	gid_t socket_gid;   /* and its group (--socket-group), or (gid_t)-1 */
 	char **argv;   /* for re-exec, without --handover-* */
-	int listen_fd; /* inherited through the handover, or -1 */
+	int listen_fd; /* inherited through the handover or from systemd, or -1 */
+	bool listen_activated; /* listen_fd came from socket activation: systemd owns its path */
 	int reply_fd;  /* the update's requester, or -1 */
 	const struct luo_msg_update_reply *update; /* when started by an update */
 	uint64_t freeze_mark_ns; /* the predecessor's FREEZE, where the blackout began */
 };
 int luod_serve(const struct luod_config *cfg);
+
+/* ---- systemd.c: sd_notify and socket activation; silent without systemd ---- */
+/* The activated listening socket (taken once), -ENOENT when there is none, or -errno. */
+int systemd_listen_fd(void);
+/* Every fd systemd passed on a fresh start and its name; a taken fd reads -1. */
+size_t systemd_passed_fds(int **fds, char ***names);
+void systemd_ready(const char *status);
+void systemd_reloading(const char *status);
+void systemd_status(const char *status); /* sent only when it changed */
+void systemd_stopping(void);
+/* ms until the next watchdog ping is due (for epoll_wait), or -1 without a watchdog */
+int systemd_watchdog_timeout_ms(uint64_t now);
+void systemd_watchdog(uint64_t now); /* pings when due */
 
 /* ---- statefile.c ---- */
 int luo_statefile_init(const char *dir);

@@ -262,9 +262,19 @@ int main(int argc, char **argv)
 		cfg.update = &update;
 		cfg.freeze_mark_ns = h.marks[LUO_MARK_FREEZE];
 		cfg.listen_fd = h.listen_fd;
+		cfg.listen_activated = h.listen_activated;
 		cfg.reply_fd = h.reply_fd;
 		log_info("handover: generation %" PRIu64 ", %zu sessions, %zu files, %zu bytes",
 			 luo_core.generation, luo_core.nsessions, luo_core.nfiles, bytes);
+	} else {
+		/* socket activation: only a fresh start; an update carries the socket itself */
+		r = systemd_listen_fd();
+		if (r >= 0) {
+			cfg.listen_fd = r;
+			cfg.listen_activated = true;
+		} else if (r != -ENOENT) {
+			return 1;
+		}
 	}
 
 	luo_statefile_init(cfg.state_dir);

@@ -446,12 +446,24 @@ static int op_show(struct conn *c, const struct luo_msg_show *req)
 	return 0;
 }
 
+/* One line for people: `systemctl status luod` shows it. */
+static const char *status_line(void)
+{
+	static char line[160];
+
+	snprintf(line, sizeof(line), "generation %" PRIu64 ", %s, %zu sessions, %zu files",
+		 luo_core.generation, luo_state_name(luo_core.state), luo_core.nsessions,
+		 luo_core.nfiles);
+	return line;
+}
+
 static void update_failed(int result, void *ctx)
 {
 	struct conn *c = srv.update_waiter;
 
 	(void)ctx;
 	srv.update_waiter = NULL;
+	systemd_ready(status_line()); /* still the same luod, serving as before */
 	if (!c)
 		return;
 	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
@@ -467,6 +479,7 @@ static int op_update(struct conn *c, const struct luo_msg_update *up)
 	struct luo_update_request ur = {
 		.argv = srv.cfg->argv,
 		.listen_fd = srv.listen_fd,
+		.listen_activated = srv.cfg->listen_activated,
 		.reply_fd = c->fd,
 	};
 	int r;
@@ -481,8 +494,11 @@ static int op_update(struct conn *c, const struct luo_msg_update *up)
 	/* the requester's connection crosses the execve in blocking mode: the successor answers it */
 	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
 	srv.update_waiter = c;
+	/* before update_start: a rollback inside it says READY=1 again, and must come last */
+	systemd_reloading("live update: replacing luod");
 	r = update_start(&ur, update_failed, NULL);
 	if (r < 0) {
+		systemd_ready(status_line());
 		srv.update_waiter = NULL;
 		fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 		return r;
@@ -767,6 +783,7 @@ static void maybe_write_state(void)
 	if (!srv.state_changed && now - srv.last_write_ns < 100000000u)
 		return;
 	luo_statefile_write();
+	systemd_status(status_line());
 	srv.dirty = srv.state_changed = false;
 	srv.last_state = luo_core.state;
 	srv.last_write_ns = now;
@@ -895,13 +912,19 @@ int luod_serve(const struct luod_config *cfg)
 	if (cfg->update)
 		answer_update(cfg);
 	log_info("serving %s (generation %" PRIu64 ", state %s, %zu sessions, %zu files)",
-		 cfg->socket_path, luo_core.generation, luo_state_name(luo_core.state),
-		 luo_core.nsessions, luo_core.nfiles);
+		 cfg->listen_activated ? "the activated socket" : cfg->socket_path,
+		 luo_core.generation, luo_state_name(luo_core.state), luo_core.nsessions,
+		 luo_core.nfiles);
+	systemd_ready(status_line());
 
 	while (!srv.quit) {
 		int timeout = srv.dirty || srv.accept_paused ? 100 : -1;
 		uint64_t deadline = participant_deadline();
+		int wd = systemd_watchdog_timeout_ms(now_ns());
 		int n;
+
+		if (wd >= 0 && (timeout < 0 || wd < timeout))
+			timeout = wd;
 
 		if (deadline) {
 			uint64_t now = now_ns();
@@ -927,6 +950,7 @@ int luod_serve(const struct luod_config *cfg)
 				conn_event(p, evs[i].events);
 		}
 		participant_tick(now_ns());
+		systemd_watchdog(now_ns()); /* from the loop itself: a stuck loop stops the pings */
 		if (srv.accept_paused && now_ns() >= srv.accept_resume_ns) {
 			srv.accept_paused = false;
 			epoll_set(EPOLL_CTL_ADD, srv.listen_fd, EPOLLIN, &tag_listen);
@@ -934,6 +958,7 @@ int luod_serve(const struct luod_config *cfg)
 		maybe_write_state();
 	}
 
+	systemd_stopping();
 	if (luo_core.nfiles)
 		log_warn("stopping with %zu sessions and %zu preserved files; they are released",
 			 luo_core.nsessions, luo_core.nfiles);
@@ -947,7 +972,8 @@ int luod_serve(const struct luod_config *cfg)
 		conn_free(srv.conns);
 	}
 	core_free_all();
-	unlink(cfg->socket_path);
+	if (!cfg->listen_activated) /* else the socket unit owns the path */
+		unlink(cfg->socket_path);
 	close(srv.listen_fd);
 	close(srv.signal_fd);
 	close(srv.epfd);

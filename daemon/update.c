@@ -169,6 +169,7 @@ int update_start(const struct luo_update_request *req, void (*failed)(int result
 	}
 	up.h = (struct luo_handover_luod){
 		.listen_fd = req->listen_fd,
+		.listen_activated = req->listen_activated,
 		.reply_fd = req->reply_fd,
 		.updates = luo_core.updates,
 	};

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * DOC: systemd glue: readiness, status, the watchdog and socket activation.
+ *
+ * luod runs the same with or without systemd. Under a Type=notify service
+ * it tells the manager READY=1 once it serves, a one-line STATUS= whenever
+ * its state or counts change, RELOADING=1 while a live update replaces it
+ * (luod re-execs itself with the same pid, so the manager sees one main
+ * process throughout) and WATCHDOG=1 from the server loop when the unit
+ * sets WatchdogSec=. Each of these is one sd_notify() datagram to
+ * $NOTIFY_SOCKET; without that variable sd_notify() does nothing.
+ *
+ * The environment is never unset: $NOTIFY_SOCKET and $WATCHDOG_USEC must
+ * reach the successor through execve. The passed fds are the exception:
+ * LISTEN_FDS is read once, on a fresh start, and removed, because the
+ * numbers it names mean nothing after an update (the handover carries the
+ * listening socket instead).
+ *
+ * A notification that cannot be sent is logged once and otherwise
+ * ignored: systemd not listening must never stop luod serving.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "luod.h"
+
+static struct {
+	bool fds_read;
+	int *fds;     /* passed fds; -1 once taken */
+	char **names; /* their names, from LISTEN_FDNAMES */
+	size_t nfds;
+	char status[256]; /* the last STATUS= sent, to send only changes */
+	bool warned;
+	uint64_t watchdog_ns; /* ping period (half of WATCHDOG_USEC), 0: off */
+	bool watchdog_read;
+	uint64_t last_ping_ns;
+} sd;
+
+static void notify(const char *msg)
+{
+	int r = sd_notify(0, msg);
+
+	if (r < 0 && !sd.warned) {
+		sd.warned = true;
+		log_warn("systemd: sd_notify: %s; further failures are not logged", strerror(-r));
+	}
+}
+
+static int read_passed_fds(void)
+{
+	char **names = NULL;
+	int n;
+
+	if (sd.fds_read)
+		return 0;
+	sd.fds_read = true;
+	n = sd_listen_fds_with_names(1, &names);
+	if (n < 0) {
+		log_err("systemd: LISTEN_FDS: %s", strerror(-n));
+		return n;
+	}
+	if (n == 0)
+		return 0;
+	sd.fds = calloc((size_t)n, sizeof(*sd.fds));
+	if (!sd.fds) {
+		for (int i = 0; names && names[i]; i++)
+			free(names[i]);
+		free(names);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++)
+		sd.fds[i] = SD_LISTEN_FDS_START + i;
+	sd.names = names; /* NULL when systemd gave no names */
+	sd.nfds = (size_t)n;
+	return 0;
+}
+
+static const char *fd_name(size_t i)
+{
+	return sd.names && sd.names[i] ? sd.names[i] : "unknown";
+}
+
+/* Its path may differ from --socket: the unit's ListenSequentialPacket= decides. */
+static void log_activated(int fd)
+{
+	struct sockaddr_un sa = { 0 };
+	socklen_t len = sizeof(sa);
+
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0 || len <= sizeof(sa_family_t))
+		sa.sun_path[0] = '\0';
+	log_info("systemd: serving the activated socket %s in fd %d",
+		 sa.sun_path[0] ? sa.sun_path : "(unnamed)", fd);
+}
+
+/*
+ * The unit names its socket "luod" (FileDescriptorName=); without a name
+ * (systemd-socket-activate, or a unit that does not set one) the first
+ * listening SOCK_SEQPACKET UNIX socket with a default name is luod's.
+ * Fds with other names are somebody else's (the fd store) and left alone.
+ */
+int systemd_listen_fd(void)
+{
+	int r = read_passed_fds();
+	size_t i;
+
+	if (r < 0)
+		return r;
+	for (i = 0; i < sd.nfds; i++)
+		if (sd.fds[i] >= 0 && !strcmp(fd_name(i), "luod"))
+			break;
+	if (i == sd.nfds)
+		for (i = 0; i < sd.nfds; i++) {
+			const char *name = fd_name(i);
+
+			if (sd.fds[i] >= 0 &&
+			    (!strcmp(name, "unknown") || !strcmp(name, "luod.socket")) &&
+			    sd_is_socket_unix(sd.fds[i], SOCK_SEQPACKET, 1, NULL, 0) > 0)
+				break;
+		}
+	if (i == sd.nfds)
+		return -ENOENT;
+	r = sd_is_socket_unix(sd.fds[i], SOCK_SEQPACKET, 1, NULL, 0);
+	if (r <= 0) {
+		log_err("systemd: passed fd %d (%s) is not a listening SOCK_SEQPACKET UNIX socket; "
+			"the socket unit needs ListenSequentialPacket=",
+			sd.fds[i], fd_name(i));
+		return r < 0 ? r : -ENOTSOCK;
+	}
+	r = sd.fds[i];
+	sd.fds[i] = -1;
+	log_activated(r);
+	return r;
+}
+
+size_t systemd_passed_fds(int **fds, char ***names)
+{
+	if (read_passed_fds() < 0)
+		return 0;
+	*fds = sd.fds;
+	*names = sd.names;
+	return sd.nfds;
+}
+
+void systemd_ready(const char *status)
+{
+	char msg[320];
+
+	snprintf(sd.status, sizeof(sd.status), "%s", status);
+	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%s", sd.status);
+	notify(msg);
+}
+
+/* MONOTONIC_USEC lets a Type=notify-reload manager (systemd >= 253) match it. */
+void systemd_reloading(const char *status)
+{
+	char msg[384];
+
+	snprintf(sd.status, sizeof(sd.status), "%s", status);
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=%s",
+		 now_ns() / 1000, sd.status);
+	notify(msg);
+}
+
+void systemd_status(const char *status)
+{
+	char msg[320];
+
+	if (!strncmp(sd.status, status, sizeof(sd.status) - 1))
+		return;
+	snprintf(sd.status, sizeof(sd.status), "%s", status);
+	snprintf(msg, sizeof(msg), "STATUS=%s", sd.status);
+	notify(msg);
+}
+
+void systemd_stopping(void)
+{
+	notify("STOPPING=1\nSTATUS=stopping");
+}
+
+/* Half the timeout, as sd_watchdog_enabled(3) advises: one late loop pass is no death. */
+static uint64_t watchdog_period_ns(void)
+{
+	uint64_t usec = 0;
+
+	if (!sd.watchdog_read) {
+		sd.watchdog_read = true;
+		if (sd_watchdog_enabled(0, &usec) > 0 && usec) {
+			sd.watchdog_ns = usec * 1000 / 2;
+			log_info("systemd: watchdog every %" PRIu64 " ms", sd.watchdog_ns / 1000000);
+		}
+	}
+	return sd.watchdog_ns;
+}
+
+int systemd_watchdog_timeout_ms(uint64_t now)
+{
+	uint64_t period = watchdog_period_ns(), due;
+
+	if (!period)
+		return -1;
+	due = sd.last_ping_ns + period;
+	return due > now ? (int)((due - now + 999999) / 1000000) : 0;
+}
+
+void systemd_watchdog(uint64_t now)
+{
+	uint64_t period = watchdog_period_ns();
+
+	if (!period || now - sd.last_ping_ns < period)
+		return;
+	sd.last_ping_ns = now;
+	notify("WATCHDOG=1");
+}
