@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "luod.h"
+#include "limit.h"
 #include "paths.h"
 
 #ifndef LUO_VERSION
@@ -34,6 +35,15 @@ static void usage(FILE *out)
 		"      --socket-group GROUP\n"
 		"                        group of the socket, a name or a number (default:\n"
 		"                        luod's own)\n"
+		"      --max-sessions-per-uid N\n"
+		"                        sessions one uid may hold (default 1024; EDQUOT)\n"
+		"      --max-files-per-session N\n"
+		"                        files one session may hold (default 65536; EMFILE)\n"
+		"      --max-fds N       preserved fds in all (default: RLIMIT_NOFILE, raised\n"
+		"                        to its hard limit, less a quarter for luod; ENOSPC)\n"
+		"      --max-message-size BYTES\n"
+		"                        largest request luod reads (default and maximum\n"
+		"                        65808; EMSGSIZE)\n"
 		"  -t, --participant-timeout MS\n"
 		"                        how long a participant may take to answer an event\n"
 		"                        (default 5000)\n"
@@ -104,6 +114,10 @@ static int parse_int(const char *s, long long min, long long max, long long *ret
 enum {
 	OPT_SOCKET_MODE = 0x100,
 	OPT_SOCKET_GROUP,
+	OPT_MAX_SESSIONS,
+	OPT_MAX_FILES,
+	OPT_MAX_FDS,
+	OPT_MAX_MESSAGE,
 };
 
 int main(int argc, char **argv)
@@ -114,6 +128,10 @@ int main(int argc, char **argv)
 		{ "participant-timeout", required_argument, NULL, 't' },
 		{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
 		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
+		{ "max-sessions-per-uid", required_argument, NULL, OPT_MAX_SESSIONS },
+		{ "max-files-per-session", required_argument, NULL, OPT_MAX_FILES },
+		{ "max-fds", required_argument, NULL, OPT_MAX_FDS },
+		{ "max-message-size", required_argument, NULL, OPT_MAX_MESSAGE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -182,6 +200,26 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case OPT_MAX_SESSIONS:
+		case OPT_MAX_FILES:
+		case OPT_MAX_FDS:
+		case OPT_MAX_MESSAGE: {
+			const struct option *o = &opts[0];
+			long long lo = c == OPT_MAX_MESSAGE ? (long long)LUO_LIMIT_MESSAGE_MIN : 1;
+			long long hi = c == OPT_MAX_MESSAGE ? (long long)LUO_LIMIT_MESSAGE_MAX : 1 << 30;
+
+			while (o->val != c)
+				o++;
+			if (parse_int(optarg, lo, hi, &v) < 0) {
+				fprintf(stderr, "luod: bad --%s: %s (%lld..%lld)\n", o->name, optarg, lo, hi);
+				return 2;
+			}
+			*(c == OPT_MAX_SESSIONS ? &luo_limits.sessions_per_uid :
+			  c == OPT_MAX_FILES	? &luo_limits.files_per_session :
+			  c == OPT_MAX_FDS	? &luo_limits.fds :
+						  &luo_limits.message) = (size_t)v;
+			break;
+		}
 		case 'v':
 			log_max_level = LOG_DEBUG;
 			break;
@@ -233,6 +271,11 @@ int main(int argc, char **argv)
 	}
 	cfg.argv = succ_argv;
 	luo_core.started_ns = main_ns;
+	r = limits_init();
+	if (r < 0) {
+		log_err("limits: %s", strerror(-r));
+		return 1;
+	}
 
 	if (handover_fd >= 0) {
 		struct luo_handover_luod h;

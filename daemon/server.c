@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "luod.h"
+#include "limit.h"
 #include "request.h"
 
 struct pending {
@@ -320,6 +321,8 @@ static int op_session_handle(struct conn *c, const struct luo_request *req)
 	struct conn *h = NULL;
 	int client_fd = -1, r;
 
+	if (req->op == LUO_OP_CREATE_SESSION && (r = limits_create(c->uid)) < 0)
+		return r;
 	r = handle_new(c, &h, &client_fd);
 	if (r < 0)
 		return r;
@@ -637,6 +640,9 @@ static int session_request(struct conn *c, const void *msg, size_t len, int *fds
 
 	switch (req.op) {
 	case LUO_OP_SESSION_PRESERVE:
+		r = limits_preserve(s, req.tokens.n);
+		if (r < 0)
+			return r; /* the caller closes the fds */
 		*nfds = 0; /* handed to the session, which owns them from here on */
 		return session_preserve(s, fds, req.tokens.v, req.tokens.n);
 	case LUO_OP_SESSION_UNPRESERVE:
@@ -693,6 +699,20 @@ static void conn_readable(struct conn *c)
 	}
 	memcpy(&hdr, request, sizeof(hdr));
 	op = hdr.op;
+	if ((size_t)n > luo_limits.message) {
+		/* well-formed but larger than luod accepts (--max-message-size) */
+		log_warn("pid %d: %zd-byte message refused (--max-message-size %zu)", (int)c->pid, n,
+			 luo_limits.message);
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);
+		if (c->participant) {
+			participant_answer(c->participant, -EMSGSIZE, NULL, 0, false);
+			return;
+		}
+		reply.result = -EMSGSIZE;
+		reply_send(c, op);
+		return;
+	}
 	if (c->participant) {
 		for (size_t i = 0; i < nfds; i++)
 			close(fds[i]);
