@@ -22,6 +22,8 @@
 #include <string.h>
 
 #include "luod.h"
+#include "keeper.h"
+#include "fault.h"
 
 struct luo_core luo_core = { .state = LUO_STATE_NORMAL };
 
@@ -94,6 +96,7 @@ int core_create_session(const char *name, uid_t uid, struct luo_session **ret)
 	if (r < 0)
 		return r;
 	core_add_session(s);
+	mirror_session(s);
 	log_info("session %s: created by uid %u", name, (unsigned)uid);
 	core_notify();
 	*ret = s;
@@ -325,6 +328,7 @@ static void after_freeze(int result, void *ctx)
 		return;
 	}
 	set_state(LUO_STATE_FROZEN);
+	luod_test_pause("freeze");
 	complete(0);
 }
 
@@ -349,6 +353,7 @@ static void after_prepare(int result, void *ctx)
 		return;
 	}
 	set_state(LUO_STATE_PREPARED);
+	luod_test_pause("prepare");
 	if (tr.event == LUO_EVENT_FREEZE)
 		freeze_step();
 	else

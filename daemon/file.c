@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "luod.h"
+#include "keeper.h"
+#include "fault.h"
 
 static const struct luo_file_handler *const handlers[] = {
 	&luo_memfd_handler,
@@ -113,7 +115,7 @@ int file_set_payload(struct luo_file *file, const void *data, size_t len)
 
 	if (len > LUO_PAYLOAD_MAX)
 		return -EOVERFLOW;
-	p = malloc(len ? len : 1);
+	p = FAULT("alloc") ? NULL : malloc(len ? len : 1);
 	if (!p)
 		return -ENOMEM;
 	memcpy(p, data, len);
@@ -150,7 +152,7 @@ int file_preserve(struct luo_session *s, int fd, uint64_t token, struct luo_file
 	if (!h)
 		return -ENOENT;
 
-	file = calloc(1, sizeof(*file));
+	file = FAULT("alloc") ? NULL : calloc(1, sizeof(*file));
 	if (!file)
 		return -ENOMEM;
 	*file = (struct luo_file){
@@ -158,7 +160,7 @@ int file_preserve(struct luo_session *s, int fd, uint64_t token, struct luo_file
 		.dev = st.st_dev, .ino = st.st_ino,
 	};
 	file->fd = fd;
-	r = h->preserve(file);
+	r = FAULT("handler") ? -EIO : h->preserve(file);
 	if (r < 0)
 		goto err;
 	r = index_add(file);
@@ -167,6 +169,7 @@ int file_preserve(struct luo_session *s, int fd, uint64_t token, struct luo_file
 		goto err;
 	}
 	flb_file_added(file);
+	mirror_file(file); /* to the keeper, before the client hears "preserved" */
 	*ret = file;
 	return 0;
 err:
@@ -180,6 +183,7 @@ void file_unpreserve(struct luo_file *file)
 	if (file->frozen)
 		file_unfreeze(file);
 	file->handler->unpreserve(file);
+	mirror_file_gone(file);
 	file_free(file);
 }
 
@@ -189,7 +193,7 @@ int file_freeze(struct luo_file *file)
 
 	if (file->frozen)
 		return 0;
-	r = file->handler->freeze(file);
+	r = FAULT("handler") ? -EIO : file->handler->freeze(file);
 	if (r < 0)
 		return r;
 	file->frozen = true;
@@ -212,7 +216,7 @@ int file_retrieve(struct luo_file *file)
 	if (file->retrieve_error)
 		return file->retrieve_error;
 	if (!file->retrieved) {
-		r = file->handler->retrieve(file);
+		r = FAULT("handler") ? -EIO : file->handler->retrieve(file);
 		if (r < 0) {
 			file->retrieve_error = r;
 			return r;
@@ -224,10 +228,11 @@ int file_retrieve(struct luo_file *file)
 
 int file_finish(struct luo_file *file)
 {
-	int r = file->handler->finish(file);
+	int r = FAULT("handler") ? -EIO : file->handler->finish(file);
 
 	if (r < 0)
 		return r;
+	mirror_file_gone(file);
 	file_free(file);
 	return 0;
 }
@@ -265,6 +270,7 @@ int file_restore(struct luo_session *s, int fd, uint64_t token,
 
 void file_release(struct luo_file *file)
 {
+	mirror_file_gone(file);
 	file_free(file);
 }
 

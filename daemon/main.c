@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "luod.h"
+#include "fault.h"
+#include "keeper.h"
 #include "limit.h"
 #include "paths.h"
 
@@ -158,6 +160,8 @@ int main(int argc, char **argv)
 	static char **succ_argv;
 	int c, r;
 
+	if (argc > 1 && !strcmp(argv[1], "--keeper"))
+		return keeper_main(argc, argv); /* the fd holder luod starts (keeper.c) */
 	succ_argv = argv_for_successor(argc, argv);
 	if (!succ_argv)
 		return 1;
@@ -281,6 +285,7 @@ int main(int argc, char **argv)
 		struct luo_handover_luod h;
 		size_t bytes = 0;
 
+		luod_test_pause("parse");
 		r = luo_handover_read_fd((int)handover_fd, &h, &bytes);
 		if (r < 0) {
 			log_err("refusing the handover in fd %lld: %s; exiting without touching any inherited fd",

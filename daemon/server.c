@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "luod.h"
+#include "keeper.h"
 #include "limit.h"
 #include "request.h"
 
@@ -729,6 +730,7 @@ static void conn_readable(struct conn *c)
 	}
 	for (size_t i = 0; i < nfds; i++)
 		close(fds[i]);
+	holder_flush(); /* what this request released is gone from the keeper too */
 	if (reply.result != REPLY_LATER)
 		reply_send(c, op);
 }
@@ -931,6 +933,8 @@ int luod_serve(const struct luod_config *cfg)
 	luo_statefile_write();
 	if (cfg->update)
 		answer_update(cfg);
+	/* a fresh start takes back what a killed luod left with the keeper */
+	holder_start(cfg->state_dir, !cfg->update);
 	log_info("serving %s (generation %" PRIu64 ", state %s, %zu sessions, %zu files)",
 		 cfg->listen_activated ? "the activated socket" : cfg->socket_path,
 		 luo_core.generation, luo_state_name(luo_core.state), luo_core.nsessions,
@@ -991,6 +995,7 @@ int luod_serve(const struct luod_config *cfg)
 		srv.conns->session = NULL;
 		conn_free(srv.conns);
 	}
+	holder_stop(); /* a clean stop releases everything: so does the keeper */
 	core_free_all();
 	if (!cfg->listen_activated) /* else the socket unit owns the path */
 		unlink(cfg->socket_path);

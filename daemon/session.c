@@ -27,10 +27,12 @@
 #include <unistd.h>
 
 #include "luod.h"
+#include "keeper.h"
+#include "fault.h"
 
 int session_new(const char *name, uid_t uid, bool incoming, struct luo_session **ret)
 {
-	struct luo_session *s = calloc(1, sizeof(*s));
+	struct luo_session *s = FAULT("alloc") ? NULL : calloc(1, sizeof(*s));
 
 	if (!s)
 		return -ENOMEM;
@@ -46,6 +48,7 @@ void session_free(struct luo_session *s)
 {
 	if (!s)
 		return;
+	mirror_session_gone(s); /* and its files, in one message */
 	luo_core.nfiles -= s->nfiles;
 	while (s->nfiles)
 		file_release(s->files[--s->nfiles]);
@@ -65,7 +68,7 @@ int session_add_file(struct luo_session *s, struct luo_file *file)
 
 	if (s->nfiles == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 8;
-		struct luo_file **f = realloc(s->files, cap * sizeof(*f));
+		struct luo_file **f = FAULT("alloc") ? NULL : realloc(s->files, cap * sizeof(*f));
 
 		if (!f)
 			return -ENOMEM;
@@ -122,6 +125,8 @@ int session_preserve(struct luo_session *s, const int *fds, const uint64_t *toke
 			goto undo;
 		}
 		done++;
+		if (done == 1 && n > 1)
+			luod_test_pause("preserve"); /* a batch half preserved */
 	}
 	if (r == 0) {
 		core_notify();

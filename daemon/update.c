@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include "luod.h"
+#include "fault.h"
+#include "keeper.h"
 
 extern char **environ;
 
@@ -111,12 +113,12 @@ static void after_frozen(int result, void *ctx)
 
 	for (argc = 0; req->argv[argc]; argc++)
 		;
-	argv = calloc(argc + 3, sizeof(*argv));
+	argv = FAULT("alloc") ? NULL : calloc(argc + 3, sizeof(*argv));
 	if (!argv) {
 		cancel_and_fail(-ENOMEM);
 		return;
 	}
-	fd = luo_handover_write(&up.h, &bytes);
+	fd = FAULT("fdt") ? -EIO : luo_handover_write(&up.h, &bytes);
 	if (fd < 0) {
 		log_err("update: writing the handover: %s", strerror(-fd));
 		free(argv);
@@ -138,9 +140,15 @@ static void after_frozen(int result, void *ctx)
 	log_info("update: handover of %zu bytes in fd %d; exec %s", bytes, fd, path);
 	snprintf(ns_arg, sizeof(ns_arg), "--handover-exec-ns=%" PRIu64, now_ns());
 	argv[argc + 1] = ns_arg;
-	execve(path, argv, environ);
+	holder_before_exec(); /* the keeper drops what does not cross */
+	luod_test_pause("exec");
+	if (FAULT("exec"))
+		errno = EIO;
+	else
+		execve(path, argv, environ);
 	r = -errno;
 	log_err("update: execve %s: %s; rolling back", path, strerror(-r));
+	holder_exec_failed();
 
 restore:
 	carry_fds(req, fd, false);
@@ -162,6 +170,7 @@ int update_start(const struct luo_update_request *req, void (*failed)(int result
 		log_err("update: %s is not executable: %s", path, strerror(-r));
 		return r;
 	}
+	luo_fault_update_started();
 	up = (__typeof__(up)){ .active = true, .req = *req, .failed = failed, .ctx = ctx };
 	if (req->exec_path) {
 		snprintf(up.exec_path, sizeof(up.exec_path), "%s", req->exec_path);

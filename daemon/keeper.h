@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The keeper: a tiny process that holds a copy of every preserved fd and
+ * the record luod needs to rebuild its sessions, so that a SIGKILL of luod
+ * loses nothing (keeper.c is the process, holder.c is luod's side of it).
+ *
+ * Wire format on the keeper's SOCK_SEQPACKET socket, one message each, in
+ * host byte order (both ends are the same machine, usually the same
+ * binary): struct keeper_msg, then key_len bytes of key, then data_len
+ * bytes of data, with at most one fd in SCM_RIGHTS.
+ *   PUT  key data [fd]  store or replace; an fd replaces the one held,
+ *                       no fd keeps it
+ *   DEL  key            drop the entry (and close its fd)
+ *   DELP key            drop every entry whose key starts with key
+ *   LIST                the keeper answers with one PUT per entry, in the
+ *                       order they were first stored, then END
+ *   SYNC                the keeper answers END once everything before it
+ *                       is done (luod's way to know a DEL has closed an fd)
+ *   QUIT                close everything and exit: luod stopped cleanly
+ */
+#ifndef LUOD_KEEPER_H
+#define LUOD_KEEPER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "luod.h"
+
+enum keeper_op {
+	KEEPER_PUT = 1,
+	KEEPER_DEL,
+	KEEPER_DELP,
+	KEEPER_LIST,
+	KEEPER_SYNC,
+	KEEPER_QUIT,
+	KEEPER_END,
+};
+
+#define KEEPER_MAGIC 0x6b70756cu /* "lupk" */
+#define KEEPER_KEY_MAX 128
+#define KEEPER_DATA_MAX (LUO_PAYLOAD_MAX + 256)
+
+struct keeper_msg {
+	uint32_t magic;
+	uint32_t op;
+	uint32_t key_len;
+	uint32_t data_len;
+};
+
+/* argv[1] is "--keeper": run as the keeper on the listening socket in fd 3. */
+int keeper_main(int argc, char **argv);
+
+/* ---- holder.c: luod's side ---- */
+/*
+ * Find the keeper of state_dir, or start one. recover: a fresh start,
+ * rebuild every session the keeper holds (as incoming sessions, like after
+ * an update). Without a usable keeper luod runs on and says so.
+ */
+int holder_start(const char *state_dir, bool recover);
+void holder_stop(void); /* clean exit: the keeper lets everything go */
+/* Wait until the keeper has done everything sent so far (after a request). */
+void holder_flush(void);
+/* Around the update's execve: drop what does not cross; put it back on failure. */
+void holder_before_exec(void);
+void holder_exec_failed(void);
+
+/* ---- what core, session and file report (no sockets there) ---- */
+void mirror_session(const struct luo_session *s);
+void mirror_session_gone(const struct luo_session *s);
+void mirror_file(const struct luo_file *f);
+void mirror_file_gone(const struct luo_file *f);
+
+
+#endif

@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Crash survival: luod is killed with SIGKILL at each named point — idle,
+ * half-way through a preserve batch, in PREPARED, in FROZEN, between the
+ * FDT write and execve, in the successor before it parses the FDT, and
+ * idle after an update — then started again on the same socket and state
+ * directory. Every session comes back as an incoming session and every
+ * file is retrieved with its contents checked: a memfd's bytes, the data
+ * waiting in a pipe, an eventfd's counter. luod stops itself exactly at
+ * the point through $LUOD_TEST_PAUSE_AT (SIGSTOP), so the kill is not a
+ * race. The keeper holds one copy of each fd, no more (counted in
+ * /proc/KEEPER/fd), keeps doing so across a live update, and lets them all
+ * go once the sessions are finished.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "e2e.h"
+
+#define MEMFD_SIZE (256 * 1024 + 17)
+#define PIPE_DATA "still in the pipe"
+#define EVENTFD_COUNT 41
+
+enum { TOK_MEMFD = 1, TOK_PIPE = 2, TOK_EVENTFD = 3, TOK_BATCH1 = 10, TOK_BATCH2 = 11 };
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Start luod again on d's socket and state directory, as a person would after a crash. */
+static void restart(struct luod_proc *d)
+{
+	const char *luod = getenv("LUOD");
+	int i;
+
+	d->pid = fork();
+	assert_true(d->pid >= 0);
+	if (d->pid == 0) {
+		int log = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		if (log >= 0) {
+			dup2(log, 2);
+			close(log);
+		}
+		unsetenv("LUOD_TEST_PAUSE_AT");
+		execl(luod && *luod ? luod : "luod", "luod", "--socket", d->sock, "--state-dir",
+		      d->state_dir, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500; i++) {
+		int fd = luo_open(d->sock);
+
+		if (fd >= 0) {
+			close(fd);
+			return;
+		}
+		assert_true(luod_alive(d));
+		sleep_ms(10);
+	}
+	fail_msg("luod did not come back (log: %s)", d->log);
+}
+
+/* The keeper writes its pid file once it runs, which may be a moment after luod serves. */
+static pid_t keeper_pid(const struct luod_proc *d)
+{
+	char path[PATH_MAX + 16];
+	int pid = -1;
+
+	snprintf(path, sizeof(path), "%s/keeper.pid", d->state_dir);
+	for (int i = 0; i < 500 && pid < 0; i++) {
+		FILE *f = fopen(path, "r");
+
+		if (f) {
+			if (fscanf(f, "%d", &pid) != 1)
+				pid = -1;
+			fclose(f);
+		}
+		if (pid < 0)
+			sleep_ms(10);
+	}
+	return pid;
+}
+
+static int fd_count(pid_t pid)
+{
+	char path[64], cmd[128];
+	FILE *p;
+	int n = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	snprintf(cmd, sizeof(cmd), "ls %s | wc -l", path);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (fscanf(p, "%d", &n) != 1)
+		n = -1;
+	pclose(p);
+	return n;
+}
+
+/* The keeper applies what luod sends in its own time: wait (bounded) for the count. */
+static void keeper_fds_become(pid_t keeper, int want)
+{
+	int n = -1;
+
+	for (int i = 0; i < 300; i++) {
+		n = fd_count(keeper);
+		if (n == want)
+			return;
+		sleep_ms(10);
+	}
+	fail_msg("keeper %d holds %d fds, expected %d", (int)keeper, n, want);
+}
+
+static int pipe_fds[2];
+
+/* Session "work": a memfd, a pipe's read end with data in it, an eventfd. "empty": nothing. */
+static void populate(int dev, int *work, int *empty)
+{
+	int mfd, efd;
+
+	*work = luo_create_session(dev, "work");
+	assert_true(*work >= 0);
+	*empty = luo_create_session(dev, "empty");
+	assert_true(*empty >= 0);
+	mfd = memfd_pattern("crash", MEMFD_SIZE, 77);
+	assert_int_equal(pipe2(pipe_fds, O_CLOEXEC), 0);
+	assert_int_equal(write(pipe_fds[1], PIPE_DATA, strlen(PIPE_DATA)), (ssize_t)strlen(PIPE_DATA));
+	efd = eventfd(EVENTFD_COUNT, EFD_CLOEXEC);
+	assert_true(efd >= 0);
+	assert_int_equal(luo_session_preserve_fd(*work, mfd, TOK_MEMFD), 0);
+	assert_int_equal(luo_session_preserve_fd(*work, pipe_fds[0], TOK_PIPE), 0);
+	assert_int_equal(luo_session_preserve_fd(*work, efd, TOK_EVENTFD), 0);
+	close(mfd);
+	close(pipe_fds[0]);
+	close(efd);
+}
+
+/* Retrieve everything by name and token after the restart and check each file. */
+static void verify(const struct luod_proc *d, bool with_batch)
+{
+	int dev = e2e_open(d), h, fd;
+	char buf[64] = "";
+	uint64_t count = 0;
+
+	e2e_assert_state(d, "updated");
+	assert_true(e2e_session_listed(d, "work"));
+	assert_true(e2e_session_listed(d, "empty"));
+	assert_int_equal(e2e_session_files(d, "work"), with_batch ? 4 : 3);
+	assert_int_equal(e2e_session_files(d, "empty"), 0);
+
+	h = luo_retrieve_session(dev, "work");
+	assert_true(h >= 0);
+	fd = luo_session_retrieve_fd(h, TOK_MEMFD);
+	assert_true(fd >= 0);
+	assert_true(memfd_pattern_ok(fd, MEMFD_SIZE, 77));
+	close(fd);
+	fd = luo_session_retrieve_fd(h, TOK_PIPE);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, buf, sizeof(buf) - 1), (ssize_t)strlen(PIPE_DATA));
+	assert_string_equal(buf, PIPE_DATA);
+	close(fd);
+	fd = luo_session_retrieve_fd(h, TOK_EVENTFD);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, &count, sizeof(count)), (ssize_t)sizeof(count));
+	assert_int_equal(count, EVENTFD_COUNT);
+	close(fd);
+	if (with_batch) {
+		/* the first file of the batch had reached the keeper; the second had not */
+		fd = luo_session_retrieve_fd(h, TOK_BATCH1);
+		assert_true(fd >= 0);
+		assert_true(memfd_pattern_ok(fd, 4096, 10));
+		close(fd);
+		assert_int_equal(luo_session_retrieve_fd(h, TOK_BATCH2), -ENOENT);
+	}
+	/* once, as after an update */
+	assert_int_equal(luo_retrieve_session(dev, "work"), -EINVAL);
+	assert_int_equal(luo_session_finish(h), 0);
+	close(h);
+	h = luo_retrieve_session(dev, "empty");
+	assert_true(h >= 0);
+	assert_int_equal(luo_session_finish(h), 0);
+	close(h);
+	e2e_barrier(d);
+	e2e_assert_state(d, "normal");
+	close(dev);
+}
+
+/* Runs in a child: the request that luod stops in the middle of. */
+static void action(const struct luod_proc *d, const char *point, int work)
+{
+	int dev;
+
+	if (!strcmp(point, "preserve")) {
+		int fds[2] = { memfd_pattern("b1", 4096, 10), memfd_pattern("b2", 4096, 11) };
+		uint64_t toks[2] = { TOK_BATCH1, TOK_BATCH2 };
+
+		luo_session_preserve_fds(work, fds, toks, 2);
+	} else if (!strcmp(point, "prepare") || !strcmp(point, "freeze")) {
+		dev = luo_open(d->sock);
+		luo_set_event(dev, !strcmp(point, "prepare") ? LUO_EVENT_PREPARE : LUO_EVENT_FREEZE);
+	} else {
+		char out[256];
+
+		luoctl(d, out, sizeof(out), "update", NULL);
+	}
+	_exit(0);
+}
+
+static void crash_at(const char *point)
+{
+	struct luod_proc d;
+	bool idle = !strcmp(point, "idle"), updated = !strcmp(point, "updated");
+	int dev, work, empty, status;
+	pid_t child = -1, keeper, pid;
+	int keeper_base;
+
+	if (!idle && !updated)
+		setenv("LUOD_TEST_PAUSE_AT", point, 1);
+	luod_start(&d, NULL);
+	unsetenv("LUOD_TEST_PAUSE_AT");
+	keeper = keeper_pid(&d);
+	assert_true(keeper > 0);
+	keeper_base = fd_count(keeper);
+	dev = e2e_open(&d);
+	populate(dev, &work, &empty);
+	/* exactly one more fd per preserved file in the keeper: no double holding */
+	keeper_fds_become(keeper, keeper_base + 3);
+
+	if (updated) {
+		luod_update(&d, NULL);
+		close(work);
+		close(empty);
+		close(dev);
+		/* the same keeper, still one copy of each file */
+		assert_int_equal(keeper_pid(&d), keeper);
+		keeper_fds_become(keeper, keeper_base + 3);
+	} else if (!idle) {
+		child = fork();
+		assert_true(child >= 0);
+		if (child == 0)
+			action(&d, point, work);
+		/* luod stops itself at the point */
+		pid = waitpid(d.pid, &status, WUNTRACED);
+		assert_int_equal(pid, d.pid);
+		if (!WIFSTOPPED(status))
+			fail_msg("luod did not stop at %s (status %#x, log %s)", point, status, d.log);
+	}
+	assert_int_equal(kill(d.pid, SIGKILL), 0);
+	assert_int_equal(waitpid(d.pid, &status, 0), d.pid);
+	assert_true(WIFSIGNALED(status));
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
+	if (!updated) {
+		close(work);
+		close(empty);
+		close(dev);
+	}
+
+	restart(&d);
+	/* the keeper that held everything serves the new luod */
+	assert_int_equal(keeper_pid(&d), keeper);
+	verify(&d, !strcmp(point, "preserve"));
+	/* finished: the keeper holds nothing more than when it started */
+	keeper_fds_become(keeper, keeper_base);
+	close(pipe_fds[1]);
+	luod_stop(&d);
+	/* a clean stop ends the keeper too */
+	for (int i = 0; i < 300 && kill(keeper, 0) == 0; i++)
+		sleep_ms(10);
+	assert_int_equal(kill(keeper, 0), -1);
+}
+
+static void test_idle(void **state)
+{
+	(void)state;
+	crash_at("idle");
+}
+
+static void test_mid_preserve(void **state)
+{
+	(void)state;
+	crash_at("preserve");
+}
+
+static void test_prepare(void **state)
+{
+	(void)state;
+	crash_at("prepare");
+}
+
+static void test_freeze(void **state)
+{
+	(void)state;
+	crash_at("freeze");
+}
+
+static void test_before_exec(void **state)
+{
+	(void)state;
+	crash_at("exec");
+}
+
+static void test_fdt_parse(void **state)
+{
+	(void)state;
+	crash_at("parse");
+}
+
+static void test_after_update(void **state)
+{
+	(void)state;
+	crash_at("updated");
+}
+
+/* Two crashes in a row: what came back from the keeper is kept again. */
+static void test_twice(void **state)
+{
+	struct luod_proc d;
+	int dev, work, empty, status;
+
+	(void)state;
+	luod_start(&d, NULL);
+	dev = e2e_open(&d);
+	populate(dev, &work, &empty);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(kill(d.pid, SIGKILL), 0);
+		assert_int_equal(waitpid(d.pid, &status, 0), d.pid);
+		if (round == 0) {
+			close(work);
+			close(empty);
+			close(dev);
+		}
+		restart(&d);
+		assert_int_equal(e2e_session_files(&d, "work"), 3);
+	}
+	verify(&d, false);
+	close(pipe_fds[1]);
+	luod_stop(&d);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_idle),
+	cmocka_unit_test(test_mid_preserve),
+	cmocka_unit_test(test_prepare),
+	cmocka_unit_test(test_freeze),
+	cmocka_unit_test(test_before_exec),
+	cmocka_unit_test(test_fdt_parse),
+	cmocka_unit_test(test_after_update),
+	cmocka_unit_test(test_twice),
+};
+
+LUO_TEST_MAIN("e2e-crash", tests, NULL, NULL)
