@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * luoctl internals: the options every command shares, the helpers they use
+ * to talk to luod and print, and one entry point per command group (one
+ * file each). Exit status everywhere: 0 success, 1 luod refused or is
+ * unreachable (its errno is printed), 2 usage error; `exec` returns its
+ * command's status.
+ */
+#ifndef LUOCTL_H
+#define LUOCTL_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "luo/luo.h"
+#include "protocol.h"
+#include "rpc.h"
+
+struct luoctl_opts {
+	const char *socket; /* NULL: libluo's default */
+	bool json;
+};
+extern struct luoctl_opts opt;
+extern struct luo_reply reply; /* the last reply of call() */
+
+/* One command: its entry point gets argv[0] = the command's name. */
+struct luoctl_command {
+	const char *name;
+	int (*run)(const struct luoctl_command *cmd, int argc, char **argv);
+	const char *args;    /* synopsis after the name, for usage lines */
+	const char *summary; /* one line for `luoctl --help` */
+	const char *help;    /* the command's own options, or NULL */
+};
+
+/*
+ * The options every command accepts after its name. Add these to a
+ * command's getopt table; common_opt() handles their letters.
+ */
+#define LUOCTL_COMMON_OPTS                                  \
+	{ "socket", required_argument, NULL, 's' },         \
+	{ "json", no_argument, NULL, 'j' },                 \
+	{ "help", no_argument, NULL, 'h' }
+#define LUOCTL_COMMON_SHORT "s:jh"
+
+/*
+ * For a letter getopt returned: handles --socket and --json; true when the
+ * command must return *status now (--help printed: 0; a bad option: 2).
+ */
+bool common_opt(const struct luoctl_command *cmd, int c, int *status);
+/*
+ * For commands with only the common options: -1 to go on with
+ * argv[optind..] holding min_args..max_args operands, else the exit status.
+ */
+int parse_common(const struct luoctl_command *cmd, int argc, char **argv, int min_args,
+		 int max_args);
+void command_usage(const struct luoctl_command *cmd, FILE *out);
+/* Exit status 2 with the usage on stderr, after an optional message. */
+int usage_error(const struct luoctl_command *cmd, const char *msg);
+
+const char *state_name(uint32_t state);
+int fail(const char *what, int r);         /* prints, returns 1 */
+int connect_luod(void);                    /* a device handle, or -errno (printed) */
+void json_string(FILE *out, const char *s); /* a JSON string literal */
+/* One request; on success the reply is in `reply` with its fds closed. Returns 0 or 1. */
+int call(int dev, uint16_t op, const void *body, size_t len, const char *what);
+double ms(uint64_t ns);
+/* Whether stderr is a terminal: progress lines go there only then. */
+bool progress_wanted(void);
+
+int cmd_status(const struct luoctl_command *cmd, int argc, char **argv);
+int cmd_sessions(const struct luoctl_command *cmd, int argc, char **argv);
+int cmd_show(const struct luoctl_command *cmd, int argc, char **argv);
+int cmd_event(const struct luoctl_command *cmd, int argc, char **argv);
+int cmd_update(const struct luoctl_command *cmd, int argc, char **argv);
+
+#endif

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * luoctl — inspect and drive luod: status, sessions, global events, the
+ * live update, and the commands that put unmodified programs under luo.
+ * This file owns the command table, the options every command shares and
+ * the small helpers for talking to luod and printing; each command group
+ * lives in its own file (luoctl.h lists them).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "luoctl.h"
+
+struct luoctl_opts opt;
+struct luo_reply reply;
+
+static const struct luoctl_command commands[] = {
+	{ "status", cmd_status, "", "global state, generation, counts", NULL },
+	{ "sessions", cmd_sessions, "", "list sessions", NULL },
+	{ "show", cmd_show, "NAME", "one session and its files", NULL },
+	{ "prepare", cmd_event, "", "send the global PREPARE event", NULL },
+	{ "freeze", cmd_event, "", "send the global FREEZE event", NULL },
+	{ "cancel", cmd_event, "", "send the global CANCEL event", NULL },
+	{ "finish", cmd_event, "", "send the global FINISH event", NULL },
+	{ "update", cmd_update, "[--exec PATH | --session NAME]",
+	  "live update: luod hands everything to its successor",
+	  "  -e, --exec PATH        exec PATH instead of luod's own binary\n"
+	  "  -S, --session NAME     update one session only: luod freezes it, takes it from\n"
+	  "                         its process and holds it for its successor; luod itself\n"
+	  "                         does not restart\n" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+const char *state_name(uint32_t state)
+{
+	static const char *const names[] = { "normal", "prepared", "frozen", "updated" };
+
+	return state < 4 ? names[state] : "unknown";
+}
+
+int fail(const char *what, int r)
+{
+	fprintf(stderr, "luoctl: %s: %s\n", what, strerror(-r));
+	return 1;
+}
+
+int connect_luod(void)
+{
+	int fd = luo_open(opt.socket);
+
+	if (fd < 0)
+		fprintf(stderr, "luoctl: cannot reach luod at %s: %s\n",
+			opt.socket ? opt.socket : "the default socket", strerror(-fd));
+	return fd;
+}
+
+/* JSON string: names are plain bytes up to 63, escape what JSON needs. */
+void json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(out, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(out, "\\u%04x", ch);
+		else
+			fputc(ch, out);
+	}
+	fputc('"', out);
+}
+
+int call(int dev, uint16_t op, const void *body, size_t len, const char *what)
+{
+	int r = luo_rpc(dev, op, body, len, NULL, 0, &reply);
+
+	if (r < 0)
+		return fail(what, r);
+	luo_reply_close_fds(&reply);
+	return 0;
+}
+
+double ms(uint64_t ns)
+{
+	return (double)ns / 1e6;
+}
+
+bool progress_wanted(void)
+{
+	return isatty(STDERR_FILENO) == 1;
+}
+
+void command_usage(const struct luoctl_command *cmd, FILE *out)
+{
+	fprintf(out, "Usage: luoctl [--socket PATH] [--json] %s%s%s\n\n%s.\n\n", cmd->name,
+		*cmd->args ? " " : "", cmd->args, cmd->summary);
+	fprintf(out, "Options:\n%s", cmd->help ? cmd->help : "");
+	fprintf(out, "  -s, --socket PATH      luod's socket (default: $LUO_SOCKET, else the default path)\n"
+		     "  -j, --json             machine-readable output\n"
+		     "  -h, --help             this help\n");
+}
+
+int usage_error(const struct luoctl_command *cmd, const char *msg)
+{
+	if (msg)
+		fprintf(stderr, "luoctl: %s: %s\n", cmd->name, msg);
+	command_usage(cmd, stderr);
+	return 2;
+}
+
+bool common_opt(const struct luoctl_command *cmd, int c, int *status)
+{
+	switch (c) {
+	case 's':
+		opt.socket = optarg;
+		return false;
+	case 'j':
+		opt.json = true;
+		return false;
+	case 'h':
+		command_usage(cmd, stdout);
+		*status = 0;
+		return true;
+	case '?':
+	case ':':
+		command_usage(cmd, stderr);
+		*status = 2;
+		return true;
+	}
+	return false;
+}
+
+int parse_common(const struct luoctl_command *cmd, int argc, char **argv, int min_args,
+		 int max_args)
+{
+	static const struct option opts[] = { LUOCTL_COMMON_OPTS, { 0 } };
+	int c, status;
+
+	while ((c = getopt_long(argc, argv, LUOCTL_COMMON_SHORT, opts, NULL)) != -1)
+		if (common_opt(cmd, c, &status))
+			return status;
+	if (argc - optind < min_args || argc - optind > max_args)
+		return usage_error(cmd, NULL);
+	return -1;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: luoctl [--socket PATH] [--json] COMMAND [ARGS]\n\nCommands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		char syn[128];
+
+		snprintf(syn, sizeof(syn), "%s%s%s", commands[i].name, *commands[i].args ? " " : "",
+			 commands[i].args);
+		if (strlen(syn) > 22)
+			fprintf(out, "  %s\n  %-22s %s\n", syn, "", commands[i].summary);
+		else
+			fprintf(out, "  %-22s %s\n", syn, commands[i].summary);
+	}
+	fprintf(out, "\n`luoctl COMMAND --help` describes a command's own options.\n\n"
+		     "Options:\n"
+		     "  -s, --socket PATH      luod's socket (default: $LUO_SOCKET, else the default path)\n"
+		     "  -j, --json             machine-readable output\n"
+		     "  -h, --help             this help\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = { LUOCTL_COMMON_OPTS, { 0 } };
+	const struct luoctl_command *cmd = NULL;
+	int c;
+
+	/* "+": stop at the command; what follows is the command's to parse */
+	while ((c = getopt_long(argc, argv, "+" LUOCTL_COMMON_SHORT, opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			opt.socket = optarg;
+			break;
+		case 'j':
+			opt.json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(argv[optind], commands[i].name))
+			cmd = &commands[i];
+	if (!cmd) {
+		fprintf(stderr, "luoctl: unknown command: %s\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	/*
+	 * glibc keeps the first scan's "+" until getopt is reinitialized with
+	 * optind = 0; each command restarts it on its own arguments.
+	 */
+	argc -= optind;
+	argv += optind;
+	optind = 0;
+	return cmd->run(cmd, argc, argv);
+}

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* `luoctl sessions` and `luoctl show NAME`: the sessions luod holds and their files. */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "luoctl.h"
+
+/* Leaves the object open, for `show` to add the files. */
+static void print_session_json_fields(const struct luo_msg_session_info *si)
+{
+	printf("{\"name\": ");
+	json_string(stdout, si->name);
+	printf(", \"state\": \"%s\", \"incoming\": %s, \"retrieved\": %s, \"attached\": %s, "
+	       "\"uid\": %u, \"files\": %u",
+	       state_name(si->state), si->incoming ? "true" : "false",
+	       si->retrieved ? "true" : "false", si->attached ? "true" : "false", si->uid, si->files);
+}
+
+static int list(int dev)
+{
+	struct luo_msg_list req = { 0 };
+	bool first = true;
+
+	if (opt.json)
+		printf("[");
+	else
+		printf("%-32s %-9s %-9s %-9s %6s %7s\n", "NAME", "STATE", "SIDE", "HELD", "UID", "FILES");
+	for (;;) {
+		struct luo_msg_list_reply rep;
+		const struct luo_msg_session_info *e;
+
+		if (call(dev, LUO_OP_LIST_SESSIONS, &req, sizeof(req), "sessions"))
+			return 1;
+		if (reply.body_len < sizeof(rep))
+			return fail("sessions", -EPROTO);
+		memcpy(&rep, reply.body, sizeof(rep));
+		if (reply.body_len < sizeof(rep) + rep.count * sizeof(*e))
+			return fail("sessions", -EPROTO);
+		e = (const void *)(reply.body + sizeof(rep));
+		for (uint32_t i = 0; i < rep.count; i++) {
+			struct luo_msg_session_info si;
+
+			memcpy(&si, &e[i], sizeof(si));
+			si.name[LUO_NAME_MAX - 1] = '\0';
+			if (opt.json) {
+				printf("%s", first ? "" : ", ");
+				print_session_json_fields(&si);
+				printf("}");
+			} else {
+				printf("%-32s %-9s %-9s %-9s %6u %7u\n", si.name, state_name(si.state),
+				       si.incoming ? "incoming" : "outgoing",
+				       si.attached ? "yes" : (si.retrieved ? "no" : "waiting"), si.uid,
+				       si.files);
+			}
+			first = false;
+		}
+		req.cursor += rep.count;
+		if (rep.count == 0 || req.cursor >= rep.total)
+			break;
+	}
+	if (opt.json)
+		printf("]\n");
+	return 0;
+}
+
+int cmd_sessions(const struct luoctl_command *cmd, int argc, char **argv)
+{
+	int dev, r = parse_common(cmd, argc, argv, 0, 0);
+
+	if (r >= 0)
+		return r;
+	dev = connect_luod();
+	if (dev < 0)
+		return 1;
+	r = list(dev);
+	close(dev);
+	return r;
+}
+
+static int show(int dev, const char *name)
+{
+	struct luo_msg_show req = { 0 };
+	bool first = true;
+
+	strcpy(req.name, name);
+	for (;;) {
+		struct luo_msg_show_reply rep;
+		const struct luo_msg_file_info *e;
+
+		if (call(dev, LUO_OP_SHOW_SESSION, &req, sizeof(req), name))
+			return 1;
+		if (reply.body_len < sizeof(rep))
+			return fail(name, -EPROTO);
+		memcpy(&rep, reply.body, sizeof(rep));
+		if (reply.body_len < sizeof(rep) + rep.count * sizeof(*e))
+			return fail(name, -EPROTO);
+		rep.session.name[LUO_NAME_MAX - 1] = '\0';
+		e = (const void *)(reply.body + sizeof(rep));
+		if (req.cursor == 0) {
+			if (opt.json) {
+				print_session_json_fields(&rep.session);
+				printf(", \"file_list\": [");
+			} else {
+				printf("session:  %s\nstate:    %s (%s)\nuid:      %u\nfiles:    %u\n\n",
+				       rep.session.name, state_name(rep.session.state),
+				       rep.session.incoming ? "incoming" : "outgoing", rep.session.uid,
+				       rep.session.files);
+				printf("%-20s %-8s %14s %-7s %s\n", "TOKEN", "HANDLER", "SIZE", "FROZEN",
+				       "RETRIEVED");
+			}
+		}
+		for (uint32_t i = 0; i < rep.count; i++) {
+			struct luo_msg_file_info fi;
+
+			memcpy(&fi, &e[i], sizeof(fi));
+			fi.handler[LUO_HANDLER_NAME_MAX - 1] = '\0';
+			if (opt.json) {
+				printf("%s{\"token\": %" PRIu64 ", \"handler\": \"%s\", \"size\": %" PRIu64
+				       ", \"frozen\": %s, \"retrieved\": %s, \"retrieve_error\": %d}",
+				       first ? "" : ", ", fi.token, fi.handler, fi.size,
+				       fi.frozen ? "true" : "false", fi.retrieved ? "true" : "false",
+				       fi.retrieve_error);
+			} else {
+				printf("%-20" PRIu64 " %-8s %14" PRIu64 " %-7s %s\n", fi.token, fi.handler,
+				       fi.size, fi.frozen ? "yes" : "no",
+				       fi.retrieve_error ? strerror(-fi.retrieve_error)
+							 : (fi.retrieved ? "yes" : "no"));
+			}
+			first = false;
+		}
+		req.cursor += rep.count;
+		if (rep.count == 0 || req.cursor >= rep.total)
+			break;
+	}
+	if (opt.json)
+		printf("]}\n");
+	return 0;
+}
+
+int cmd_show(const struct luoctl_command *cmd, int argc, char **argv)
+{
+	const char *name;
+	int dev, r = parse_common(cmd, argc, argv, 1, 1);
+
+	if (r >= 0)
+		return r;
+	name = argv[optind];
+	if (luo_name_validate(name, strlen(name) + 1) < 0)
+		return usage_error(cmd, "bad session name");
+	dev = connect_luod();
+	if (dev < 0)
+		return 1;
+	r = show(dev, name);
+	close(dev);
+	return r;
+}

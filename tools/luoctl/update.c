@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The global events (`luoctl prepare|freeze|cancel|finish`) and the live
+ * update (`luoctl update`: all of luod, or one session with --session).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "luoctl.h"
+
+int cmd_event(const struct luoctl_command *cmd, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		enum luo_event event;
+	} events[] = {
+		{ "prepare", LUO_EVENT_PREPARE },
+		{ "freeze", LUO_EVENT_FREEZE },
+		{ "cancel", LUO_EVENT_CANCEL },
+		{ "finish", LUO_EVENT_FINISH },
+	};
+	enum luo_event event = LUO_EVENT_PREPARE;
+	enum luo_state state;
+	int dev, r = parse_common(cmd, argc, argv, 0, 0);
+
+	if (r >= 0)
+		return r;
+	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+		if (!strcmp(cmd->name, events[i].name))
+			event = events[i].event;
+	dev = connect_luod();
+	if (dev < 0)
+		return 1;
+	r = luo_set_event(dev, event);
+	if (r == 0)
+		r = luo_get_state(dev, &state);
+	close(dev);
+	if (r < 0)
+		return fail(cmd->name, r);
+	if (opt.json)
+		printf("{\"event\": \"%s\", \"state\": \"%s\"}\n", cmd->name, state_name(state));
+	else
+		printf("%s: ok, state %s\n", cmd->name, state_name(state));
+	return 0;
+}
+
+/* SESSION_UPDATE: one session frozen and taken from its process, luod stays. */
+static int update_session(int dev, const char *name)
+{
+	struct luo_msg_name req = { 0 };
+	struct luo_msg_session_info si = { 0 };
+
+	strcpy(req.name, name);
+	if (call(dev, LUO_OP_SESSION_UPDATE, &req, sizeof(req), name))
+		return 1;
+	memcpy(&si, reply.body, reply.body_len < sizeof(si) ? reply.body_len : sizeof(si));
+	si.name[LUO_NAME_MAX - 1] = '\0';
+	if (opt.json) {
+		printf("{\"session\": ");
+		json_string(stdout, name);
+		printf(", \"state\": \"%s\", \"files\": %u}\n", state_name(si.state), si.files);
+		return 0;
+	}
+	printf("session %s: %s, %u files, held by luod for its successor\n", name,
+	       state_name(si.state), si.files);
+	return 0;
+}
+
+static int update_all(int dev, const char *exec_path)
+{
+	static struct luo_msg_update req;
+	struct luo_msg_update_reply rep = { 0 };
+	int r;
+
+	memset(&req, 0, sizeof(req));
+	if (exec_path) {
+		char *abs = realpath(exec_path, NULL);
+
+		if (!abs) {
+			fprintf(stderr, "luoctl: update: %s: %s\n", exec_path, strerror(errno));
+			return 1;
+		}
+		if (strlen(abs) >= sizeof(req.exec_path)) {
+			free(abs);
+			return fail("update", -ENAMETOOLONG);
+		}
+		strcpy(req.exec_path, abs);
+		free(abs);
+		req.flags |= LUO_UPDATE_EXEC;
+	}
+	if (progress_wanted())
+		fprintf(stderr, "luoctl: update: prepare, freeze, handover, exec...\n");
+	r = luo_rpc(dev, LUO_OP_UPDATE, &req, sizeof(req), NULL, 0, &reply);
+	if (r == -ECONNRESET) {
+		fprintf(stderr, "luoctl: update: luod closed the connection without an answer; "
+				"the successor refused the handover or died (see luod's log)\n");
+		return 1;
+	}
+	if (r < 0)
+		return fail("update", r);
+	luo_reply_close_fds(&reply);
+	memcpy(&rep, reply.body, reply.body_len < sizeof(rep) ? reply.body_len : sizeof(rep));
+	if (opt.json) {
+		printf("{\"generation\": %" PRIu64 ", \"pid\": %u, \"sessions\": %u, \"files\": %" PRIu64
+		       ", \"prepare_ms\": %.3f, \"freeze_ms\": %.3f, \"fdt_write_ms\": %.3f, "
+		       "\"exec_ms\": %.3f, \"fdt_parse_ms\": %.3f, \"blackout_ms\": %.3f, "
+		       "\"fdt_bytes\": %" PRIu64 "}\n",
+		       rep.generation, rep.successor_pid, rep.sessions, rep.files, ms(rep.prepare_ns),
+		       ms(rep.freeze_ns), ms(rep.fdt_write_ns), ms(rep.exec_ns), ms(rep.fdt_parse_ns),
+		       ms(rep.blackout_ns), rep.fdt_bytes);
+		return 0;
+	}
+	printf("updated: generation %" PRIu64 ", luod pid %u, %u sessions, %" PRIu64 " files\n",
+	       rep.generation, rep.successor_pid, rep.sessions, rep.files);
+	printf("  prepare %.3f ms, freeze %.3f ms, fdt write %.3f ms (%" PRIu64 " bytes), "
+	       "exec %.3f ms, fdt parse %.3f ms\n  blackout %.3f ms\n",
+	       ms(rep.prepare_ns), ms(rep.freeze_ns), ms(rep.fdt_write_ns), rep.fdt_bytes,
+	       ms(rep.exec_ns), ms(rep.fdt_parse_ns), ms(rep.blackout_ns));
+	return 0;
+}
+
+int cmd_update(const struct luoctl_command *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		LUOCTL_COMMON_OPTS,
+		{ "exec", required_argument, NULL, 'e' },
+		{ "session", required_argument, NULL, 'S' },
+		{ 0 },
+	};
+	const char *exec_path = NULL, *session = NULL;
+	int c, dev, r;
+
+	while ((c = getopt_long(argc, argv, LUOCTL_COMMON_SHORT "e:S:", opts, NULL)) != -1) {
+		if (common_opt(cmd, c, &r))
+			return r;
+		if (c == 'e')
+			exec_path = optarg;
+		else if (c == 'S')
+			session = optarg;
+	}
+	if (optind != argc)
+		return usage_error(cmd, NULL);
+	if (exec_path && session)
+		return usage_error(cmd, "--exec and --session exclude each other");
+	if (session && luo_name_validate(session, strlen(session) + 1) < 0)
+		return usage_error(cmd, "bad session name");
+	dev = connect_luod();
+	if (dev < 0)
+		return 1;
+	r = session ? update_session(dev, session) : update_all(dev, exec_path);
+	close(dev);
+	return r;
+}
