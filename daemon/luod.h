@@ -316,6 +316,18 @@ struct luod_config {
 };
 int luod_serve(const struct luod_config *cfg);
 
+/* ---- backend_kernel.c: luod as the agent of a real /dev/liveupdate ---- */
+#define LUO_KERNEL_DEVICE "/dev/liveupdate"
+bool luo_kernel_device_present(void); /* a character device there: a kernel with LUO */
+int backend_kernel_open(const char *path); /* makes the kernel backend active */
+void backend_kernel_close(void);
+bool backend_kernel_active(void);
+/* A new fd of the kernel session for the client, or -errno. */
+int backend_kernel_session(bool create, const char *name, uid_t uid);
+void backend_kernel_status(struct luo_msg_kernel_status *st);
+int backend_kernel_load(int kernel_fd, int initrd_fd, const char *cmdline, size_t len);
+void backend_kernel_reboot(void); /* after a successful load has been answered */
+
 /* ---- systemd.c: sd_notify and socket activation; silent without systemd ---- */
 /* The activated listening socket (taken once), -ENOENT when there is none, or -errno. */
 int systemd_listen_fd(void);

@@ -49,6 +49,10 @@ static void usage(FILE *out)
 		"  -t, --participant-timeout MS\n"
 		"                        how long a participant may take to answer an event\n"
 		"                        (default 5000)\n"
+		"      --backend auto|userspace|kernel\n"
+		"                        where sessions live: luod itself, or the kernel's LUO\n"
+		"                        through /dev/liveupdate (auto: the kernel's when that\n"
+		"                        is a character device; the default)\n"
 		"  -v, --verbose         log debug messages\n"
 		"  -q, --quiet           log warnings and errors only\n"
 		"  -h, --help            show this help\n"
@@ -120,6 +124,7 @@ enum {
 	OPT_MAX_FILES,
 	OPT_MAX_FDS,
 	OPT_MAX_MESSAGE,
+	OPT_BACKEND,
 };
 
 int main(int argc, char **argv)
@@ -134,6 +139,7 @@ int main(int argc, char **argv)
 		{ "max-files-per-session", required_argument, NULL, OPT_MAX_FILES },
 		{ "max-fds", required_argument, NULL, OPT_MAX_FDS },
 		{ "max-message-size", required_argument, NULL, OPT_MAX_MESSAGE },
+		{ "backend", required_argument, NULL, OPT_BACKEND },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -158,6 +164,7 @@ int main(int argc, char **argv)
 	 * handover's exit status 1 into an abort (SIGABRT) in sanitizer builds.
 	 */
 	static char **succ_argv;
+	const char *backend = "auto";
 	int c, r;
 
 	if (argc > 1 && !strcmp(argv[1], "--keeper"))
@@ -224,6 +231,15 @@ int main(int argc, char **argv)
 						  &luo_limits.message) = (size_t)v;
 			break;
 		}
+		case OPT_BACKEND:
+			if (strcmp(optarg, "auto") && strcmp(optarg, "userspace") &&
+			    strcmp(optarg, "kernel")) {
+				fprintf(stderr, "luod: bad --backend: %s (auto, userspace, kernel)\n",
+					optarg);
+				return 2;
+			}
+			backend = optarg;
+			break;
 		case 'v':
 			log_max_level = LOG_DEBUG;
 			break;
@@ -325,8 +341,17 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if (!strcmp(backend, "kernel") ||
+	    (!strcmp(backend, "auto") && luo_kernel_device_present())) {
+		r = backend_kernel_open(LUO_KERNEL_DEVICE);
+		if (r < 0) {
+			log_err("kernel backend: %s: %s", LUO_KERNEL_DEVICE, strerror(-r));
+			return 1;
+		}
+	}
 	luo_statefile_init(cfg.state_dir);
 	r = luod_serve(&cfg);
+	backend_kernel_close();
 	free(succ_argv);
 	return r < 0 ? 1 : 0;
 }

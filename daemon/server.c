@@ -324,6 +324,16 @@ static int op_session_handle(struct conn *c, const struct luo_request *req)
 
 	if (req->op == LUO_OP_CREATE_SESSION && (r = limits_create(c->uid)) < 0)
 		return r;
+	if (backend_kernel_active()) {
+		/* the handle is the kernel's own session fd */
+		r = backend_kernel_session(req->op == LUO_OP_CREATE_SESSION, req->name.name, c->uid);
+		if (r < 0)
+			return r;
+		reply.fds[0] = r;
+		reply.nfds = 1;
+		reply.own_fds = true;
+		return 0;
+	}
 	r = handle_new(c, &h, &client_fd);
 	if (r < 0)
 		return r;
@@ -488,6 +498,8 @@ static int op_update(struct conn *c, const struct luo_msg_update *up)
 	};
 	int r;
 
+	if (backend_kernel_active())
+		return -EOPNOTSUPP; /* luod cannot carry kernel sessions over its own execve: use --kernel */
 	if (!privileged(c))
 		return -EPERM;
 	if (srv.update_waiter)
@@ -550,6 +562,31 @@ static int op_participant_register(struct conn *c, const struct luo_msg_name *re
 		memcpy(rep->data, p->incoming, rep->len);
 	reply.len = sizeof(*rep) + rep->len;
 	return 0;
+}
+
+/* KERNEL_STATUS and KERNEL_UPDATE: the kernel backend's own ops (backend_kernel.c). */
+static int kernel_request(struct conn *c, const void *msg, size_t len, const int *fds, size_t nfds)
+{
+	const char *cmdline = (const char *)msg + sizeof(struct luo_msg_hdr);
+	size_t cmdline_len = len - sizeof(struct luo_msg_hdr);
+	struct luo_msg_hdr hdr;
+	struct luo_msg_kernel_status st;
+
+	memcpy(&hdr, msg, sizeof(hdr));
+	if (hdr.op == LUO_OP_KERNEL_STATUS) {
+		if (cmdline_len || nfds)
+			return -EINVAL;
+		backend_kernel_status(&st);
+		memcpy(reply.body, &st, sizeof(st));
+		reply.len = sizeof(st);
+		return 0;
+	}
+	if (!privileged(c))
+		return -EPERM;
+	if (nfds < 1 || nfds > 2)
+		return -EINVAL;
+	log_info("kernel update requested by pid %d", (int)c->pid);
+	return backend_kernel_load(fds[0], nfds == 2 ? fds[1] : -1, cmdline, cmdline_len);
 }
 
 /* A decoded request (request.c) on a device connection. */
@@ -722,6 +759,8 @@ static void conn_readable(struct conn *c)
 	}
 	if (c->is_session) {
 		reply.result = session_request(c, request, (size_t)n, fds, &nfds);
+	} else if (op == LUO_OP_KERNEL_STATUS || op == LUO_OP_KERNEL_UPDATE) {
+		reply.result = kernel_request(c, request, (size_t)n, fds, nfds);
 	} else {
 		struct luo_request req;
 
@@ -733,6 +772,7 @@ static void conn_readable(struct conn *c)
 	holder_flush(); /* what this request released is gone from the keeper too */
 	if (reply.result != REPLY_LATER)
 		reply_send(c, op);
+	backend_kernel_reboot(); /* a kernel update answered: now the kexec */
 }
 
 static void conn_event(struct conn *c, uint32_t events)

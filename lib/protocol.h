@@ -51,6 +51,9 @@ enum luo_op {
 	LUO_OP_UPDATE = 8,
 	LUO_OP_PARTICIPANT_REGISTER = 9, /* the connection becomes the participant's */
 	LUO_OP_SESSION_UPDATE = 10,      /* per-session update of a session by name */
+	/* 20..27: the kernel backend (daemon/backend_kernel.c) */
+	LUO_OP_KERNEL_STATUS = 20, /* reply: struct luo_msg_kernel_status */
+	LUO_OP_KERNEL_UPDATE = 21, /* body: command line with its NUL; fds: kernel [, initrd] */
 
 	/* session handle */
 	LUO_OP_SESSION_PRESERVE = 64,
@@ -98,6 +101,18 @@ struct luo_msg_status {
 	uint32_t participants;
 	uint32_t reserved;
 	uint64_t memfd_bytes; /* bytes of preserved memfds (the memfd handler's FLB) */
+};
+
+/* KERNEL_STATUS reply: which backend luod runs, and the kernel's live-update number */
+enum luo_backend {
+	LUO_BACKEND_USERSPACE = 0,
+	LUO_BACKEND_KERNEL = 1,
+};
+
+struct luo_msg_kernel_status {
+	uint32_t backend;  /* enum luo_backend */
+	uint32_t sessions; /* kernel sessions luod holds */
+	uint64_t liveupdate_num; /* live updates the kernel has been through (0: none) */
 };
 
 /* LIST_SESSIONS request: entries from index cursor on */

@@ -6,11 +6,15 @@
  * applies each message all or nothing; when a later message fails, the
  * earlier ones are undone here (unpreserve, or close of what was retrieved)
  * so the whole batch is all or nothing for the caller.
+ *
+ * A handle that is not a socket is a kernel session fd (luod's kernel
+ * backend): every call goes to kernel_session.c instead.
  */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "kernel_session.h"
 #include "luo/luo.h"
 #include "rpc.h"
 
@@ -36,6 +40,8 @@ int luo_session_preserve_fds(int session, const int *fds, const uint64_t *tokens
 
 	if ((!fds || !tokens) && n)
 		return -EINVAL;
+	if (luo_kernel_session(session))
+		return luo_kernel_preserve_fds(session, fds, tokens, n);
 	while (done < n) {
 		size_t k = n - done < LUO_FDS_PER_MSG ? n - done : LUO_FDS_PER_MSG;
 		size_t len = tokens_msg_fill(&m, tokens + done, k);
@@ -64,6 +70,8 @@ int luo_session_unpreserve_fd(int session, uint64_t token)
 	struct luo_msg_token req = { .token = token };
 	struct luo_reply reply;
 
+	if (luo_kernel_session(session))
+		return -EOPNOTSUPP; /* the kernel cannot unpreserve */
 	return luo_rpc(session, LUO_OP_SESSION_UNPRESERVE, &req, sizeof(req), NULL, 0, &reply);
 }
 
@@ -76,6 +84,8 @@ int luo_session_retrieve_fds(int session, const uint64_t *tokens, int *ret_fds, 
 
 	if ((!ret_fds || !tokens) && n)
 		return -EINVAL;
+	if (luo_kernel_session(session))
+		return luo_kernel_retrieve_fds(session, tokens, ret_fds, n);
 	while (done < n) {
 		size_t k = n - done < LUO_FDS_PER_MSG ? n - done : LUO_FDS_PER_MSG;
 		size_t len = tokens_msg_fill(&m, tokens + done, k);
@@ -111,6 +121,8 @@ int luo_session_finish(int session)
 {
 	struct luo_reply reply;
 
+	if (luo_kernel_session(session))
+		return luo_kernel_finish(session);
 	return luo_rpc(session, LUO_OP_SESSION_FINISH, NULL, 0, NULL, 0, &reply);
 }
 
@@ -122,6 +134,8 @@ int luo_session_get_name(int session, char name[LUO_NAME_MAX])
 
 	if (!name)
 		return -EINVAL;
+	if (luo_kernel_session(session))
+		return luo_kernel_get_name(session, name);
 	r = luo_rpc(session, LUO_OP_SESSION_GET_NAME, NULL, 0, NULL, 0, &reply);
 	if (r < 0)
 		return r;
@@ -141,6 +155,8 @@ int luo_session_set_event(int session, enum luo_event event)
 
 	if ((unsigned)event > LUO_EVENT_FINISH)
 		return -EINVAL;
+	if (luo_kernel_session(session))
+		return -EOPNOTSUPP; /* per-session events are luo's, not the kernel's */
 	return luo_rpc(session, LUO_OP_SESSION_SET_EVENT, &req, sizeof(req), NULL, 0, &reply);
 }
 
@@ -152,6 +168,8 @@ int luo_session_get_state(int session, enum luo_state *state, bool *incoming)
 
 	if (!state)
 		return -EINVAL;
+	if (luo_kernel_session(session))
+		return -EOPNOTSUPP;
 	r = luo_rpc(session, LUO_OP_SESSION_GET_STATE, NULL, 0, NULL, 0, &reply);
 	if (r < 0)
 		return r;
