@@ -76,4 +76,10 @@ int cmd_show(const struct luoctl_command *cmd, int argc, char **argv);
 int cmd_event(const struct luoctl_command *cmd, int argc, char **argv);
 int cmd_update(const struct luoctl_command *cmd, int argc, char **argv);
 
+/* kernel.c: the kernel backend */
+int kernel_status(int dev, struct luo_msg_kernel_status *st); /* 0 or -errno */
+int update_kernel(int dev, const char *kernel, const char *initrd, const char *append);
+int cmd_preserve(const struct luoctl_command *cmd, int argc, char **argv);
+int cmd_exec(const struct luoctl_command *cmd, int argc, char **argv);
+
 #endif

@@ -26,12 +26,24 @@ static const struct luoctl_command commands[] = {
 	{ "freeze", cmd_event, "", "send the global FREEZE event", NULL },
 	{ "cancel", cmd_event, "", "send the global CANCEL event", NULL },
 	{ "finish", cmd_event, "", "send the global FINISH event", NULL },
-	{ "update", cmd_update, "[--exec PATH | --session NAME]",
+	{ "update", cmd_update,
+	  "[--exec PATH | --session NAME | --kernel BZIMAGE [--initrd FILE] [--append ARGS]]",
 	  "live update: luod hands everything to its successor",
 	  "  -e, --exec PATH        exec PATH instead of luod's own binary\n"
 	  "  -S, --session NAME     update one session only: luod freezes it, takes it from\n"
 	  "                         its process and holds it for its successor; luod itself\n"
-	  "                         does not restart\n" },
+	  "                         does not restart\n"
+	  "  -k, --kernel BZIMAGE   kernel backend: load BZIMAGE (kexec_file_load) and\n"
+	  "                         reboot into it; the kernel carries the sessions\n"
+	  "  -i, --initrd FILE      the next kernel's initramfs\n"
+	  "  -a, --append ARGS      the next kernel's command line (default: this one's)\n" },
+	{ "preserve", cmd_preserve, "--session NAME --pid PID --fd N --token T [--create]",
+	  "take fd N out of a running process and preserve it",
+	  "  -S, --session NAME     the session; luod holds it afterwards (per-session freeze)\n"
+	  "  -c, --create           create the session when luod holds none of that name\n"
+	  "  -p, --pid PID          the process (pidfd_getfd: the kernel's ptrace check applies)\n"
+	  "  -f, --fd N             its file descriptor\n"
+	  "  -t, --token T          the token to preserve it under\n" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

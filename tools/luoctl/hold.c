@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Sessions that luoctl keeps on behalf of programs that know nothing of luo
+ * (`luoctl exec`, `luoctl preserve`).
+ *
+ * Such a session lives in one of two places. While luoctl works on it, it is
+ * an ordinary outgoing session whose handle luoctl holds, so a global update
+ * of luod carries it like any other. When luoctl is done it freezes the
+ * session on its own (per-session FREEZE) and closes the handle: luod then
+ * holds it, retrievable by name, with every fd in it.
+ *
+ * Taking it back (hold_attach) retrieves the held session, takes its fds,
+ * finishes it and creates it afresh with the same fds under the same
+ * tokens: an incoming session cannot take new fds and cannot be frozen
+ * again, a fresh outgoing one can. Between the FINISH and the new
+ * preservation only luoctl holds the fds; if luoctl dies right there they
+ * are gone with it, which is why it does nothing else in between.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hold.h"
+
+void hold_init(struct hold *h, const char *name)
+{
+	memset(h, 0, sizeof(*h));
+	strcpy(h->name, name);
+	h->dev = h->handle = -1;
+}
+
+static int grow(struct hold *h)
+{
+	size_t cap = h->cap ? h->cap * 2 : 8;
+	int *fds = realloc(h->fds, cap * sizeof(*fds));
+	uint64_t *tokens;
+
+	if (!fds)
+		return -ENOMEM;
+	h->fds = fds;
+	tokens = realloc(h->tokens, cap * sizeof(*tokens));
+	if (!tokens)
+		return -ENOMEM;
+	h->tokens = tokens;
+	h->cap = cap;
+	return 0;
+}
+
+int hold_generation(int dev, uint64_t *generation)
+{
+	struct luo_msg_state st;
+	int r = luo_rpc(dev, LUO_OP_GET_STATE, NULL, 0, NULL, 0, &reply);
+
+	if (r < 0)
+		return r;
+	luo_reply_close_fds(&reply);
+	if (reply.body_len < sizeof(st))
+		return -EPROTO;
+	memcpy(&st, reply.body, sizeof(st));
+	*generation = st.generation;
+	return 0;
+}
+
+/* The tokens of session name, in preservation order, appended to h (fds -1). */
+static int list_tokens(struct hold *h)
+{
+	struct luo_msg_show req = { 0 };
+
+	strcpy(req.name, h->name);
+	for (;;) {
+		struct luo_msg_show_reply rep;
+		const unsigned char *e;
+		int r = luo_rpc(h->dev, LUO_OP_SHOW_SESSION, &req, sizeof(req), NULL, 0, &reply);
+
+		if (r < 0)
+			return r;
+		luo_reply_close_fds(&reply);
+		if (reply.body_len < sizeof(rep))
+			return -EPROTO;
+		memcpy(&rep, reply.body, sizeof(rep));
+		if (reply.body_len < sizeof(rep) + rep.count * sizeof(struct luo_msg_file_info))
+			return -EPROTO;
+		e = reply.body + sizeof(rep);
+		for (uint32_t i = 0; i < rep.count; i++) {
+			struct luo_msg_file_info fi;
+
+			memcpy(&fi, e + i * sizeof(fi), sizeof(fi));
+			if (h->n == h->cap && (r = grow(h)) < 0)
+				return r;
+			h->fds[h->n] = -1;
+			h->tokens[h->n++] = fi.token;
+		}
+		req.cursor += rep.count;
+		if (rep.count == 0 || req.cursor >= rep.total)
+			return 0;
+	}
+}
+
+/* Take the held session's fds into h and end it in luod. */
+static int take_back(struct hold *h, int session)
+{
+	size_t had = h->n;
+	int r;
+
+	if (had == 0) {
+		r = list_tokens(h);
+		if (r < 0)
+			return r;
+		r = luo_session_retrieve_fds(session, h->tokens, h->fds, h->n);
+		if (r < 0) {
+			h->n = 0;
+			return r;
+		}
+	}
+	/* luod's copies go; ours (just retrieved, or kept all along) stay */
+	return luo_session_finish(session);
+}
+
+int hold_attach(struct hold *h, bool create)
+{
+	int s, r;
+
+	if (h->dev < 0) {
+		h->dev = luo_open(opt.socket);
+		if (h->dev < 0)
+			return h->dev;
+	}
+	r = hold_generation(h->dev, &h->generation);
+	if (r < 0)
+		return r;
+	s = luo_retrieve_session(h->dev, h->name);
+	if (s >= 0) {
+		r = take_back(h, s);
+		close(s);
+		if (r < 0)
+			return r;
+		h->existed = true;
+	} else if (s != -ENOENT) {
+		return s;
+	} else if (!create && h->n == 0) {
+		return -ENOENT;
+	}
+	s = luo_create_session(h->dev, h->name);
+	if (s < 0)
+		return s;
+	r = luo_session_preserve_fds(s, h->fds, h->tokens, h->n);
+	if (r < 0) {
+		close(s);
+		return r;
+	}
+	h->handle = s;
+	return 0;
+}
+
+int hold_add(struct hold *h, int fd, uint64_t token)
+{
+	int r;
+
+	if (h->n == h->cap && (r = grow(h)) < 0)
+		return r;
+	r = luo_session_preserve_fd(h->handle, fd, token);
+	if (r < 0)
+		return r;
+	h->fds[h->n] = fd;
+	h->tokens[h->n++] = token;
+	return 0;
+}
+
+static void pause_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+bool hold_hung_up(const struct hold *h)
+{
+	struct pollfd p = { .fd = h->handle, .events = POLLIN };
+
+	return h->handle < 0 || (poll(&p, 1, 0) == 1 && (p.revents & (POLLIN | POLLHUP | POLLERR)));
+}
+
+int hold_lost(struct hold *h)
+{
+	uint64_t generation;
+	int r;
+
+	close(h->handle);
+	h->handle = -1;
+	if (h->dev >= 0)
+		close(h->dev);
+	h->dev = -1;
+	/* luod may be between execve and serving: its socket queues us meanwhile */
+	h->dev = luo_open(opt.socket);
+	if (h->dev < 0)
+		return h->dev;
+	r = hold_generation(h->dev, &generation);
+	if (r < 0)
+		return r;
+	if (generation == h->generation) {
+		/* not a luod update: someone handed this session on (update --session) */
+		h->handed_on = true;
+		return 0;
+	}
+	return hold_attach(h, false);
+}
+
+int hold_freeze(struct hold *h)
+{
+	/* a global update may be under way: it finishes in well under this */
+	for (int tries = 0; tries < 600; tries++) {
+		int r;
+
+		if (h->handed_on)
+			return 0;
+		if (h->handle < 0 || hold_hung_up(h)) {
+			r = hold_lost(h);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		r = luo_session_set_event(h->handle, LUO_EVENT_FREEZE);
+		if (r == 0) {
+			close(h->handle);
+			h->handle = -1;
+			return 0;
+		}
+		if (r != -EBUSY && r != -EPIPE && r != -ECONNRESET)
+			return r;
+		pause_ms(50);
+	}
+	return -ETIMEDOUT;
+}
+
+void hold_close(struct hold *h)
+{
+	if (h->handle >= 0)
+		close(h->handle);
+	if (h->dev >= 0)
+		close(h->dev);
+	for (size_t i = 0; i < h->n; i++)
+		if (h->fds[i] >= 0)
+			close(h->fds[i]);
+	free(h->fds);
+	free(h->tokens);
+	h->fds = NULL;
+	h->tokens = NULL;
+	h->n = h->cap = 0;
+	h->handle = h->dev = -1;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* hold.c: a session luoctl keeps for a program that knows nothing of luo. */
+#ifndef LUOCTL_HOLD_H
+#define LUOCTL_HOLD_H
+
+#include "luoctl.h"
+
+struct hold {
+	char name[LUO_NAME_MAX];
+	int dev;    /* device connection, or -1 */
+	int handle; /* session handle while luoctl works on it, or -1 */
+	int *fds;   /* luoctl's copies, in preservation order */
+	uint64_t *tokens;
+	size_t n, cap;
+	uint64_t generation; /* luod's when attached: a change means luod was updated */
+	bool existed;        /* attach found the session held by luod */
+	bool handed_on;      /* update --session took it from luoctl */
+};
+
+void hold_init(struct hold *h, const char *name);
+/*
+ * Make the session an outgoing one luoctl holds: a held session is taken
+ * back with its fds (which h then owns), else with create a new one is
+ * created; with fds already in h (after a luod update) they are preserved
+ * again. ENOENT: no such session and not create; EEXIST: a process holds it.
+ */
+int hold_attach(struct hold *h, bool create);
+/* Preserve fd (which h then owns) under token. */
+int hold_add(struct hold *h, int fd, uint64_t token);
+/* Whether luod dropped the handle (a luod update, or update --session). */
+bool hold_hung_up(const struct hold *h);
+/* After a hang-up: attach again if luod was updated, else note it was handed on. */
+int hold_lost(struct hold *h);
+/* Freeze the session and close the handle: luod holds it from here on. */
+int hold_freeze(struct hold *h);
+/* Close what luoctl still holds (the fds too) and free. */
+void hold_close(struct hold *h);
+int hold_generation(int dev, uint64_t *generation);
+
+#endif
