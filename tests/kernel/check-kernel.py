@@ -9,8 +9,11 @@ differential test (TAP on stdout).
 2. An initramfs is made of busybox, kexec, a static compat-stage (the raw
    /dev/liveupdate program of tests/compat/), the kernel's own liveupdate
    selftests and tests/kernel/init.sh; QEMU (TCG) boots it, and the VM runs
-   SCHEDULE: boot 1, a real kexec live update, boot 2, another, boot 3.
-   Results come back on the serial console as "LUOT " lines.
+   SCHEDULE: boot 1, a real kexec live update, boot 2, another, boot 3,
+   and from there a live update driven by luod's kernel backend
+   (`luoctl update --kernel`) into boot 4, which a workload survives with
+   its 64 MiB memfd. Results come back on the serial console as "LUOT "
+   lines.
 3. The same SCHEDULE runs on the host against luod through the LD_PRELOAD
    layer, with `luoctl update` (and the holders killed) where the VM kexecs.
 4. Both transcripts are compared case by case: every errno, every retrieved
@@ -69,6 +72,11 @@ SCHEDULE = [
     [
         ("stage", "stage3-basic", ""),
         ("stage", "cycle-last", "2"),
+        # luod's kernel backend; ends with `luoctl update --kernel` into boot 4
+        ("sh", "/luo/luod-demo.sh", "1 4"),
+    ],
+    [
+        ("sh", "/luo/luod-demo.sh", "2"),
     ],
 ]
 
@@ -160,7 +168,33 @@ def static_stage(work):
     return out
 
 
-def make_initramfs(work, kdir, stage):
+def vm_binaries():
+    """luod, luoctl and kernel-workload without sanitizers (the VM has no libasan)."""
+    build = os.environ.get("LUO_VM_BUILD") or os.path.join(ROOT, "build-vm")
+    if not os.path.exists(os.path.join(build, "build.ninja")):
+        p = subprocess.run(["meson", "setup", build, ROOT, "-Dbuildtype=debugoptimized",
+                            "-Db_sanitize=none"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        if p.returncode != 0:
+            return None, p.stdout
+    p = subprocess.run(["meson", "compile", "-C", build, "-j", "2", "luod", "luoctl",
+                        "kernel-workload"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True)
+    if p.returncode != 0:
+        return None, p.stdout
+    found = {}
+    for name in ("luod", "luoctl", "kernel-workload"):
+        for dirpath, _, files in os.walk(build):
+            if name in files and os.access(os.path.join(dirpath, name), os.X_OK):
+                found[name] = os.path.join(dirpath, name)
+                break
+    if len(found) != 3:
+        return None, "built, but not found: %s" % sorted(set(("luod", "luoctl",
+                                                             "kernel-workload")) - set(found))
+    return found, ""
+
+
+def make_initramfs(work, kdir, stage, binaries):
     root = os.path.join(work, "root")
     shutil.rmtree(root, ignore_errors=True)
     for d in ("bin", "sbin", "luo/selftests", "proc", "sys", "dev", "tmp", "run",
@@ -177,6 +211,10 @@ def make_initramfs(work, kdir, stage):
     shutil.copy2(os.path.join(HERE, "init.sh"), os.path.join(root, "init"))
     os.chmod(os.path.join(root, "init"), 0o755)
     shutil.copy2(stage, os.path.join(root, "luo", "compat-stage"))
+    for name, path in (binaries or {}).items():
+        copy_with_libs(path, root, "/luo/" + name)
+    shutil.copy2(os.path.join(HERE, "luod-demo.sh"), os.path.join(root, "luo", "luod-demo.sh"))
+    os.chmod(os.path.join(root, "luo", "luod-demo.sh"), 0o755)
     shutil.copy2(os.path.join(kdir, "bzImage"), os.path.join(root, "luo", "bzImage"))
     for t in SELFTESTS:
         src = os.path.join(kdir, "selftests", t)
@@ -395,6 +433,40 @@ def compare(tap, host, vm, known):
            "listed in differences.txt but not seen: " + ", ".join(stale))
 
 
+def check_backend(tap, vm, binaries):
+    """The kernel backend, boots 3 and 4 (tests/kernel/luod-demo.sh)."""
+    d = [l[2:] for l in vm if l.startswith("D ")]
+    log_tail = "\n".join(d[-30:])
+    if not binaries:
+        tap.ok(False, "luod kernel backend: luod, luoctl and the workload built for the VM")
+        return
+
+    def first(prefix):
+        return next((l[len(prefix):].strip() for l in d if l.startswith(prefix)), None)
+
+    status = [l[len("STATUS "):] for l in d if l.startswith("STATUS ")]
+    created = first("CREATED ")
+    tap.ok(bool(status) and '"backend": "kernel"' in status[0],
+           "luod picks the kernel backend on a real /dev/liveupdate (luoctl status: backend)",
+           log_tail)
+    tap.ok(bool(created), "a workload preserves a 64 MiB memfd through luod into a kernel "
+           "session (checksum %s)" % created, log_tail)
+    tap.ok(first("AGAIN ") is not None and "held by luod" in first("AGAIN "),
+           "a restarted workload gets its session back from luod before the update", log_tail)
+    boots = [l for l in vm if l.startswith("BOOT ")]
+    tap.ok("UPDATE" in d and "BOOT 4" in boots,
+           "luoctl update --kernel kexecs into the next kernel", log_tail)
+    verified = first("VERIFIED ")
+    tap.ok(verified is not None and created is not None and verified == "CHECKSUM " + created,
+           "after the kexec the restarted workload gets its memfd back through luod, "
+           "same checksum", log_tail)
+    after = status[-1] if len(status) >= 2 else ""
+    m = re.search(r'"kernel_liveupdate_num": (\d+)', after)
+    tap.ok(m is not None and int(m.group(1)) == len(SCHEDULE) - 1,
+           "luoctl status after the update: kernel_liveupdate_num %s (want %d)" %
+           (m.group(1) if m else "missing", len(SCHEDULE) - 1), log_tail)
+
+
 def main():
     tap = Tap()
     if os.uname().machine != "x86_64":
@@ -409,7 +481,11 @@ def main():
     work = tempfile.mkdtemp(prefix="luo-kernel-vm.")
     try:
         stage = static_stage(work)
-        img = make_initramfs(work, kdir, stage)
+        binaries, why = vm_binaries()
+        if not binaries:
+            log("building luod for the VM failed:")
+            tap.note(why[-3000:])
+        img = make_initramfs(work, kdir, stage, binaries)
         text, extra = run_vm(work, kdir, img)
         vm = parse_vm(text)
         boots = [l for l in vm if l.startswith("BOOT ")]
@@ -426,6 +502,7 @@ def main():
             else:
                 tap.ok(want in got, "kernel selftest %s %s passes in the VM" % (name, args),
                        (got[0] if got else "did not run") + "\n" + out)
+        check_backend(tap, vm, binaries)
         host = host_run(work)
         compare(tap, host, vm, load_differences())
         with open(os.path.join(work, "transcript.kernel"), "w") as f:

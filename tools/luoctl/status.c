@@ -9,6 +9,7 @@
 int cmd_status(const struct luoctl_command *cmd, int argc, char **argv)
 {
 	struct luo_msg_status st = { 0 };
+	struct luo_msg_kernel_status ks;
 	int dev, r = parse_common(cmd, argc, argv, 0, 0);
 
 	if (r >= 0)
@@ -17,19 +18,35 @@ int cmd_status(const struct luoctl_command *cmd, int argc, char **argv)
 	if (dev < 0)
 		return 1;
 	r = call(dev, LUO_OP_STATUS, NULL, 0, "status");
-	close(dev);
-	if (r)
+	if (r) {
+		close(dev);
 		return r;
+	}
 	memcpy(&st, reply.body, reply.body_len < sizeof(st) ? reply.body_len : sizeof(st));
+	r = kernel_status(dev, &ks);
+	close(dev);
+	if (r < 0)
+		return fail("status", r);
 	if (opt.json) {
 		printf("{\"state\": \"%s\", \"generation\": %" PRIu64 ", \"sessions\": %u, "
 		       "\"incoming_sessions\": %u, \"files\": %" PRIu64 ", \"updates\": %" PRIu64
 		       ", \"participants\": %u, \"memfd_bytes\": %" PRIu64
-		       ", \"pid\": %u, \"uptime_ms\": %" PRIu64 "}\n",
+		       ", \"pid\": %u, \"uptime_ms\": %" PRIu64 ", \"backend\": \"%s\"",
 		       state_name(st.state), st.generation, st.sessions, st.incoming_sessions, st.files,
-		       st.updates, st.participants, st.memfd_bytes, st.pid, st.uptime_ns / 1000000);
+		       st.updates, st.participants, st.memfd_bytes, st.pid, st.uptime_ns / 1000000,
+		       ks.backend == LUO_BACKEND_KERNEL ? "kernel" : "userspace");
+		/* no kernel LUO behind the userspace backend: no number to tell */
+		if (ks.backend == LUO_BACKEND_KERNEL)
+			printf(", \"kernel_liveupdate_num\": %" PRIu64 ", \"kernel_sessions\": %u}\n",
+			       ks.liveupdate_num, ks.sessions);
+		else
+			printf(", \"kernel_liveupdate_num\": null}\n");
 		return 0;
 	}
+	printf("backend:     %s\n", ks.backend == LUO_BACKEND_KERNEL ? "kernel" : "userspace");
+	if (ks.backend == LUO_BACKEND_KERNEL)
+		printf("kernel:      live update number %" PRIu64 ", %u sessions held\n",
+		       ks.liveupdate_num, ks.sessions);
 	printf("state:       %s\n", state_name(st.state));
 	printf("generation:  %" PRIu64 "\n", st.generation);
 	printf("sessions:    %u (%u incoming)\n", st.sessions, st.incoming_sessions);

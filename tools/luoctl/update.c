@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The global events (`luoctl prepare|freeze|cancel|finish`) and the live
- * update (`luoctl update`: all of luod, or one session with --session).
+ * update (`luoctl update`: all of luod, one session with --session, or,
+ * with luod's kernel backend, the kernel itself with --kernel: kernel.c).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -128,29 +129,46 @@ int cmd_update(const struct luoctl_command *cmd, int argc, char **argv)
 		LUOCTL_COMMON_OPTS,
 		{ "exec", required_argument, NULL, 'e' },
 		{ "session", required_argument, NULL, 'S' },
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "append", required_argument, NULL, 'a' },
 		{ 0 },
 	};
-	const char *exec_path = NULL, *session = NULL;
+	const char *exec_path = NULL, *session = NULL, *kernel = NULL, *initrd = NULL;
+	const char *append = NULL;
 	int c, dev, r;
 
-	while ((c = getopt_long(argc, argv, LUOCTL_COMMON_SHORT "e:S:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, LUOCTL_COMMON_SHORT "e:S:k:i:a:", opts, NULL)) != -1) {
 		if (common_opt(cmd, c, &r))
 			return r;
 		if (c == 'e')
 			exec_path = optarg;
 		else if (c == 'S')
 			session = optarg;
+		else if (c == 'k')
+			kernel = optarg;
+		else if (c == 'i')
+			initrd = optarg;
+		else if (c == 'a')
+			append = optarg;
 	}
 	if (optind != argc)
 		return usage_error(cmd, NULL);
 	if (exec_path && session)
 		return usage_error(cmd, "--exec and --session exclude each other");
+	if (kernel && (exec_path || session))
+		return usage_error(cmd, "--kernel excludes --exec and --session");
+	if ((initrd || append) && !kernel)
+		return usage_error(cmd, "--initrd and --append go with --kernel");
 	if (session && luo_name_validate(session, strlen(session) + 1) < 0)
 		return usage_error(cmd, "bad session name");
 	dev = connect_luod();
 	if (dev < 0)
 		return 1;
-	r = session ? update_session(dev, session) : update_all(dev, exec_path);
+	if (kernel)
+		r = update_kernel(dev, kernel, initrd, append);
+	else
+		r = session ? update_session(dev, session) : update_all(dev, exec_path);
 	close(dev);
 	return r;
 }
