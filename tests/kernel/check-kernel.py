@@ -497,10 +497,11 @@ def main():
             want = "R selftest %s %s: exit 0" % (name, args)
             got = [l for l in vm if l.startswith("R selftest %s %s:" % (name, args))]
             out = "\n".join(l for l in vm if l.startswith("O %s:" % name))
+            label = ("%s %s" % (name, args)).strip()
             if not os.path.exists(os.path.join(kdir, "selftests", name)):
-                tap.skip("kernel selftest %s %s" % (name, args), "did not build")
+                tap.skip("kernel selftest %s" % label, "did not build")
             else:
-                tap.ok(want in got, "kernel selftest %s %s passes in the VM" % (name, args),
+                tap.ok(want in got, "kernel selftest %s passes in the VM" % label,
                        (got[0] if got else "did not run") + "\n" + out)
         check_backend(tap, vm, binaries)
         host = host_run(work)
