@@ -155,6 +155,17 @@ int hold_attach(struct hold *h, bool create)
 	return 0;
 }
 
+int hold_keep(struct hold *h, int fd, uint64_t token)
+{
+	int r;
+
+	if (h->n == h->cap && (r = grow(h)) < 0)
+		return r;
+	h->fds[h->n] = fd;
+	h->tokens[h->n++] = token;
+	return 0;
+}
+
 int hold_add(struct hold *h, int fd, uint64_t token)
 {
 	int r;

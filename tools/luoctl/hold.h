@@ -25,6 +25,8 @@ void hold_init(struct hold *h, const char *name);
  * again. ENOENT: no such session and not create; EEXIST: a process holds it.
  */
 int hold_attach(struct hold *h, bool create);
+/* Keep fd (which h then owns) for the next attach to preserve under token. */
+int hold_keep(struct hold *h, int fd, uint64_t token);
 /* Preserve fd (which h then owns) under token. */
 int hold_add(struct hold *h, int fd, uint64_t token);
 /* Whether luod dropped the handle (a luod update, or update --session). */

@@ -37,6 +37,12 @@ static const struct luoctl_command commands[] = {
 	  "                         reboot into it; the kernel carries the sessions\n"
 	  "  -i, --initrd FILE      the next kernel's initramfs\n"
 	  "  -a, --append ARGS      the next kernel's command line (default: this one's)\n" },
+	{ "exec", cmd_exec, "--session NAME [--create] [--listen SPEC]... -- CMD [ARGS]",
+	  "run CMD on listening sockets that outlive it (LISTEN_FDS)",
+	  "  -S, --session NAME     the session holding the sockets between runs\n"
+	  "  -c, --create           first start: bind the --listen sockets, create the session\n"
+	  "  -l, --listen SPEC      tcp:HOST:PORT, tcp6:[HOST]:PORT or unix:/path; repeatable,\n"
+	  "                         fds 3, 4, ... in this order; used when the session is created\n" },
 	{ "preserve", cmd_preserve, "--session NAME --pid PID --fd N --token T [--create]",
 	  "take fd N out of a running process and preserve it",
 	  "  -S, --session NAME     the session; luod holds it afterwards (per-session freeze)\n"
