@@ -52,9 +52,10 @@ case $1 in
 		fail "packing the initramfs"
 	say "UPDATE"
 	out=$(luoctl update --kernel /luo/bzImage --initrd /tmp/next.cpio.gz \
-		--append "${cmd# } luo.boot=$2" 2>&1)
-	# on success the machine is gone before this line
-	fail "luoctl update --kernel: $out"
+		--append "${cmd# } luo.boot=$2" 2>&1) || fail "luoctl update --kernel: $out"
+	# answered: luod reboots into the next kernel now; this machine has seconds left
+	sleep 60
+	fail "luod answered the update ($out) but did not reboot"
 	;;
 2)
 	start_luod
