@@ -307,12 +307,15 @@ static int activation_socket(struct luod_proc *d, int type)
 	return fd;
 }
 
-/* luod with lfd as fd 3 and the LISTEN_* variables; --socket names a path it must not use. */
-static void activated_spawn(struct luod_proc *d, int lfd, const char *names)
+/*
+ * luod with lfd as fd 3 and the LISTEN_* variables, and --socket PATH: the
+ * unit's own path (as luod.service has it by default) or one it must not use.
+ */
+static void activated_spawn(struct luod_proc *d, int lfd, const char *names, const char *name)
 {
-	char unused[PATH_MAX + 16];
+	char path[PATH_MAX + 16];
 
-	snprintf(unused, sizeof(unused), "%s/unused.sock", d->dir);
+	snprintf(path, sizeof(path), "%s/%s", d->dir, name);
 	d->pid = fork();
 	assert_true(d->pid >= 0);
 	if (d->pid == 0) {
@@ -331,7 +334,7 @@ static void activated_spawn(struct luod_proc *d, int lfd, const char *names)
 			setenv("LISTEN_FDNAMES", names, 1);
 		else
 			unsetenv("LISTEN_FDNAMES");
-		execl(luod_binary(), luod_binary(), "--socket", unused, "--state-dir", d->state_dir,
+		execl(luod_binary(), luod_binary(), "--socket", path, "--state-dir", d->state_dir,
 		      (char *)NULL);
 		_exit(127);
 	}
@@ -405,11 +408,10 @@ static void test_socket_activation(void **state)
 	ino = inode_of(lfd);
 	/* a client connects before luod runs: it waits in the backlog, as under systemd */
 	early = open_bounded(&d);
-	activated_spawn(&d, lfd, "luod");
+	activated_spawn(&d, lfd, "luod", "activated.sock"); /* --socket names the same path */
 	assert_int_equal(luo_get_state(early, &st), 0);
 	assert_int_equal(st, LUO_STATE_NORMAL);
 	assert_true(holds_socket(d.pid, ino));
-	assert_false(path_exists(d.dir, "unused.sock"));
 
 	dev = open_bounded(&d);
 	sess = luo_create_session(dev, "kept");
@@ -424,7 +426,6 @@ static void test_socket_activation(void **state)
 	assert_int_equal(d.pid, pid);
 	assert_true(holds_socket(d.pid, ino));
 	assert_true(path_exists(d.dir, "activated.sock"));
-	assert_false(path_exists(d.dir, "unused.sock"));
 	assert_int_equal(luod_status_field(&d, "generation"), 1);
 	close(sess);
 	close(dev);
@@ -447,9 +448,10 @@ static void test_socket_activation(void **state)
 	early = open_bounded(&d);
 
 	/* the next luod (no names this time: picked by type) answers what queued */
-	activated_spawn(&d, lfd, NULL);
+	activated_spawn(&d, lfd, NULL, "unused.sock");
 	assert_int_equal(luo_get_state(early, &st), 0);
 	assert_true(holds_socket(d.pid, ino));
+	assert_false(path_exists(d.dir, "unused.sock")); /* --socket is not made */
 	close(early);
 	luod_stop(&d); /* also removes d.dir */
 	close(lfd);
@@ -464,7 +466,7 @@ static void test_activation_wrong_type(void **state)
 
 	(void)state;
 	lfd = activation_socket(&d, SOCK_STREAM);
-	activated_spawn(&d, lfd, "luod");
+	activated_spawn(&d, lfd, "luod", "unused.sock");
 	for (int i = 0; i < 1000 && (r = waitpid(d.pid, &status, WNOHANG)) == 0; i++)
 		usleep(10000);
 	if (r == 0) {
