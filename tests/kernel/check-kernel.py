@@ -453,6 +453,10 @@ def check_backend(tap, vm, binaries):
            "session (checksum %s)" % created, log_tail)
     tap.ok(first("AGAIN ") is not None and "held by luod" in first("AGAIN "),
            "a restarted workload gets its session back from luod before the update", log_tail)
+    refused, eexist = first("REFUSED ") or "", first("EEXIST ") or ""
+    tap.ok("Exec format error" in refused and "File exists" in eexist,
+           "luod refuses a non-kernel for --kernel (ENOEXEC) and a second session of a held "
+           "name (EEXIST), and keeps serving", log_tail)
     boots = [l for l in vm if l.startswith("BOOT ")]
     last = "BOOT %d" % len(SCHEDULE)
     # init.sh kexecs by itself only after a step gave up ("KEXEC n"): not this time

@@ -44,6 +44,12 @@ case $1 in
 	echo "$sum" >/luo/expected-checksum
 	out=$(kernel-workload again) || fail "workload again: $out"
 	say "AGAIN $out"
+	# bad input is refused and costs luod nothing: the session stays held
+	out=$(luoctl update --kernel /luo/luod-demo.sh 2>&1) &&
+		fail "a shell script was loaded as a kernel"
+	say "REFUSED $out"
+	out=$(kernel-workload create) && fail "a second session of the same name"
+	say "EEXIST $out"
 	cmd=""
 	for w in $(cat /proc/cmdline); do
 		case $w in luo.boot=*) ;; *) cmd="$cmd $w" ;; esac
