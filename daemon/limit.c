@@ -23,7 +23,7 @@
 #include "limit.h"
 
 struct luo_limits luo_limits = {
-	.sessions_per_uid = 1024,
+	.sessions_per_uid = 4096, /* the uAPI suites create 2,000 */
 	.files_per_session = 65536,
 	.fds = LUO_LIMIT_UNSET,
 	.message = LUO_LIMIT_MESSAGE_MAX,

@@ -38,7 +38,7 @@ static void usage(FILE *out)
 		"                        group of the socket, a name or a number (default:\n"
 		"                        luod's own)\n"
 		"      --max-sessions-per-uid N\n"
-		"                        sessions one uid may hold (default 1024; EDQUOT)\n"
+		"                        sessions one uid may hold (default 4096; EDQUOT)\n"
 		"      --max-files-per-session N\n"
 		"                        files one session may hold (default 65536; EMFILE)\n"
 		"      --max-fds N       preserved fds in all (default: RLIMIT_NOFILE, raised\n"
