@@ -35,7 +35,8 @@ int luo_participant_register(int dev, const char *name, void *payload, size_t pa
 		goto out;
 	}
 	luo_reply_close_fds(reply);
-	memcpy(payload, reply->body + sizeof(pl), pl.len < payload_size ? pl.len : payload_size);
+	if (payload_size && pl.len) /* payload may be NULL when payload_size is 0 */
+		memcpy(payload, reply->body + sizeof(pl), pl.len < payload_size ? pl.len : payload_size);
 	r = (int)pl.len;
 out:
 	free(reply);
