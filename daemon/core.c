@@ -24,6 +24,7 @@
 #include "luod.h"
 #include "keeper.h"
 #include "fault.h"
+#include "watch.h"
 
 struct luo_core luo_core = { .state = LUO_STATE_NORMAL };
 
@@ -187,6 +188,7 @@ static void set_state(enum luo_state state)
 		luo_core.prepared_ns = now_ns();
 	luo_core.state = state;
 	core_notify();
+	watch_global();
 }
 
 /* The last incoming session finished: the update is complete, tell the participants. */

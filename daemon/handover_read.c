@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "luod.h"
+#include "history.h"
 
 struct carried_participant {
 	const char *name;
@@ -383,6 +384,7 @@ int luo_handover_read(const void *blob, size_t len, struct luo_handover_luod *lu
 			core_add_session(s);
 		}
 	}
+	history_fdt_read(blob); /* never fails the handover: at worst the history is empty */
 	luo_core.generation = generation + 1;
 	luo_core.updates = luod->updates + 1;
 	luo_core.state = LUO_STATE_UPDATED;

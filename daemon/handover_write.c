@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "luod.h"
+#include "history.h"
 
 /* Translate libfdt's codes to errno once, here. */
 static int fdt_errno(int err)
@@ -176,6 +177,7 @@ static int write_tree(void *fdt, size_t cap, const struct luo_handover_luod *luo
 	TRY(fdt_end_node(fdt));
 	TRY(write_participants(fdt));
 	TRY(write_flbs(fdt));
+	TRY(history_fdt_write(fdt));
 
 	TRY(fdt_end_node(fdt));
 	return fdt_finish(fdt);

@@ -93,6 +93,9 @@ static int decode_device(uint16_t op, const void *body, size_t len, size_t nfds,
 		return body_name(body, len, &req->name);
 	case LUO_OP_GET_STATE:
 	case LUO_OP_STATUS:
+	case LUO_OP_WATCH:
+	case LUO_OP_HISTORY:
+	case LUO_OP_DUMP:
 		return luo_msg_body_check(body, len, 0, 0);
 	case LUO_OP_SET_EVENT:
 		return body_event(body, len, &req->event);

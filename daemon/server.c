@@ -32,6 +32,8 @@
 #include "keeper.h"
 #include "limit.h"
 #include "request.h"
+#include "history.h"
+#include "watch.h"
 
 struct pending {
 	uint16_t op;
@@ -51,6 +53,8 @@ struct conn {
 	struct luo_participant *participant; /* a participant's connection */
 	char name[LUO_NAME_MAX];     /* kept after the session ended, for GET_NAME */
 	struct pending *pending;
+	bool watcher;    /* WATCH made it an event stream */
+	bool watch_dead; /* it fell behind: shut down, freed by the loop */
 	struct conn *next;
 	struct conn *prev;
 };
@@ -83,6 +87,7 @@ static struct {
 	bool quit;
 	struct conn *event_waiter;  /* asked for a global event that waits for participants */
 	struct conn *update_waiter; /* asked for the update */
+	size_t nwatchers;
 } srv;
 
 /* A request whose reply comes later (global events, the update). */
@@ -135,6 +140,10 @@ static void pending_free(struct pending *p)
 
 static void conn_free(struct conn *c)
 {
+	if (c->watcher && --srv.nwatchers == 0) {
+		watch_hook = NULL;
+		watch_reset();
+	}
 	if (srv.event_waiter == c)
 		srv.event_waiter = NULL;
 	if (srv.update_waiter == c) {
@@ -380,6 +389,8 @@ static int op_set_event(struct conn *c, const struct luo_msg_event *ev)
 		return -EPERM;
 	log_info("event %s from pid %d", luo_event_name(ev->event), (int)c->pid);
 	r = core_event_async(ev->event, event_done, NULL);
+	if (r >= 0 && ev->event == LUO_EVENT_CANCEL)
+		history_cancelled();
 	if (r == REPLY_LATER)
 		srv.event_waiter = c;
 	return r;
@@ -589,6 +600,93 @@ static int kernel_request(struct conn *c, const void *msg, size_t len, const int
 	return backend_kernel_load(fds[0], nfds == 2 ? fds[1] : -1, cmdline, cmdline_len);
 }
 
+/* ---- watch, history, dump ---- */
+
+/* Never blocks: a watcher that does not keep up is cut off, not waited for. */
+static void watch_send_one(const struct luo_msg_watch_event *ev, void *ctx)
+{
+	struct conn *c = ctx;
+	int r;
+
+	if (c->watch_dead)
+		return;
+	r = luo_msg_send(c->fd, LUO_OP_WATCH, 0, ev, sizeof(*ev), NULL, 0);
+	if (r < 0) {
+		log_warn("watcher pid %d: %s; disconnected", (int)c->pid,
+			 r == -EAGAIN ? "not reading its events" : strerror(-r));
+		c->watch_dead = true;
+		shutdown(c->fd, SHUT_RDWR); /* the loop sees the hang-up and frees it */
+	}
+}
+
+static void watch_send_all(const struct luo_msg_watch_event *ev)
+{
+	for (struct conn *c = srv.conns; c; c = c->next)
+		if (c->watcher)
+			watch_send_one(ev, c);
+}
+
+static int op_watch(struct conn *c)
+{
+	int r;
+
+	if (!privileged(c))
+		return -EPERM; /* it shows every session */
+	if (c->pending)
+		return -EBUSY;
+	if (!watch_hook)
+		watch_hook = watch_send_all;
+	watch_scan(); /* the watchers so far learn what changed; the record is current */
+	r = luo_msg_send(c->fd, LUO_OP_WATCH, 0, NULL, 0, NULL, 0);
+	c->watcher = true;
+	srv.nwatchers++;
+	if (r < 0) {
+		c->watch_dead = true;
+		shutdown(c->fd, SHUT_RDWR);
+		return REPLY_LATER;
+	}
+	watch_snapshot(watch_send_one, c);
+	return REPLY_LATER; /* answered above, ahead of its snapshot */
+}
+
+static int op_history(void)
+{
+	struct luo_msg_history_reply *rep = (void *)reply.body;
+	size_t n = history_count();
+
+	memset(rep, 0, sizeof(*rep));
+	rep->updates = luo_core.updates;
+	rep->count = (uint32_t)n;
+	for (size_t i = 0; i < n; i++)
+		rep->entries[i] = *history_at(i);
+	reply.len = sizeof(*rep) + n * sizeof(rep->entries[0]);
+	return 0;
+}
+
+static int op_dump(struct conn *c)
+{
+	struct luo_handover_luod h = { .listen_fd = -1, .reply_fd = -1,
+				       .updates = luo_core.updates };
+	size_t bytes;
+	int fd;
+
+	if (!privileged(c))
+		return -EPERM; /* every session and payload is in it */
+	fd = luo_handover_write(&h, &bytes);
+	if (fd < 0)
+		return fd;
+	if (lseek(fd, 0, SEEK_SET) < 0) { /* the reader starts at the beginning */
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	reply.fds[0] = fd;
+	reply.nfds = 1;
+	reply.own_fds = true;
+	return 0;
+}
+
 /* A decoded request (request.c) on a device connection. */
 static int device_request(struct conn *c, const struct luo_request *req)
 {
@@ -612,6 +710,12 @@ static int device_request(struct conn *c, const struct luo_request *req)
 		return op_participant_register(c, &req->name);
 	case LUO_OP_SESSION_UPDATE:
 		return op_session_update(c, &req->name);
+	case LUO_OP_WATCH:
+		return op_watch(c);
+	case LUO_OP_HISTORY:
+		return op_history();
+	case LUO_OP_DUMP:
+		return op_dump(c);
 	}
 	return -EINVAL;
 }
@@ -777,6 +881,12 @@ static void conn_readable(struct conn *c)
 
 static void conn_event(struct conn *c, uint32_t events)
 {
+	if (c->watcher) {
+		/* an event stream: whatever comes from the watcher's side ends it */
+		if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+			conn_closed(c);
+		return;
+	}
 	if (c->pending && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
 		pending_flush(c);
 		if (c->pending && (events & (EPOLLERR | EPOLLHUP)))
@@ -940,6 +1050,22 @@ static void answer_update(const struct luod_config *cfg)
 		 rep.freeze_ns, rep.fdt_write_ns, rep.exec_ns, rep.fdt_parse_ns, rep.blackout_ns,
 		 rep.fdt_bytes);
 	luo_history_append(line);
+	{
+		/* the update began at PREPARE: freeze mark less the prepare time, on the same clock */
+		uint64_t began = cfg->freeze_mark_ns - rep.prepare_ns;
+		struct luo_msg_history_entry e = {
+			.generation = rep.generation,
+			.start_realtime_ns = realtime_ns() - (now_ns() - began),
+			.prepare_ns = rep.prepare_ns,
+			.freeze_ns = rep.freeze_ns,
+			.blackout_ns = rep.blackout_ns,
+			.files = rep.files,
+			.sessions = rep.sessions,
+			.outcome = LUO_HISTORY_OK,
+		};
+
+		history_add(&e);
+	}
 	log_info("update: generation %" PRIu64 " serving; blackout %.3f ms", rep.generation,
 		 (double)rep.blackout_ns / 1e6);
 }
@@ -1019,6 +1145,7 @@ int luod_serve(const struct luod_config *cfg)
 			srv.accept_paused = false;
 			epoll_set(EPOLL_CTL_ADD, srv.listen_fd, EPOLLIN, &tag_listen);
 		}
+		watch_scan(); /* sessions and participants that changed in this pass */
 		maybe_write_state();
 	}
 

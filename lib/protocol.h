@@ -51,6 +51,10 @@ enum luo_op {
 	LUO_OP_UPDATE = 8,
 	LUO_OP_PARTICIPANT_REGISTER = 9, /* the connection becomes the participant's */
 	LUO_OP_SESSION_UPDATE = 10,      /* per-session update of a session by name */
+	/* 11..15: observability (luoctl watch, history, dump) */
+	LUO_OP_WATCH = 11,   /* the connection becomes a stream of struct luo_msg_watch_event */
+	LUO_OP_HISTORY = 12, /* reply: struct luo_msg_history_reply */
+	LUO_OP_DUMP = 13,    /* reply: 1 fd, a sealed memfd holding the FDT of the current state */
 	/* 20..27: the kernel backend (daemon/backend_kernel.c) */
 	LUO_OP_KERNEL_STATUS = 20, /* reply: struct luo_msg_kernel_status */
 	LUO_OP_KERNEL_UPDATE = 21, /* body: command line with its NUL; fds: kernel [, initrd] */
@@ -188,6 +192,75 @@ struct luo_msg_update_reply {
 	uint64_t fdt_bytes;
 	uint32_t successor_pid;
 	uint32_t reserved2;
+};
+
+/*
+ * WATCH: the reply (result 0, no body) is followed by the current state as
+ * events flagged SNAPSHOT (luod, then each session and participant), then
+ * by an event for every change, as it happens, all with op LUO_OP_WATCH.
+ * The connection carries nothing else from then on; a watcher that does
+ * not read is disconnected rather than let luod wait. A live update of
+ * luod closes it like every connection: watch again.
+ */
+enum luo_watch_kind {
+	LUO_WATCH_GLOBAL = 1,      /* luod's state: state, generation */
+	LUO_WATCH_SESSION = 2,     /* a session appeared, changed or went (GONE) */
+	LUO_WATCH_PARTICIPANT = 3, /* a participant registered, answered or went (GONE) */
+	LUO_WATCH_UPDATE = 4,      /* a step of a live update of luod: step, result */
+};
+
+#define LUO_WATCH_SNAPSHOT 0x1 /* the state at the start of the watch */
+#define LUO_WATCH_GONE 0x2     /* the session or participant no longer exists */
+#define LUO_WATCH_INCOMING 0x4 /* session: handed over by an update */
+#define LUO_WATCH_ATTACHED 0x8 /* session: a process holds a handle */
+#define LUO_WATCH_WAITING 0x10 /* participant: it owes luod an answer */
+
+enum luo_update_step {
+	LUO_STEP_START = 1,    /* luoctl update accepted: PREPARE and FREEZE follow */
+	LUO_STEP_FROZEN = 2,   /* every session frozen: the handover is written */
+	LUO_STEP_EXEC = 3,     /* handover written: execve now */
+	LUO_STEP_FAILED = 4,   /* rolled back, result says why; luod goes on */
+};
+
+struct luo_msg_watch_event {
+	uint32_t kind;  /* enum luo_watch_kind */
+	uint32_t state; /* enum luo_state: of luod, the session or the participant */
+	uint64_t generation;
+	uint64_t realtime_ns; /* CLOCK_REALTIME when luod saw it */
+	uint32_t flags;       /* LUO_WATCH_* */
+	uint32_t files;       /* SESSION: its files; UPDATE: sessions carried */
+	int32_t result;       /* UPDATE: 0, or the -errno of a FAILED step */
+	uint32_t step;        /* UPDATE: enum luo_update_step */
+	char name[LUO_NAME_MAX]; /* SESSION, PARTICIPANT: its name */
+};
+
+/* HISTORY reply: the live updates luod remembers, oldest first (a bounded ring) */
+#define LUO_HISTORY_MAX 64
+
+enum luo_history_outcome {
+	LUO_HISTORY_OK = 0,
+	LUO_HISTORY_FAILED = 1,    /* error says why; luod rolled back and went on */
+	LUO_HISTORY_CANCELLED = 2, /* a global CANCEL after PREPARE or FREEZE */
+};
+
+struct luo_msg_history_entry {
+	uint64_t generation;        /* luod's generation after it (OK), or when it was tried */
+	uint64_t start_realtime_ns; /* CLOCK_REALTIME when it began */
+	uint64_t prepare_ns;
+	uint64_t freeze_ns;
+	uint64_t blackout_ns; /* FREEZE until the successor served (OK only) */
+	uint64_t files;       /* carried */
+	uint32_t sessions;    /* carried */
+	uint32_t outcome;     /* enum luo_history_outcome */
+	int32_t error;        /* FAILED: -errno */
+	uint32_t reserved;
+};
+
+struct luo_msg_history_reply {
+	uint64_t updates; /* live updates this luod lineage has completed */
+	uint32_t count;
+	uint32_t reserved;
+	struct luo_msg_history_entry entries[];
 };
 
 /* PARTICIPANT_REGISTER request is struct luo_msg_name; its reply and an answer carry: */

@@ -137,11 +137,15 @@ static void wait_session(const char *name, const char *state, bool attached)
 	assert_true(session_is(name, state, attached));
 }
 
-/* What the scripts below record: the protocol's variables and fd 3/4's identities. */
+/*
+ * What the scripts below record: the protocol's variables and what fds 3,
+ * 4 and 5 are; written aside and renamed, so that a reader sees all or none.
+ */
 #define REPORT                                                                             \
 	"echo \"fds=$LISTEN_FDS pid_ok=$([ \"$LISTEN_PID\" = $$ ] && echo yes) "          \
-	"names=$LISTEN_FDNAMES\" > \"$0\"; for f in 3 4 5; do "                            \
-	"readlink /proc/$$/fd/$f >> \"$0\" 2>/dev/null || echo none >> \"$0\"; done"
+	"names=$LISTEN_FDNAMES\" > \"$0.tmp\"; for f in 3 4 5; do "                        \
+	"readlink /proc/$$/fd/$f >> \"$0.tmp\" 2>/dev/null || echo none >> \"$0.tmp\"; "  \
+	"done; mv \"$0.tmp\" \"$0\""
 
 static void test_listen_fds(void **state)
 {

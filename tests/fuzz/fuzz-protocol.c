@@ -69,6 +69,9 @@ static void check_accepted(enum luo_conn_kind kind, const struct luo_request *re
 		case LUO_OP_GET_STATE:
 		case LUO_OP_STATUS:
 		case LUO_OP_LIST_SESSIONS:
+		case LUO_OP_WATCH:
+		case LUO_OP_HISTORY:
+		case LUO_OP_DUMP:
 			break;
 		default:
 			assert(!"an unknown device op was accepted");

@@ -81,5 +81,10 @@ int kernel_status(int dev, struct luo_msg_kernel_status *st); /* 0 or -errno */
 int update_kernel(int dev, const char *kernel, const char *initrd, const char *append);
 int cmd_preserve(const struct luoctl_command *cmd, int argc, char **argv);
 int cmd_exec(const struct luoctl_command *cmd, int argc, char **argv);
+int cmd_watch(const struct luoctl_command *cmd, int argc, char **argv);
+int cmd_history(const struct luoctl_command *cmd, int argc, char **argv);
+int cmd_dump(const struct luoctl_command *cmd, int argc, char **argv);
+/* 2026-11-23T08:46:13.123Z */
+void format_time(uint64_t realtime_ns, char *buf, size_t len);
 
 #endif

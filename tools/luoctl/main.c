@@ -43,6 +43,14 @@ static const struct luoctl_command commands[] = {
 	  "  -c, --create           first start: bind the --listen sockets, create the session\n"
 	  "  -l, --listen SPEC      tcp:HOST:PORT, tcp6:[HOST]:PORT or unix:/path; repeatable,\n"
 	  "                         fds 3, 4, ... in this order; used when the session is created\n" },
+	{ "watch", cmd_watch, "[--count N]",
+	  "state changes as they happen: luod, sessions, participants, update steps",
+	  "  -n, --count N          stop after N events (the first snapshot not counted)\n" },
+	{ "history", cmd_history, "", "past live updates and the live-update counter", NULL },
+	{ "dump", cmd_dump, "[--dts] [--output FILE]",
+	  "the handover FDT of the current state",
+	  "  -d, --dts              decompiled by dtc(1) (device-tree-compiler)\n"
+	  "  -o, --output FILE      write it to FILE instead of stdout\n" },
 	{ "preserve", cmd_preserve, "--session NAME --pid PID --fd N --token T [--create]",
 	  "take fd N out of a running process and preserve it",
 	  "  -S, --session NAME     the session; luod holds it afterwards (per-session freeze)\n"
