@@ -91,13 +91,17 @@ static const char *fd_name(size_t i)
 /* Its path may differ from --socket: the unit's ListenSequentialPacket= decides. */
 static void log_activated(int fd)
 {
-	struct sockaddr_un sa = { 0 };
-	socklen_t len = sizeof(sa);
+	/* one byte more: a path of the full 108 bytes has no NUL of its own */
+	union {
+		struct sockaddr_un un;
+		char raw[sizeof(struct sockaddr_un) + 1];
+	} sa = { 0 };
+	socklen_t len = sizeof(sa.un);
 
-	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0 || len <= sizeof(sa_family_t))
-		sa.sun_path[0] = '\0';
+	if (getsockname(fd, (struct sockaddr *)&sa.un, &len) < 0 || len <= sizeof(sa_family_t))
+		sa.un.sun_path[0] = '\0';
 	log_info("systemd: serving the activated socket %s in fd %d",
-		 sa.sun_path[0] ? sa.sun_path : "(unnamed)", fd);
+		 sa.un.sun_path[0] ? sa.un.sun_path : "(abstract or unnamed)", fd);
 }
 
 /*
