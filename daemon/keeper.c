@@ -13,16 +13,19 @@
  * next: the messages of a luod that died or re-exec'd are all applied
  * before its successor's are read, so the order of changes is kept. Only
  * its own uid may connect (SO_PEERCRED). It exits on QUIT (luod stopped
- * cleanly and released everything), or when its connection ends with
- * nothing held: there is nothing left to keep.
+ * cleanly and released everything), when its connection ends with nothing
+ * held (there is nothing left to keep), or when its socket file is removed
+ * or taken over by another keeper (no luod can reach it any more).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -40,6 +43,7 @@ struct entry {
 };
 
 #define NBUCKETS 4096
+#define KEEPER_CHECK_MS 2000 /* how often an idle keeper checks its socket file */
 
 static struct {
 	struct entry *head, *tail;
@@ -277,11 +281,37 @@ static int serve(int sock)
 	}
 }
 
+static struct {
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t dev;
+	ino_t ino;
+	bool known;
+} sock_file;
+
+/*
+ * The socket file is how a luod finds this keeper. Once it is gone (the
+ * state directory was removed) or belongs to another keeper (luod could
+ * not reach this one and started a new one, sending it everything), no
+ * luod will ever connect here again: what this keeper holds is
+ * unreachable or duplicated, and it exits.
+ */
+static bool sock_file_still_ours(void)
+{
+	struct stat st;
+
+	if (!sock_file.known)
+		return true;
+	if (stat(sock_file.path, &st) < 0)
+		return errno != ENOENT && errno != ENOTDIR;
+	return st.st_dev == sock_file.dev && st.st_ino == sock_file.ino;
+}
+
 /* KEEPER.sock -> KEEPER.pid beside it: how people and tests find this process. */
 static int pid_file(char *path, size_t len)
 {
 	struct sockaddr_un sa;
 	socklen_t sl = sizeof(sa);
+	struct stat st;
 	size_t n;
 	FILE *f;
 
@@ -289,6 +319,15 @@ static int pid_file(char *path, size_t len)
 	    !sa.sun_path[0])
 		return -EINVAL;
 	n = strnlen(sa.sun_path, sl - sizeof(sa_family_t));
+	if (n >= sizeof(sock_file.path))
+		return -EINVAL;
+	memcpy(sock_file.path, sa.sun_path, n);
+	sock_file.path[n] = '\0';
+	if (stat(sock_file.path, &st) == 0) {
+		sock_file.dev = st.st_dev;
+		sock_file.ino = st.st_ino;
+		sock_file.known = true;
+	}
 	if (n < 5 || n >= len || strncmp(sa.sun_path + n - 5, ".sock", 5))
 		return -EINVAL;
 	memcpy(path, sa.sun_path, n - 5);
@@ -319,10 +358,21 @@ int keeper_main(int argc, char **argv)
 	fcntl(lfd, F_SETFD, FD_CLOEXEC);
 	have_pid_file = pid_file(pid_path, sizeof(pid_path)) == 0;
 	for (;;) {
+		struct pollfd pfd = { .fd = lfd, .events = POLLIN };
 		struct ucred cred;
 		socklen_t len = sizeof(cred);
-		int quit, c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		int quit, c, n;
 
+		n = poll(&pfd, 1, KEEPER_CHECK_MS);
+		if (n == 0 || (n < 0 && errno == EINTR)) {
+			if (!sock_file_still_ours()) {
+				fprintf(stderr, "luod-keeper: %s is gone or another keeper's; exiting\n",
+					sock_file.path);
+				break;
+			}
+			continue;
+		}
+		c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (c < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;

@@ -352,6 +352,40 @@ static void test_twice(void **state)
 	luod_stop(&d);
 }
 
+/* A keeper nobody can reach any more (its socket file removed) does not linger. */
+static void test_unreachable_keeper_exits(void **state)
+{
+	struct luod_proc d;
+	char path[PATH_MAX + 16];
+	int dev, work, empty, status;
+	pid_t keeper;
+
+	(void)state;
+	luod_start(&d, NULL);
+	keeper = keeper_pid(&d);
+	assert_true(keeper > 0);
+	dev = e2e_open(&d);
+	populate(dev, &work, &empty);
+	assert_int_equal(kill(d.pid, SIGKILL), 0);
+	assert_int_equal(waitpid(d.pid, &status, 0), d.pid);
+	d.pid = 0;
+	/* it holds the files of a dead luod and waits for the next one... */
+	sleep_ms(50);
+	assert_int_equal(kill(keeper, 0), 0);
+	/* ...until its socket file is gone: then no luod can ever find it */
+	snprintf(path, sizeof(path), "%s/keeper.sock", d.state_dir);
+	assert_int_equal(unlink(path), 0);
+	for (int i = 0; i < 1000 && kill(keeper, 0) == 0; i++)
+		sleep_ms(10);
+	assert_int_equal(kill(keeper, 0), -1);
+	close(work);
+	close(empty);
+	close(dev);
+	close(pipe_fds[1]);
+	snprintf(path, sizeof(path), "rm -rf '%s'", d.dir);
+	assert_int_equal(system(path), 0);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_idle),
 	cmocka_unit_test(test_mid_preserve),
@@ -361,6 +395,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_fdt_parse),
 	cmocka_unit_test(test_after_update),
 	cmocka_unit_test(test_twice),
+	cmocka_unit_test(test_unreachable_keeper_exits),
 };
 
 LUO_TEST_MAIN("e2e-crash", tests, NULL, NULL)
