@@ -126,6 +126,14 @@ static bool memfd_can_preserve(int fd, const struct stat *st)
 	return true;
 }
 
+/* F_GET_SEALS works on shmem and hugetlbfs files only: no fstat() needed. */
+static int memfd_is_type(int fd)
+{
+	if (fcntl(fd, F_GET_SEALS) >= 0)
+		return 0;
+	return errno == EBADF ? -EBADF : -EBADFD;
+}
+
 static void payload_v2(const struct memfd_record *rec, unsigned char out[PAYLOAD_V2])
 {
 	memset(out, 0, PAYLOAD_V2);
@@ -282,6 +290,7 @@ const struct luo_file_handler luo_memfd_handler = {
 	.compatible_old = "luo,memfd-v1",
 	.type = S_IFREG,
 	.can_preserve = memfd_can_preserve,
+	.is_type = memfd_is_type,
 	.preserve = memfd_preserve,
 	.unpreserve = memfd_nop,
 	.freeze = memfd_freeze,

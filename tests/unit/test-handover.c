@@ -219,6 +219,44 @@ static void test_refuse_corrupt(void **state)
 	close_fds();
 }
 
+/*
+ * Nodes and properties the reader does not know are stepped over, wherever
+ * they are: inside a file node, after a session's files node, on the files
+ * node itself, and after everything at the root. The reader walks the tags
+ * itself to read 10,000 files fast; this is what it must still skip.
+ */
+static void test_unknown_nodes(void **state)
+{
+	struct luo_handover_luod h;
+	struct luo_session *s;
+	size_t len;
+	void *blob = make_blob(&len), *e = editable(blob);
+	int out[NFILES], n;
+
+	(void)state;
+	n = fdt_add_subnode(e, file_node(e, 0, 1), "extra");
+	assert_true(n >= 0);
+	assert_int_equal(fdt_setprop_u32(e, n, "fd", 1), 0); /* not a file's fd: ignored */
+	assert_true(fdt_add_subnode(e, file_node(e, 1, 3), "extra") >= 0);
+	n = fdt_next_subnode(e, fdt_first_subnode(e, fdt_subnode_offset(e, 0, "sessions")));
+	assert_true(fdt_add_subnode(e, n, "notes") >= 0); /* after files */
+	assert_int_equal(fdt_setprop_string(e, fdt_subnode_offset(e, n, "files"), "note", "x"), 0);
+	assert_true(fdt_add_subnode(e, 0, "zzz") >= 0);
+
+	assert_int_equal(luo_handover_read(e, fdt_totalsize(e), &h), 0);
+	assert_int_equal(luo_core.nsessions, 2);
+	s = core_find_session("with space/and slash");
+	assert_non_null(s);
+	assert_int_equal(s->nfiles, NFILES);
+	assert_int_equal(core_retrieve_session(s->name, 1001, &s), 0);
+	assert_int_equal(session_retrieve(s, (uint64_t[]){ 100, 101, 102, 103 }, NFILES, out), 0);
+	for (int j = 0; j < NFILES; j++)
+		assert_true(memfd_pattern_ok(out[j], 4096u * (unsigned)(j + 1), (uint32_t)(10 + j)));
+	free(e);
+	free(blob);
+	core_free_all();
+}
+
 /* Flip bytes at random: the reader may accept or refuse, never crash or leak. */
 static void test_random_corruption(void **state)
 {
@@ -255,6 +293,7 @@ static void test_random_corruption(void **state)
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_roundtrip, reset, reset),
 	cmocka_unit_test_setup_teardown(test_refuse_corrupt, reset, reset),
+	cmocka_unit_test_setup_teardown(test_unknown_nodes, reset, reset),
 	cmocka_unit_test_setup_teardown(test_random_corruption, reset, reset),
 };
 
