@@ -1036,20 +1036,6 @@ static void answer_update(const struct luod_config *cfg)
 	char line[512];
 
 	rep.blackout_ns = now_ns() - cfg->freeze_mark_ns;
-	if (cfg->reply_fd >= 0) {
-		luo_msg_send(cfg->reply_fd, LUO_OP_UPDATE, 0, &rep, sizeof(rep), NULL, 0);
-		close(cfg->reply_fd);
-	}
-	snprintf(line, sizeof(line),
-		 "{\"generation\": %" PRIu64 ", \"pid\": %u, \"sessions\": %u, \"files\": %" PRIu64
-		 ", \"prepare_ns\": %" PRIu64 ", \"freeze_ns\": %" PRIu64
-		 ", \"fdt_write_ns\": %" PRIu64 ", \"exec_ns\": %" PRIu64
-		 ", \"fdt_parse_ns\": %" PRIu64 ", \"blackout_ns\": %" PRIu64
-		 ", \"fdt_bytes\": %" PRIu64 ", \"outcome\": \"ok\"}",
-		 rep.generation, rep.successor_pid, rep.sessions, rep.files, rep.prepare_ns,
-		 rep.freeze_ns, rep.fdt_write_ns, rep.exec_ns, rep.fdt_parse_ns, rep.blackout_ns,
-		 rep.fdt_bytes);
-	luo_history_append(line);
 	{
 		/* the update began at PREPARE: freeze mark less the prepare time, on the same clock */
 		uint64_t began = cfg->freeze_mark_ns - rep.prepare_ns;
@@ -1066,6 +1052,21 @@ static void answer_update(const struct luod_config *cfg)
 
 		history_add(&e);
 	}
+	luo_statefile_write(); /* with it: a script reading the file after luoctl returns sees it */
+	if (cfg->reply_fd >= 0) {
+		luo_msg_send(cfg->reply_fd, LUO_OP_UPDATE, 0, &rep, sizeof(rep), NULL, 0);
+		close(cfg->reply_fd);
+	}
+	snprintf(line, sizeof(line),
+		 "{\"generation\": %" PRIu64 ", \"pid\": %u, \"sessions\": %u, \"files\": %" PRIu64
+		 ", \"prepare_ns\": %" PRIu64 ", \"freeze_ns\": %" PRIu64
+		 ", \"fdt_write_ns\": %" PRIu64 ", \"exec_ns\": %" PRIu64
+		 ", \"fdt_parse_ns\": %" PRIu64 ", \"blackout_ns\": %" PRIu64
+		 ", \"fdt_bytes\": %" PRIu64 ", \"outcome\": \"ok\"}",
+		 rep.generation, rep.successor_pid, rep.sessions, rep.files, rep.prepare_ns,
+		 rep.freeze_ns, rep.fdt_write_ns, rep.exec_ns, rep.fdt_parse_ns, rep.blackout_ns,
+		 rep.fdt_bytes);
+	luo_history_append(line);
 	log_info("update: generation %" PRIu64 " serving; blackout %.3f ms", rep.generation,
 		 (double)rep.blackout_ns / 1e6);
 }

@@ -4,7 +4,8 @@
  *
  * <state-dir>/state is one JSON object, replaced atomically (write a
  * temporary file, fsync is not needed for a runtime view, rename over) so a
- * reader never sees half of it. <state-dir>/history gets one JSON line per
+ * reader never sees half of it: luod's state and counts, and the last
+ * live update it remembers ("last_update", null before the first). <state-dir>/history gets one JSON line per
  * completed live update, appended by the successor. Failing to write either
  * is logged and never fails a request.
  */
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "luod.h"
+#include "history.h"
 
 static char state_dir[4096];
 
@@ -69,9 +71,22 @@ void luo_statefile_write(void)
 	}
 	fprintf(f,
 		"{\"state\": \"%s\", \"generation\": %" PRIu64 ", \"sessions\": %zu, "
-		"\"incoming_sessions\": %zu, \"files\": %zu, \"updates\": %" PRIu64 ", \"pid\": %d}\n",
+		"\"incoming_sessions\": %zu, \"files\": %zu, \"updates\": %" PRIu64 ", \"pid\": %d, "
+		"\"last_update\": ",
 		luo_state_name(luo_core.state), luo_core.generation, luo_core.nsessions,
 		core_incoming_sessions(), luo_core.nfiles, luo_core.updates, (int)getpid());
+	if (history_count()) {
+		static const char *const outcomes[] = { "ok", "failed", "cancelled" };
+		const struct luo_msg_history_entry *e = history_at(history_count() - 1);
+
+		fprintf(f,
+			"{\"generation\": %" PRIu64 ", \"start_ns\": %" PRIu64 ", \"blackout_ns\": %" PRIu64
+			", \"sessions\": %u, \"files\": %" PRIu64 ", \"outcome\": \"%s\", \"errno\": %d}}\n",
+			e->generation, e->start_realtime_ns, e->blackout_ns, e->sessions, e->files,
+			e->outcome < 3 ? outcomes[e->outcome] : "unknown", -e->error);
+	} else {
+		fprintf(f, "null}\n");
+	}
 	if (fclose(f) != 0 || rename(tmp, path) < 0) {
 		log_warn("state file %s: %s", path, strerror(errno));
 		unlink(tmp);

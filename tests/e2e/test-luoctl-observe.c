@@ -308,6 +308,44 @@ static void test_state_file(void **state)
 	assert_int_equal(e2e_json_int(buf, "generation"), 1);
 	assert_int_equal(e2e_json_int(buf, "updates"), 1);
 	assert_int_equal(e2e_json_int(buf, "pid"), d.pid);
+	assert_non_null(strstr(buf, "\"last_update\": {\"generation\": 1, "));
+	e2e_json_str(buf, "outcome", str, sizeof(str));
+	assert_string_equal(str, "ok");
+}
+
+/* On a terminal, `luoctl update` shows its steps as luod reports them. */
+static void test_update_progress(void **state)
+{
+	char cmd[PATH_MAX * 3], buf[8192];
+	size_t used = 0;
+	FILE *p;
+
+	(void)state;
+	if (system("command -v script >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "# SKIP: script(1) (util-linux) is not installed\n");
+		skip();
+	}
+	/* script(1) gives luoctl a pseudo-terminal as stdout and stderr */
+	snprintf(cmd, sizeof(cmd), "script -qec '%s --socket %s update' /dev/null", getenv("LUOCTL"),
+		 d.sock);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (used < sizeof(buf) - 1) {
+		size_t n = fread(buf + used, 1, sizeof(buf) - 1 - used, p);
+
+		if (n == 0)
+			break;
+		used += n;
+	}
+	buf[used] = '\0';
+	assert_int_equal(pclose(p), 0);
+	assert_non_null(strstr(buf, "luoctl: update: started"));
+	assert_non_null(strstr(buf, "luoctl: update: frozen; writing the handover"));
+	assert_non_null(strstr(buf, "luoctl: update: exec; waiting for the successor"));
+	assert_non_null(strstr(buf, "updated: generation 1"));
+	/* and not when stderr is no terminal */
+	assert_int_equal(luoctl(&d, buf, sizeof(buf), "update", NULL), 0);
+	assert_null(strstr(buf, "luoctl: update: started"));
 }
 
 static void test_help_everywhere(void **state)
@@ -340,6 +378,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_dump, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_state_file, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_help_everywhere, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_update_progress, setup, teardown),
 };
 
 LUO_TEST_MAIN("luoctl-observe", tests, NULL, NULL)

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -70,6 +71,84 @@ static int update_session(int dev, const char *name)
 	return 0;
 }
 
+/* One step of the update as luod reports it to a watcher, for the person at the terminal. */
+static void progress(const struct luo_msg_watch_event *ev)
+{
+	if (ev->kind == LUO_WATCH_UPDATE && ev->step == LUO_STEP_START)
+		fprintf(stderr, "luoctl: update: started: prepare and freeze %u sessions\n", ev->files);
+	else if (ev->kind == LUO_WATCH_UPDATE && ev->step == LUO_STEP_FROZEN)
+		fprintf(stderr, "luoctl: update: frozen; writing the handover\n");
+	else if (ev->kind == LUO_WATCH_UPDATE && ev->step == LUO_STEP_EXEC)
+		fprintf(stderr, "luoctl: update: exec; waiting for the successor to serve\n");
+	else if (ev->kind == LUO_WATCH_UPDATE && ev->step == LUO_STEP_FAILED)
+		fprintf(stderr, "luoctl: update: failed (%s); rolling back\n", strerror(-ev->result));
+	else if (ev->kind == LUO_WATCH_GLOBAL && !(ev->flags & LUO_WATCH_SNAPSHOT))
+		fprintf(stderr, "luoctl: update: luod %s\n", state_name(ev->state));
+}
+
+/*
+ * UPDATE; on a terminal with its steps on stderr as they happen, from a
+ * watch on a second connection (which luod's execve closes). The reply
+ * lands in `reply`, as luo_rpc() leaves it.
+ */
+static int update_rpc(int dev, const struct luo_msg_update *req)
+{
+	static unsigned char buf[sizeof(struct luo_msg_hdr) + LUO_MSG_MAX];
+	int w, r;
+
+	if (!progress_wanted())
+		return luo_rpc(dev, LUO_OP_UPDATE, req, sizeof(*req), NULL, 0, &reply);
+	w = luo_open(opt.socket);
+	if (w >= 0 && luo_rpc(w, LUO_OP_WATCH, NULL, 0, NULL, 0, &reply) < 0) {
+		close(w); /* not allowed to watch: no progress, the update all the same */
+		w = -1;
+	}
+	r = luo_msg_send(dev, LUO_OP_UPDATE, 0, req, sizeof(*req), NULL, 0);
+	while (r == 0) {
+		struct pollfd p[2] = { { .fd = dev, .events = POLLIN }, { .fd = w, .events = POLLIN } };
+		struct luo_msg_watch_event ev;
+		int fds[LUO_FDS_PER_MSG];
+		size_t nfds = 0;
+		ssize_t n;
+
+		if (poll(p, w >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (w >= 0 && p[1].revents) {
+			n = luo_msg_recv(w, buf, sizeof(buf), fds, LUO_FDS_PER_MSG, &nfds);
+			for (size_t i = 0; i < nfds; i++)
+				close(fds[i]);
+			if (n <= 0) {
+				close(w); /* luod's execve */
+				w = -1;
+			} else if ((size_t)n >= sizeof(struct luo_msg_hdr) + sizeof(ev)) {
+				memcpy(&ev, buf + sizeof(struct luo_msg_hdr), sizeof(ev));
+				progress(&ev);
+			}
+		}
+		if (!p[0].revents)
+			continue;
+		n = luo_msg_recv(dev, buf, sizeof(buf), reply.fds, LUO_FDS_PER_MSG, &reply.nfds);
+		if (n <= 0) {
+			r = n == 0 ? -ECONNRESET : (int)n;
+			break;
+		}
+		memcpy(&reply.hdr, buf, sizeof(reply.hdr));
+		reply.body_len = (size_t)n - sizeof(reply.hdr);
+		memcpy(reply.body, buf + sizeof(reply.hdr), reply.body_len);
+		r = reply.hdr.result;
+		if (r < 0)
+			luo_reply_close_fds(&reply);
+		break;
+	}
+	if (w >= 0)
+		close(w);
+	return r;
+}
+
 static int update_all(int dev, const char *exec_path)
 {
 	static struct luo_msg_update req;
@@ -92,9 +171,7 @@ static int update_all(int dev, const char *exec_path)
 		free(abs);
 		req.flags |= LUO_UPDATE_EXEC;
 	}
-	if (progress_wanted())
-		fprintf(stderr, "luoctl: update: prepare, freeze, handover, exec...\n");
-	r = luo_rpc(dev, LUO_OP_UPDATE, &req, sizeof(req), NULL, 0, &reply);
+	r = update_rpc(dev, &req);
 	if (r == -ECONNRESET) {
 		fprintf(stderr, "luoctl: update: luod closed the connection without an answer; "
 				"the successor refused the handover or died (see luod's log)\n");
