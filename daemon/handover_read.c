@@ -478,6 +478,13 @@ static int read_all(struct reader *rd, size_t len, struct luo_handover_luod *luo
 		FAIL("not a flattened device tree");
 	if (fdt_totalsize(fdt) > len)
 		FAIL("truncated: header says %u bytes, have %zu", fdt_totalsize(fdt), len);
+	/*
+	 * luod writes version 17; libfdt 1.6.1's fdt_check_full() reads out of
+	 * bounds on some older-version headers (found by tests/fuzz), so those
+	 * never reach it.
+	 */
+	if (fdt_version(fdt) < 17)
+		FAIL("FDT version %u (luod writes 17)", fdt_version(fdt));
 	r = fdt_check_full(fdt, len);
 	if (r != 0)
 		FAIL("malformed FDT: %s", fdt_strerror(r));

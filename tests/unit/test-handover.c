@@ -14,6 +14,7 @@
 
 #include "harness.h"
 #include "luod.h"
+#include "history.h"
 
 #define NFILES 4
 
@@ -290,11 +291,97 @@ static void test_random_corruption(void **state)
 	close_fds();
 }
 
+/* Read blob, give its fds back untouched, and empty the core. */
+static void read_ok(const void *blob)
+{
+	struct luo_handover_luod h;
+
+	assert_int_equal(luo_handover_read(blob, fdt_totalsize(blob), &h), 0);
+	for (struct luo_session *s = luo_core.sessions; s; s = s->next)
+		for (size_t i = 0; i < s->nfiles; i++)
+			s->files[i]->fd = -1;
+	core_free_all();
+}
+
+/*
+ * The update history rides in /history: the successor has it exactly; a
+ * blob without it (an older luod) or with one it cannot parse is still
+ * read, with an empty history; records longer than this luod knows (a
+ * newer one) give the fields it knows.
+ */
+static void test_history(void **state)
+{
+	struct luo_msg_history_entry a = { .generation = 7, .start_realtime_ns = 1795424555422192020ull,
+					   .prepare_ns = 1000, .freeze_ns = 2000, .blackout_ns = 3000,
+					   .files = 5, .sessions = 2, .outcome = LUO_HISTORY_OK },
+				     b = { .generation = 7, .outcome = LUO_HISTORY_FAILED,
+					   .error = -ENOEXEC };
+	size_t len;
+	void *blob, *e;
+	int node;
+
+	(void)state;
+	for (int i = 0; i < LUO_HISTORY_MAX + 3; i++)
+		history_add(&b); /* a full ring drops the oldest */
+	history_add(&a);
+	assert_int_equal(history_count(), LUO_HISTORY_MAX);
+	blob = make_blob(&len);
+	read_ok(blob);
+	assert_int_equal(history_count(), LUO_HISTORY_MAX);
+	assert_memory_equal(history_at(LUO_HISTORY_MAX - 1), &a, sizeof(a));
+	assert_memory_equal(history_at(0), &b, sizeof(b));
+
+	e = editable(blob);
+	assert_int_equal(fdt_del_node(e, fdt_subnode_offset(e, 0, "history")), 0);
+	read_ok(e);
+	assert_int_equal(history_count(), 0);
+	free(e);
+
+	e = editable(blob);
+	assert_int_equal(fdt_setprop_u32(e, fdt_subnode_offset(e, 0, "history"), "record-size", 12), 0);
+	read_ok(e);
+	assert_int_equal(history_count(), 0);
+	free(e);
+
+	e = editable(blob);
+	node = fdt_subnode_offset(e, 0, "history");
+	assert_int_equal(fdt_delprop(e, node, "entries"), 0);
+	read_ok(e);
+	assert_int_equal(history_count(), 0);
+	free(e);
+
+	/* one record, 8 bytes longer than this luod writes */
+	e = editable(blob);
+	node = fdt_subnode_offset(e, 0, "history");
+	{
+		const unsigned char *old = fdt_getprop(e, node, "entries", NULL);
+		unsigned char rec[88] = { 0 };
+
+		memcpy(rec, old + (LUO_HISTORY_MAX - 1) * 80, 80);
+		memset(rec + 80, 0xff, 8);
+		assert_int_equal(fdt_setprop(e, node, "entries", rec, sizeof(rec)), 0);
+		assert_int_equal(fdt_setprop_u32(e, node, "record-size", sizeof(rec)), 0);
+	}
+	read_ok(e);
+	assert_int_equal(history_count(), 1);
+	assert_memory_equal(history_at(0), &a, sizeof(a));
+	free(e);
+
+	/* libfdt must never see an old-version header: refused up front */
+	e = editable(blob);
+	((struct fdt_header *)e)->version = cpu_to_fdt32(15);
+	refuse(e, fdt_totalsize(e));
+	free(e);
+	free(blob);
+	close_fds();
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_roundtrip, reset, reset),
 	cmocka_unit_test_setup_teardown(test_refuse_corrupt, reset, reset),
 	cmocka_unit_test_setup_teardown(test_unknown_nodes, reset, reset),
 	cmocka_unit_test_setup_teardown(test_random_corruption, reset, reset),
+	cmocka_unit_test_setup_teardown(test_history, reset, reset),
 };
 
 LUO_TEST_MAIN("handover", tests, NULL, NULL)
