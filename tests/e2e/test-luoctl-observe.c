@@ -192,6 +192,15 @@ static void test_watch(void **state)
 		close(t);
 	}
 	e2e_barrier(&d);
+	{
+		/* a participant comes and goes */
+		int pdev = e2e_open(&d);
+
+		assert_int_equal(luo_participant_register(pdev, "p1", NULL, 0), 0);
+		e2e_barrier(&d);
+		close(pdev);
+		e2e_barrier(&d);
+	}
 	luod_update(&d, NULL);
 	assert_true(wait_contains(
 		path,
@@ -205,6 +214,9 @@ static void test_watch(void **state)
 			"true, \"files\": 0, \"gone\": true",
 			"\"kind\": \"update\", \"generation\": 0, \"snapshot\": false, \"step\": \"start\"",
 			"\"kind\": \"luod\", \"generation\": 0, \"snapshot\": false, \"state\": \"frozen\"",
+			"\"kind\": \"participant\", \"generation\": 0, \"snapshot\": false, \"name\": "
+			"\"p1\", \"state\": \"normal\", \"waiting\": false, \"gone\": false",
+			"\"name\": \"p1\", \"state\": \"normal\", \"waiting\": false, \"gone\": true",
 			"\"step\": \"frozen\"", "\"step\": \"exec\"",
 			/* the successor's snapshot, after watch connected again */
 			"\"kind\": \"luod\", \"generation\": 1, \"snapshot\": true, \"state\": \"updated\"",
