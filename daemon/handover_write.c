@@ -29,6 +29,7 @@
 
 #include "luod.h"
 #include "history.h"
+#include "fault.h"
 
 /* Translate libfdt's codes to errno once, here. */
 static int fdt_errno(int err)
@@ -206,7 +207,7 @@ int luo_handover_build(const struct luo_handover_luod *luod, void **ret, size_t 
 
 		if (cap > LUO_HANDOVER_MAX)
 			return -E2BIG;
-		buf = malloc(cap);
+		buf = FAULT("alloc") ? NULL : malloc(cap);
 		if (!buf)
 			return -ENOMEM;
 		r = write_tree(buf, cap, luod);

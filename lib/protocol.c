@@ -14,6 +14,30 @@
 
 #include "protocol.h"
 
+#ifdef LUO_FAULT_INJECTION
+/*
+ * Defined by luod alone (daemon/fault.c): in clients it stays NULL. An
+ * injected failure behaves as a peer that vanished: the connection is shut
+ * down, so nobody waits on an answer that never comes.
+ */
+bool luo_fault_hit(const char *point) __attribute__((weak));
+
+static bool fault(int sock, const char *point)
+{
+	if (!luo_fault_hit || !luo_fault_hit(point))
+		return false;
+	shutdown(sock, SHUT_RDWR);
+	return true;
+}
+#else
+static inline bool fault(int sock, const char *point)
+{
+	(void)sock;
+	(void)point;
+	return false;
+}
+#endif
+
 int luo_msg_send(int sock, uint16_t op, int32_t result, const void *body, size_t body_len,
 		 const int *fds, size_t nfds)
 {
@@ -40,6 +64,8 @@ int luo_msg_send(int sock, uint16_t op, int32_t result, const void *body, size_t
 
 	if (body_len > LUO_MSG_MAX || nfds > LUO_FDS_PER_MSG)
 		return -EMSGSIZE;
+	if (fault(sock, "send"))
+		return -EPIPE;
 
 	if (nfds > 0) {
 		struct cmsghdr *cmsg;
@@ -101,6 +127,8 @@ ssize_t luo_msg_recv(int sock, void *buf, size_t buf_len, int *fds, size_t max_f
 	size_t ngot = 0;
 	ssize_t n;
 
+	if (fault(sock, "recv"))
+		return -ECONNRESET;
 	do
 		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
