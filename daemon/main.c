@@ -57,6 +57,9 @@ static void usage(FILE *out)
 		"  -q, --quiet           log warnings and errors only\n"
 		"  -h, --help            show this help\n"
 		"      --version         show the version\n"
+		"Under systemd: READY/STATUS/RELOADING and WATCHDOG through $NOTIFY_SOCKET,\n"
+		"and an activated SOCK_SEQPACKET socket (LISTEN_FDS) instead of --socket;\n"
+		"see luod(8).\n"
 		"Internal, set by a live update: --handover-fd=FD, --handover-exec-ns=NS\n");
 }
 
