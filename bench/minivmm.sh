@@ -12,7 +12,8 @@
 #
 # Environment: LUO_BENCH_OUT (results dir, default bench/results),
 # MINIVMM_BUILD (build dir, default build-vmm), MINIVMM_SIZES (MiB list),
-# MINIVMM_REPS, MINIVMM_VCPUS (default 2), LUO_BENCH_CACHE (where CRIU is
+# MINIVMM_REPS, MINIVMM_VCPUS (default 2), MINIVMM_METHODS (default
+# "luo luo-prestart naive"), LUO_BENCH_CACHE (where CRIU is
 # cached, see setup-criu.sh), LUO_BENCH_NO_CRIU=1. Needs /dev/kvm.
 set -eu
 
@@ -27,6 +28,7 @@ else
 	REPS=${MINIVMM_REPS:-3}
 fi
 VCPUS=${MINIVMM_VCPUS:-2}
+METHODS=${MINIVMM_METHODS:-luo luo-prestart naive}
 
 say() { echo "minivmm-bench: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -247,7 +249,7 @@ while True:
 
 T0=$(now_ms)
 for mib in $SIZES; do
-	for method in luo luo-prestart naive; do
+	for method in $METHODS; do
 		say "$method: $REPS upgrades of a guest with $mib MiB of RAM"
 		run_upgrades "$method" "$mib"
 	done

@@ -628,6 +628,14 @@ int main(int argc, char **argv)
 			r = upgrade(&vm, &hdr, &o);
 			if (r == -EAGAIN)
 				continue;
+			/*
+			 * Handed over: guest RAM and the VM are torn down after this
+			 * process is gone (teardown.c), not while the next VMM waits.
+			 */
+			if (r == 0 && teardown_after_exit() == 0) {
+				vm_free_heap(&vm);
+				return 0;
+			}
 			vm_destroy(&vm);
 			return r;
 		}

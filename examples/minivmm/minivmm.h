@@ -130,6 +130,7 @@ struct vm {
 	int vm_fd;
 	int ram_fd;
 	uint8_t *ram;
+	bool ram_mapped; /* false while a prestarted VM's slot points at a hole (vm.c) */
 	uint64_t ram_size;
 	int nr_vcpus;
 	struct vcpu vcpus[MINIVMM_MAX_VCPUS];
@@ -149,6 +150,11 @@ int vm_create(struct vm *vm, int ram_fd, uint64_t ram_size, int nr_vcpus);
 int vm_attach_ram(struct vm *vm, int ram_fd);
 int vm_setup_cold_boot(struct vm *vm);
 void vm_destroy(struct vm *vm);
+/* Only what is this process's heap; mappings and fds stay (for teardown.c). */
+void vm_free_heap(struct vm *vm);
+
+/* teardown.c: after a handover, the exit leaves guest RAM and the VM to a helper */
+int teardown_after_exit(void);
 uint64_t now_ns(void);
 
 /* vcpu_state.c */

@@ -124,9 +124,46 @@ static int set_cpuid(struct vm *vm, struct vcpu *v)
 	return r < 0 ? r : 0;
 }
 
+/*
+ * Where a prestarted VMM points its memory slot before it has the memfd:
+ * address space with nothing mapped, far below where mmap() puts things
+ * (top-down from near 128 TiB) and above the heap. vm_attach_ram() then maps
+ * the memfd into that hole. Replacing a reservation there instead would
+ * make KVM's MMU notifier walk every page of the slot in the blackout
+ * (0.3-0.5 ms for 4 GiB here); filling a hole notifies nothing.
+ */
+#define RAM_HOLE_FIRST (256ull << 30)
+#define RAM_HOLE_LAST (64ull << 40)
+
+static void *ram_hole(uint64_t size)
+{
+	for (uint64_t a = RAM_HOLE_FIRST; a + size < RAM_HOLE_LAST; a += size + (1ull << 30)) {
+		void *p = mmap((void *)(uintptr_t)a, size, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+
+		if (p == MAP_FAILED)
+			continue; /* something is there */
+		munmap(p, size);
+		if (p == (void *)(uintptr_t)a)
+			return p;
+	}
+	return MAP_FAILED;
+}
+
+static int set_slot(struct vm *vm, uint64_t size)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)vm->ram,
+	};
+
+	return xioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region);
+}
+
 int vm_create(struct vm *vm, int ram_fd, uint64_t ram_size, int nr_vcpus)
 {
-	struct kvm_userspace_memory_region region;
 	int r, mmap_size;
 
 	memset(vm, 0, sizeof(*vm));
@@ -151,24 +188,17 @@ int vm_create(struct vm *vm, int ram_fd, uint64_t ram_size, int nr_vcpus)
 
 	/*
 	 * Guest RAM: the memfd itself, mapped shared; nothing is copied. Without
-	 * a memfd yet (a successor started ahead of the upgrade), only address
-	 * space is reserved: KVM takes the slot, vm_attach_ram() maps the memfd
-	 * over it later.
+	 * a memfd yet (a successor started ahead of the upgrade), KVM takes the
+	 * slot over a hole, and vm_attach_ram() maps the memfd into it later.
 	 */
 	if (ram_fd >= 0)
 		vm->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, ram_fd, 0);
 	else
-		vm->ram = mmap(NULL, ram_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-			       -1, 0);
+		vm->ram = ram_hole(ram_size);
 	if (vm->ram == MAP_FAILED)
-		return -errno;
-	region = (struct kvm_userspace_memory_region){
-		.slot = 0,
-		.guest_phys_addr = 0,
-		.memory_size = ram_size,
-		.userspace_addr = (uint64_t)(uintptr_t)vm->ram,
-	};
-	r = xioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region);
+		return ram_fd >= 0 ? -errno : -ENOMEM;
+	vm->ram_mapped = ram_fd >= 0;
+	r = set_slot(vm, ram_size);
 	if (r < 0)
 		return r;
 
@@ -213,12 +243,30 @@ int vm_create(struct vm *vm, int ram_fd, uint64_t ram_size, int nr_vcpus)
 
 int vm_attach_ram(struct vm *vm, int ram_fd)
 {
-	void *p = mmap(vm->ram, vm->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, ram_fd, 0);
+	void *p = mmap(vm->ram, vm->ram_size, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_FIXED_NOREPLACE, ram_fd, 0);
+	int r;
 
+	if (p == vm->ram) {
+		vm->ram_fd = ram_fd;
+		vm->ram_mapped = true;
+		return 0;
+	}
+	if (p != MAP_FAILED)
+		munmap(p, vm->ram_size); /* a kernel that took the address as a hint */
+	else if (errno != EEXIST)
+		return -errno;
+	/* something took the hole meanwhile: map anywhere and move the slot there */
+	p = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, ram_fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
+	r = set_slot(vm, 0); /* a slot's address cannot change: delete it, then add it */
+	vm->ram = p;
+	vm->ram_mapped = true;
 	vm->ram_fd = ram_fd;
-	return 0;
+	if (r == 0)
+		r = set_slot(vm, vm->ram_size);
+	return r < 0 ? r : 0;
 }
 
 static void put64(struct vm *vm, uint64_t gpa, uint64_t val)
@@ -292,8 +340,21 @@ int vm_setup_cold_boot(struct vm *vm)
 	return 0;
 }
 
+void vm_free_heap(struct vm *vm)
+{
+	for (int i = 0; i < MINIVMM_MAX_VCPUS; i++) {
+		free(vm->vcpus[i].state);
+		free(vm->vcpus[i].xsave);
+		vm->vcpus[i].state = NULL;
+		vm->vcpus[i].xsave = NULL;
+	}
+	free(vm->cpuid);
+	vm->cpuid = NULL;
+}
+
 void vm_destroy(struct vm *vm)
 {
+	vm_free_heap(vm);
 	for (int i = 0; i < MINIVMM_MAX_VCPUS; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
@@ -301,14 +362,10 @@ void vm_destroy(struct vm *vm)
 			munmap(v->run, v->run_size);
 		if (v->fd >= 0)
 			close(v->fd);
-		free(v->state);
-		free(v->xsave);
 		v->run = NULL;
 		v->fd = -1;
-		v->state = NULL;
-		v->xsave = NULL;
 	}
-	if (vm->ram != MAP_FAILED && vm->ram)
+	if (vm->ram != MAP_FAILED && vm->ram && vm->ram_mapped)
 		munmap(vm->ram, vm->ram_size);
 	vm->ram = MAP_FAILED;
 	if (vm->vm_fd >= 0)
@@ -320,7 +377,5 @@ void vm_destroy(struct vm *vm)
 	if (vm->wake_fd >= 0)
 		close(vm->wake_fd);
 	vm->vm_fd = vm->kvm_fd = vm->ram_fd = vm->wake_fd = -1;
-	free(vm->cpuid);
-	vm->cpuid = NULL;
 	pthread_mutex_destroy(&vm->lock);
 }
