@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -59,7 +60,14 @@ void luod_start(struct luod_proc *d, ...)
 	if (d->pid == 0) {
 		int log = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
+		/*
+		 * A test that aborts must not leave luod (or a process it
+		 * forks) holding the runner's stdout pipe: the runner would
+		 * wait for EOF until its timeout.
+		 */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (log >= 0) {
+			dup2(log, 1);
 			dup2(log, 2);
 			close(log);
 		}
