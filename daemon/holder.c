@@ -269,7 +269,7 @@ static int spawn_keeper(void)
 		if (!keep_stderr)
 			dup2(null, 2);
 		close_range(4, ~0u, 0);
-		execv("/proc/self/exe", argv);
+		execv(luod_self_exe(), argv);
 		_exit(127);
 	}
 	close(lfd);
@@ -463,6 +463,8 @@ int holder_start(const char *state_dir, bool recover_state)
 
 	if (off && *off && strcmp(off, "0")) {
 		log_info("keeper: off ($LUOD_NO_KEEPER)");
+		if (recover_state)
+			fdstore_recover();
 		return 0;
 	}
 	if ((size_t)snprintf(hd.path, sizeof(hd.path), "%s/keeper.sock", state_dir) >=
@@ -478,6 +480,9 @@ int holder_start(const char *state_dir, bool recover_state)
 			 strerror(-r));
 		hd.lost = true;
 	}
+	/* under systemd, what its fd store kept and the keeper did not (it dies with the cgroup) */
+	if (recover_state)
+		fdstore_recover();
 	return r;
 }
 
@@ -533,6 +538,7 @@ void mirror_session(const struct luo_session *s)
 	if (hd.enabled)
 		keeper_send(KEEPER_PUT, key, make_key(key, s->name, NULL), &uid, sizeof(uid), NULL,
 			    0, -1);
+	fdstore_put_session(s);
 }
 
 void mirror_session_gone(const struct luo_session *s)
@@ -543,6 +549,7 @@ void mirror_session_gone(const struct luo_session *s)
 		keeper_send(KEEPER_DELP, key, make_key(key, s->name, NULL), NULL, 0, NULL, 0, -1);
 		hd.dirty = true;
 	}
+	fdstore_remove_session(s);
 }
 
 void mirror_file(const struct luo_file *f)
@@ -556,6 +563,7 @@ void mirror_file(const struct luo_file *f)
 		keeper_send(KEEPER_PUT, key, make_key(key, f->session->name, &f->token), head,
 			    4 + clen, f->payload, f->payload_len, f->fd);
 	}
+	fdstore_put_file(f);
 }
 
 void mirror_file_gone(const struct luo_file *f)
@@ -569,4 +577,5 @@ void mirror_file_gone(const struct luo_file *f)
 			    NULL, 0, -1);
 		hd.dirty = true;
 	}
+	fdstore_remove_file(f);
 }

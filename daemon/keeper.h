@@ -2,7 +2,8 @@
 /*
  * The keeper: a tiny process that holds a copy of every preserved fd and
  * the record luod needs to rebuild its sessions, so that a SIGKILL of luod
- * loses nothing (keeper.c is the process, holder.c is luod's side of it).
+ * loses nothing (keeper.c is the process, holder.c is luod's side of it,
+ * fdstore.c mirrors the same into systemd's fd store).
  *
  * Wire format on the keeper's SOCK_SEQPACKET socket, one message each, in
  * host byte order (both ends are the same machine, usually the same
@@ -70,5 +71,13 @@ void mirror_session_gone(const struct luo_session *s);
 void mirror_file(const struct luo_file *f);
 void mirror_file_gone(const struct luo_file *f);
 
+/* ---- fdstore.c: systemd's fd store, when $NOTIFY_SOCKET is set ---- */
+bool fdstore_enabled(void);
+void fdstore_put_file(const struct luo_file *f);
+void fdstore_put_session(const struct luo_session *s);
+void fdstore_remove_file(const struct luo_file *f);
+void fdstore_remove_session(const struct luo_session *s);
+/* On a fresh start: take the fds systemd passed back; returns sessions rebuilt. */
+int fdstore_recover(void);
 
 #endif
