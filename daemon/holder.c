@@ -269,7 +269,7 @@ static int spawn_keeper(void)
 		if (!keep_stderr)
 			dup2(null, 2);
 		close_range(4, ~0u, 0);
-		execv("/proc/self/exe", argv);
+		execv(luod_self_exe(), argv);
 		_exit(127);
 	}
 	close(lfd);

@@ -306,6 +306,8 @@ struct luo_update_request {
 int update_start(const struct luo_update_request *req, void (*failed)(int result, void *ctx),
 		 void *ctx);
 void update_requester_gone(void); /* the connection that asked has closed */
+/* luod's own binary, for execve: its path while that still is the running file */
+const char *luod_self_exe(void);
 
 /* ---- server.c ---- */
 struct luod_config {

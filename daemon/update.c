@@ -96,11 +96,31 @@ static void cancel_and_fail(int error)
 		after_cancel(0, NULL);
 }
 
+/*
+ * The path /proc/self/exe links to while that file is still the one
+ * running, else /proc/self/exe itself (the link reads "... (deleted)" once
+ * an upgrade replaced the file: the old binary it is). The path, not the
+ * link, is what valgrind --trace-children can follow: under valgrind the
+ * kernel's /proc/self/exe is valgrind itself.
+ */
+const char *luod_self_exe(void)
+{
+	static char buf[4096];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+
+	if (n <= 0 || (size_t)n >= sizeof(buf) - 1)
+		return "/proc/self/exe";
+	buf[n] = '\0';
+	if (buf[0] != '/' || strstr(buf, " (deleted)"))
+		return "/proc/self/exe";
+	return buf;
+}
+
 /* Frozen: write the handover and execve. Returns only if that failed. */
 static void after_frozen(int result, void *ctx)
 {
 	const struct luo_update_request *req = &up.req;
-	const char *path = req->exec_path ? req->exec_path : "/proc/self/exe";
+	const char *path = req->exec_path ? req->exec_path : luod_self_exe();
 	char fd_arg[32], ns_arg[64];
 	size_t argc, bytes = 0;
 	char **argv;
