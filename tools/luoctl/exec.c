@@ -244,7 +244,24 @@ int cmd_exec(const struct luoctl_command *cmd, int argc, char **argv)
 	if (optind >= argc)
 		return usage_error(cmd, "no command");
 
+	/*
+	 * Signals wait from here on: one that comes while the session is being
+	 * taken back is handed to CMD once it runs, and the session is frozen
+	 * as on any exit, never left half-way.
+	 */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &mask, &old);
 	hold_init(&h, session);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		r = fail("signalfd", -errno);
+		goto out;
+	}
 	r = hold_attach(&h, false);
 	if (r == -ENOENT && create) {
 		/* first start: the sockets first, so a bad --listen leaves no session behind */
@@ -254,14 +271,14 @@ int cmd_exec(const struct luoctl_command *cmd, int argc, char **argv)
 			if (fd < 0) {
 				if (fd == -EINVAL)
 					fprintf(stderr, "luoctl: exec: bad --listen %s\n", specs[i]);
-				hold_close(&h);
-				return fd == -EINVAL ? 2 : 1;
+				r = fd == -EINVAL ? 2 : 1;
+				goto out;
 			}
 			r = hold_keep(&h, fd, i);
 			if (r < 0) {
 				close(fd);
-				hold_close(&h);
-				return fail("exec", r);
+				r = fail("exec", r);
+				goto out;
 			}
 		}
 		r = hold_attach(&h, true);
@@ -275,41 +292,29 @@ int cmd_exec(const struct luoctl_command *cmd, int argc, char **argv)
 				session);
 		else
 			fail(session, r);
-		hold_close(&h);
-		return 1;
+		r = 1;
+		goto out;
 	}
 	if (h.existed && nspecs && nspecs != h.n)
 		fprintf(stderr, "luoctl: exec: session %s holds %zu sockets; --listen ignored\n",
 			session, h.n);
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &mask, &old);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (sfd < 0) {
-		r = fail("signalfd", -errno);
-		goto out;
-	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
-		r = fail("fork", -errno);
-		goto out;
+		status = fail("fork", -errno);
+	} else {
+		if (pid == 0)
+			child(&h, argv + optind, &old);
+		status = supervise(&h, pid, sfd);
+		if (status < 0) {
+			fail("exec", status);
+			kill(pid, SIGTERM);
+			waitpid(pid, &status, 0);
+			status = 1;
+		}
 	}
-	if (pid == 0)
-		child(&h, argv + optind, &old);
-
-	status = supervise(&h, pid, sfd);
-	if (status < 0) {
-		fail("exec", status);
-		kill(pid, SIGTERM);
-		waitpid(pid, &status, 0);
-		status = 1;
-	}
+	/* luod holds the listeners until the next run */
 	r = hold_freeze(&h);
 	if (r < 0)
 		fprintf(stderr, "luoctl: exec: session %s: handing it to luod: %s; its listeners "
