@@ -240,6 +240,44 @@ static void test_watch(void **state)
 	close(dev);
 }
 
+/* --count N: the snapshot, then N events, then exit 0 by itself; the human form. */
+static void test_watch_count(void **state)
+{
+	static char buf[65536];
+	char path[PATH_MAX];
+	int dev = e2e_open(&d), s, lines = 0;
+	pid_t pid;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/watch.txt", d.dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+		if (out < 0 || dup2(out, 1) < 0)
+			_exit(120);
+		execl(getenv("LUOCTL"), "luoctl", "--socket", d.sock, "watch", "--count", "2",
+		      (char *)NULL);
+		_exit(121);
+	}
+	assert_true(wait_contains(path, (const char *[]){ "=luod        normal, generation 0", NULL },
+				  buf, sizeof(buf)));
+	s = luo_create_session(dev, "counted"); /* one event */
+	assert_true(s >= 0);
+	e2e_barrier(&d);
+	close(s); /* and one more: gone */
+	assert_int_equal(e2e_wait(pid), 0);
+	read_file(path, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "  session     counted: normal, outgoing, held by a process, 0 files\n"));
+	assert_non_null(strstr(buf, "  session     counted: gone\n"));
+	for (char *p = buf; (p = strchr(p, '\n')); p++)
+		lines++;
+	assert_int_equal(lines, 3);
+	assert_int_equal(luoctl(&d, buf, sizeof(buf), "watch", "--count", "0", NULL), 2);
+	close(dev);
+}
+
 /* A watcher that never reads: luod cuts it off and goes on. */
 static void test_watch_never_reads(void **state)
 {
@@ -386,6 +424,7 @@ static void test_help_everywhere(void **state)
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_history, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_watch_count, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_watch_never_reads, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_dump, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_state_file, setup, teardown),
