@@ -14,9 +14,11 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -102,6 +104,8 @@ static uint32_t listed(int dev)
 static int teardown(void **state)
 {
 	(void)state;
+	if (d.pid <= 0)
+		return 0; /* skipped before luod started */
 	assert_true(luod_alive(&d));
 	luod_stop(&d);
 	return 0;
@@ -145,6 +149,8 @@ static void test_socket_mode_and_group(void **state)
 	int ok = 0, denied = -EACCES;
 
 	(void)state;
+	if (geteuid() != 0)
+		skip(); /* clients as other uids need root to become them */
 	/* default: 0660, luod's group; another uid outside it cannot connect */
 	luod_start(&d, NULL);
 	open_dir();
@@ -260,6 +266,8 @@ static void test_ownership(void **state)
 	char c = 0;
 
 	(void)state;
+	if (geteuid() != 0)
+		skip();
 	luod_start(&d, "--socket-mode", "0666", NULL);
 	open_dir();
 	assert_int_equal(pipe(o.ready), 0);
@@ -268,6 +276,10 @@ static void test_ownership(void **state)
 	assert_true(a >= 0);
 	if (a == 0) {
 		drop_to(UID_A, GID_SHARED);
+		/* after setuid, which clears it: a failed parent must not leave this one waiting */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(1);
 		a_creates_and_holds(&o);
 	}
 	assert_int_equal(read(o.ready[0], &c, 1), 1);
