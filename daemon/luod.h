@@ -11,7 +11,11 @@
  *  - handover_write.c / handover_read.c turn all of that into the FDT and back;
  *  - update.c runs PREPARE -> FREEZE -> FDT -> execve and undoes it on failure;
  *  - server.c owns every socket; the rest never touches one, and reaches a
- *    session's handle only through the opaque session->handle pointer.
+ *    session's handle only through the opaque session->handle pointer;
+ *  - request.c decodes and checks a request's bytes before server.c acts
+ *    on it (pure: the fuzz target drives it); access checks by uid stay
+ *    in server.c, which knows the connection;
+ *  - limit.c owns the resource limits (sessions per uid, files, fds).
  * luod is single-threaded: no locks.
  */
 #ifndef LUOD_H
