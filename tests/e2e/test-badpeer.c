@@ -373,11 +373,65 @@ static void test_vanishing_peers(void **state)
 	close(dev);
 }
 
+/* One update whose requester hangs up right after asking; the session crosses it intact. */
+static void vanished_requester_update(long long generation)
+{
+	static struct luo_msg_update up;
+	int dev = e2e_open(&d), s, fd = memfd_pattern("u", 65536, 9), c;
+
+	s = luo_create_session(dev, "crossing");
+	assert_true(s >= 0);
+	assert_int_equal(luo_session_preserve_fd(s, fd, 1), 0);
+	c = e2e_open(&d);
+	send_req(c, LUO_OP_UPDATE, &up, sizeof(up), 0, NULL, 0);
+	close(c);
+	/* the update goes on without anyone to answer; the handle hangs up at the execve */
+	{
+		char byte;
+
+		assert_true(read(s, &byte, 1) <= 0);
+	}
+	close(s);
+	close(dev);
+	for (int i = 0; i < 500 && luod_status_field(&d, "generation") != generation; i++)
+		usleep(10000);
+	assert_int_equal(luod_status_field(&d, "generation"), generation);
+	assert_true(luod_alive(&d));
+	dev = e2e_open(&d);
+	s = luo_retrieve_session(dev, "crossing");
+	assert_true(s >= 0);
+	{
+		int got = luo_session_retrieve_fd(s, 1);
+
+		assert_true(got >= 0);
+		assert_true(memfd_pattern_ok(got, 65536, 9));
+		close(got);
+	}
+	assert_int_equal(luo_session_finish(s), 0);
+	close(s);
+	close(dev);
+	close(fd);
+	e2e_barrier(&d);
+}
+
+static void test_update_requester_vanishes(void **state)
+{
+	int fds;
+
+	(void)state;
+	vanished_requester_update(1);
+	fds = e2e_luod_fds(&d);
+	vanished_requester_update(2);
+	assert_int_equal(e2e_luod_fds(&d), fds);
+	e2e_assert_state(&d, "normal");
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_fd_counts, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_out_of_order, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_vanishing_peers, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_update_requester_vanishes, setup, teardown),
 };
 
 LUO_TEST_MAIN("badpeer", tests, NULL, NULL)
