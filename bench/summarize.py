@@ -305,46 +305,48 @@ if sc:
     for r in sc:
         md.append(f"| `{r['syscall']}` | {r['ns_per_call']} |")
 prof = readfile("profile.txt")
+# kernel entry points of luod's per-fd work, as shares of luod's samples (callees included)
+ENTRIES = (
+    ("fstat", r"__do_sys_newfstatat|vfs_fstat"),
+    ("fcntl", r"__x64_sys_fcntl|do_fcntl"),
+    ("readlink", r"__x64_sys_readlink\S*|do_readlinkat\S*"),
+    ("recvmsg (fds in)", r"__sys_recvmsg|___sys_recvmsg"),
+    ("sendmsg (fds out)", r"__sys_sendmsg|___sys_sendmsg"),
+    ("getsockopt", r"__sys_getsockopt|do_sock_getsockopt"),
+)
 shares = {}
 for sect in re.split(r"^## ", prof, flags=re.M):
     head = sect.splitlines()[0] if sect else ""
-    found = [float(x) for x in re.findall(
-        r"^\s+([0-9.]+)%\s+[0-9.]+%\s+\[k\] (?:__x64_sys_readlink|do_readlinkat\S*|vfs_readlink)\s*$",
-        sect, flags=re.M)]
-    if found and "including callees" in head:
-        shares[head.split(":")[0]] = max(found)
-rl = {r["syscall"]: num(r["ns_per_call"]) for r in sc}
-rl_ns = rl.get("readlink(/proc/self/fd/N)", math.nan)
-mb = [fd_med.get(("memfd", n)) for n in sorted(n for (k, n) in fd_med if k == "memfd")]
+    if "including callees" not in head:
+        continue
+    got = {}
+    for name, pat in ENTRIES:
+        found = [float(x) for x in re.findall(
+            r"^\s+([0-9.]+)%\s+[0-9.]+%\s+\[k\] (?:" + pat + r")\s*$", sect, flags=re.M)]
+        if found:
+            got[name] = max(found)
+    shares[head.split(":")[0]] = got
 if prof:
     md.append("")
-    if "perf" in shares:
-        md.append("perf (cpu-clock sampling; hardware counters: "
-                  + ("not supported here" if "not supported" in prof else "available")
-                  + f"): the kernel's readlink path (`__x64_sys_readlink`/`do_readlinkat`) takes "
-                  f"{shares['perf']:.0f}% of luod's samples during batched preserve+retrieve of 10,000 memfds.")
+    hw = "not supported here" if "not supported" in prof else "available"
+    for run, what in (("perf", "batched preserve+retrieve of 10,000 memfds"),
+                      ("perf-up", "`luoctl update` with 10,000 memfds")):
+        if shares.get(run):
+            md.append(f"perf (cpu-clock sampling; hardware counters: {hw}), {what}: share of luod's "
+                      "samples under each system call (callees included): "
+                      + ", ".join(f"{k} {v:.0f}%" for k, v in shares[run].items()) + ".")
     if counts and ("luo", "batch", max(counts)) in tp_med:
         n = max(counts)
         t = tp_med[("luo", "batch", n)]
-        per_fd = (t["store_ms"] + t["retrieve_ms"]) / n * 1e6
-        md.append(f"luo batched preserve+retrieve costs {per_fd / 1000:.2f} µs per fd "
-                  f"(store {t['store_ms'] / n * 1e3:.2f}, retrieve {t['retrieve_ms'] / n * 1e3:.2f}); "
-                  f"the memfd handler reads the memfd's name with `readlink(\"/proc/self/fd/N\")` "
-                  f"({rl_ns / 1000:.2f} µs each) twice per preserve (`memfd_can_preserve` and "
-                  f"`memfd_record` → `memfd_read`) and once per retrieve (`memfd_retrieve` → "
-                  f"`memfd_read`): {3 * rl_ns / 1000:.2f} µs of it, "
-                  f"{100 * 3 * rl_ns / per_fd:.0f}%. Without those three calls the same run would "
-                  f"do about {n / ((t['store_ms'] + t['retrieve_ms']) - 3 * rl_ns * n / 1e6) * 1e3:,.0f} fds/s.")
-    if big is not None and ("memfd", big) in fd_med and not math.isnan(rl_ns):
+        per_fd = (t["store_ms"] + t["retrieve_ms"]) / n * 1e3
+        md.append(f"\nluo batched preserve+retrieve of {n:,} memfds costs {per_fd:.2f} µs per fd "
+                  f"(store {t['store_ms'] / n * 1e3:.2f}, retrieve {t['retrieve_ms'] / n * 1e3:.2f}).")
+    if big is not None and ("memfd", big) in fd_med:
         m = fd_med[("memfd", big)]
-        rl_ms = rl_ns * big / 1e6
-        md.append(f"\nThe workload's blackout with {big:,} memfds is luod's {fmt(m['luod_blackout_ms'])} ms "
+        md.append(f"The workload's blackout with {big:,} memfds is luod's {fmt(m['luod_blackout_ms'])} ms "
                   f"(freeze {fmt(m['freeze_ms'])}, FDT write {fmt(m['fdt_write_ms'])}, exec "
                   f"{fmt(m['exec_ms'])}, FDT parse {fmt(m['fdt_parse_ms'])}) plus the retrieve, "
-                  f"{fmt(m['retrieve_ms'])} ms = {m['retrieve_ms'] / big * 1e3:.2f} µs per fd, of which "
-                  f"the one `readlink()` per memfd in `memfd_retrieve` is about {fmt(rl_ms)} ms "
-                  f"({100 * rl_ms / m['retrieve_ms']:.0f}%). Without it the workload would have its fds "
-                  f"back after about {fmt(m['blackout_ms'] - rl_ms)} ms.")
+                  f"{fmt(m['retrieve_ms'])} ms ({m['retrieve_ms'] / big * 1e3:.2f} µs per fd).")
     md.append("\nTop of luod's profile (full text in profile.txt):\n")
     md.append("```")
     for sect in re.split(r"^## ", prof, flags=re.M):
