@@ -392,6 +392,21 @@ static void test_memfd(void **state)
 	assert_int_equal(change_retrieve(h, c, seal_it), -EIO);
 	assert_short_payload(h, a);
 
+	/* the successor's cheap type check (is_type) instead of fstat */
+	{
+		int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), dead = dup(a);
+
+		assert_true(sock >= 0 && dead >= 0);
+		close(dead);
+		assert_int_equal(h->is_type(a), 0);
+		assert_int_equal(h->is_type(sock), -EBADFD);
+		assert_int_equal(h->is_type(dead), -EBADF);
+		assert_int_equal(luo_socket_handler.is_type(sock), 0);
+		assert_int_equal(luo_socket_handler.is_type(a), -EBADFD);
+		assert_int_equal(luo_socket_handler.is_type(dead), -EBADF);
+		close(sock);
+	}
+
 	/* an older luod's v1 payload is still read, and the name still checked */
 	assert_int_equal(retrieve_v1(a, 4096, 0, "a"), 0);
 	assert_int_equal(retrieve_v1(a, 4096, 0, "b"), -EIO);
