@@ -55,6 +55,14 @@ static struct {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 } hd = { .sock = -1 };
 
+/* PUTs waiting to go out as one PUTV (see keeper_put()) */
+static struct {
+	unsigned char buf[KEEPER_BATCH_MAX];
+	size_t len;
+	int fds[KEEPER_BATCH_FDS];
+	size_t nfds;
+} ob;
+
 static const char *keeper_key_prefix = "s/";
 
 /* "s/NAME\0" and, for a file, the token's 8 bytes after it. */
@@ -105,10 +113,83 @@ static int send_msg(uint32_t op, const void *key, size_t key_len, const void *d1
 
 static void lose(const char *what, int err)
 {
+	ob.len = ob.nfds = 0; /* the new keeper gets everything anyway */
 	log_warn("keeper: %s: %s; starting a new one", what, strerror(-err));
 	close(hd.sock);
 	hd.sock = -1;
 	hd.lost = true;
+}
+
+/*
+ * PUTs wait here and go out as one PUTV per batch (253 fds at most, one
+ * SCM_RIGHTS message): a batch of preserves costs one message, not one
+ * per fd. Anything else sends the batch first, so the order holds, and so
+ * does holder_flush(), which runs before every reply: a client hears
+ * "preserved" only once the batch is in the keeper's queue. An fd waiting
+ * here is luod's own copy, still open: dropping a file sends the batch
+ * before the fd is closed.
+ */
+
+static void batch_send(void)
+{
+	struct keeper_msg m = { KEEPER_MAGIC, KEEPER_PUTV, 0, (uint32_t)ob.len };
+	struct iovec iov[2] = { { &m, sizeof(m) }, { ob.buf, ob.len } };
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * KEEPER_BATCH_FDS)];
+		struct cmsghdr align;
+	} control;
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+	ssize_t n;
+
+	if (!ob.len)
+		return;
+	if (ob.nfds) {
+		struct cmsghdr *c;
+
+		memset(&control, 0, sizeof(control));
+		msg.msg_control = control.buf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * ob.nfds);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * ob.nfds);
+		memcpy(CMSG_DATA(c), ob.fds, sizeof(int) * ob.nfds);
+	}
+	ob.len = ob.nfds = 0;
+	if (hd.sock < 0)
+		return;
+	if (FAULT("keeper")) {
+		lose("sending", -EPIPE);
+		return;
+	}
+	do
+		n = sendmsg(hd.sock, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		lose("sending", -errno);
+}
+
+static void keeper_put(const void *key, size_t key_len, const void *d1, size_t l1, const void *d2,
+		       size_t l2, int fd)
+{
+	struct keeper_rec rec = { (uint32_t)key_len, (uint32_t)(l1 + l2), fd >= 0 };
+	size_t need = sizeof(rec) + key_len + l1 + l2;
+
+	if (hd.sock < 0)
+		return;
+	if (need > sizeof(ob.buf))
+		return; /* cannot happen: keys and payloads are bounded far below */
+	if (ob.len + need > sizeof(ob.buf) || (fd >= 0 && ob.nfds == KEEPER_BATCH_FDS))
+		batch_send();
+	memcpy(ob.buf + ob.len, &rec, sizeof(rec));
+	memcpy(ob.buf + ob.len + sizeof(rec), key, key_len);
+	if (l1)
+		memcpy(ob.buf + ob.len + sizeof(rec) + key_len, d1, l1);
+	if (l2)
+		memcpy(ob.buf + ob.len + sizeof(rec) + key_len + l1, d2, l2);
+	ob.len += need;
+	if (fd >= 0)
+		ob.fds[ob.nfds++] = fd;
 }
 
 static void keeper_send(uint32_t op, const void *key, size_t key_len, const void *d1, size_t l1,
@@ -116,6 +197,7 @@ static void keeper_send(uint32_t op, const void *key, size_t key_len, const void
 {
 	int r;
 
+	batch_send();
 	if (hd.sock < 0)
 		return;
 	r = FAULT("keeper") ? -EPIPE : send_msg(op, key, key_len, d1, l1, d2, l2, fd);
@@ -453,6 +535,7 @@ static int attach(bool recover_state, bool reset)
 	}
 	if ((fresh || reset) && luo_core.sessions)
 		resync(); /* the keeper died, lost a message, or a successor found none */
+	batch_send();
 	return hd.sock >= 0 ? 0 : -EPIPE;
 }
 
@@ -483,6 +566,7 @@ int holder_start(const char *state_dir, bool recover_state)
 	/* under systemd, what its fd store kept and the keeper did not (it dies with the cgroup) */
 	if (recover_state)
 		fdstore_recover();
+	batch_send();
 	return r;
 }
 
@@ -508,6 +592,7 @@ void holder_flush(void)
 			hd.lost = true;
 		return;
 	}
+	batch_send();
 	if (!hd.dirty || hd.sock < 0)
 		return;
 	hd.dirty = false;
@@ -521,11 +606,13 @@ void holder_before_exec(void)
 	for (struct luo_session *s = luo_core.sessions; s; s = s->next)
 		if (s->incoming || s->state != LUO_STATE_FROZEN)
 			mirror_session_gone(s);
+	batch_send(); /* nothing may wait here across the execve */
 }
 
 void holder_exec_failed(void)
 {
 	resync();
+	batch_send();
 }
 
 /* ---- the mirror ---- */
@@ -536,8 +623,7 @@ void mirror_session(const struct luo_session *s)
 	uint32_t uid = (uint32_t)s->uid;
 
 	if (hd.enabled)
-		keeper_send(KEEPER_PUT, key, make_key(key, s->name, NULL), &uid, sizeof(uid), NULL,
-			    0, -1);
+		keeper_put(key, make_key(key, s->name, NULL), &uid, sizeof(uid), NULL, 0, -1);
 	fdstore_put_session(s);
 }
 
@@ -560,8 +646,8 @@ void mirror_file(const struct luo_file *f)
 	if (hd.enabled && clen < 64) {
 		memcpy(head, &clen, 4);
 		memcpy(head + 4, f->handler->compatible, clen);
-		keeper_send(KEEPER_PUT, key, make_key(key, f->session->name, &f->token), head,
-			    4 + clen, f->payload, f->payload_len, f->fd);
+		keeper_put(key, make_key(key, f->session->name, &f->token), head, 4 + clen,
+			   f->payload, f->payload_len, f->fd);
 	}
 	fdstore_put_file(f);
 }

@@ -192,8 +192,46 @@ static int list(int sock)
 	return send_msg(sock, KEEPER_END, NULL, 0, &count, sizeof(count), -1);
 }
 
-/* Shared with holder.c's reader through keeper_recv() below. */
-static unsigned char buf[sizeof(struct keeper_msg) + KEEPER_KEY_MAX + KEEPER_DATA_MAX];
+#define BUF_MAX (sizeof(struct keeper_msg) + \
+		 (KEEPER_BATCH_MAX > KEEPER_KEY_MAX + KEEPER_DATA_MAX ? KEEPER_BATCH_MAX : \
+		  KEEPER_KEY_MAX + KEEPER_DATA_MAX))
+static unsigned char buf[BUF_MAX];
+
+/* PUTV: takes every fd in fds[0..nfds) whatever happens. */
+static int putv(const unsigned char *p, size_t len, int *fds, size_t nfds)
+{
+	size_t used = 0;
+	int r = 0;
+
+	while (len > 0) {
+		struct keeper_rec rec;
+		int fd = -1;
+
+		if (len < sizeof(rec)) {
+			r = -EBADMSG;
+			break;
+		}
+		memcpy(&rec, p, sizeof(rec));
+		if (rec.key_len == 0 || rec.key_len > KEEPER_KEY_MAX || rec.data_len > KEEPER_DATA_MAX ||
+		    len - sizeof(rec) < (size_t)rec.key_len + rec.data_len || rec.has_fd > 1 ||
+		    (rec.has_fd && used == nfds)) {
+			r = -EBADMSG;
+			break;
+		}
+		if (rec.has_fd)
+			fd = fds[used++];
+		if (put(p + sizeof(rec), rec.key_len, p + sizeof(rec) + rec.key_len, rec.data_len,
+			fd) < 0)
+			r = -ENOMEM;
+		p += sizeof(rec) + rec.key_len + rec.data_len;
+		len -= sizeof(rec) + rec.key_len + rec.data_len;
+	}
+	if (used != nfds && r == 0)
+		r = -EBADMSG;
+	for (; used < nfds; used++)
+		close(fds[used]);
+	return r;
+}
 
 /* One connection, to its end. Returns 1 on QUIT, else 0. */
 static int serve(int sock)
@@ -201,17 +239,20 @@ static int serve(int sock)
 	for (;;) {
 		struct keeper_msg m;
 		union {
-			char buf[CMSG_SPACE(sizeof(int) * 4)];
+			char buf[CMSG_SPACE(sizeof(int) * KEEPER_BATCH_FDS)];
 			struct cmsghdr align;
 		} control;
+		int fds[KEEPER_BATCH_FDS];
+		size_t nfds = 0;
 		struct iovec iov = { buf, sizeof(buf) };
 		struct msghdr msg = {
 			.msg_iov = &iov, .msg_iovlen = 1,
 			.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
 		};
-		int fd = -1, extra = 0;
+		int fd = -1;
 		const unsigned char *key, *data;
 		ssize_t n;
+		bool batch;
 
 		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
 		if (n < 0 && errno == EINTR)
@@ -221,30 +262,33 @@ static int serve(int sock)
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
 			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 				continue;
-			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-				int f;
-
-				memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-				if (fd < 0) {
-					fd = f;
-				} else {
-					close(f);
-					extra++;
-				}
-			}
+			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+				if (nfds < KEEPER_BATCH_FDS)
+					memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
 		}
 		memcpy(&m, buf, sizeof(m) <= (size_t)n ? sizeof(m) : 0);
+		batch = (size_t)n >= sizeof(m) && m.op == KEEPER_PUTV;
 		if ((size_t)n < sizeof(m) || m.magic != KEEPER_MAGIC || m.key_len > KEEPER_KEY_MAX ||
-		    m.data_len > KEEPER_DATA_MAX ||
-		    (size_t)n != sizeof(m) + m.key_len + m.data_len || extra ||
+		    m.data_len > (batch ? KEEPER_BATCH_MAX : KEEPER_DATA_MAX) ||
+		    (size_t)n != sizeof(m) + m.key_len + m.data_len || (!batch && nfds > 1) ||
 		    (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
 			fprintf(stderr, "luod-keeper: malformed message dropped\n");
-			if (fd >= 0)
-				close(fd);
+			while (nfds)
+				close(fds[--nfds]);
 			continue;
 		}
 		key = buf + sizeof(m);
 		data = key + m.key_len;
+		if (batch) {
+			int r = putv(data, m.data_len, fds, nfds);
+
+			if (r < 0)
+				fprintf(stderr, "luod-keeper: PUTV: %s: entries may be lost\n",
+					strerror(-r));
+			continue;
+		}
+		if (nfds)
+			fd = fds[0];
 		switch (m.op) {
 		case KEEPER_PUT:
 			if (put(key, m.key_len, data, m.data_len, fd) < 0)

@@ -11,6 +11,9 @@
  * bytes of data, with at most one fd in SCM_RIGHTS.
  *   PUT  key data [fd]  store or replace; an fd replaces the one held,
  *                       no fd keeps it
+ *   PUTV records        many PUTs in one message (data: records of
+ *                       struct keeper_rec, key, data; the fds of the
+ *                       records that have one, in order, in SCM_RIGHTS)
  *   DEL  key            drop the entry (and close its fd)
  *   DELP key            drop every entry whose key starts with key
  *   LIST                the keeper answers with one PUT per entry, in the
@@ -35,6 +38,7 @@ enum keeper_op {
 	KEEPER_SYNC,
 	KEEPER_QUIT,
 	KEEPER_END,
+	KEEPER_PUTV,
 };
 
 #define KEEPER_MAGIC 0x6b70756cu /* "lupk" */
@@ -47,6 +51,17 @@ struct keeper_msg {
 	uint32_t key_len;
 	uint32_t data_len;
 };
+
+/* One record of a PUTV. */
+struct keeper_rec {
+	uint32_t key_len;
+	uint32_t data_len;
+	uint32_t has_fd;
+};
+
+/* A PUTV stays well inside a SOCK_SEQPACKET message (the default send buffer). */
+#define KEEPER_BATCH_MAX (128 * 1024)
+#define KEEPER_BATCH_FDS 253 /* SCM_MAX_FD */
 
 /* argv[1] is "--keeper": run as the keeper on the listening socket in fd 3. */
 int keeper_main(int argc, char **argv);
