@@ -241,7 +241,11 @@ static void crash_at(const char *point)
 	keeper_fds_become(keeper, keeper_base + 3);
 
 	if (updated) {
+		int before = e2e_luod_fds(&d);
+
 		luod_update(&d, NULL);
+		/* luod: the device connection and two session handles dropped, nothing else */
+		assert_int_equal(e2e_luod_fds(&d), before - 3);
 		close(work);
 		close(empty);
 		close(dev);
