@@ -586,19 +586,21 @@ void holder_flush(void)
 
 	if (!hd.enabled)
 		return;
+	if (!hd.lost) {
+		batch_send();
+		if (!hd.lost && hd.dirty && hd.sock >= 0) {
+			hd.dirty = false;
+			r = sync_keeper();
+			if (r < 0)
+				lose("waiting for it", r);
+		}
+	}
+	/* before the reply: what the client is about to be told must be kept */
 	if (hd.lost) {
 		hd.dirty = false;
 		if (attach(false, true) < 0)
 			hd.lost = true;
-		return;
 	}
-	batch_send();
-	if (!hd.dirty || hd.sock < 0)
-		return;
-	hd.dirty = false;
-	r = sync_keeper();
-	if (r < 0)
-		lose("waiting for it", r);
 }
 
 void holder_before_exec(void)

@@ -148,7 +148,8 @@ static void populate(int dev, int *work, int *empty)
 }
 
 /* Retrieve everything by name and token after the restart and check each file. */
-static void verify(const struct luod_proc *d, bool with_batch)
+/* with_batch: the half-preserved batch is absent; with_after: TOK_BATCH1 was preserved later. */
+static void verify(const struct luod_proc *d, bool with_batch, bool with_after)
 {
 	int dev = e2e_open(d), h, fd;
 	char buf[64] = "";
@@ -157,7 +158,7 @@ static void verify(const struct luod_proc *d, bool with_batch)
 	e2e_assert_state(d, "updated");
 	assert_true(e2e_session_listed(d, "work"));
 	assert_true(e2e_session_listed(d, "empty"));
-	assert_int_equal(e2e_session_files(d, "work"), 3);
+	assert_int_equal(e2e_session_files(d, "work"), with_after ? 4 : 3);
 	assert_int_equal(e2e_session_files(d, "empty"), 0);
 
 	h = luo_retrieve_session(dev, "work");
@@ -185,6 +186,12 @@ static void verify(const struct luod_proc *d, bool with_batch)
 		 */
 		assert_int_equal(luo_session_retrieve_fd(h, TOK_BATCH1), -ENOENT);
 		assert_int_equal(luo_session_retrieve_fd(h, TOK_BATCH2), -ENOENT);
+	}
+	if (with_after) {
+		fd = luo_session_retrieve_fd(h, TOK_BATCH1);
+		assert_true(fd >= 0);
+		assert_true(memfd_pattern_ok(fd, 4096, 10));
+		close(fd);
 	}
 	/* once, as after an update */
 	assert_int_equal(luo_retrieve_session(dev, "work"), -EINVAL);
@@ -279,7 +286,7 @@ static void crash_at(const char *point)
 	restart(&d);
 	/* the keeper that held everything serves the new luod */
 	assert_int_equal(keeper_pid(&d), keeper);
-	verify(&d, !strcmp(point, "preserve"));
+	verify(&d, !strcmp(point, "preserve"), false);
 	/* finished: the keeper holds nothing more than when it started */
 	keeper_fds_become(keeper, keeper_base);
 	close(pipe_fds[1]);
@@ -353,7 +360,49 @@ static void test_twice(void **state)
 		restart(&d);
 		assert_int_equal(e2e_session_files(&d, "work"), 3);
 	}
-	verify(&d, false);
+	verify(&d, false, false);
+	close(pipe_fds[1]);
+	luod_stop(&d);
+}
+
+/*
+ * The keeper itself killed: luod notices at its next message, starts a
+ * new one and sends it everything before it answers, so a SIGKILL of luod
+ * right after still loses nothing, the file just preserved included.
+ */
+static void test_keeper_killed(void **state)
+{
+	struct luod_proc d;
+	int dev, work, empty, status, fd;
+	pid_t keeper, keeper2;
+
+	(void)state;
+	luod_start(&d, NULL);
+	keeper = keeper_pid(&d);
+	assert_true(keeper > 0);
+	dev = e2e_open(&d);
+	populate(dev, &work, &empty);
+	assert_int_equal(kill(keeper, SIGKILL), 0);
+	/* not our child: wait until it is gone */
+	for (int i = 0; i < 500 && kill(keeper, 0) == 0; i++)
+		sleep_ms(10);
+	fd = memfd_pattern("after", 4096, 10);
+	assert_int_equal(luo_session_preserve_fd(work, fd, TOK_BATCH1), 0);
+	close(fd);
+	keeper2 = keeper_pid(&d);
+	for (int i = 0; i < 500 && keeper2 == keeper; i++) {
+		sleep_ms(10);
+		keeper2 = keeper_pid(&d);
+	}
+	assert_true(keeper2 > 0 && keeper2 != keeper);
+
+	assert_int_equal(kill(d.pid, SIGKILL), 0);
+	assert_int_equal(waitpid(d.pid, &status, 0), d.pid);
+	close(work);
+	close(empty);
+	close(dev);
+	restart(&d);
+	verify(&d, false, true);
 	close(pipe_fds[1]);
 	luod_stop(&d);
 }
@@ -401,6 +450,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_fdt_parse),
 	cmocka_unit_test(test_after_update),
 	cmocka_unit_test(test_twice),
+	cmocka_unit_test(test_keeper_killed),
 	cmocka_unit_test(test_unreachable_keeper_exits),
 };
 
