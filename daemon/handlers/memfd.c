@@ -169,6 +169,23 @@ static int memfd_preserve(struct luo_file *file)
 	return file_set_payload(file, buf, sizeof(buf));
 }
 
+/*
+ * The memfd's seals now, given those recorded for it last. Once F_SEAL_SEAL
+ * is set no seal can be added or removed, so the record is the answer and
+ * the F_GET_SEALS (an inode the cache has lost, for each of 10,000 files in
+ * the blackout) is not needed: the default for a memfd made without
+ * MFD_ALLOW_SEALING. -errno on failure.
+ */
+static int memfd_seals(int fd, uint32_t recorded)
+{
+	int seals;
+
+	if (recorded & F_SEAL_SEAL)
+		return (int)recorded;
+	seals = fcntl(fd, F_GET_SEALS);
+	return seals < 0 ? -errno : seals;
+}
+
 /* Everything but a v1 name: what freeze rewrites and the accounting reads. */
 static int memfd_decode_head(const struct luo_file *file, struct memfd_record *rec)
 {
@@ -218,9 +235,9 @@ static int memfd_freeze(struct luo_file *file)
 		return -EINVAL;
 	if (fstat(file->fd, &st) < 0)
 		return -errno;
-	seals = fcntl(file->fd, F_GET_SEALS);
+	seals = memfd_seals(file->fd, rec.seals);
 	if (seals < 0)
-		return -errno;
+		return seals;
 	rec.size = (uint64_t)st.st_size;
 	rec.seals = (uint32_t)seals;
 	memcpy(file->payload, &rec.size, 8);
@@ -245,9 +262,10 @@ static int memfd_retrieve(struct luo_file *file)
 		return r;
 	if (fstat(file->fd, &st) < 0)
 		return -errno;
-	seals = fcntl(file->fd, F_GET_SEALS);
+	/* v1: no inode to tell the file by, so the seals are asked, not assumed */
+	seals = memfd_seals(file->fd, want.v1 ? 0 : want.seals);
 	if (seals < 0)
-		return -errno;
+		return seals;
 	if (want.v1) {
 		/* an older luod recorded no inode: the name is what identifies it */
 		r = memfd_name(file->fd, name, sizeof(name));

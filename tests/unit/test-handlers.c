@@ -392,6 +392,20 @@ static void test_memfd(void **state)
 	assert_int_equal(change_retrieve(h, c, seal_it), -EIO);
 	assert_short_payload(h, a);
 
+	/* without MFD_ALLOW_SEALING: F_SEAL_SEAL from the start, seals taken from the record */
+	{
+		int d = memfd_create("d", MFD_CLOEXEC), e = memfd_create("d", MFD_CLOEXEC);
+
+		assert_true(d >= 0 && e >= 0);
+		assert_int_equal(ftruncate(d, 4096), 0);
+		assert_int_equal(ftruncate(e, 4096), 0);
+		assert_int_equal(swap_retrieve(h, d, d), 0);
+		assert_int_equal(swap_retrieve(h, d, e), -EIO); /* another inode */
+		assert_int_equal(change_retrieve(h, d, grow_it), -EIO);
+		close(d);
+		close(e);
+	}
+
 	/* the successor's cheap type check (is_type) instead of fstat */
 	{
 		int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), dead = dup(a);
