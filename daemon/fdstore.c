@@ -136,18 +136,8 @@ static void notify(const char *text, int fd)
 		.msg_name = &fs.sa, .msg_namelen = fs.sa_len, .msg_iov = &iov, .msg_iovlen = 1,
 	};
 
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		memset(&control, 0, sizeof(control));
-		msg.msg_control = control.buf;
-		msg.msg_controllen = sizeof(control.buf);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
+	if (fd >= 0)
+		luo_msg_attach_fds(&msg, control.buf, &fd, 1);
 	if (sendmsg(fs.sock, &msg, MSG_NOSIGNAL) < 0 && !fs.warned) {
 		fs.warned = true;
 		log_warn("fd store: %s: further failures are not logged", strerror(errno));

@@ -93,18 +93,8 @@ static int send_msg(uint32_t op, const void *key, size_t key_len, const void *d1
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 4 };
 	ssize_t n;
 
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		memset(&control, 0, sizeof(control));
-		msg.msg_control = control.buf;
-		msg.msg_controllen = sizeof(control.buf);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
+	if (fd >= 0)
+		luo_msg_attach_fds(&msg, control.buf, &fd, 1);
 	do
 		n = sendmsg(hd.sock, &msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
@@ -143,18 +133,7 @@ static void batch_send(void)
 
 	if (!ob.len)
 		return;
-	if (ob.nfds) {
-		struct cmsghdr *c;
-
-		memset(&control, 0, sizeof(control));
-		msg.msg_control = control.buf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * ob.nfds);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * ob.nfds);
-		memcpy(CMSG_DATA(c), ob.fds, sizeof(int) * ob.nfds);
-	}
+	luo_msg_attach_fds(&msg, control.buf, ob.fds, ob.nfds);
 	ob.len = ob.nfds = 0;
 	if (hd.sock < 0)
 		return;

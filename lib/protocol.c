@@ -38,6 +38,22 @@ static inline bool fault(int sock, const char *point)
 }
 #endif
 
+void luo_msg_attach_fds(struct msghdr *msg, void *control, const int *fds, size_t nfds)
+{
+	struct cmsghdr *cmsg;
+
+	if (!nfds)
+		return;
+	memset(control, 0, CMSG_SPACE(sizeof(int) * nfds));
+	msg->msg_control = control;
+	msg->msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+	cmsg = CMSG_FIRSTHDR(msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+	memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
+}
+
 int luo_msg_send(int sock, uint16_t op, int32_t result, const void *body, size_t body_len,
 		 const int *fds, size_t nfds)
 {
@@ -67,18 +83,7 @@ int luo_msg_send(int sock, uint16_t op, int32_t result, const void *body, size_t
 	if (fault(sock, "send"))
 		return -EPIPE;
 
-	if (nfds > 0) {
-		struct cmsghdr *cmsg;
-
-		memset(&control, 0, sizeof(control));
-		msg.msg_control = control.buf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cmsg = CMSG_FIRSTHDR(&msg);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
-	}
+	luo_msg_attach_fds(&msg, control.buf, fds, nfds);
 
 	do
 		n = sendmsg(sock, &msg, MSG_NOSIGNAL);

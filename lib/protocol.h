@@ -318,6 +318,14 @@ ssize_t luo_msg_recv(int sock, void *buf, size_t buf_len, int *fds, size_t max_f
 int luo_msg_check(const void *buf, size_t len, size_t nfds, size_t max_fds);
 
 /*
+ * Attach nfds fds (none: nothing happens) to msg as one SCM_RIGHTS record in
+ * control, which must be aligned for struct cmsghdr and hold at least
+ * CMSG_SPACE(sizeof(int) * nfds) bytes. Every sender of fds uses this one.
+ */
+struct msghdr;
+void luo_msg_attach_fds(struct msghdr *msg, void *control, const int *fds, size_t nfds);
+
+/*
  * Check a received body against the size this side knows: shorter than
  * min_len is -EINVAL, bytes past known_len must be zero (else -E2BIG).
  */
