@@ -378,9 +378,17 @@ int keeper_main(int argc, char **argv)
 	char pid_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	bool have_pid_file;
 	int lfd = 3;
+	sigset_t none;
 
 	(void)argc;
 	(void)argv;
+	/*
+	 * luod blocks the signals it reads from its signalfd, and the mask
+	 * survives fork and execve: without this a keeper could not be
+	 * stopped with SIGTERM.
+	 */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* not a child of anyone's terminal: ^C to luod must not reach what it keeps */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
