@@ -10,11 +10,13 @@
  *  - handlers/ know one fd type each and keep their record in file->payload;
  *  - handover_write.c / handover_read.c turn all of that into the FDT and back;
  *  - update.c runs PREPARE -> FREEZE -> FDT -> execve and undoes it on failure;
- *  - server.c owns every socket; the rest never touches one, and reaches a
- *    session's handle only through the opaque session->handle pointer;
- *  - request.c decodes and checks a request's bytes before server.c acts
- *    on it (pure: the fuzz target drives it); access checks by uid stay
- *    in server.c, which knows the connection;
+ *  - server.c owns every socket (the loop, connections, replies); the rest
+ *    reaches a session's handle only through the opaque session->handle
+ *    pointer;
+ *  - request.c decodes and checks a request's bytes before anything acts
+ *    on it (pure: the fuzz target drives it);
+ *  - ops.c carries out each decoded request against the core, access
+ *    checks by uid included, as it knows the connection (server.h);
  *  - limit.c owns the resource limits (sessions per uid, files, fds).
  * luod is single-threaded: no locks.
  */

@@ -1,0 +1,568 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * DOC: The ops: what each decoded request does.
+ *
+ * server.c receives a request and request.c decodes it; here it is carried
+ * out against the core and its reply built in `reply`: device ops (sessions
+ * by name, global events, status, listings, the update, participants,
+ * watch, history, dump, the kernel backend's ops), session ops on a
+ * session handle, and a participant's answers. The ops never read or write
+ * a socket themselves, except to create a session handle's socketpair and
+ * to shut down a handle taken away by a per-session update.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "server.h"
+#include "keeper.h"
+#include "limit.h"
+#include "history.h"
+#include "watch.h"
+
+/* ---- request helpers ---- */
+
+static bool privileged(const struct conn *c)
+{
+	return c->uid == 0 || c->uid == geteuid();
+}
+
+static void fill_session_info(const struct luo_session *s, struct luo_msg_session_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	memcpy(info->name, s->name, sizeof(info->name));
+	info->state = s->state;
+	info->incoming = s->incoming;
+	info->retrieved = s->retrieved;
+	info->attached = s->handle != NULL;
+	info->uid = (uint32_t)s->uid;
+	info->files = (uint32_t)s->nfiles;
+}
+
+/* A new session handle: luod keeps one end, the client gets the other. */
+static int handle_new(struct conn *owner, struct conn **ret, int *ret_client_fd)
+{
+	int sp[2];
+	struct conn *c;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp) < 0)
+		return -errno;
+	c = conn_new(sp[0], true);
+	if (!c) {
+		close(sp[0]);
+		close(sp[1]);
+		return -ENOMEM;
+	}
+	/* the client end blocks, as any socket a program gets */
+	fcntl(sp[1], F_SETFL, fcntl(sp[1], F_GETFL) & ~O_NONBLOCK);
+	c->uid = owner->uid;
+	c->pid = owner->pid;
+	*ret = c;
+	*ret_client_fd = sp[1];
+	return 0;
+}
+
+static void handle_bind(struct conn *c, struct luo_session *s, int client_fd)
+{
+	c->session = s;
+	memcpy(c->name, s->name, sizeof(c->name));
+	s->handle = c;
+	reply.fds[0] = client_fd;
+	reply.nfds = 1;
+	reply.own_fds = true;
+}
+
+/* ---- device requests ---- */
+
+static int op_session_handle(struct conn *c, const struct luo_request *req)
+{
+	struct luo_session *s;
+	struct conn *h = NULL;
+	int client_fd = -1, r;
+
+	if (req->op == LUO_OP_CREATE_SESSION && (r = limits_create(c->uid)) < 0)
+		return r;
+	if (backend_kernel_active()) {
+		/* the handle is the kernel's own session fd */
+		r = backend_kernel_session(req->op == LUO_OP_CREATE_SESSION, req->name.name, c->uid);
+		if (r < 0)
+			return r;
+		reply.fds[0] = r;
+		reply.nfds = 1;
+		reply.own_fds = true;
+		return 0;
+	}
+	r = handle_new(c, &h, &client_fd);
+	if (r < 0)
+		return r;
+	if (req->op == LUO_OP_CREATE_SESSION)
+		r = core_create_session(req->name.name, c->uid, &s);
+	else
+		r = core_retrieve_session(req->name.name, c->uid, &s);
+	if (r < 0) {
+		close(client_fd);
+		conn_free(h);
+		return r;
+	}
+	handle_bind(h, s, client_fd);
+	return 0;
+}
+
+static int op_get_state(void)
+{
+	struct luo_msg_state st = { .state = luo_core.state, .generation = luo_core.generation };
+
+	memcpy(reply.body, &st, sizeof(st));
+	reply.len = sizeof(st);
+	return 0;
+}
+
+static void event_done(int result, void *ctx)
+{
+	struct conn *c = srv.event_waiter;
+
+	(void)ctx;
+	srv.event_waiter = NULL;
+	if (!c)
+		return;
+	reply_reset();
+	reply.result = result;
+	reply_send(c, LUO_OP_SET_EVENT);
+}
+
+static int op_set_event(struct conn *c, const struct luo_msg_event *ev)
+{
+	int r;
+
+	if (!privileged(c))
+		return -EPERM;
+	log_info("event %s from pid %d", luo_event_name(ev->event), (int)c->pid);
+	r = core_event_async(ev->event, event_done, NULL);
+	if (r >= 0 && ev->event == LUO_EVENT_CANCEL)
+		history_cancelled();
+	if (r == REPLY_LATER)
+		srv.event_waiter = c;
+	return r;
+}
+
+static int op_status(void)
+{
+	struct luo_msg_status st = {
+		.state = luo_core.state,
+		.pid = (uint32_t)getpid(),
+		.generation = luo_core.generation,
+		.sessions = (uint32_t)luo_core.nsessions,
+		.incoming_sessions = (uint32_t)core_incoming_sessions(),
+		.files = luo_core.nfiles,
+		.uptime_ns = now_ns() - luo_core.started_ns,
+		.updates = luo_core.updates,
+		.participants = (uint32_t)participant_count(),
+		.memfd_bytes = flb_memfd_bytes(),
+	};
+
+	memcpy(reply.body, &st, sizeof(st));
+	reply.len = sizeof(st);
+	return 0;
+}
+
+/* Sessions belong to the uid that created them: others do not even see them listed. */
+static bool may_see(const struct conn *c, const struct luo_session *s)
+{
+	return privileged(c) || c->uid == s->uid;
+}
+
+static int op_list(struct conn *c, const struct luo_msg_list *req)
+{
+	struct luo_msg_list_reply *rep = (void *)reply.body;
+	size_t max = (sizeof(reply.body) - sizeof(*rep)) / sizeof(rep->entries[0]);
+	uint32_t i = 0;
+
+	rep->total = 0;
+	rep->count = 0;
+	for (struct luo_session *s = luo_core.sessions; s; s = s->next) {
+		if (!may_see(c, s))
+			continue;
+		rep->total++;
+		if (i++ >= req->cursor && rep->count < max)
+			fill_session_info(s, &rep->entries[rep->count++]);
+	}
+	reply.len = sizeof(*rep) + rep->count * sizeof(rep->entries[0]);
+	return 0;
+}
+
+static int op_show(struct conn *c, const struct luo_msg_show *req)
+{
+	struct luo_msg_show_reply *rep = (void *)reply.body;
+	size_t max = (sizeof(reply.body) - sizeof(*rep)) / sizeof(rep->entries[0]);
+	struct luo_session *s;
+
+	s = core_find_session(req->name);
+	if (!s)
+		return -ENOENT;
+	if (!may_see(c, s))
+		return -EPERM;
+	fill_session_info(s, &rep->session);
+	rep->total = (uint32_t)s->nfiles;
+	rep->count = 0;
+	for (size_t i = req->cursor; i < s->nfiles && rep->count < max; i++) {
+		const struct luo_file *f = s->files[i];
+		struct luo_msg_file_info *fi = &rep->entries[rep->count++];
+
+		memset(fi, 0, sizeof(*fi));
+		fi->token = f->token;
+		snprintf(fi->handler, sizeof(fi->handler), "%s", f->handler->name);
+		fi->size = file_size(f);
+		fi->frozen = f->frozen;
+		fi->retrieved = f->retrieved;
+		fi->retrieve_error = f->retrieve_error;
+	}
+	reply.len = sizeof(*rep) + rep->count * sizeof(rep->entries[0]);
+	return 0;
+}
+
+/* One line for people: `systemctl status luod` shows it. */
+const char *status_line(void)
+{
+	static char line[160];
+
+	snprintf(line, sizeof(line), "generation %" PRIu64 ", %s, %zu sessions, %zu files",
+		 luo_core.generation, luo_state_name(luo_core.state), luo_core.nsessions,
+		 luo_core.nfiles);
+	return line;
+}
+
+static void update_failed(int result, void *ctx)
+{
+	struct conn *c = srv.update_waiter;
+
+	(void)ctx;
+	srv.update_waiter = NULL;
+	systemd_ready(status_line()); /* still the same luod, serving as before */
+	if (!c)
+		return;
+	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+	reply_reset();
+	reply.result = result;
+	reply_send(c, LUO_OP_UPDATE);
+}
+
+static int op_update(struct conn *c, const struct luo_msg_update *up)
+{
+	/* static: update_start() keeps exec_path past this request's buffer */
+	static struct luo_msg_update req;
+	struct luo_update_request ur = {
+		.argv = srv.cfg->argv,
+		.listen_fd = srv.listen_fd,
+		.listen_activated = srv.cfg->listen_activated,
+		.reply_fd = c->fd,
+	};
+	int r;
+
+	if (backend_kernel_active())
+		return -EOPNOTSUPP; /* luod cannot carry kernel sessions over its own execve: use --kernel */
+	if (!privileged(c))
+		return -EPERM;
+	if (srv.update_waiter)
+		return -EBUSY;
+	req = *up;
+	if (req.flags & LUO_UPDATE_EXEC)
+		ur.exec_path = req.exec_path;
+	/* the requester's connection crosses the execve in blocking mode: the successor answers it */
+	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
+	srv.update_waiter = c;
+	/* before update_start: a rollback inside it says READY=1 again, and must come last */
+	systemd_reloading("live update: replacing luod");
+	r = update_start(&ur, update_failed, NULL);
+	if (r < 0) {
+		systemd_ready(status_line());
+		srv.update_waiter = NULL;
+		fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+		return r;
+	}
+	return REPLY_LATER; /* from the successor, or from update_failed() */
+}
+
+/*
+ * The holder's connection is shut down, not freed: the loop sees the
+ * hang-up and frees it in its turn, and the process sees EOF on its handle.
+ */
+static int op_session_update(struct conn *c, const struct luo_msg_name *req)
+{
+	struct luo_session *s = NULL;
+	struct conn *holder;
+	int r;
+
+	s = core_find_session(req->name);
+	holder = s ? s->handle : NULL;
+	r = core_update_session(req->name, privileged(c) ? 0 : c->uid, &s);
+	if (r < 0)
+		return r;
+	if (holder && shutdown(holder->fd, SHUT_RDWR) < 0)
+		log_warn("session %s: shutting down its old handle: %s", s->name, strerror(errno));
+	fill_session_info(s, (struct luo_msg_session_info *)reply.body);
+	reply.len = sizeof(struct luo_msg_session_info);
+	return 0;
+}
+
+static int op_participant_register(struct conn *c, const struct luo_msg_name *req)
+{
+	struct luo_msg_payload *rep = (void *)reply.body;
+	struct luo_participant *p;
+	int r;
+
+	if (!privileged(c))
+		return -EPERM; /* a participant can hold up every update */
+	r = participant_register(req->name, c, &p);
+	if (r < 0)
+		return r;
+	c->participant = p;
+	rep->flags = p->has_incoming ? LUO_PAYLOAD_PRESENT : 0;
+	rep->len = p->has_incoming ? (uint32_t)p->incoming_len : 0;
+	if (rep->len)
+		memcpy(rep->data, p->incoming, rep->len);
+	reply.len = sizeof(*rep) + rep->len;
+	return 0;
+}
+
+/* KERNEL_STATUS and KERNEL_UPDATE: the kernel backend's own ops (backend_kernel.c). */
+int kernel_request(struct conn *c, const void *msg, size_t len, const int *fds, size_t nfds)
+{
+	const char *cmdline = (const char *)msg + sizeof(struct luo_msg_hdr);
+	size_t cmdline_len = len - sizeof(struct luo_msg_hdr);
+	struct luo_msg_hdr hdr;
+	struct luo_msg_kernel_status st;
+
+	memcpy(&hdr, msg, sizeof(hdr));
+	if (hdr.op == LUO_OP_KERNEL_STATUS) {
+		if (cmdline_len || nfds)
+			return -EINVAL;
+		backend_kernel_status(&st);
+		memcpy(reply.body, &st, sizeof(st));
+		reply.len = sizeof(st);
+		return 0;
+	}
+	if (!privileged(c))
+		return -EPERM;
+	if (nfds < 1 || nfds > 2)
+		return -EINVAL;
+	log_info("kernel update requested by pid %d", (int)c->pid);
+	return backend_kernel_load(fds[0], nfds == 2 ? fds[1] : -1, cmdline, cmdline_len);
+}
+
+/* ---- watch, history, dump ---- */
+
+/* Never blocks: a watcher that does not keep up is cut off, not waited for. */
+static void watch_send_one(const struct luo_msg_watch_event *ev, void *ctx)
+{
+	struct conn *c = ctx;
+	int r;
+
+	if (c->watch_dead)
+		return;
+	r = luo_msg_send(c->fd, LUO_OP_WATCH, 0, ev, sizeof(*ev), NULL, 0);
+	if (r < 0) {
+		log_warn("watcher pid %d: %s; disconnected", (int)c->pid,
+			 r == -EAGAIN ? "not reading its events" : strerror(-r));
+		c->watch_dead = true;
+		shutdown(c->fd, SHUT_RDWR); /* the loop sees the hang-up and frees it */
+	}
+}
+
+static void watch_send_all(const struct luo_msg_watch_event *ev)
+{
+	for (struct conn *c = srv.conns; c; c = c->next)
+		if (c->watcher)
+			watch_send_one(ev, c);
+}
+
+static int op_watch(struct conn *c)
+{
+	int r;
+
+	if (!privileged(c))
+		return -EPERM; /* it shows every session */
+	if (c->pending)
+		return -EBUSY;
+	if (!watch_hook)
+		watch_hook = watch_send_all;
+	watch_scan(); /* the watchers so far learn what changed; the record is current */
+	r = luo_msg_send(c->fd, LUO_OP_WATCH, 0, NULL, 0, NULL, 0);
+	c->watcher = true;
+	srv.nwatchers++;
+	if (r < 0) {
+		c->watch_dead = true;
+		shutdown(c->fd, SHUT_RDWR);
+		return REPLY_LATER;
+	}
+	watch_snapshot(watch_send_one, c);
+	return REPLY_LATER; /* answered above, ahead of its snapshot */
+}
+
+static int op_history(void)
+{
+	struct luo_msg_history_reply *rep = (void *)reply.body;
+	size_t n = history_count();
+
+	memset(rep, 0, sizeof(*rep));
+	rep->updates = luo_core.updates;
+	rep->count = (uint32_t)n;
+	for (size_t i = 0; i < n; i++)
+		rep->entries[i] = *history_at(i);
+	reply.len = sizeof(*rep) + n * sizeof(rep->entries[0]);
+	return 0;
+}
+
+static int op_dump(struct conn *c)
+{
+	struct luo_handover_luod h = { .listen_fd = -1, .reply_fd = -1,
+				       .updates = luo_core.updates };
+	size_t bytes;
+	int fd;
+
+	if (!privileged(c))
+		return -EPERM; /* every session and payload is in it */
+	fd = luo_handover_write(&h, &bytes);
+	if (fd < 0)
+		return fd;
+	if (lseek(fd, 0, SEEK_SET) < 0) { /* the reader starts at the beginning */
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	reply.fds[0] = fd;
+	reply.nfds = 1;
+	reply.own_fds = true;
+	return 0;
+}
+
+/* A decoded request (request.c) on a device connection. */
+int device_request(struct conn *c, const struct luo_request *req)
+{
+	switch (req->op) {
+	case LUO_OP_CREATE_SESSION:
+	case LUO_OP_RETRIEVE_SESSION:
+		return op_session_handle(c, req);
+	case LUO_OP_GET_STATE:
+		return op_get_state();
+	case LUO_OP_SET_EVENT:
+		return op_set_event(c, &req->event);
+	case LUO_OP_STATUS:
+		return op_status();
+	case LUO_OP_LIST_SESSIONS:
+		return op_list(c, &req->list);
+	case LUO_OP_SHOW_SESSION:
+		return op_show(c, &req->show);
+	case LUO_OP_UPDATE:
+		return op_update(c, &req->update);
+	case LUO_OP_PARTICIPANT_REGISTER:
+		return op_participant_register(c, &req->name);
+	case LUO_OP_SESSION_UPDATE:
+		return op_session_update(c, &req->name);
+	case LUO_OP_WATCH:
+		return op_watch(c);
+	case LUO_OP_HISTORY:
+		return op_history();
+	case LUO_OP_DUMP:
+		return op_dump(c);
+	}
+	return -EINVAL;
+}
+
+/* A participant's connection carries only its answers to events. */
+void participant_message(struct conn *c, const void *msg, size_t len)
+{
+	struct luo_request req;
+	int r = request_decode(LUO_CONN_PARTICIPANT, msg, len, 0, &req);
+
+	if (r == -EBADMSG) {
+		log_warn("participant %s: malformed answer ignored", c->participant->name);
+		return;
+	}
+	if (r < 0) {
+		log_warn("participant %s: malformed answer: counted as EINVAL", c->participant->name);
+		participant_answer(c->participant, -EINVAL, NULL, 0, false);
+		return;
+	}
+	participant_answer(c->participant, req.result, req.payload.data, req.payload.len,
+			   req.payload.present);
+}
+
+/* ---- session requests ---- */
+
+/* A handle whose session has ended still answers, as a finished kernel session does. */
+static int ended_request(struct conn *c, uint16_t op)
+{
+	struct luo_msg_session_state st = { .state = LUO_STATE_NORMAL, .incoming = 1 };
+
+	switch (op) {
+	case LUO_OP_SESSION_GET_NAME:
+		memcpy(reply.body, c->name, LUO_NAME_MAX);
+		reply.len = LUO_NAME_MAX;
+		return 0;
+	case LUO_OP_SESSION_GET_STATE:
+		memcpy(reply.body, &st, sizeof(st));
+		reply.len = sizeof(st);
+		return 0;
+	case LUO_OP_SESSION_FINISH:
+		return 0;
+	case LUO_OP_SESSION_RETRIEVE:
+		return -ENOENT;
+	}
+	return -EINVAL;
+}
+
+int session_request(struct conn *c, const void *msg, size_t len, int *fds, size_t *nfds)
+{
+	struct luo_session *s = c->session;
+	struct luo_msg_session_state st;
+	struct luo_request req;
+	int r;
+
+	if (!s) {
+		struct luo_msg_hdr hdr;
+
+		memcpy(&hdr, msg, sizeof(hdr));
+		return hdr.result || *nfds ? -EINVAL : ended_request(c, hdr.op);
+	}
+	r = request_decode(LUO_CONN_SESSION, msg, len, *nfds, &req);
+	if (r < 0)
+		return r; /* the caller closes the fds */
+
+	switch (req.op) {
+	case LUO_OP_SESSION_PRESERVE:
+		r = limits_preserve(s, req.tokens.n);
+		if (r < 0)
+			return r; /* the caller closes the fds */
+		*nfds = 0; /* handed to the session, which owns them from here on */
+		return session_preserve(s, fds, req.tokens.v, req.tokens.n);
+	case LUO_OP_SESSION_UNPRESERVE:
+		return session_unpreserve(s, req.token.token);
+	case LUO_OP_SESSION_RETRIEVE:
+		r = session_retrieve(s, req.tokens.v, req.tokens.n, reply.fds);
+		if (r == 0)
+			reply.nfds = req.tokens.n;
+		return r;
+	case LUO_OP_SESSION_FINISH:
+		return session_finish(s);
+	case LUO_OP_SESSION_GET_NAME:
+		memcpy(reply.body, s->name, LUO_NAME_MAX);
+		reply.len = LUO_NAME_MAX;
+		return 0;
+	case LUO_OP_SESSION_SET_EVENT:
+		return session_event(s, req.event.event);
+	case LUO_OP_SESSION_GET_STATE:
+		memset(&st, 0, sizeof(st));
+		st.state = s->state;
+		st.incoming = s->incoming;
+		memcpy(reply.body, &st, sizeof(st));
+		reply.len = sizeof(st);
+		return 0;
+	}
+	return -EINVAL;
+}
