@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,18 +40,32 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* sleep(1) holding fd as its fd `at`: a process that knows nothing of luo. */
+/*
+ * sleep(1) holding fd as its fd `at`: a process that knows nothing of luo.
+ * Returns once it runs sleep (the close-on-exec pipe reads EOF), so the fd
+ * is in place before luoctl looks for it. It dies with the test and keeps
+ * away from the runner's stdout, so a failed case cannot hang the run.
+ */
 static pid_t holder(int fd, int at)
 {
-	pid_t pid = fork();
+	int ready[2], null;
+	char byte;
+	pid_t pid;
 
+	assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		if (dup2(fd, at) < 0)
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		null = open("/dev/null", O_RDWR);
+		if (null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(fd, at) < 0)
 			_exit(120);
 		execl("/bin/sleep", "sleep", "600", (char *)NULL);
 		_exit(127);
 	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &byte, 1), 0);
+	close(ready[0]);
 	return pid;
 }
 
