@@ -2,6 +2,7 @@
 /* Helpers for the end-to-end tests (see e2e.h). */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "e2e.h"
+#include "protocol.h"
 
 int e2e_open(const struct luod_proc *d)
 {
@@ -310,26 +312,39 @@ bool e2e_session_listed(const struct luod_proc *d, const char *name)
 
 void e2e_send_fd(int sock, int fd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+	char byte = 'F';
+
+	assert_int_equal(e2e_raw_send(sock, &byte, 1, &fd, 1), 1);
+}
+
+ssize_t e2e_raw_send(int sock, const void *data, size_t len, const int *fds, size_t nfds)
+{
+	static union {
+		char buf[CMSG_SPACE(sizeof(int) * LUO_FDS_PER_MSG)];
 		struct cmsghdr align;
 	} control;
-	char byte = 'F';
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = control.buf,
-		.msg_controllen = sizeof(control.buf),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	memset(&control, 0, sizeof(control));
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	assert_int_equal(sendmsg(sock, &msg, MSG_NOSIGNAL), 1);
+	assert_true(nfds <= LUO_FDS_PER_MSG);
+	luo_msg_attach_fds(&msg, control.buf, fds, nfds);
+	return sendmsg(sock, &msg, MSG_NOSIGNAL);
+}
+
+int e2e_luod_exit_status(const struct luod_proc *d, const char *opt, const char *val)
+{
+	char sock[PATH_MAX];
+	pid_t pid;
+
+	snprintf(sock, sizeof(sock), "%s/other.sock", d->dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(getenv("LUOD"), "luod", "--socket", sock, "--state-dir", d->state_dir, opt, val,
+		      (char *)NULL);
+		_exit(127);
+	}
+	return e2e_wait(pid);
 }
 
 int e2e_recv_fd(int sock)

@@ -7,6 +7,8 @@
 #ifndef LUO_E2E_H
 #define LUO_E2E_H
 
+#include <sys/types.h>
+
 #include "harness.h"
 
 /* luo_open() on d's socket, asserting success. */
@@ -57,6 +59,10 @@ bool e2e_session_listed(const struct luod_proc *d, const char *name);
 /* One fd over a UNIX socket with SCM_RIGHTS. */
 void e2e_send_fd(int sock, int fd);
 int e2e_recv_fd(int sock);
+/* One record of raw bytes with fds in one SCM_RIGHTS message; sendmsg's result. */
+ssize_t e2e_raw_send(int sock, const void *data, size_t len, const int *fds, size_t nfds);
+/* Exit status of a second luod started beside d with one option and value. */
+int e2e_luod_exit_status(const struct luod_proc *d, const char *opt, const char *val);
 
 /* Wait for a forked child; returns its exit status, or 128 + signal. */
 int e2e_wait(pid_t pid);

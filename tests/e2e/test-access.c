@@ -127,22 +127,6 @@ static void try_connect(void *arg)
 		CHECK(fd == want);
 }
 
-static int start_status(const char *opt, const char *val)
-{
-	char sock[PATH_MAX];
-	pid_t pid;
-
-	snprintf(sock, sizeof(sock), "%s/other.sock", d.dir);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		execl(getenv("LUOD"), "luod", "--socket", sock, "--state-dir", d.state_dir, opt, val,
-		      (char *)NULL);
-		_exit(127);
-	}
-	return e2e_wait(pid);
-}
-
 static void test_socket_mode_and_group(void **state)
 {
 	struct stat st;
@@ -159,9 +143,9 @@ static void test_socket_mode_and_group(void **state)
 	assert_int_equal(st.st_gid, getegid());
 	assert_int_equal(as_uid(UID_A, GID_SHARED, try_connect, &denied), 0);
 	/* bad values refuse to start (usage error) */
-	assert_int_equal(start_status("--socket-mode", "0999"), 2);
-	assert_int_equal(start_status("--socket-mode", "x"), 2);
-	assert_int_equal(start_status("--socket-group", "no-such-group-luo"), 2);
+	assert_int_equal(e2e_luod_exit_status(&d, "--socket-mode", "0999"), 2);
+	assert_int_equal(e2e_luod_exit_status(&d, "--socket-mode", "x"), 2);
+	assert_int_equal(e2e_luod_exit_status(&d, "--socket-group", "no-such-group-luo"), 2);
 	luod_stop(&d);
 
 	/* a group: its members connect, others do not */

@@ -40,31 +40,6 @@ static int teardown(void **state)
 
 static unsigned char rx[HDR + LUO_MSG_MAX];
 
-/* One record of raw bytes, with fds in one SCM_RIGHTS message; returns sendmsg's result. */
-static ssize_t raw_send(int sock, const void *data, size_t len, const int *fds, size_t nfds)
-{
-	static union {
-		char buf[CMSG_SPACE(sizeof(int) * LUO_FDS_PER_MSG)];
-		struct cmsghdr align;
-	} control;
-	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&control, 0, sizeof(control));
-		msg.msg_control = control.buf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	return sendmsg(sock, &msg, MSG_NOSIGNAL);
-}
-
 static void send_req(int sock, uint16_t op, const void *body, size_t len, uint32_t nfds_hdr,
 		     const int *fds, size_t nfds)
 {
@@ -80,7 +55,7 @@ static void send_req(int sock, uint16_t op, const void *body, size_t len, uint32
 	memcpy(buf, &h, HDR);
 	if (len)
 		memcpy(buf + HDR, body, len);
-	assert_int_equal(raw_send(sock, buf, HDR + len, fds, nfds), (ssize_t)(HDR + len));
+	assert_int_equal(e2e_raw_send(sock, buf, HDR + len, fds, nfds), (ssize_t)(HDR + len));
 	free(buf);
 }
 
@@ -206,12 +181,12 @@ static void test_oversized(void **state)
 		};
 
 		memcpy(big, &h, HDR);
-		assert_int_equal(raw_send(s, big, sizes[i], fds, 8), (ssize_t)sizes[i]);
+		assert_int_equal(e2e_raw_send(s, big, sizes[i], fds, 8), (ssize_t)sizes[i]);
 		expect(s, 0, -EBADMSG);
 		h.op = LUO_OP_STATUS;
 		h.nfds = 0;
 		memcpy(big, &h, HDR);
-		assert_int_equal(raw_send(dev, big, sizes[i], NULL, 0), (ssize_t)sizes[i]);
+		assert_int_equal(e2e_raw_send(dev, big, sizes[i], NULL, 0), (ssize_t)sizes[i]);
 		expect(dev, 0, -EBADMSG);
 	}
 	/* both connections still work */

@@ -60,22 +60,6 @@ static bool log_has(const char *text)
 	return strstr(buf, text) != NULL;
 }
 
-static int start_status(const char *opt, const char *val)
-{
-	char sock[PATH_MAX];
-	pid_t pid;
-
-	snprintf(sock, sizeof(sock), "%s/other.sock", d.dir);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		execl(getenv("LUOD"), "luod", "--socket", sock, "--state-dir", d.state_dir, opt, val,
-		      (char *)NULL);
-		_exit(127);
-	}
-	return e2e_wait(pid);
-}
-
 static void test_sessions_per_uid(void **state)
 {
 	int dev, s[3];
@@ -97,8 +81,8 @@ static void test_sessions_per_uid(void **state)
 	close(s[1]);
 	close(s[2]);
 	close(dev);
-	assert_int_equal(start_status("--max-sessions-per-uid", "0"), 2);
-	assert_int_equal(start_status("--max-sessions-per-uid", "many"), 2);
+	assert_int_equal(e2e_luod_exit_status(&d, "--max-sessions-per-uid", "0"), 2);
+	assert_int_equal(e2e_luod_exit_status(&d, "--max-sessions-per-uid", "many"), 2);
 }
 
 static void test_files_per_session(void **state)
@@ -305,8 +289,8 @@ static void test_message_size(void **state)
 		close(s);
 	}
 	close(dev);
-	assert_int_equal(start_status("--max-message-size", "100"), 2);
-	assert_int_equal(start_status("--max-message-size", "1000000"), 2);
+	assert_int_equal(e2e_luod_exit_status(&d, "--max-message-size", "100"), 2);
+	assert_int_equal(e2e_luod_exit_status(&d, "--max-message-size", "1000000"), 2);
 }
 
 static const struct CMUnitTest tests[] = {
