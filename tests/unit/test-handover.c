@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fuzz-fds.h"
 #include "harness.h"
 #include "luod.h"
 #include "history.h"
@@ -376,7 +377,75 @@ static void test_history(void **state)
 	close_fds();
 }
 
+/*
+ * tests/unit/data/handover-v1.fdt: the blob luod wrote before the handover
+ * format changed (tests/fuzz/mkcorpus.c's two sessions over the fds of
+ * tests/fuzz/fuzz-fds.h, at 2bf0bd8). A luod of this release must still
+ * take it: sessions, owners, tokens in order, each file's handler and fd,
+ * and each record checked against its fd on retrieve.
+ */
+static void test_v1_fixture(void **state)
+{
+	static const uint64_t web[] = { 1, 2 }, db[] = { 10, 11 };
+	struct luo_handover_luod h;
+	struct luo_session *s;
+	unsigned char blob[4096];
+	int f = open(LUO_TEST_DATA "/handover-v1.fdt", O_RDONLY | O_CLOEXEC), fd;
+	ssize_t len;
+
+	(void)state;
+	assert_true(f >= 0);
+	len = read(f, blob, sizeof(blob));
+	close(f);
+	assert_true(len > 0 && len < (ssize_t)sizeof(blob));
+	assert_int_equal(fuzz_fds_setup(), 0);
+
+	assert_int_equal(luo_handover_read(blob, (size_t)len, &h), 0);
+	assert_int_equal(luo_core.generation, 1);
+	assert_int_equal(luo_core.updates, 3);
+	assert_int_equal(luo_core.nsessions, 2);
+	assert_int_equal(luo_core.nfiles, 4);
+	assert_int_equal(h.listen_fd, -1);
+	assert_int_equal(h.reply_fd, -1);
+	s = core_find_session("web");
+	assert_non_null(s);
+	assert_int_equal(s->uid, 1000);
+	assert_int_equal(s->nfiles, 2);
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(s->files[i]->token, web[i]);
+	assert_string_equal(s->files[0]->handler->name, "memfd");
+	assert_string_equal(s->files[1]->handler->name, "eventfd");
+	assert_int_equal(s->files[1]->fd, FUZZ_FD_BASE + 3);
+	s = core_find_session("db");
+	assert_non_null(s);
+	assert_int_equal(s->uid, 0);
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(s->files[i]->token, db[i]);
+	assert_null(participant_find("vmm")); /* not frozen with a payload: mkcorpus's is not carried */
+
+	/*
+	 * retrieve checks each fd against its record, which names the memfd's
+	 * and pipe's inodes and the eventfd's id as luod held them when the
+	 * blob was written: these fds are others of the same kind, and each is
+	 * refused as a wrong fd must be (the records were read, field by field)
+	 */
+	assert_int_equal(core_retrieve_session("web", 1000, &s), 0);
+	assert_int_equal(session_retrieve(s, &web[0], 1, &fd), -EIO);
+	assert_int_equal(session_retrieve(s, &web[1], 1, &fd), -EIO);
+	assert_int_equal(core_retrieve_session("db", 0, &s), 0);
+	assert_int_equal(session_retrieve(s, &db[0], 1, &fd), -EIO);
+	assert_int_equal(session_retrieve(s, &db[1], 1, &fd), -EIO);
+
+	for (s = luo_core.sessions; s; s = s->next)
+		for (size_t i = 0; i < s->nfiles; i++)
+			s->files[i]->fd = -1;
+	core_free_all();
+	for (int i = 0; i < FUZZ_NFDS; i++)
+		close(FUZZ_FD_BASE + i);
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test_setup_teardown(test_v1_fixture, reset, reset),
 	cmocka_unit_test_setup_teardown(test_roundtrip, reset, reset),
 	cmocka_unit_test_setup_teardown(test_refuse_corrupt, reset, reset),
 	cmocka_unit_test_setup_teardown(test_unknown_nodes, reset, reset),
