@@ -2,26 +2,60 @@
 /*
  * Logging to stderr, one line per event, and the names of states and events
  * as people and JSON read them.
+ *
+ * When stderr is systemd's journal stream ($JOURNAL_STREAM names its device
+ * and inode) each line starts with its syslog priority, "<3>" to "<7>", as
+ * sd-daemon(3) describes, and carries no "luod[pid]: " tag: journald adds
+ * the identifier and pid itself, and `journalctl -p warning` finds the
+ * warnings. Anywhere else the line is "luod[pid]: level: message".
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "luod.h"
 
 enum log_level log_max_level = LOG_INFO;
 
+/* Checked once: stderr does not change under a running luod, nor across its re-exec. */
+static bool stderr_is_journal(void)
+{
+	static int cached = -1;
+	const char *env;
+	unsigned long long dev, ino;
+	struct stat st;
+	char end;
+
+	if (cached >= 0)
+		return cached;
+	cached = 0;
+	env = getenv("JOURNAL_STREAM");
+	if (env && sscanf(env, "%llu:%llu%c", &dev, &ino, &end) == 2 &&
+	    fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino)
+		cached = 1;
+	return cached;
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	static const char *const tag[] = { "error", "warning", "info", "debug" };
+	static const char *const prio[] = { SD_ERR, SD_WARNING, SD_INFO, SD_DEBUG };
 	char buf[1024];
 	va_list ap;
 	int n;
 
 	if (level > log_max_level)
 		return;
-	n = snprintf(buf, sizeof(buf), "luod[%d]: %s: ", (int)getpid(), tag[level]);
+	if (stderr_is_journal())
+		n = snprintf(buf, sizeof(buf), "%s%s: ", prio[level], tag[level]);
+	else
+		n = snprintf(buf, sizeof(buf), "luod[%d]: %s: ", (int)getpid(), tag[level]);
 	va_start(ap, fmt);
 	vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
 	va_end(ap);

@@ -10,6 +10,7 @@
  * unlink it on exit, and a second luod on the same socket serves the
  * requests that queued meanwhile. A stream socket is refused with a reason.
  * systemd's own systemd-socket-activate starts luod too, when installed.
+ * With $JOURNAL_STREAM naming its stderr, luod writes syslog priorities.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -523,6 +524,81 @@ static void test_systemd_socket_activate(void **state)
 	luod_stop(&d);
 }
 
+/*
+ * stderr as systemd's journal stream ($JOURNAL_STREAM = its device:inode):
+ * every line starts with its syslog priority and carries no "luod[pid]:"
+ * tag of its own (journald adds one); a stop with a file held is a
+ * warning, <4>. $JOURNAL_STREAM naming another file changes nothing.
+ */
+static void journal_run(bool matching, char *text, size_t len)
+{
+	int lfd, fd, dev, sess, status;
+	char stream[64];
+	struct stat st;
+	ssize_t n;
+
+	lfd = activation_socket(&d, SOCK_SEQPACKET);
+	fd = open(d.log, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	close(fd);
+	snprintf(stream, sizeof(stream), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino + (matching ? 0 : 1));
+	setenv("JOURNAL_STREAM", stream, 1);
+	activated_spawn(&d, lfd, "luod", "activated.sock");
+	unsetenv("JOURNAL_STREAM");
+	close(lfd);
+	dev = open_bounded(&d);
+	sess = luo_create_session(dev, "held");
+	assert_true(sess >= 0);
+	fd = memfd_pattern("held", 4096, 3);
+	assert_int_equal(luo_session_preserve_fd(sess, fd, 1), 0);
+	close(fd);
+	assert_int_equal(kill(d.pid, SIGTERM), 0);
+	assert_int_equal(waitpid(d.pid, &status, 0), d.pid);
+	d.pid = 0;
+	close(sess);
+	close(dev);
+	fd = open(d.log, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	n = read(fd, text, len - 1);
+	assert_true(n > 0);
+	text[n] = '\0';
+	close(fd);
+}
+
+static void rm_dir(const struct luod_proc *p)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", p->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_journal_priorities(void **state)
+{
+	static const char want[] = "<4>warning: stopping with 1 sessions";
+	static char text[16384];
+	char *line, *save;
+	bool warned = false;
+
+	(void)state;
+	journal_run(true, text, sizeof(text));
+	assert_null(strstr(text, "luod["));
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		assert_true(line[0] == '<' && line[1] >= '3' && line[1] <= '7' && line[2] == '>');
+		if (!strncmp(line, want, strlen(want)))
+			warned = true;
+	}
+	assert_true(warned);
+	rm_dir(&d);
+
+	journal_run(false, text, sizeof(text));
+	assert_non_null(strstr(text, "]: warning: stopping with 1 sessions"));
+	assert_null(strstr(text, "<4>"));
+	rm_dir(&d);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_notify_ready_status_reloading, teardown),
 	cmocka_unit_test_teardown(test_notify_failed_update, teardown),
@@ -530,6 +606,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_socket_activation, teardown),
 	cmocka_unit_test_teardown(test_activation_wrong_type, teardown),
 	cmocka_unit_test_teardown(test_systemd_socket_activate, teardown),
+	cmocka_unit_test_teardown(test_journal_priorities, teardown),
 };
 
 LUO_TEST_MAIN("e2e-systemd", tests, NULL, NULL)
