@@ -114,7 +114,7 @@ int compat_luod_path(int fd, char *buf, size_t len)
 	if (fd >= 0 && getsockname(fd, (struct sockaddr *)&sa, &sl) == 0 &&
 	    sa.sun_family == AF_UNIX && device_name(&sa, sl, buf, len) && buf[0])
 		return 0;
-	return luo_path_default_socket(buf, len);
+	return luo_path_client_socket(buf, len);
 }
 
 /* A fresh connection to luod, and luod's pid refreshed from it. */

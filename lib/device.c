@@ -26,7 +26,7 @@ int luo_open(const char *socket_path)
 			return -EINVAL;
 		strcpy(path, socket_path);
 	} else {
-		r = luo_path_default_socket(path, sizeof(path));
+		r = luo_path_client_socket(path, sizeof(path));
 		if (r < 0)
 			return r;
 	}

@@ -5,8 +5,12 @@
 
 #include <stddef.h>
 
-/* $LUO_SOCKET, else /run/luo/luod.sock (root) or $XDG_RUNTIME_DIR/luo/luod.sock. */
+#define LUO_SYSTEM_SOCKET "/run/luo/luod.sock"
+
+/* Where luod listens: $LUO_SOCKET, else /run/luo/luod.sock (root) or $XDG_RUNTIME_DIR/luo/luod.sock. */
 int luo_path_default_socket(char *buf, size_t len);
+/* Where a client connects: the same, but the system socket when a non-root user has no luod of its own. */
+int luo_path_client_socket(char *buf, size_t len);
 /* /var/lib/luo (root) or $XDG_STATE_HOME/luo, else ~/.local/state/luo. */
 int luo_path_default_state_dir(char *buf, size_t len);
 

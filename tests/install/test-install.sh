@@ -69,7 +69,7 @@ bail() {
 check "meson install --destdir" "$MESON" install -C "$BUILD" --no-rebuild --destdir "$D"
 [ -d "$D" ] || bail "nothing installed"
 
-for f in luod luoctl libluo.so libluo.so.1 libluo.a libluo-compat.so luo.h liveupdate.h luo.pc \
+for f in luod luoctl libluo.so libluo.so.1 libluo.a libluo-compat.so luo.h liveupdate.h luo.pc luo.conf \
 	luod.8 luoctl.8 libluo.3 luo.3 luo-compat.7 luod.service luod.socket; do
 	has "$f"
 done
@@ -154,6 +154,8 @@ check "luo.3 points at libluo.3" grep -qx '.so man3/libluo.3' "$(find_one luo.3)
 # the units: paths point into the prefix; systemd-analyze checks them against the tree
 check "luod.service runs the installed luod" grep -q "^ExecStart=${SBIN#"$D"}/luod\$" "$UNITDIR/luod.service"
 check "luod.socket is SOCK_SEQPACKET" grep -q '^ListenSequentialPacket=' "$UNITDIR/luod.socket"
+check "luod.socket's group is luo, which sysusers.d/luo.conf makes" sh -c \
+	"grep -qx 'SocketGroup=luo' '$UNITDIR/luod.socket' && grep -qx 'g luo - -' '$(find_one luo.conf)' && case '$(find_one luo.conf)' in */sysusers.d/luo.conf) ;; *) exit 1 ;; esac"
 if command -v systemd-analyze >/dev/null 2>&1; then
 	mkdir -p "$T/units"
 	for u in luod.service luod.socket; do
