@@ -11,6 +11,12 @@
 # lists live in a private apt state under the cache; the system's apt
 # configuration is not touched.
 #
+# Safe when several test runs start at once: the build holds an exclusive
+# flock on $LUO_KERNEL_CACHE/lock (a second run waits for it, then reuses
+# the result), builds in its own work directory and renames the finished
+# result into place, so a reader sees a complete directory with "done" or
+# none. A finished cache is read without the lock.
+#
 # Prints the cache directory on stdout. Exit 77 when the package cannot be
 # had (no network, no mirror), 1 on a real build failure.
 set -eu
@@ -29,14 +35,25 @@ mkdir -p "$cache" || skip "cannot create $cache"
 # A finished build for this fragment is reused without asking the network:
 # the cache must keep working offline. LUO_KERNEL_REFRESH=1 looks for a newer
 # package first.
-if [ "${LUO_KERNEL_REFRESH:-0}" != 1 ]; then
+reuse() {
+	[ "${LUO_KERNEL_REFRESH:-0}" != 1 ] || return 0
 	for d in $(ls -d "$cache"/*-"$fraghash" 2>/dev/null | sort -V -r); do
 		if [ -f "$d/done" ]; then
 			echo "$d"
 			exit 0
 		fi
 	done
+}
+reuse
+
+# One builder at a time; whoever waited finds the result and reuses it.
+command -v flock >/dev/null 2>&1 || skip "flock not found (util-linux)"
+exec 9>>"$cache/lock" || skip "cannot write $cache/lock"
+if ! flock -n 9; then
+	log "another run is building the kernel; waiting for it"
+	flock 9
 fi
+reuse
 
 command -v apt-get >/dev/null 2>&1 || skip "apt-get not found"
 for t in make gcc flex bison bc cpio xz; do
@@ -70,8 +87,10 @@ if [ -f "$out/done" ]; then
 fi
 
 log "building $pkg $ver (first run: about 15 to 30 minutes on 2 cores)"
-work="$cache/work-$ver"
-# An interrupted build resumes: make is incremental in the unpacked tree.
+# Only the lock holder touches build-$ver, so an interrupted build resumes
+# there (make is incremental in the unpacked tree). (work-$ver was the
+# directory of builds without the lock; it is left alone.)
+work="$cache/build-$ver"
 src=$(ls -d "$work"/linux-source-*/ 2>/dev/null | head -n1)
 if [ -z "$src" ] || [ ! -f "$work/unpacked" ]; then
 	rm -rf "$work"
@@ -102,6 +121,7 @@ make -s -C "$src" -j"$jobs" bzImage >&2
 make -s -C "$src" headers >&2
 hdr="$src/usr/include"
 
+rm -rf "$out.tmp"
 mkdir -p "$out.tmp/selftests"
 cp "$src/arch/x86/boot/bzImage" "$out.tmp/bzImage"
 cp "$src/.config" "$out.tmp/config"
