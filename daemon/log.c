@@ -8,6 +8,11 @@
  * sd-daemon(3) describes, and carries no "luod[pid]: " tag: journald adds
  * the identifier and pid itself, and `journalctl -p warning` finds the
  * warnings. Anywhere else the line is "luod[pid]: level: message".
+ *
+ * A message is escaped as a whole (luo_escape): a session name,
+ * participant name or path with a newline or a terminal escape in it
+ * cannot forge a line or drive a terminal, whichever format string it came
+ * through.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +23,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "escape.h"
 #include "luod.h"
 
 enum log_level log_max_level = LOG_INFO;
@@ -46,7 +52,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 {
 	static const char *const tag[] = { "error", "warning", "info", "debug" };
 	static const char *const prio[] = { SD_ERR, SD_WARNING, SD_INFO, SD_DEBUG };
-	char buf[1024];
+	char msg[1024], buf[1024];
 	va_list ap;
 	int n;
 
@@ -57,8 +63,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	else
 		n = snprintf(buf, sizeof(buf), "luod[%d]: %s: ", (int)getpid(), tag[level]);
 	va_start(ap, fmt);
-	vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	luo_escape(msg, buf + n, sizeof(buf) - (size_t)n);
 	fprintf(stderr, "%s\n", buf);
 }
 

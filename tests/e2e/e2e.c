@@ -2,11 +2,14 @@
 /* Helpers for the end-to-end tests (see e2e.h). */
 #include <dirent.h>
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -379,4 +382,34 @@ int e2e_wait(pid_t pid)
 
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void e2e_drop_to(uid_t uid, gid_t gid)
+{
+	E2E_CHECK(setgroups(0, NULL) == 0);
+	E2E_CHECK(setgid(gid) == 0);
+	E2E_CHECK(setuid(uid) == 0);
+	E2E_CHECK(getuid() == uid && geteuid() == uid);
+	/* after setuid, which clears it: a failed parent must not leave this one waiting */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(1);
+}
+
+pid_t e2e_fork_as(uid_t uid, gid_t gid, void (*fn)(void *), void *arg)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		e2e_drop_to(uid, gid);
+		fn(arg);
+		_exit(0);
+	}
+	return pid;
+}
+
+int e2e_as_uid(uid_t uid, gid_t gid, void (*fn)(void *), void *arg)
+{
+	return e2e_wait(e2e_fork_as(uid, gid, fn, arg));
 }

@@ -67,4 +67,24 @@ int e2e_luod_exit_status(const struct luod_proc *d, const char *opt, const char 
 /* Wait for a forked child; returns its exit status, or 128 + signal. */
 int e2e_wait(pid_t pid);
 
+/*
+ * Clients as other uids (the test runs as root): a child drops to uid/gid
+ * with setgroups/setgid/setuid before it connects, so luod sees it through
+ * SO_PEERCRED as it sees any unprivileged process. In the child a failed
+ * E2E_CHECK prints where and exits 1 (cmocka cannot run there).
+ */
+#define E2E_CHECK(cond)                                                                \
+	do {                                                                           \
+		if (!(cond)) {                                                         \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+			_exit(1);                                                      \
+		}                                                                      \
+	} while (0)
+/* In a child: become uid/gid for good; it dies with its parent. */
+void e2e_drop_to(uid_t uid, gid_t gid);
+/* Fork a child that runs fn(arg) as uid/gid and exits 0 when fn returns. */
+pid_t e2e_fork_as(uid_t uid, gid_t gid, void (*fn)(void *), void *arg);
+/* The same, waited for: the child's exit status (0: every check held). */
+int e2e_as_uid(uid_t uid, gid_t gid, void (*fn)(void *), void *arg);
+
 #endif

@@ -13,12 +13,9 @@
  *    (or luod's own uid) only: EPERM for everyone else.
  */
 #include <errno.h>
-#include <grp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,37 +29,6 @@
 
 static struct luod_proc d;
 
-/* In a child: a failed check prints where and exits 1 (cmocka cannot run there). */
-#define CHECK(cond)                                                                    \
-	do {                                                                           \
-		if (!(cond)) {                                                         \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			_exit(1);                                                      \
-		}                                                                      \
-	} while (0)
-
-static void drop_to(uid_t uid, gid_t gid)
-{
-	CHECK(setgroups(0, NULL) == 0);
-	CHECK(setgid(gid) == 0);
-	CHECK(setuid(uid) == 0);
-	CHECK(getuid() == uid && geteuid() == uid);
-}
-
-/* Run fn(arg) as uid/gid in a child; returns its exit status (0: every check held). */
-static int as_uid(uid_t uid, gid_t gid, void (*fn)(void *), void *arg)
-{
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		drop_to(uid, gid);
-		fn(arg);
-		_exit(0);
-	}
-	return e2e_wait(pid);
-}
-
 /* One request on a connection; returns the reply's result, its body into out. */
 static int rpc(int sock, uint16_t op, const void *body, size_t len, void *out, size_t out_len)
 {
@@ -72,11 +38,11 @@ static int rpc(int sock, uint16_t op, const void *body, size_t len, void *out, s
 	size_t nfds = 0;
 	ssize_t n;
 
-	CHECK(luo_msg_send(sock, op, 0, body, len, NULL, 0) == 0);
+	E2E_CHECK(luo_msg_send(sock, op, 0, body, len, NULL, 0) == 0);
 	n = luo_msg_recv(sock, rx, sizeof(rx), fds, LUO_FDS_PER_MSG, &nfds);
-	CHECK(n >= (ssize_t)sizeof(hdr));
+	E2E_CHECK(n >= (ssize_t)sizeof(hdr));
 	memcpy(&hdr, rx, sizeof(hdr));
-	CHECK(hdr.op == op);
+	E2E_CHECK(hdr.op == op);
 	for (size_t i = 0; i < nfds; i++)
 		close(fds[i]);
 	if (out)
@@ -97,7 +63,7 @@ static uint32_t listed(int dev)
 	struct luo_msg_list req = { 0 };
 	struct luo_msg_list_reply rep;
 
-	CHECK(rpc(dev, LUO_OP_LIST_SESSIONS, &req, sizeof(req), &rep, sizeof(rep)) == 0);
+	E2E_CHECK(rpc(dev, LUO_OP_LIST_SESSIONS, &req, sizeof(req), &rep, sizeof(rep)) == 0);
 	return rep.total;
 }
 
@@ -122,9 +88,9 @@ static void try_connect(void *arg)
 	int want = *(int *)arg, fd = luo_open(d.sock);
 
 	if (want == 0)
-		CHECK(fd >= 0);
+		E2E_CHECK(fd >= 0);
 	else
-		CHECK(fd == want);
+		E2E_CHECK(fd == want);
 }
 
 static void test_socket_mode_and_group(void **state)
@@ -141,7 +107,7 @@ static void test_socket_mode_and_group(void **state)
 	assert_int_equal(stat(d.sock, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0660);
 	assert_int_equal(st.st_gid, getegid());
-	assert_int_equal(as_uid(UID_A, GID_SHARED, try_connect, &denied), 0);
+	assert_int_equal(e2e_as_uid(UID_A, GID_SHARED, try_connect, &denied), 0);
 	/* bad values refuse to start (usage error) */
 	assert_int_equal(e2e_luod_exit_status(&d, "--socket-mode", "0999"), 2);
 	assert_int_equal(e2e_luod_exit_status(&d, "--socket-mode", "x"), 2);
@@ -154,8 +120,8 @@ static void test_socket_mode_and_group(void **state)
 	assert_int_equal(stat(d.sock, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0660);
 	assert_int_equal(st.st_gid, GID_SHARED);
-	assert_int_equal(as_uid(UID_B, GID_SHARED, try_connect, &ok), 0);
-	assert_int_equal(as_uid(UID_B, UID_B, try_connect, &denied), 0);
+	assert_int_equal(e2e_as_uid(UID_B, GID_SHARED, try_connect, &ok), 0);
+	assert_int_equal(e2e_as_uid(UID_B, UID_B, try_connect, &denied), 0);
 	luod_stop(&d);
 
 	/* a mode for everyone */
@@ -163,7 +129,7 @@ static void test_socket_mode_and_group(void **state)
 	open_dir();
 	assert_int_equal(stat(d.sock, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0666);
-	assert_int_equal(as_uid(UID_B, UID_B, try_connect, &ok), 0);
+	assert_int_equal(e2e_as_uid(UID_B, UID_B, try_connect, &ok), 0);
 }
 
 /* A's session, held by A until told to let go: sync over two pipes. */
@@ -178,14 +144,14 @@ static void a_creates_and_holds(void *arg)
 	int dev = luo_open(d.sock), s, fd = memfd_pattern("a", 8192, 77);
 	char c = 1;
 
-	CHECK(dev >= 0);
+	E2E_CHECK(dev >= 0);
 	s = luo_create_session(dev, "a-owned");
-	CHECK(s >= 0);
-	CHECK(luo_session_preserve_fd(s, fd, 5) == 0);
-	CHECK(show(dev, "a-owned") == 0);
-	CHECK(listed(dev) == 1);
-	CHECK(write(o->ready[1], &c, 1) == 1);
-	CHECK(read(o->go[0], &c, 1) == 1); /* the update ran: the handle is gone */
+	E2E_CHECK(s >= 0);
+	E2E_CHECK(luo_session_preserve_fd(s, fd, 5) == 0);
+	E2E_CHECK(show(dev, "a-owned") == 0);
+	E2E_CHECK(listed(dev) == 1);
+	E2E_CHECK(write(o->ready[1], &c, 1) == 1);
+	E2E_CHECK(read(o->go[0], &c, 1) == 1); /* the update ran: the handle is gone */
 	_exit(0);
 }
 
@@ -197,29 +163,29 @@ static void b_is_refused(void *arg)
 	int dev = luo_open(d.sock);
 	bool after_update = *(bool *)arg;
 
-	CHECK(dev >= 0);
-	CHECK(show(dev, "a-owned") == -EPERM);
-	CHECK(listed(dev) == 0);
-	CHECK(rpc(dev, LUO_OP_SESSION_UPDATE, &name, sizeof(name), NULL, 0) == -EPERM);
+	E2E_CHECK(dev >= 0);
+	E2E_CHECK(show(dev, "a-owned") == -EPERM);
+	E2E_CHECK(listed(dev) == 0);
+	E2E_CHECK(rpc(dev, LUO_OP_SESSION_UPDATE, &name, sizeof(name), NULL, 0) == -EPERM);
 	if (after_update)
-		CHECK(luo_retrieve_session(dev, "a-owned") == -EPERM);
+		E2E_CHECK(luo_retrieve_session(dev, "a-owned") == -EPERM);
 	/* a name taken by someone else is still taken */
-	CHECK(luo_create_session(dev, "a-owned") == -EEXIST);
+	E2E_CHECK(luo_create_session(dev, "a-owned") == -EEXIST);
 	/* global steps: root or luod's own uid only */
 	for (uint32_t e = LUO_EVENT_PREPARE; e <= LUO_EVENT_FINISH; e++) {
 		ev.event = e;
-		CHECK(rpc(dev, LUO_OP_SET_EVENT, &ev, sizeof(ev), NULL, 0) == -EPERM);
+		E2E_CHECK(rpc(dev, LUO_OP_SET_EVENT, &ev, sizeof(ev), NULL, 0) == -EPERM);
 	}
-	CHECK(luo_set_event(dev, LUO_EVENT_FINISH) == -EPERM);
-	CHECK(rpc(dev, LUO_OP_UPDATE, &up, sizeof(up), NULL, 0) == -EPERM);
-	CHECK(luo_participant_register(dev, "b-part", NULL, 0) == -EPERM);
+	E2E_CHECK(luo_set_event(dev, LUO_EVENT_FINISH) == -EPERM);
+	E2E_CHECK(rpc(dev, LUO_OP_UPDATE, &up, sizeof(up), NULL, 0) == -EPERM);
+	E2E_CHECK(luo_participant_register(dev, "b-part", NULL, 0) == -EPERM);
 	/* B's own session works as for anyone */
 	{
 		int s = luo_create_session(dev, "b-own");
 
-		CHECK(s >= 0);
-		CHECK(show(dev, "b-own") == 0);
-		CHECK(listed(dev) == 1);
+		E2E_CHECK(s >= 0);
+		E2E_CHECK(show(dev, "b-own") == 0);
+		E2E_CHECK(listed(dev) == 1);
 		close(s);
 	}
 	close(dev);
@@ -230,13 +196,13 @@ static void a_retrieves(void *arg)
 	int dev = luo_open(d.sock), s, fd;
 
 	(void)arg;
-	CHECK(dev >= 0);
+	E2E_CHECK(dev >= 0);
 	s = luo_retrieve_session(dev, "a-owned");
-	CHECK(s >= 0);
+	E2E_CHECK(s >= 0);
 	fd = luo_session_retrieve_fd(s, 5);
-	CHECK(fd >= 0);
-	CHECK(memfd_pattern_ok(fd, 8192, 77));
-	CHECK(luo_session_finish(s) == 0);
+	E2E_CHECK(fd >= 0);
+	E2E_CHECK(memfd_pattern_ok(fd, 8192, 77));
+	E2E_CHECK(luo_session_finish(s) == 0);
 	close(fd);
 	close(s);
 	close(dev);
@@ -256,19 +222,10 @@ static void test_ownership(void **state)
 	open_dir();
 	assert_int_equal(pipe(o.ready), 0);
 	assert_int_equal(pipe(o.go), 0);
-	a = fork();
-	assert_true(a >= 0);
-	if (a == 0) {
-		drop_to(UID_A, GID_SHARED);
-		/* after setuid, which clears it: a failed parent must not leave this one waiting */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() == 1)
-			_exit(1);
-		a_creates_and_holds(&o);
-	}
+	a = e2e_fork_as(UID_A, GID_SHARED, a_creates_and_holds, &o);
 	assert_int_equal(read(o.ready[0], &c, 1), 1);
 
-	assert_int_equal(as_uid(UID_B, UID_B, b_is_refused, &after_update), 0);
+	assert_int_equal(e2e_as_uid(UID_B, UID_B, b_is_refused, &after_update), 0);
 	/* root sees and may show it, and sees it is A's */
 	assert_true(e2e_session_listed(&d, "a-owned"));
 	assert_int_equal(e2e_session_files(&d, "a-owned"), 1);
@@ -278,8 +235,8 @@ static void test_ownership(void **state)
 	assert_int_equal(write(o.go[1], &c, 1), 1);
 	assert_int_equal(e2e_wait(a), 0);
 	after_update = true;
-	assert_int_equal(as_uid(UID_B, UID_B, b_is_refused, &after_update), 0);
-	assert_int_equal(as_uid(UID_A, GID_SHARED, a_retrieves, NULL), 0);
+	assert_int_equal(e2e_as_uid(UID_B, UID_B, b_is_refused, &after_update), 0);
+	assert_int_equal(e2e_as_uid(UID_A, GID_SHARED, a_retrieves, NULL), 0);
 	assert_false(e2e_session_listed(&d, "a-owned"));
 	for (int i = 0; i < 2; i++) {
 		close(o.ready[i]);

@@ -306,7 +306,9 @@ int cmd_exec(const struct luoctl_command *cmd, int argc, char **argv)
 	} else {
 		if (pid == 0)
 			child(&h, argv + optind, &old);
+		timeout_pause(); /* CMD runs as long as it runs */
 		status = supervise(&h, pid, sfd);
+		timeout_resume();
 		if (status < 0) {
 			fail("exec", status);
 			kill(pid, SIGTERM);

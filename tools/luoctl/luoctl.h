@@ -3,8 +3,8 @@
  * luoctl internals: the options every command shares, the helpers they use
  * to talk to luod and print, and one entry point per command group (one
  * file each). Exit status everywhere: 0 success, 1 luod refused or is
- * unreachable (its errno is printed), 2 usage error; `exec` returns its
- * command's status.
+ * unreachable (its errno is printed), 2 usage error, 124 luod did not
+ * answer within --timeout; `exec` returns its command's status.
  */
 #ifndef LUOCTL_H
 #define LUOCTL_H
@@ -15,13 +15,19 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "escape.h"
 #include "luo/luo.h"
 #include "protocol.h"
 #include "rpc.h"
 
+#define LUOCTL_TIMEOUT_DEFAULT 60.0   /* seconds */
+#define LUOCTL_TIMEOUT_MAX 31536000.0 /* a year */
+#define LUOCTL_EXIT_TIMEOUT 124       /* as timeout(1) */
+
 struct luoctl_opts {
 	const char *socket; /* NULL: libluo's default */
 	bool json;
+	double timeout_s; /* --timeout; 0: none */
 };
 extern struct luoctl_opts opt;
 extern struct luo_reply reply; /* the last reply of call() */
@@ -42,11 +48,12 @@ struct luoctl_command {
 #define LUOCTL_COMMON_OPTS                                  \
 	{ "socket", required_argument, NULL, 's' },         \
 	{ "json", no_argument, NULL, 'j' },                 \
+	{ "timeout", required_argument, NULL, 'T' },        \
 	{ "help", no_argument, NULL, 'h' }
-#define LUOCTL_COMMON_SHORT "s:jh"
+#define LUOCTL_COMMON_SHORT "s:jT:h"
 
 /*
- * For a letter getopt returned: handles --socket and --json; true when the
+ * For a letter getopt returned: handles --socket, --json and --timeout; true when the
  * command must return *status now (--help printed: 0; a bad option: 2).
  */
 bool common_opt(const struct luoctl_command *cmd, int c, int *status);
@@ -67,6 +74,13 @@ void json_string(FILE *out, const char *s); /* a JSON string literal */
 /* One request; on success the reply is in `reply` with its fds closed. Returns 0 or 1. */
 int call(int dev, uint16_t op, const void *body, size_t len, const char *what);
 double ms(uint64_t ns);
+/*
+ * The --timeout timer runs from the start of the command; a command stops
+ * it while it waits on something other than luod (the program `exec`
+ * runs, events `watch` streams) and starts it again after.
+ */
+void timeout_pause(void);
+void timeout_resume(void);
 /* Whether stderr is a terminal: progress lines go there only then. */
 bool progress_wanted(void);
 

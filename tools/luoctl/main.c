@@ -8,14 +8,17 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "luoctl.h"
 
-struct luoctl_opts opt;
+struct luoctl_opts opt = { .timeout_s = LUOCTL_TIMEOUT_DEFAULT };
 struct luo_reply reply;
 
 static const struct luoctl_command commands[] = {
@@ -71,8 +74,79 @@ const char *state_name(uint32_t state)
 
 int fail(const char *what, int r)
 {
-	fprintf(stderr, "luoctl: %s: %s\n", what, strerror(-r));
+	if (r == -EUSERS)
+		fprintf(stderr, "luoctl: %s: luod refused the connection: this uid has too many "
+				"(luod --max-connections-per-uid)\n", what);
+	else
+		fprintf(stderr, "luoctl: %s: %s\n", what, strerror(-r));
 	return 1;
+}
+
+/*
+ * --timeout: one interval timer for the whole command. luoctl blocks in
+ * connect(), send and receive on luod's sockets; when luod cannot answer
+ * (its fd table full, stopped, stuck), the timer ends luoctl with a clear
+ * message instead of a hang. The message is built when the timer is set:
+ * the handler only writes it.
+ */
+static char timeout_msg[256];
+static size_t timeout_msg_len;
+
+static void timeout_expired(int sig)
+{
+	(void)sig;
+	if (write(STDERR_FILENO, timeout_msg, timeout_msg_len) < 0) {
+		/* nothing more to tell */
+	}
+	_exit(LUOCTL_EXIT_TIMEOUT);
+}
+
+static void timer_set(double seconds)
+{
+	struct itimerval it = { 0 };
+
+	it.it_value.tv_sec = (time_t)seconds;
+	it.it_value.tv_usec = (suseconds_t)((seconds - (double)(time_t)seconds) * 1e6);
+	if (seconds > 0 && !it.it_value.tv_sec && !it.it_value.tv_usec)
+		it.it_value.tv_usec = 1;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void timeout_start(const char *what)
+{
+	struct sigaction sa = { .sa_handler = timeout_expired };
+
+	snprintf(timeout_msg, sizeof(timeout_msg),
+		 "luoctl: %s: no answer from luod within %g s (--timeout); giving up\n", what,
+		 opt.timeout_s);
+	timeout_msg_len = strlen(timeout_msg);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	timer_set(opt.timeout_s);
+}
+
+void timeout_pause(void)
+{
+	timer_set(0);
+}
+
+void timeout_resume(void)
+{
+	timer_set(opt.timeout_s);
+}
+
+/* SECONDS: a number >= 0, 0 for no limit. */
+static int parse_timeout(const char *arg)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end || !isfinite(v) || v < 0 || v > LUOCTL_TIMEOUT_MAX)
+		return -EINVAL;
+	opt.timeout_s = v;
+	return 0;
 }
 
 int connect_luod(void)
@@ -122,14 +196,19 @@ bool progress_wanted(void)
 	return isatty(STDERR_FILENO) == 1;
 }
 
+#define COMMON_HELP                                                                             \
+	"  -s, --socket PATH      luod's socket (default: $LUO_SOCKET, else the default path)\n" \
+	"  -j, --json             machine-readable output\n"                                   \
+	"  -T, --timeout SECONDS  give up when luod has not answered within SECONDS\n"           \
+	"                         (default 60, 0: wait for ever); exit status 124\n"           \
+	"  -h, --help             this help\n"
+
 void command_usage(const struct luoctl_command *cmd, FILE *out)
 {
-	fprintf(out, "Usage: luoctl [--socket PATH] [--json] %s%s%s\n\n%s.\n\n", cmd->name,
+	fprintf(out, "Usage: luoctl [--socket PATH] [--json] [--timeout SECONDS] %s%s%s\n\n%s.\n\n", cmd->name,
 		*cmd->args ? " " : "", cmd->args, cmd->summary);
 	fprintf(out, "Options:\n%s", cmd->help ? cmd->help : "");
-	fprintf(out, "  -s, --socket PATH      luod's socket (default: $LUO_SOCKET, else the default path)\n"
-		     "  -j, --json             machine-readable output\n"
-		     "  -h, --help             this help\n");
+	fputs(COMMON_HELP, out);
 }
 
 int usage_error(const struct luoctl_command *cmd, const char *msg)
@@ -148,6 +227,13 @@ bool common_opt(const struct luoctl_command *cmd, int c, int *status)
 		return false;
 	case 'j':
 		opt.json = true;
+		return false;
+	case 'T':
+		if (parse_timeout(optarg) < 0) {
+			*status = usage_error(cmd, "bad --timeout (seconds, 0 for none)");
+			return true;
+		}
+		timeout_start(cmd->name);
 		return false;
 	case 'h':
 		command_usage(cmd, stdout);
@@ -178,7 +264,8 @@ int parse_common(const struct luoctl_command *cmd, int argc, char **argv, int mi
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: luoctl [--socket PATH] [--json] COMMAND [ARGS]\n\nCommands:\n");
+	fprintf(out, "Usage: luoctl [--socket PATH] [--json] [--timeout SECONDS] COMMAND [ARGS]\n\n"
+		     "Commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++) {
 		char syn[128];
 
@@ -190,10 +277,7 @@ static void usage(FILE *out)
 			fprintf(out, "  %-22s %s\n", syn, commands[i].summary);
 	}
 	fprintf(out, "\n`luoctl COMMAND --help` describes a command's own options.\n\n"
-		     "Options:\n"
-		     "  -s, --socket PATH      luod's socket (default: $LUO_SOCKET, else the default path)\n"
-		     "  -j, --json             machine-readable output\n"
-		     "  -h, --help             this help\n");
+		     "Options:\n" COMMON_HELP);
 }
 
 int main(int argc, char **argv)
@@ -210,6 +294,13 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			opt.json = true;
+			break;
+		case 'T':
+			if (parse_timeout(optarg) < 0) {
+				fprintf(stderr, "luoctl: bad --timeout (seconds, 0 for none)\n");
+				usage(stderr);
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -238,5 +329,6 @@ int main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	optind = 0;
+	timeout_start(cmd->name);
 	return cmd->run(cmd, argc, argv);
 }

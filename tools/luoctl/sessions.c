@@ -49,7 +49,10 @@ static int list(int dev)
 				print_session_json_fields(&si);
 				printf("}");
 			} else {
-				printf("%-32s %-9s %-9s %-9s %6u %7u\n", si.name, state_name(si.state),
+				char name[LUO_ESCAPED_NAME_MAX];
+
+				printf("%-32s %-9s %-9s %-9s %6u %7u\n",
+				       luo_escape(si.name, name, sizeof(name)), state_name(si.state),
 				       si.incoming ? "incoming" : "outgoing",
 				       si.attached ? "yes" : (si.retrieved ? "no" : "waiting"), si.uid,
 				       si.files);
@@ -103,8 +106,11 @@ static int show(int dev, const char *name)
 				print_session_json_fields(&rep.session);
 				printf(", \"file_list\": [");
 			} else {
+				char esc[LUO_ESCAPED_NAME_MAX];
+
 				printf("session:  %s\nstate:    %s (%s)\nuid:      %u\nfiles:    %u\n\n",
-				       rep.session.name, state_name(rep.session.state),
+				       luo_escape(rep.session.name, esc, sizeof(esc)),
+				       state_name(rep.session.state),
 				       rep.session.incoming ? "incoming" : "outgoing", rep.session.uid,
 				       rep.session.files);
 				printf("%-20s %-8s %14s %-7s %s\n", "TOKEN", "HANDLER", "SIZE", "FROZEN",

@@ -66,8 +66,12 @@ static int update_session(int dev, const char *name)
 		printf(", \"state\": \"%s\", \"files\": %u}\n", state_name(si.state), si.files);
 		return 0;
 	}
-	printf("session %s: %s, %u files, held by luod for its successor\n", name,
-	       state_name(si.state), si.files);
+	{
+		char esc[LUO_ESCAPED_NAME_MAX];
+
+		printf("session %s: %s, %u files, held by luod for its successor\n",
+		       luo_escape(name, esc, sizeof(esc)), state_name(si.state), si.files);
+	}
 	return 0;
 }
 

@@ -59,7 +59,7 @@ void format_time(uint64_t realtime_ns, char *buf, size_t len)
 
 static void print_event(const struct luo_msg_watch_event *ev)
 {
-	char when[48];
+	char when[48], name[LUO_ESCAPED_NAME_MAX];
 	bool snap = ev->flags & LUO_WATCH_SNAPSHOT;
 
 	format_time(ev->realtime_ns, when, sizeof(when));
@@ -95,6 +95,7 @@ static void print_event(const struct luo_msg_watch_event *ev)
 		printf("}\n");
 		return;
 	}
+	luo_escape(ev->name, name, sizeof(name));
 	printf("%s %s%-11s ", when, snap ? "=" : " ", kind_name(ev->kind));
 	switch (ev->kind) {
 	case LUO_WATCH_GLOBAL:
@@ -102,19 +103,19 @@ static void print_event(const struct luo_msg_watch_event *ev)
 		break;
 	case LUO_WATCH_SESSION:
 		if (ev->flags & LUO_WATCH_GONE) {
-			printf("%s: gone\n", ev->name);
+			printf("%s: gone\n", name);
 			break;
 		}
-		printf("%s: %s, %s, %s, %u files\n", ev->name, state_name(ev->state),
+		printf("%s: %s, %s, %s, %u files\n", name, state_name(ev->state),
 		       ev->flags & LUO_WATCH_INCOMING ? "incoming" : "outgoing",
 		       ev->flags & LUO_WATCH_ATTACHED ? "held by a process" : "held by luod",
 		       ev->files);
 		break;
 	case LUO_WATCH_PARTICIPANT:
 		if (ev->flags & LUO_WATCH_GONE)
-			printf("%s: gone\n", ev->name);
+			printf("%s: gone\n", name);
 		else
-			printf("%s: %s%s\n", ev->name, state_name(ev->state),
+			printf("%s: %s%s\n", name, state_name(ev->state),
 			       ev->flags & LUO_WATCH_WAITING ? ", answer due" : "");
 		break;
 	case LUO_WATCH_UPDATE:
@@ -182,6 +183,7 @@ int cmd_watch(const struct luoctl_command *cmd, int argc, char **argv)
 		fprintf(stderr, "luoctl: watch: %s\n", strerror(-dev));
 		return 1;
 	}
+	timeout_pause(); /* events come when they come; --timeout is for luod's answers */
 	setvbuf(stdout, NULL, _IOLBF, 0); /* a line as it happens, also into a pipe */
 	for (;;) {
 		struct luo_msg_watch_event ev = { 0 };
@@ -199,6 +201,7 @@ int cmd_watch(const struct luoctl_command *cmd, int argc, char **argv)
 			close(dev);
 			fprintf(stderr, "luoctl: watch: luod closed the connection; connecting again\n");
 			dev = -1;
+			timeout_resume();
 			for (int i = 0; i < 200 && dev < 0; i++) {
 				dev = subscribe();
 				if (dev < 0)
@@ -208,6 +211,7 @@ int cmd_watch(const struct luoctl_command *cmd, int argc, char **argv)
 				fprintf(stderr, "luoctl: watch: luod is gone: %s\n", strerror(-dev));
 				return 1;
 			}
+			timeout_pause();
 			continue;
 		}
 		if (n < 0) {
