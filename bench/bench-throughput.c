@@ -15,6 +15,11 @@
  *          SOCK_SEQPACKET socket and sent back, one fd per message with an
  *          acknowledgement ("single") or 253 per message ("batch").
  *
+ *   floor  the machine's floor as the targets define it (bench_floor()): the
+ *          same fds sent to a freshly exec'd process and back, 253 per
+ *          message, fork and exec included (mode "exec"; its whole time
+ *          is reported as store time).
+ *
  * Throughput = N / (store time + retrieve time). The fds are empty memfds,
  * created before and closed after each timed span.
  *
@@ -547,9 +552,18 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	struct bench_luod d = { .pid = -1 };
-	char dir[300];
+	char dir[300], self[4096];
 	int c, sv[2];
 	pid_t helper;
+	ssize_t k;
+
+	c = bench_floor_child(argc, argv);
+	if (c >= 0)
+		return c;
+	k = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (k < 0)
+		bench_die("/proc/self/exe: %s", strerror(errno));
+	self[k] = '\0';
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -640,6 +654,18 @@ int main(int argc, char **argv)
 #endif
 				floor_round(sv[0], n, batch, rep, &sp);
 				emit("unix-socket", mode, n, rep, &sp);
+				if (batch) {
+					int *fds = calloc(n, sizeof(*fds));
+
+					if (!fds)
+						bench_die("out of memory");
+					bench_make_fds("memfd", fds, n);
+					sp.store_ns = bench_floor(self, fds, n);
+					sp.retrieve_ns = 0;
+					bench_close_fds(fds, n);
+					free(fds);
+					emit("floor", "exec", n, rep, &sp);
+				}
 			}
 	{
 		struct floor_msg m = { .op = 'Q' };

@@ -17,6 +17,12 @@
  * is dumped (criu dump, images on tmpfs) and restored (criu restore -d);
  * blackout = dump start until restore returns with the process running.
  *
+ * The floor (--floor): before each luo repetition, the same COUNT fds of
+ * KIND (or one touched memfd of SIZE) are sent over SCM_RIGHTS to a
+ * freshly exec'd process and back (bench_floor()); its line has tool
+ * "floor" and the time in blackout_ms. Alternating the two keeps their ratio fair on a shared
+ * machine.
+ *
  * One CSV line per repetition on stdout (header first, unless --no-header).
  */
 #include <dirent.h>
@@ -45,7 +51,7 @@ static struct {
 	size_t count;
 	uint64_t size;
 	int reps;
-	bool header;
+	bool header, floor;
 } opt = { .kind = "memfd", .count = 1, .reps = 3, .header = true };
 
 static const uint64_t token_base = 1000;
@@ -208,6 +214,25 @@ static void run_luo(const struct bench_luod *d, const char *self, int rep)
 	       kind, count, opt.size, rep, u.prepare_ms, u.freeze_ms, u.fdt_write_ms, u.exec_ms,
 	       u.fdt_parse_ms, u.blackout_ms, ((double)wr.t_have - t_from) / 1e6,
 	       ((double)wr.t_have - t_freeze) / 1e6, u.fdt_bytes, bench_status_kib(d->pid, "VmRSS"));
+	fflush(stdout);
+}
+
+static void run_floor(const char *self, int rep)
+{
+	size_t n = opt.size ? 1 : opt.count;
+	int *fds = calloc(n, sizeof(*fds));
+	uint64_t ns;
+
+	if (!fds)
+		bench_die("out of memory");
+	if (opt.size)
+		fds[0] = bench_make_touched_memfd(opt.size);
+	else
+		bench_make_fds(opt.kind, fds, n);
+	ns = bench_floor(self, fds, n);
+	free(fds);
+	printf("floor,%s,%zu,%" PRIu64 ",%d,,,,,,,,%.3f,,,,,\n", opt.size ? "memfd" : opt.kind, n,
+	       opt.size, rep, bench_ms(ns));
 	fflush(stdout);
 }
 
@@ -399,7 +424,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: luo-bench-update --luod PATH --luoctl PATH --dir DIR [--kind memfd|socket]\n"
 		"       [--count N | --size BYTES] [--reps R] [--criu PATH --criu-dir TMPFS_DIR]\n"
-		"       [--no-header]\n");
+		"       [--floor] [--no-header]\n");
 	exit(2);
 }
 
@@ -416,6 +441,7 @@ int main(int argc, char **argv)
 		{ "criu", required_argument, NULL, 'C' },
 		{ "criu-dir", required_argument, NULL, 'I' },
 		{ "no-header", no_argument, NULL, 'H' },
+		{ "floor", no_argument, NULL, 'F' },
 		{ 0 },
 	};
 	struct bench_luod d = { .pid = -1 };
@@ -423,6 +449,9 @@ int main(int argc, char **argv)
 	ssize_t k;
 	int c;
 
+	c = bench_floor_child(argc, argv);
+	if (c >= 0)
+		return c;
 	if (argc == 7 && !strcmp(argv[1], "--retrieve"))
 		return workload_retrieve(argv[2], argv[3], strtoul(argv[4], NULL, 10),
 					 strtoull(argv[5], NULL, 10), atoi(argv[6]));
@@ -439,6 +468,7 @@ int main(int argc, char **argv)
 		case 'C': opt.criu = optarg; break;
 		case 'I': opt.criu_dir = optarg; break;
 		case 'H': opt.header = false; break;
+		case 'F': opt.floor = true; break;
 		default: usage();
 		}
 	}
@@ -455,8 +485,11 @@ int main(int argc, char **argv)
 	if (opt.header)
 		print_header();
 	bench_luod_start(&d, opt.luod, opt.dir);
-	for (int rep = 0; rep < opt.reps; rep++)
+	for (int rep = 0; rep < opt.reps; rep++) {
+		if (opt.floor)
+			run_floor(self, rep);
 		run_luo(&d, self, rep);
+	}
 	bench_luod_stop(&d);
 	if (opt.criu)
 		for (int rep = 0; rep < opt.reps; rep++)

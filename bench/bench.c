@@ -379,3 +379,124 @@ uint64_t bench_parse_size(const char *s)
 	}
 	return v;
 }
+
+/* ---- the machine's floor ---- */
+
+#define FLOOR_PER_MSG 253 /* SCM_MAX_FD */
+
+static int floor_send(int sock, const int *fds, size_t n)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * FLOOR_PER_MSG)];
+	char byte = 'f';
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = CMSG_SPACE(sizeof(int) * n) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+/* Up to FLOOR_PER_MSG fds of one message into fds; how many, or -1. */
+static ssize_t floor_recv(int sock, int *fds)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * FLOOR_PER_MSG)];
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	ssize_t n = 0;
+
+	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1 || (mh.msg_flags & MSG_CTRUNC))
+		return -1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			size_t m = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			memcpy(fds + n, CMSG_DATA(c), m * sizeof(int));
+			n += (ssize_t)m;
+		}
+	return n;
+}
+
+static int floor_move(int sock, const int *fds, size_t n, bool send_them, int *into)
+{
+	for (size_t i = 0; i < n;) {
+		size_t c = n - i < FLOOR_PER_MSG ? n - i : FLOOR_PER_MSG;
+		ssize_t k;
+
+		if (send_them) {
+			if (floor_send(sock, fds + i, c) < 0)
+				return -1;
+			i += c;
+			continue;
+		}
+		k = floor_recv(sock, into + i);
+		if (k <= 0 || (size_t)k > n - i)
+			return -1;
+		i += (size_t)k;
+	}
+	return 0;
+}
+
+int bench_floor_child(int argc, char **argv)
+{
+	int sock, *fds;
+	size_t n;
+
+	if (argc != 4 || strcmp(argv[1], "--floor-child"))
+		return -1;
+	sock = atoi(argv[2]);
+	n = strtoul(argv[3], NULL, 10);
+	fds = calloc(n ? n : 1, sizeof(*fds));
+	char go;
+
+	if (!fds || n > BENCH_MAX_FDS || floor_move(sock, NULL, n, false, fds) < 0 ||
+	    recv(sock, &go, 1, 0) != 1 || floor_move(sock, fds, n, true, NULL) < 0)
+		return 1;
+	return 0;
+}
+
+uint64_t bench_floor(const char *self, int *fds, size_t n)
+{
+	int sv[2], *back = calloc(n, sizeof(*back)), status;
+	char fd_arg[16], n_arg[32];
+	uint64_t t0, t1;
+	pid_t pid;
+
+	if (!back)
+		bench_die("out of memory");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		bench_die("socketpair: %s", strerror(errno));
+	snprintf(n_arg, sizeof(n_arg), "%zu", n);
+	t0 = bench_now_ns();
+	pid = fork();
+	if (pid < 0)
+		bench_die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		int s = dup(sv[1]); /* without close-on-exec */
+
+		snprintf(fd_arg, sizeof(fd_arg), "%d", s);
+		execl(self, self, "--floor-child", fd_arg, n_arg, (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	if (floor_move(sv[0], fds, n, true, NULL) < 0)
+		bench_die("floor: passing %zu fds to a fresh process failed", n);
+	/* ours are closed off the clock (RLIMIT_NOFILE holds 20,000, not 2 x 10,000) */
+	t1 = bench_now_ns();
+	bench_close_fds(fds, n);
+	t0 += bench_now_ns() - t1;
+	if (send(sv[0], "g", 1, MSG_NOSIGNAL) != 1 || floor_move(sv[0], NULL, n, false, back) < 0)
+		bench_die("floor: getting %zu fds back failed", n);
+	t1 = bench_now_ns();
+	close(sv[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+		bench_die("floor: the helper failed (status %d)", status);
+	bench_close_fds(back, n);
+	free(back);
+	return t1 - t0;
+}

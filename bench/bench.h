@@ -53,6 +53,17 @@ struct bench_update {
 void bench_luoctl_update(const char *luoctl, const char *socket, struct bench_update *u);
 double bench_json_num(const char *json, const char *key); /* NAN if absent */
 
+/*
+ * The machine's floor for moving n fds through a restart: fork, exec self
+ * (which must call bench_floor_child() first thing in main), send the n
+ * fds to it over SCM_RIGHTS (253 per message) and have them sent back;
+ * the time from fork until every fd is back. Ours are closed once sent
+ * (off the clock), so that both sets never need to fit in RLIMIT_NOFILE.
+ */
+uint64_t bench_floor(const char *self, int *fds, size_t n);
+/* In main(): the helper's side when argv says so (its exit status), else -1. */
+int bench_floor_child(int argc, char **argv);
+
 /* Statistics over a small array (sorted in place). */
 double bench_median(double *v, size_t n);
 double bench_min(const double *v, size_t n);

@@ -124,7 +124,7 @@ hdr=""
 for kind in memfd socket; do
 	for n in $COUNTS; do
 		"$B/luo-bench-update" --luod "$LUOD" --luoctl "$LUOCTL" --dir "$WORK/fds-$kind-$n" \
-			--kind "$kind" --count "$n" --reps "$UPD_REPS" $hdr >>"$OUT/blackout-fds.csv"
+			--kind "$kind" --count "$n" --reps "$UPD_REPS" --floor $hdr >>"$OUT/blackout-fds.csv"
 		hdr=--no-header
 	done
 done
@@ -163,7 +163,7 @@ for s in $SIZES; do
 	size=${s%%:*}
 	reps=${s##*:}
 	"$B/luo-bench-update" --luod "$LUOD" --luoctl "$LUOCTL" --dir "$WORK/size-$size" \
-		--size "$size" --reps "$reps" ${CRIU:+--criu "$CRIU" --criu-dir "$CRIU_IMG"} $hdr \
+		--size "$size" --reps "$reps" --floor ${CRIU:+--criu "$CRIU" --criu-dir "$CRIU_IMG"} $hdr \
 		>>"$OUT/blackout-size.csv"
 	hdr=--no-header
 done

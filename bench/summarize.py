@@ -101,8 +101,13 @@ fd_rows = rows("blackout-fds.csv")
 phases = ("prepare_ms", "freeze_ms", "fdt_write_ms", "exec_ms", "fdt_parse_ms", "retrieve_ms",
           "luod_blackout_ms", "blackout_ms", "fdt_bytes", "luod_rss_kib")
 fd_tab = {}
+floor_fds = {}  # (kind, count) -> median floor ms: the same fds to a fresh process and back
 for r in fd_rows:
+    if r["tool"] == "floor":
+        floor_fds.setdefault((r["kind"], int(r["count"])), []).append(num(r["blackout_ms"]))
+        continue
     fd_tab.setdefault((r["kind"], int(r["count"])), []).append(r)
+floor_fds = {k: med(v) for k, v in floor_fds.items()}
 fd_med = {k: {p: med([num(r[p]) for r in v]) for p in phases} for k, v in fd_tab.items()}
 for kind in ("memfd", "socket"):
     with open(os.path.join(OUT, f"blackout-fds-{kind}.dat"), "w") as f:
