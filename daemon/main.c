@@ -12,10 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "luod.h"
-#include "fault.h"
-#include "keeper.h"
-#include "limit.h"
+#include "core/luod.h"
+#include "base/fault.h"
+#include "crash/keeper.h"
+#include "server/limit.h"
 #include "paths.h"
 
 #ifndef LUO_VERSION

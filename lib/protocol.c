@@ -16,7 +16,7 @@
 
 #ifdef LUO_FAULT_INJECTION
 /*
- * Defined by luod alone (daemon/fault.c): in clients it stays NULL. An
+ * Defined by luod alone (daemon/base/fault.c): in clients it stays NULL. An
  * injected failure behaves as a peer that vanished: the connection is shut
  * down, so nobody waits on an answer that never comes.
  */

@@ -55,7 +55,7 @@ enum luo_op {
 	LUO_OP_WATCH = 11,   /* the connection becomes a stream of struct luo_msg_watch_event */
 	LUO_OP_HISTORY = 12, /* reply: struct luo_msg_history_reply */
 	LUO_OP_DUMP = 13,    /* reply: 1 fd, a sealed memfd holding the FDT of the current state */
-	/* 20..27: the kernel backend (daemon/backend_kernel.c) */
+	/* 20..27: the kernel backend (daemon/backend/backend_kernel.c) */
 	LUO_OP_KERNEL_STATUS = 20, /* reply: struct luo_msg_kernel_status */
 	LUO_OP_KERNEL_UPDATE = 21, /* body: command line with its NUL; fds: kernel [, initrd] */
 

@@ -22,8 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../luod.h"
-#include "procfd.h"
+#include "core/luod.h"
+#include "handlers/procfd.h"
 
 #define EVENTFD_LINK "anon_inode:[eventfd]"
 #define EVENTFD_UNKNOWN UINT64_MAX /* this kernel does not show it */

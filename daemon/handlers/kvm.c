@@ -16,8 +16,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../luod.h"
-#include "procfd.h"
+#include "core/luod.h"
+#include "handlers/procfd.h"
 
 #define KVM_PREFIX "anon_inode:kvm-"
 

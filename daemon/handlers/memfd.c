@@ -30,8 +30,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../luod.h"
-#include "procfd.h"
+#include "core/luod.h"
+#include "handlers/procfd.h"
 
 #define MEMFD_PREFIX "/memfd:"
 #define MEMFD_NAME_MAX 249

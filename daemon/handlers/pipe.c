@@ -22,8 +22,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "../luod.h"
-#include "procfd.h"
+#include "core/luod.h"
+#include "handlers/procfd.h"
 
 #define PIPE_NAMED 0x1   /* a FIFO on a filesystem, not pipe:[ino] */
 #define PIPE_DELETED 0x2 /* its path was unlinked when recorded */

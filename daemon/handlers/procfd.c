@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "procfd.h"
+#include "handlers/procfd.h"
 
 #define FDINFO_MAX 4096
 

@@ -25,8 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../luod.h"
-#include "procfd.h"
+#include "core/luod.h"
+#include "handlers/procfd.h"
 
 #define REGULAR_DELETED 0x1
 #define REGULAR_PATH_MAX 4096

@@ -32,7 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../luod.h"
+#include "core/luod.h"
 
 #define SOCK_LISTENING 0x1
 #define SOCK_CONNECTED 0x2

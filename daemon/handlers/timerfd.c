@@ -23,8 +23,8 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "../luod.h"
-#include "procfd.h"
+#include "core/luod.h"
+#include "handlers/procfd.h"
 
 #define TIMERFD_LINK "anon_inode:[timerfd]"
 #define TIMERFD_UNKNOWN UINT32_MAX

@@ -84,7 +84,7 @@ static const struct blob_opts good = {
 
 #define CHECK(x) assert_int_equal((x), 0)
 
-/* The v1 layout of DESIGN.md §4 and daemon/handover_write.c, written independently. */
+/* The v1 layout of DESIGN.md §4 and daemon/handover/handover_write.c, written independently. */
 static size_t build_blob(void *buf, size_t cap, const struct blob_opts *o)
 {
 	static const char memfd_name[] = "guest";

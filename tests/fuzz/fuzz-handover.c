@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Fuzz target: the handover FDT reader (daemon/handover_read.c), fed
+ * Fuzz target: the handover FDT reader (daemon/handover/handover_read.c), fed
  * arbitrary blobs. The rules it must keep whatever the blob:
  *  - a refused blob adds nothing to the core and closes no fd;
  *  - an accepted one names only fds that are open and of the type their
@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "fuzz-fds.h"
-#include "luod.h"
+#include "core/luod.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "luod.h"
-#include "request.h"
+#include "core/luod.h"
+#include "server/request.h"
 
 #define HDR sizeof(struct luo_msg_hdr)
 

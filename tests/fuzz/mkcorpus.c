@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "fuzz-fds.h"
-#include "luod.h"
+#include "core/luod.h"
 
 static const char *dir;
 

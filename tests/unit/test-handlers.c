@@ -26,7 +26,7 @@
 #include <arpa/inet.h>
 
 #include "harness.h"
-#include "luod.h"
+#include "core/luod.h"
 
 static char dir[] = "/tmp/luo-unit-handlers.XXXXXX";
 

@@ -14,8 +14,8 @@
 
 #include "fuzz-fds.h"
 #include "harness.h"
-#include "luod.h"
-#include "history.h"
+#include "core/luod.h"
+#include "report/history.h"
 
 #define NFILES 4
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "harness.h"
-#include "luod.h"
+#include "core/luod.h"
 
 static void test_put_get_del(void **state)
 {

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "luod.h"
+#include "core/luod.h"
 
 static int handle_token; /* stands for a process holding the session */
 

@@ -24,7 +24,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "escape.h"
-#include "luod.h"
+#include "core/luod.h"
 
 enum log_level log_max_level = LOG_INFO;
 

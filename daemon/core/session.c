@@ -26,9 +26,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "luod.h"
-#include "keeper.h"
-#include "fault.h"
+#include "core/luod.h"
+#include "crash/keeper.h"
+#include "base/fault.h"
 
 int session_new(const char *name, uid_t uid, bool incoming, struct luo_session **ret)
 {

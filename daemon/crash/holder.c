@@ -42,8 +42,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "keeper.h"
-#include "fault.h"
+#include "crash/keeper.h"
+#include "base/fault.h"
 
 #define KEEPER_TIMEOUT_S 5
 

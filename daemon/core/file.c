@@ -21,9 +21,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "luod.h"
-#include "keeper.h"
-#include "fault.h"
+#include "core/luod.h"
+#include "crash/keeper.h"
+#include "base/fault.h"
 
 static const struct luo_file_handler *const handlers[] = {
 	&luo_memfd_handler,

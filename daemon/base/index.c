@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "luod.h"
+#include "core/luod.h"
 
 static size_t slot_of(uint64_t key, size_t cap)
 {

@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "luo/liveupdate.h"
-#include "luod.h"
+#include "core/luod.h"
 
 #ifndef KEXEC_FILE_NO_INITRAMFS
 #define KEXEC_FILE_NO_INITRAMFS 0x00000004

@@ -27,9 +27,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "luod.h"
-#include "history.h"
-#include "fault.h"
+#include "core/luod.h"
+#include "report/history.h"
+#include "base/fault.h"
 
 /* Translate libfdt's codes to errno once, here. */
 static int fdt_errno(int err)

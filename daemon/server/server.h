@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "luod.h"
-#include "request.h"
+#include "core/luod.h"
+#include "server/request.h"
 
 struct pending {
 	uint16_t op;

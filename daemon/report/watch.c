@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "luod.h"
-#include "history.h"
-#include "watch.h"
+#include "core/luod.h"
+#include "report/history.h"
+#include "report/watch.h"
 
 void (*watch_hook)(const struct luo_msg_watch_event *ev);
 

@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "luod.h"
-#include "history.h"
+#include "core/luod.h"
+#include "report/history.h"
 
 static char state_dir[4096];
 

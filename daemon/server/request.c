@@ -13,8 +13,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "luod.h"
-#include "request.h"
+#include "core/luod.h"
+#include "server/request.h"
 
 static int body_fixed(const void *body, size_t len, void *out, size_t size)
 {

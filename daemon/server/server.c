@@ -29,12 +29,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "server.h"
-#include "keeper.h"
-#include "limit.h"
-#include "request.h"
-#include "history.h"
-#include "watch.h"
+#include "server/server.h"
+#include "crash/keeper.h"
+#include "server/limit.h"
+#include "server/request.h"
+#include "report/history.h"
+#include "report/watch.h"
 
 struct server srv;
 struct reply reply;

@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "luod.h"
+#include "core/luod.h"
 
 static struct luo_participant *participants; /* registration order */
 static size_t nparticipants;

@@ -19,8 +19,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "luod.h"
-#include "history.h"
+#include "core/luod.h"
+#include "report/history.h"
 
 struct carried_participant {
 	const char *name;

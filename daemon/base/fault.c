@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "luod.h"
-#include "fault.h"
+#include "core/luod.h"
+#include "base/fault.h"
 
 void luod_test_pause(const char *point)
 {

@@ -21,10 +21,10 @@
 #include <errno.h>
 #include <string.h>
 
-#include "luod.h"
-#include "keeper.h"
-#include "fault.h"
-#include "watch.h"
+#include "core/luod.h"
+#include "crash/keeper.h"
+#include "base/fault.h"
+#include "report/watch.h"
 
 struct luo_core luo_core = { .state = LUO_STATE_NORMAL };
 

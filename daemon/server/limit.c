@@ -19,8 +19,8 @@
 #include <errno.h>
 #include <sys/resource.h>
 
-#include "luod.h"
-#include "limit.h"
+#include "core/luod.h"
+#include "server/limit.h"
 
 struct luo_limits luo_limits = {
 	.sessions_per_uid = 4096, /* the uAPI suites create 2,000 */

@@ -2,22 +2,29 @@
 /*
  * luod internals: the declarations the daemon's files share.
  *
- * Ownership, in one place:
- *  - core.c owns the global state machine and the list of sessions;
- *  - session.c owns each session's state machine and its files array;
- *  - file.c owns each preserved fd (one luod copy per file) and the index
- *    that makes preserving the same open file twice EBUSY;
+ * Ownership, in one place (the folders are the layers, doc/design.md):
+ *  - core/core.c owns the global state machine and the list of sessions;
+ *  - core/session.c owns each session's state machine and its files array;
+ *  - core/file.c owns each preserved fd (one luod copy per file) and the
+ *    index that makes preserving the same open file twice EBUSY;
+ *  - core/update.c runs PREPARE -> FREEZE -> FDT -> execve and undoes it
+ *    on failure; core/participant.c and core/flb.c the participants and FLB;
  *  - handlers/ know one fd type each and keep their record in file->payload;
- *  - handover_write.c / handover_read.c turn all of that into the FDT and back;
- *  - update.c runs PREPARE -> FREEZE -> FDT -> execve and undoes it on failure;
- *  - server.c owns every socket (the loop, connections, replies); the rest
- *    reaches a session's handle only through the opaque session->handle
- *    pointer;
- *  - request.c decodes and checks a request's bytes before anything acts
- *    on it (pure: the fuzz target drives it);
- *  - ops.c carries out each decoded request against the core, access
- *    checks by uid included, as it knows the connection (server.h);
- *  - limit.c owns the resource limits (sessions per uid, files, fds).
+ *  - handover/ (handover_write.c, handover_read.c) turn all of that into
+ *    the FDT and back;
+ *  - backend/backend_kernel.c drives the LUO kernel's /dev/liveupdate;
+ *  - crash/ keeps copies that survive a crash: keeper.c (the fd holder
+ *    process), holder.c (luod's mirror in it), fdstore.c (systemd's store);
+ *  - report/ tells the world: history.c, watch.c, statefile.c;
+ *  - server/server.c owns every socket (the loop, connections, replies); the
+ *    rest reaches a session's handle only through the opaque
+ *    session->handle pointer;
+ *  - server/request.c decodes and checks a request's bytes before anything
+ *    acts on it (pure: the fuzz target drives it);
+ *  - server/ops.c carries out each decoded request against the core, access
+ *    checks by uid included, as it knows the connection (server/server.h);
+ *  - server/limit.c owns the resource limits (sessions per uid, files, fds);
+ *  - base/ is what every layer uses: log.c, index.c, fault.c.
  * luod is single-threaded: no locks.
  */
 #ifndef LUOD_H

@@ -28,7 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "luod.h"
+#include "core/luod.h"
 
 enum keeper_op {
 	KEEPER_PUT = 1,

@@ -18,8 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "luod.h"
-#include "history.h"
+#include "core/luod.h"
+#include "report/history.h"
 
 static struct {
 	struct luo_msg_history_entry e[LUO_HISTORY_MAX];

@@ -19,11 +19,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "server.h"
-#include "keeper.h"
-#include "limit.h"
-#include "history.h"
-#include "watch.h"
+#include "server/server.h"
+#include "crash/keeper.h"
+#include "server/limit.h"
+#include "report/history.h"
+#include "report/watch.h"
 
 /* ---- request helpers ---- */
 

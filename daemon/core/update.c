@@ -22,11 +22,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "luod.h"
-#include "fault.h"
-#include "keeper.h"
-#include "history.h"
-#include "watch.h"
+#include "core/luod.h"
+#include "base/fault.h"
+#include "crash/keeper.h"
+#include "report/history.h"
+#include "report/watch.h"
 
 extern char **environ;
 

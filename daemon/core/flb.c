@@ -17,7 +17,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "luod.h"
+#include "core/luod.h"
 
 #define FLB_MAX 16
 

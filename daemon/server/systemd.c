@@ -30,7 +30,7 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "luod.h"
+#include "core/luod.h"
 
 static struct {
 	bool fds_read;

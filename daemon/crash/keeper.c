@@ -29,7 +29,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "keeper.h"
+#include "crash/keeper.h"
 
 struct entry {
 	struct entry *next, *prev;   /* storage order */

@@ -30,7 +30,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "keeper.h"
+#include "crash/keeper.h"
 
 static struct {
 	bool read;
