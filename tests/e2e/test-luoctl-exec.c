@@ -5,8 +5,9 @@
  * sockets on every run (the session is frozen and held by luod between
  * runs), a connection made between two runs waiting in the backlog, luod
  * updated while the command runs and while nothing runs, the command's exit
- * status and signals passed on, and the refusals. The commands are sh(1)
- * scripts that know nothing of luo.
+ * status and signals passed on, a successor started while its predecessor
+ * runs (--take-over), and the refusals. The commands are sh(1) scripts that
+ * know nothing of luo.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -177,7 +178,7 @@ static void test_listen_fds(void **state)
 	/* the command's exit status is luoctl's */
 	assert_int_equal(exec_run(log, args), 7);
 	read_file(rep, first, sizeof(first));
-	assert_non_null(strstr(first, "fds=2 pid_ok=yes names=web:web\nsocket:["));
+	assert_non_null(strstr(first, "fds=2 pid_ok=yes names=0:1\nsocket:["));
 	assert_non_null(strstr(first, "]\nsocket:["));
 	assert_non_null(strstr(first, "]\nnone\n"));
 	/* luod holds the listeners: frozen, no process attached */
@@ -247,7 +248,7 @@ static void test_update_while_running(void **state)
 	pid = exec_start(log, args);
 	wait_file(rep);
 	read_file(rep, first, sizeof(first));
-	assert_non_null(strstr(first, "fds=1 pid_ok=yes names=svc\nsocket:["));
+	assert_non_null(strstr(first, "fds=1 pid_ok=yes names=0\nsocket:["));
 	assert_non_null(strstr(first, "]\nnone\nnone\n"));
 	wait_session("svc", "normal", true);
 
@@ -274,6 +275,80 @@ static void test_update_while_running(void **state)
 	args[7] = NULL;
 	assert_int_equal(exec_run(log, args + 0), 0);
 	read_file(rep, second, sizeof(second));
+	assert_string_equal(first, second);
+}
+
+/*
+ * A second `luoctl exec` while the first one's command runs: refused as
+ * held (not "no session"); with --take-over it gets the same fds at once
+ * while the first command still runs, and the first luoctl leaves the
+ * session alone when its command exits.
+ */
+static void test_take_over(void **state)
+{
+	char first[512], second[512], tcp[64], log[PATH_MAX], log2[PATH_MAX], rep[PATH_MAX],
+		rep2[PATH_MAX], stop[PATH_MAX], script[PATH_MAX * 2], text[4096];
+	const char *args[16];
+	int n = 0;
+	pid_t pid;
+
+	(void)state;
+	snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%d", free_port());
+	snprintf(log, sizeof(log), "%s/exec.log", d.dir);
+	snprintf(log2, sizeof(log2), "%s/exec2.log", d.dir);
+	snprintf(rep, sizeof(rep), "%s/report", d.dir);
+	snprintf(rep2, sizeof(rep2), "%s/report2", d.dir);
+	snprintf(stop, sizeof(stop), "%s/stop", d.dir);
+	snprintf(script, sizeof(script), REPORT "; while [ ! -e %s ]; do sleep 0.02; done", stop);
+	args[n++] = "--session";
+	args[n++] = "vm";
+	args[n++] = "--create";
+	args[n++] = "--listen";
+	args[n++] = tcp;
+	args[n++] = "--";
+	args[n++] = "/bin/sh";
+	args[n++] = "-c";
+	args[n++] = script;
+	args[n++] = rep;
+	args[n] = NULL;
+	pid = exec_start(log, args);
+	wait_file(rep);
+	read_file(rep, first, sizeof(first));
+	wait_session("vm", "normal", true);
+
+	/* held by a running command: said so, with the way out */
+	assert_int_equal(exec_run(log2, (const char *[]){ "--session", "vm", "--", "/bin/true",
+							  NULL }),
+			 1);
+	read_file(log2, text, sizeof(text));
+	assert_non_null(strstr(text, "session vm is held by a running process"));
+	assert_non_null(strstr(text, "--take-over"));
+	assert_null(strstr(text, "holds no session"));
+	assert_true(session_is("vm", "normal", true));
+
+	/* the successor takes it over while the predecessor still runs */
+	assert_int_equal(exec_run(log2, (const char *[]){ "--session", "vm", "--take-over", "--",
+							  "/bin/sh", "-c", REPORT, rep2, NULL }),
+			 0);
+	read_file(rep2, second, sizeof(second));
+	assert_string_equal(first, second);
+	assert_int_equal(kill(pid, 0), 0);
+	assert_true(session_is("vm", "frozen", false));
+
+	/* the predecessor exits later and leaves the session to luod as it is */
+	n = creat(stop, 0644);
+	assert_true(n >= 0);
+	close(n);
+	assert_int_equal(e2e_wait(pid), 0);
+	assert_true(session_is("vm", "frozen", false));
+	assert_int_equal(e2e_session_files(&d, "vm"), 1);
+	read_file(log, text, sizeof(text));
+	assert_non_null(strstr(text, "handed on"));
+	/* --take-over with nobody holding the session is an ordinary start */
+	assert_int_equal(exec_run(log2, (const char *[]){ "--session", "vm", "--take-over", "--",
+							  "/bin/sh", "-c", REPORT, rep2, NULL }),
+			 0);
+	read_file(rep2, second, sizeof(second));
 	assert_string_equal(first, second);
 }
 
@@ -375,6 +450,7 @@ static void test_refusals(void **state)
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_listen_fds, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_update_while_running, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_take_over, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_signals, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 };

@@ -4,7 +4,9 @@
  * nothing of luo (sleep(1) with a memfd or a listening socket on some fd)
  * ends up in a session luod holds, survives a live update of luod and is
  * retrieved with its contents; a second preserve adds to the same session;
- * the refusals (no such process, no such fd, no session without --create, a
+ * fds picked by what they are (memfd name, file path, socket address),
+ * several at once under consecutive tokens, all or none; the refusals (no
+ * such process, no such fd, no fd matching, no session without --create, a
  * token in use, another uid: the kernel's ptrace check) each exit 1 with a
  * message that says why, and leave the session as it was.
  */
@@ -18,6 +20,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,7 +49,7 @@ static int teardown(void **state)
  * is in place before luoctl looks for it. It dies with the test and keeps
  * away from the runner's stdout, so a failed case cannot hang the run.
  */
-static pid_t holder(int fd, int at)
+static pid_t holder_many(const int *fds, const int *at, size_t n)
 {
 	int ready[2], null;
 	char byte;
@@ -58,8 +61,17 @@ static pid_t holder(int fd, int at)
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		null = open("/dev/null", O_RDWR);
-		if (null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(fd, at) < 0)
+		if (null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
 			_exit(120);
+		int high[8];
+
+		/* out of the way first: a source may sit where another one goes */
+		for (size_t i = 0; i < n && i < 8; i++)
+			if ((high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 100)) < 0)
+				_exit(120);
+		for (size_t i = 0; i < n && i < 8; i++)
+			if (dup2(high[i], at[i]) < 0)
+				_exit(120);
 		execl("/bin/sleep", "sleep", "600", (char *)NULL);
 		_exit(127);
 	}
@@ -67,6 +79,11 @@ static pid_t holder(int fd, int at)
 	assert_int_equal(read(ready[0], &byte, 1), 0);
 	close(ready[0]);
 	return pid;
+}
+
+static pid_t holder(int fd, int at)
+{
+	return holder_many(&fd, &at, 1);
 }
 
 static void reap(pid_t pid)
@@ -184,6 +201,89 @@ static void test_preserve_from_process(void **state)
 	close(dev);
 }
 
+/* Selectors: a QEMU-like process with its guest RAM memfd among other fds. */
+static void test_select(void **state)
+{
+	char out[8192], err[4096], pidstr[16], path[PATH_MAX], addr[64], unixaddr[PATH_MAX];
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	socklen_t len = sizeof(sa);
+	int fds[5], at[5] = { 7, 9, 11, 12, 14 }, dev, h, fd;
+	pid_t a;
+
+	(void)state;
+	fds[0] = memfd_pattern("other", 4096, 5);
+	fds[1] = memfd_pattern("guest-ram", 8 * 4096, 99);
+	fds[2] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(fds[2], (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fds[2], 4), 0);
+	assert_int_equal(getsockname(fds[2], (struct sockaddr *)&sa, &len), 0);
+	snprintf(addr, sizeof(addr), "tcp:127.0.0.1:%d", ntohs(sa.sin_port));
+	snprintf(path, sizeof(path), "%s/disk.img", d.dir);
+	fds[3] = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fds[3] >= 0);
+	fds[4] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(strlen(d.dir) + 10 < sizeof(sun.sun_path));
+	memcpy(sun.sun_path, d.dir, strlen(d.dir));
+	strcat(sun.sun_path, "/qmp.sock");
+	assert_int_equal(bind(fds[4], (struct sockaddr *)&sun, sizeof(sun)), 0);
+	snprintf(unixaddr, sizeof(unixaddr), "unix:%s", sun.sun_path);
+	a = holder_many(fds, at, 5);
+	for (int i = 0; i < 5; i++)
+		close(fds[i]);
+	snprintf(pidstr, sizeof(pidstr), "%d", (int)a);
+
+	/* no fd matches: nothing is created */
+	assert_int_equal(run(NULL, out, sizeof(out), err, sizeof(err), "preserve", "--session",
+			     "vm", "--pid", pidstr, "--memfd", "guest-ram", "--memfd", "nope", "--token",
+			     "0", "--create", NULL), 1);
+	assert_non_null(strstr(err, "no fd matching --memfd nope"));
+	assert_false(e2e_session_listed(&d, "vm"));
+	assert_int_equal(run(NULL, out, sizeof(out), err, sizeof(err), "preserve", "--session",
+			     "vm", "--pid", pidstr, "--address", "tcp:127.0.0.1:1", "--token", "0",
+			     "--create", NULL), 1);
+	assert_non_null(strstr(err, "no fd matching --address"));
+	assert_int_equal(run(NULL, out, sizeof(out), err, sizeof(err), "preserve", "--session",
+			     "vm", "--pid", pidstr, "--address", "udp:1", "--token", "0", NULL), 2);
+
+	/* four at once, in selector order, tokens 10, 11, 12, 13; the memfd named twice counts once */
+	assert_int_equal(run(NULL, out, sizeof(out), err, sizeof(err), "preserve", "--session",
+			     "vm", "--pid", pidstr, "--memfd", "guest-ram", "--address", addr, "--path",
+			     path, "--fd", "9", "--address", unixaddr, "--token", "10", "--create",
+			     "--json", NULL), 0);
+	assert_true(e2e_json_valid(out));
+	assert_int_equal(e2e_json_int(out, "files"), 4);
+	assert_non_null(strstr(out, "{\"fd\": 9, \"token\": 10, \"what\": \"/memfd:guest-ram"));
+	assert_non_null(strstr(out, "{\"fd\": 11, \"token\": 11, \"what\": \"socket:["));
+	assert_non_null(strstr(out, "{\"fd\": 12, \"token\": 12, \"what\": \""));
+	assert_non_null(strstr(out, "{\"fd\": 14, \"token\": 13, \"what\": \"socket:["));
+	assert_null(strstr(out, "\"fd\": 7,"));
+	assert_int_equal(e2e_session_files(&d, "vm"), 4);
+
+	/* all or nothing: a second batch whose second token is taken adds nothing */
+	assert_int_equal(run(NULL, out, sizeof(out), err, sizeof(err), "preserve", "--session",
+			     "vm", "--pid", pidstr, "--memfd", "other", "--path", path, "--token", "9",
+			     NULL), 1);
+	assert_non_null(strstr(err, "as token 10"));
+	assert_int_equal(e2e_session_files(&d, "vm"), 4);
+	reap(a);
+
+	/* across a live update of luod: the guest RAM by its token, contents intact */
+	luod_update(&d, NULL);
+	dev = e2e_open(&d);
+	h = luo_retrieve_session(dev, "vm");
+	assert_true(h >= 0);
+	fd = luo_session_retrieve_fd(h, 10);
+	assert_true(fd >= 0);
+	assert_true(memfd_pattern_ok(fd, 8 * 4096, 99));
+	close(fd);
+	fd = luo_session_retrieve_fd(h, 9);
+	assert_int_equal(fd, -ENOENT);
+	assert_int_equal(luo_session_finish(h), 0);
+	close(h);
+	close(dev);
+}
+
 static void test_refusals(void **state)
 {
 	static const char *const nobody[] = { "setpriv", "--reuid=65534", "--regid=65534",
@@ -247,6 +347,7 @@ static void test_refusals(void **state)
 
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_preserve_from_process, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_select, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 };
 

@@ -8,9 +8,15 @@
  * unix:/path) and preserves the sockets in a new session, tokens 0, 1, ...
  * in the order given. A later start takes the held session back with its
  * sockets instead (hold.c), so the --listen options then change nothing.
- * CMD gets the sockets as fds 3, 4, ... with LISTEN_FDS, LISTEN_FDNAMES
- * (the session's name, for each) and LISTEN_PID set to its own pid in the
- * child between fork and exec: the sd_listen_fds(3) protocol.
+ * CMD gets the session's fds, whatever their type (sockets, memfds, pipes,
+ * ...), as fds 3, 4, ... in preservation order with LISTEN_FDS,
+ * LISTEN_FDNAMES (each fd's token in decimal) and LISTEN_PID set to its own
+ * pid in the child between fork and exec: the sd_listen_fds(3) protocol.
+ *
+ * --take-over: when a process holds the session (another `luoctl exec`
+ * whose CMD still runs), it is handed on first (SESSION_UPDATE, as `luoctl
+ * update --session`): the successor starts while its predecessor runs, and
+ * the predecessor's luoctl leaves the session alone from then on.
  *
  * luoctl stays as CMD's parent. It forwards SIGTERM, SIGINT, SIGHUP and
  * SIGQUIT; when CMD exits it freezes the session on its own and closes its
@@ -26,6 +32,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -42,6 +49,7 @@
 
 #define LISTEN_MAX 64
 #define SD_LISTEN_FDS_START 3
+#define OPT_TAKE_OVER 1000 /* a long option only */
 
 /* A listening socket for spec, or -errno with a message. */
 static int listen_spec(const char *spec)
@@ -119,6 +127,8 @@ static int place_fds(const int *fds, size_t n)
 {
 	int tmp[LISTEN_MAX];
 
+	if (n > LISTEN_MAX)
+		return -E2BIG;
 	/* first out of the way of 3..3+n-1, then into place */
 	for (size_t i = 0; i < n; i++) {
 		tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, SD_LISTEN_FDS_START + (int)n);
@@ -131,31 +141,23 @@ static int place_fds(const int *fds, size_t n)
 	return 0;
 }
 
-static void fdname(const char *name, char *out)
-{
-	/* sd_listen_fds_with_names(): printable ASCII without ':' */
-	for (; *name; name++)
-		*out++ = (*name > ' ' && *name < 127 && *name != ':') ? *name : '_';
-	*out = '\0';
-}
-
 static void child(const struct hold *h, char **cmdv, const sigset_t *old)
 {
-	char num[32], name[LUO_NAME_MAX];
+	char num[32];
 	char *names;
-	size_t nlen;
+	int r = place_fds(h->fds, h->n);
 
-	if (place_fds(h->fds, h->n) < 0)
+	if (r < 0) {
+		fprintf(stderr, "luoctl: exec: cannot place %zu fds at 3, 4, ...: %s\n", h->n,
+			strerror(-r));
 		_exit(126);
-	fdname(h->name, name);
-	nlen = (strlen(name) + 1) * (h->n ? h->n : 1);
-	names = calloc(1, nlen + 1);
+	}
+	/* each fd named by its token, in decimal: sd_listen_fds_with_names(3) */
+	names = calloc(h->n ? h->n : 1, 21);
 	if (!names)
 		_exit(126);
-	for (size_t i = 0; i < h->n; i++) {
-		strcat(names, i ? ":" : "");
-		strcat(names, name);
-	}
+	for (size_t i = 0; i < h->n; i++)
+		sprintf(names + strlen(names), "%s%" PRIu64, i ? ":" : "", h->tokens[i]);
 	snprintf(num, sizeof(num), "%zu", h->n);
 	setenv("LISTEN_FDS", num, 1);
 	setenv("LISTEN_FDNAMES", names, 1);
@@ -209,11 +211,12 @@ int cmd_exec(const struct luoctl_command *cmd, int argc, char **argv)
 		{ "session", required_argument, NULL, 'S' },
 		{ "create", no_argument, NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "take-over", no_argument, NULL, OPT_TAKE_OVER },
 		{ 0 },
 	};
 	const char *session = NULL, *specs[LISTEN_MAX];
 	size_t nspecs = 0;
-	bool create = false;
+	bool create = false, take_over = false;
 	sigset_t mask, old;
 	struct hold h;
 	int c, r, sfd = -1, status;
@@ -229,6 +232,9 @@ int cmd_exec(const struct luoctl_command *cmd, int argc, char **argv)
 			break;
 		case 'c':
 			create = true;
+			break;
+		case OPT_TAKE_OVER:
+			take_over = true;
 			break;
 		case 'l':
 			if (nspecs == LISTEN_MAX)
@@ -262,7 +268,9 @@ int cmd_exec(const struct luoctl_command *cmd, int argc, char **argv)
 		r = fail("signalfd", -errno);
 		goto out;
 	}
-	r = hold_attach(&h, false);
+	r = take_over ? hold_take_over(&h) : 0;
+	if (r == 0)
+		r = hold_attach(&h, false);
 	if (r == -ENOENT && create) {
 		/* first start: the sockets first, so a bad --listen leaves no session behind */
 		for (size_t i = 0; i < nspecs; i++) {
@@ -288,8 +296,8 @@ int cmd_exec(const struct luoctl_command *cmd, int argc, char **argv)
 			fprintf(stderr, "luoctl: exec: luod holds no session %s (--create makes one)\n",
 				session);
 		else if (r == -EEXIST)
-			fprintf(stderr, "luoctl: exec: session %s is held by a running process\n",
-				session);
+			fprintf(stderr, "luoctl: exec: session %s is held by a running process "
+					"(--take-over hands it on to this command)\n", session);
 		else
 			fail(session, r);
 		r = 1;

@@ -119,8 +119,25 @@ static int take_back(struct hold *h, int session)
 	return luo_session_finish(session);
 }
 
+int hold_show(int dev, const char *name, struct luo_msg_session_info *si)
+{
+	struct luo_msg_show req = { 0 };
+	int r;
+
+	strcpy(req.name, name);
+	r = luo_rpc(dev, LUO_OP_SHOW_SESSION, &req, sizeof(req), NULL, 0, &reply);
+	if (r < 0)
+		return r;
+	luo_reply_close_fds(&reply);
+	if (reply.body_len < sizeof(*si))
+		return -EPROTO;
+	memcpy(si, reply.body, sizeof(*si));
+	return 0;
+}
+
 int hold_attach(struct hold *h, bool create)
 {
+	struct luo_msg_session_info si;
 	int s, r;
 
 	if (h->dev < 0) {
@@ -132,6 +149,8 @@ int hold_attach(struct hold *h, bool create)
 	if (r < 0)
 		return r;
 	s = luo_retrieve_session(h->dev, h->name);
+	if ((s == -ENOENT || s == -EINVAL) && hold_show(h->dev, h->name, &si) == 0 && si.attached)
+		return -EEXIST; /* a process holds it: luod refuses to retrieve it under its feet */
 	if (s >= 0) {
 		r = take_back(h, s);
 		close(s);
@@ -152,6 +171,28 @@ int hold_attach(struct hold *h, bool create)
 		return r;
 	}
 	h->handle = s;
+	return 0;
+}
+
+int hold_take_over(struct hold *h)
+{
+	struct luo_msg_session_info si;
+	struct luo_msg_name req = { 0 };
+	int r;
+
+	if (h->dev < 0) {
+		h->dev = luo_open(opt.socket);
+		if (h->dev < 0)
+			return h->dev;
+	}
+	r = hold_show(h->dev, h->name, &si);
+	if (r < 0 || !si.attached || si.incoming)
+		return r == -ENOENT ? 0 : r; /* nobody to take it from: attach as usual */
+	strcpy(req.name, h->name);
+	r = luo_rpc(h->dev, LUO_OP_SESSION_UPDATE, &req, sizeof(req), NULL, 0, &reply);
+	if (r < 0)
+		return r;
+	luo_reply_close_fds(&reply);
 	return 0;
 }
 

@@ -22,9 +22,15 @@ void hold_init(struct hold *h, const char *name);
  * Make the session an outgoing one luoctl holds: a held session is taken
  * back with its fds (which h then owns), else with create a new one is
  * created; with fds already in h (after a luod update) they are preserved
- * again. ENOENT: no such session and not create; EEXIST: a process holds it.
+ * again. ENOENT: no such session and not create; EEXIST: a process holds it
+ * (also when luod refused to retrieve it for that reason).
  */
 int hold_attach(struct hold *h, bool create);
+/*
+ * Before attach: when a process holds the session (outgoing, attached),
+ * take it from that process (SESSION_UPDATE) so that attach retrieves it.
+ */
+int hold_take_over(struct hold *h);
 /* Keep fd (which h then owns) for the next attach to preserve under token. */
 int hold_keep(struct hold *h, int fd, uint64_t token);
 /* Preserve fd (which h then owns) under token. */
@@ -38,5 +44,7 @@ int hold_freeze(struct hold *h);
 /* Close what luoctl still holds (the fds too) and free. */
 void hold_close(struct hold *h);
 int hold_generation(int dev, uint64_t *generation);
+/* SHOW_SESSION's summary of session name: 0, or -ENOENT when luod has none. */
+int hold_show(int dev, const char *name, struct luo_msg_session_info *si);
 
 #endif

@@ -40,12 +40,16 @@ static const struct luoctl_command commands[] = {
 	  "                         reboot into it; the kernel carries the sessions\n"
 	  "  -i, --initrd FILE      the next kernel's initramfs\n"
 	  "  -a, --append ARGS      the next kernel's command line (default: this one's)\n" },
-	{ "exec", cmd_exec, "--session NAME [--create] [--listen SPEC]... -- CMD [ARGS]",
-	  "run CMD on listening sockets that outlive it (LISTEN_FDS)",
-	  "  -S, --session NAME     the session holding the sockets between runs\n"
+	{ "exec", cmd_exec,
+	  "--session NAME [--create] [--listen SPEC]... [--take-over] -- CMD [ARGS]",
+	  "run CMD on the session's fds (LISTEN_FDS), which outlive it",
+	  "  -S, --session NAME     the session holding the fds between runs\n"
 	  "  -c, --create           first start: bind the --listen sockets, create the session\n"
 	  "  -l, --listen SPEC      tcp:HOST:PORT, tcp6:[HOST]:PORT or unix:/path; repeatable,\n"
-	  "                         fds 3, 4, ... in this order; used when the session is created\n" },
+	  "                         fds 3, 4, ... in this order; used when the session is created\n"
+	  "      --take-over        when a process holds the session (a running CMD), hand it on\n"
+	  "                         to this one first: a successor starts before its predecessor\n"
+	  "                         stops\n" },
 	{ "watch", cmd_watch, "[--count N]",
 	  "state changes as they happen: luod, sessions, participants, update steps",
 	  "  -n, --count N          stop after N events (the first snapshot not counted)\n" },
@@ -54,13 +58,19 @@ static const struct luoctl_command commands[] = {
 	  "the handover FDT of the current state",
 	  "  -d, --dts              decompiled by dtc(1) (device-tree-compiler)\n"
 	  "  -o, --output FILE      write it to FILE instead of stdout\n" },
-	{ "preserve", cmd_preserve, "--session NAME --pid PID --fd N --token T [--create]",
-	  "take fd N out of a running process and preserve it",
+	{ "preserve", cmd_preserve,
+	  "--session NAME --pid PID SELECTOR... --token T [--create]",
+	  "take fds out of a running process and preserve them",
 	  "  -S, --session NAME     the session; luod holds it afterwards (per-session freeze)\n"
 	  "  -c, --create           create the session when luod holds none of that name\n"
 	  "  -p, --pid PID          the process (pidfd_getfd: the kernel's ptrace check applies)\n"
-	  "  -f, --fd N             its file descriptor\n"
-	  "  -t, --token T          the token to preserve it under\n" },
+	  "  -t, --token T          the first token; further fds get T+1, T+2, ...\n"
+	  "Selectors (repeatable, each must match; all fds or none are preserved):\n"
+	  "  -f, --fd N             its file descriptor N\n"
+	  "  -m, --memfd NAME       its memfds of that name (QEMU: memory-backend-memfd)\n"
+	  "  -P, --path PATH        its fds open on PATH\n"
+	  "  -a, --address SPEC     its sockets bound to tcp:HOST:PORT, tcp6:[HOST]:PORT or\n"
+	  "                         unix:/path (HOST empty or * for any)\n" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
