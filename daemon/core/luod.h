@@ -272,9 +272,24 @@ void participant_finish_incoming(void);
 void participant_free_all(void);
 
 /* ---- handover_write.c / handover_read.c ---- */
-#define LUO_HANDOVER_COMPATIBLE "luo,handover-v1"
-#define LUO_HANDOVER_VERSION 1
+#define LUO_HANDOVER_COMPATIBLE "luo,handover-v2"
+#define LUO_HANDOVER_COMPATIBLE_V1 "luo,handover-v1" /* still read */
+#define LUO_HANDOVER_VERSION 2
 #define LUO_HANDOVER_MAX (256u * 1024 * 1024)
+
+/* Format 2: one record per file in a session's "files" property, big endian. */
+struct luo_handover_file {
+	uint64_t token;
+	uint32_t fd;
+	uint16_t handler;     /* index into the session's "handlers" strings */
+	uint16_t flags;       /* 0 */
+	uint32_t payload_off; /* into the session's "payloads" */
+	uint32_t payload_len;
+};
+_Static_assert(sizeof(struct luo_handover_file) == 24, "handover record layout");
+
+/* The handover's checksum: len bytes of blob, the 8 at hole counted as zero. */
+uint64_t luo_handover_checksum(const void *blob, size_t len, size_t hole);
 
 /* Monotonic timestamps of one update, carried to the successor. */
 enum luo_mark {
@@ -299,6 +314,7 @@ int luo_handover_build(const struct luo_handover_luod *luod, void **ret, size_t 
 /*
  * Validate blob and rebuild its sessions as incoming in luo_core. On any
  * error nothing is added, no fd is closed, and a message says why.
+ * luo_handover_read_fd() also refuses a blob that names its own fd.
  */
 int luo_handover_read(const void *blob, size_t len, struct luo_handover_luod *luod);
 int luo_handover_read_fd(int fd, struct luo_handover_luod *luod, size_t *ret_bytes);

@@ -3,12 +3,16 @@
  * DOC: Handover FDT, reader side.
  *
  * The successor trusts nothing in the blob until all of it has been checked:
- * fdt_check_full() for the structure, then our own rules — compatible string,
- * version, every property's length, names and tokens unique, each fd number
- * open, above stdio, used once, and of the type its handler expects. Only
- * then are the sessions linked into the core. On any error the sessions
- * built so far are dropped without closing a single inherited fd (their
- * owner is unknown once the blob is not trusted), and the reason is logged.
+ * fdt_check_full() for the structure, then our own rules — compatible string
+ * and version (format 2, or format 1 from an older luod), the checksum
+ * (required in format 2, checked wherever present), a generation that can
+ * still count up, every property's length, every record inside its
+ * property, names and tokens unique, each fd number open, above stdio,
+ * claimed once (the blob's own fd, the listening socket and the reply
+ * connection included), and of the type its handler expects. Only then are
+ * the sessions linked into the core. On any error the sessions built so
+ * far are dropped without closing a single inherited fd (their owner is
+ * unknown once the blob is not trusted), and the reason is logged.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +38,7 @@ struct reader {
 	size_t nparticipants;
 	struct luo_session *head; /* sessions built, not yet in the core */
 	struct luo_index fds;     /* fd numbers seen */
+	int self_fd;       /* the blob's own fd, or -1 */
 	int sessions_node; /* the root's sessions node */
 	int sessions_end;  /* and the offset just past it */
 };
@@ -96,6 +101,8 @@ static int claim_fd(struct reader *rd, uint32_t fd, bool must_be_open)
 
 	if (fd < 3 || fd > INT32_MAX)
 		FAIL("fd %" PRIu32 " out of range", fd);
+	if ((int)fd == rd->self_fd)
+		FAIL("fd %" PRIu32 " is the handover blob's own", fd);
 	if (luo_index_get(&rd->fds, fd))
 		FAIL("fd %" PRIu32 " named twice", fd);
 	if (must_be_open && fcntl((int)fd, F_GETFD) < 0)
@@ -352,6 +359,95 @@ static int read_session(struct reader *rd, int node, int *end)
 	return 0;
 }
 
+/* Format 2: a session's handler table, records and payloads (handover_write.c). */
+static int read_session_v2(struct reader *rd, int node)
+{
+	const struct luo_file_handler *hs[64];
+	const void *fdt = rd->fdt;
+	const unsigned char *rec, *pl;
+	const char *names, *name;
+	int names_len, rec_len, pl_len, r;
+	struct luo_session *s;
+	size_t nh = 0, n;
+	uint32_t uid;
+
+	name = get_string(fdt, node, "name", LUO_NAME_MAX);
+	if (!name || luo_name_validate(name, LUO_NAME_MAX) < 0)
+		FAIL("session node %s: bad name", fdt_get_name(fdt, node, NULL));
+	if (built_find(rd, name))
+		FAIL("session %s appears twice", name);
+	r = get_u32(fdt, node, "uid", &uid, true);
+	if (r < 0)
+		return r;
+	names = fdt_getprop(fdt, node, "handlers", &names_len);
+	rec = fdt_getprop(fdt, node, "files", &rec_len);
+	pl = fdt_getprop(fdt, node, "payloads", &pl_len);
+	if (!names || !rec || !pl)
+		FAIL("session %s: handlers, files or payloads missing", name);
+	if (rec_len % (int)sizeof(struct luo_handover_file))
+		FAIL("session %s: files: %d bytes, not whole records", name, rec_len);
+	for (int off = 0; off < names_len;) {
+		const char *c = names + off;
+		size_t len = strnlen(c, (size_t)(names_len - off));
+
+		if (off + (int)len == names_len || len == 0 || len >= 64)
+			FAIL("session %s: handlers: malformed", name);
+		if (nh == sizeof(hs) / sizeof(hs[0]))
+			FAIL("session %s: handlers: too many", name);
+		hs[nh] = luo_handler_by_compatible(c);
+		if (!hs[nh])
+			FAIL("session %s: no handler for \"%s\"", name, c);
+		nh++;
+		off += (int)len + 1;
+	}
+	r = session_new(name, (uid_t)uid, true, &s);
+	if (r < 0)
+		return r;
+	s->next = rd->head; /* built in reverse, relinked in order later */
+	rd->head = s;
+
+	n = (size_t)rec_len / sizeof(struct luo_handover_file);
+	for (size_t i = 0; i < n; i++) {
+		struct luo_handover_file f;
+		uint64_t token, off, len;
+		struct luo_file *file;
+		uint32_t fd;
+		uint16_t k;
+
+		memcpy(&f, rec + i * sizeof(f), sizeof(f));
+		token = fdt64_to_cpu(f.token);
+		fd = fdt32_to_cpu(f.fd);
+		k = fdt16_to_cpu(f.handler);
+		off = fdt32_to_cpu(f.payload_off);
+		len = fdt32_to_cpu(f.payload_len);
+		if (k >= nh)
+			FAIL("session %s: token %" PRIu64 ": handler %u of %zu", name, token, k, nh);
+		if (f.flags)
+			FAIL("session %s: token %" PRIu64 ": unknown flags %#x", name, token,
+			     fdt16_to_cpu(f.flags));
+		if (off + len > (uint64_t)pl_len || len > LUO_PAYLOAD_MAX)
+			FAIL("session %s: token %" PRIu64 ": payload out of bounds", name, token);
+		if (session_find_file(s, token))
+			FAIL("session %s: token %" PRIu64 " twice", name, token);
+		r = claim_fd(rd, fd, false);
+		if (r < 0)
+			return r;
+		r = file_restore(s, (int)fd, token, hs[k], pl + off, (size_t)len, &file);
+		if (r == -EBADF)
+			FAIL("session %s: token %" PRIu64 ": fd %" PRIu32 " is not open", name, token, fd);
+		if (r < 0)
+			FAIL("session %s: token %" PRIu64 ": fd %" PRIu32 " is not a %s", name, token, fd,
+			     hs[k]->name);
+		r = session_add_file(s, file);
+		if (r < 0) {
+			file->fd = -1;
+			file_release(file);
+			return r;
+		}
+	}
+	return 0;
+}
+
 static int read_luod(struct reader *rd, struct luo_handover_luod *luod)
 {
 	const void *fdt = rd->fdt;
@@ -467,10 +563,36 @@ static void drop_built(struct reader *rd)
 	}
 }
 
+/* Format 2 carries a checksum; a format 1 blob may (it never did: luod wrote none). */
+static int check_sum(const void *fdt, uint32_t version)
+{
+	int len;
+	const void *v = fdt_getprop(fdt, 0, "checksum", &len);
+	uint64_t want, have;
+	fdt64_t raw;
+
+	if (!v) {
+		if (version >= 2)
+			FAIL("no checksum");
+		return 0;
+	}
+	if (len != sizeof(raw))
+		FAIL("property checksum: %d bytes, expected 8", len);
+	memcpy(&raw, v, sizeof(raw));
+	want = fdt64_to_cpu(raw);
+	have = luo_handover_checksum(fdt, fdt_totalsize(fdt),
+				     (size_t)((const char *)v - (const char *)fdt));
+	if (want != have)
+		FAIL("checksum mismatch (blob says %016" PRIx64 ", contents give %016" PRIx64 ")", want,
+		     have);
+	return 0;
+}
+
 static int read_all(struct reader *rd, size_t len, struct luo_handover_luod *luod,
 		    uint64_t *generation)
 {
 	const void *fdt = rd->fdt;
+	const char *compatible;
 	uint32_t version;
 	int sessions, node, end, r;
 
@@ -488,35 +610,51 @@ static int read_all(struct reader *rd, size_t len, struct luo_handover_luod *luo
 	r = fdt_check_full(fdt, len);
 	if (r != 0)
 		FAIL("malformed FDT: %s", fdt_strerror(r));
-	if (fdt_node_check_compatible(fdt, 0, LUO_HANDOVER_COMPATIBLE) != 0)
+	compatible = get_string(fdt, 0, "compatible", 64);
+	if (!compatible || (strcmp(compatible, LUO_HANDOVER_COMPATIBLE) &&
+			    strcmp(compatible, LUO_HANDOVER_COMPATIBLE_V1)))
 		FAIL("not a luo handover (compatible is not \"%s\")", LUO_HANDOVER_COMPATIBLE);
 	if ((r = get_u32(fdt, 0, "version", &version, true)) < 0)
 		return r;
 	if (version == 0 || version > LUO_HANDOVER_VERSION)
 		FAIL("version %" PRIu32 " (this luod reads 1..%d)", version, LUO_HANDOVER_VERSION);
+	if ((version == 1) != !strcmp(compatible, LUO_HANDOVER_COMPATIBLE_V1))
+		FAIL("version %" PRIu32 " with compatible \"%s\"", version, compatible);
+	if ((r = check_sum(fdt, version)) < 0)
+		return r;
 	if ((r = get_u64(fdt, 0, "generation", generation, true)) < 0)
 		return r;
+	if (*generation == UINT64_MAX)
+		FAIL("generation %" PRIu64 ": the counter cannot go further", *generation);
 	if ((r = read_luod(rd, luod)) < 0)
 		return r;
 
 	sessions = fdt_subnode_offset(fdt, 0, "sessions");
 	if (sessions < 0)
 		FAIL("no sessions node");
-	/* each session's end is where the next one starts: no node is walked twice */
-	fdt_next_tag(fdt, sessions, &end); /* past its BEGIN_NODE: checked by fdt_check_full() */
-	node = fdt_first_subnode(fdt, sessions);
-	while (node >= 0) {
-		r = read_session(rd, node, &end);
-		if (r < 0)
-			return r;
-		node = next_sibling(fdt, end);
+	if (version >= 2) {
+		fdt_for_each_subnode(node, fdt, sessions)
+			if ((r = read_session_v2(rd, node)) < 0)
+				return r;
+		if (node != -FDT_ERR_NOTFOUND)
+			FAIL("sessions: %s", fdt_strerror(node));
+	} else {
+		/* each session's end is where the next one starts: no node is walked twice */
+		fdt_next_tag(fdt, sessions, &end); /* past its BEGIN_NODE: checked by fdt_check_full() */
+		node = fdt_first_subnode(fdt, sessions);
+		while (node >= 0) {
+			r = read_session(rd, node, &end);
+			if (r < 0)
+				return r;
+			node = next_sibling(fdt, end);
+		}
+		if (node != -FDT_ERR_NOTFOUND)
+			FAIL("sessions: %s", fdt_strerror(node));
+		rd->sessions_node = sessions;
+		rd->sessions_end = skip_to_end(fdt, end);
+		if (rd->sessions_end < 0)
+			FAIL("sessions: %s", fdt_strerror(rd->sessions_end));
 	}
-	if (node != -FDT_ERR_NOTFOUND)
-		FAIL("sessions: %s", fdt_strerror(node));
-	rd->sessions_node = sessions;
-	rd->sessions_end = skip_to_end(fdt, end);
-	if (rd->sessions_end < 0)
-		FAIL("sessions: %s", fdt_strerror(rd->sessions_end));
 	if ((r = read_participants(rd)) < 0)
 		return r;
 	return check_flbs(rd);
@@ -548,12 +686,14 @@ static void set_cloexec_all(const struct luo_session *s)
 	}
 }
 
-int luo_handover_read(const void *blob, size_t len, struct luo_handover_luod *luod)
+/* self_fd: the fd the blob came in (claimed first: no record may name it), or -1 */
+static int handover_read(const void *blob, size_t len, int self_fd, struct luo_handover_luod *luod)
 {
-	struct reader rd = { .fdt = blob, .sessions_node = -1 };
+	struct reader rd = { .fdt = blob, .self_fd = self_fd, .sessions_node = -1 };
 	uint64_t generation = 0;
 	int r;
 
+	*luod = (struct luo_handover_luod){ .listen_fd = -1, .reply_fd = -1 };
 	r = read_all(&rd, len, luod, &generation);
 	luo_index_free(&rd.fds);
 	if (r < 0) {
@@ -596,6 +736,11 @@ int luo_handover_read(const void *blob, size_t len, struct luo_handover_luod *lu
 	return 0;
 }
 
+int luo_handover_read(const void *blob, size_t len, struct luo_handover_luod *luod)
+{
+	return handover_read(blob, len, -1, luod);
+}
+
 int luo_handover_read_fd(int fd, struct luo_handover_luod *luod, size_t *ret_bytes)
 {
 	struct stat st;
@@ -617,7 +762,7 @@ int luo_handover_read_fd(int fd, struct luo_handover_luod *luod, size_t *ret_byt
 		log_err("handover: mapping fd %d: %s", fd, strerror(-r));
 		return r;
 	}
-	r = luo_handover_read(map, (size_t)st.st_size, luod);
+	r = handover_read(map, (size_t)st.st_size, fd, luod);
 	munmap(map, (size_t)st.st_size);
 	if (r == 0)
 		*ret_bytes = (size_t)st.st_size;

@@ -3,14 +3,29 @@
  * DOC: Handover FDT, writer side.
  *
  * At the end of FREEZE every outgoing frozen session is written, with
- * libfdt's sequential-write API, into one flattened device tree:
+ * libfdt's sequential-write API, into one flattened device tree (format 2):
  *
- *   / { compatible = "luo,handover-v1"; version = <1>; generation = /bits/ 64 <N>;
+ *   / { checksum = /bits/ 64 <C>; compatible = "luo,handover-v2"; version = <2>;
+ *       generation = /bits/ 64 <N>;
  *       luod { listen-fd; [listen-activated;] reply-fd; marks = /bits/ 64 <...>;
  *              updates = /bits/ 64 <n>; };
  *       sessions { <name> { name = "..."; uid = <u>;
- *                           files { <token> { compatible; token; fd; flags; payload; }; }; }; };
- *       participants { }; flb { }; };
+ *                           handlers = "luo,memfd-v2", "luo,socket-v1", ...;
+ *                           files = [records]; payloads = [bytes]; }; };
+ *       participants { }; flb { }; history { }; };
+ *
+ * files is one fixed-size record per file (struct handover_file below, big
+ * endian like every FDT cell): token, fd, the index of its handler's
+ * compatible in handlers, flags (0), and where its payload lies in
+ * payloads. One property per session instead of a node per file: 48 bytes
+ * per memfd instead of 166, and the successor reads it without a property
+ * lookup by name per file.
+ *
+ * checksum covers the whole blob, its own 8 bytes counted as zero
+ * (luo_handover_checksum()): every change confined to one 8-byte word is
+ * caught, a single flipped byte included. Format 1 (a node per file,
+ * "luo,handover-v1", no checksum) is what luod wrote before; the reader
+ * still takes it.
  *
  * A session node is named after the session when the name is a valid node
  * name, else "session-<i>"; the `name` property is the authority. Files keep
@@ -65,35 +80,95 @@ static bool carried(const struct luo_session *s)
 	return !s->incoming && s->state == LUO_STATE_FROZEN;
 }
 
-static int write_file(void *fdt, const struct luo_file *f)
+/*
+ * 64 bits, 8 bytes a step: h = (h ^ w) * K, then h ^= h >> 29. For a given
+ * w each step is a bijection of h, and for a given h one of w, so two
+ * inputs that differ in one word (one byte, say) end in different sums.
+ * The hole (8 bytes at a 4-byte aligned offset: the checksum's own value)
+ * counts as zero bytes.
+ */
+uint64_t luo_handover_checksum(const void *blob, size_t len, size_t hole)
 {
-	char node[32];
+	const unsigned char *p = blob;
+	uint64_t h = 0x6c756f2d68616e64ull ^ len;
 
-	snprintf(node, sizeof(node), "%" PRIu64, f->token);
-	TRY(fdt_begin_node(fdt, node));
-	TRY(fdt_property_string(fdt, "compatible", f->handler->compatible));
-	TRY(fdt_property_u64(fdt, "token", f->token));
-	TRY(fdt_property_u32(fdt, "fd", (uint32_t)f->fd));
-	TRY(fdt_property_u32(fdt, "flags", 0));
-	TRY(fdt_property(fdt, "payload", f->payload, (int)f->payload_len));
-	return fdt_end_node(fdt);
+	for (size_t off = 0; off < len; off += 8) {
+		unsigned char b[8] = { 0 };
+		size_t n = len - off < 8 ? len - off : 8;
+		uint64_t w;
+
+		memcpy(b, p + off, n);
+		if (hole < off + 8 && hole + 8 > off)
+			for (size_t i = 0; i < 8; i++)
+				if (off + i >= hole && off + i < hole + 8)
+					b[i] = 0;
+		memcpy(&w, b, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
+	}
+	return h;
 }
+
+#define MAX_HANDLERS 32 /* distinct handlers in one session; there are 7 */
 
 static int write_session(void *fdt, const struct luo_session *s, unsigned idx)
 {
-	char node[LUO_NAME_MAX + 16];
+	const struct luo_file_handler *hs[MAX_HANDLERS];
+	char node[LUO_NAME_MAX + 16], names[MAX_HANDLERS * 64];
+	size_t nh = 0, names_len = 0, payloads = 0;
+	unsigned char *rec, *pl; /* 4-byte aligned only: filled with memcpy */
+	void *p;
 
 	if (node_name_ok(s->name))
 		snprintf(node, sizeof(node), "%s", s->name);
 	else
 		snprintf(node, sizeof(node), "session-%u", idx);
+	for (size_t i = 0; i < s->nfiles; i++) {
+		const struct luo_file_handler *h = s->files[i]->handler;
+		size_t k = 0;
+
+		while (k < nh && hs[k] != h)
+			k++;
+		if (k == nh) {
+			size_t n = strlen(h->compatible) + 1;
+
+			if (nh == MAX_HANDLERS || names_len + n > sizeof(names))
+				return -FDT_ERR_BADVALUE;
+			hs[nh++] = h;
+			memcpy(names + names_len, h->compatible, n);
+			names_len += n;
+		}
+		payloads += s->files[i]->payload_len;
+	}
+	if (payloads > INT32_MAX || s->nfiles > INT32_MAX / sizeof(struct luo_handover_file))
+		return -FDT_ERR_BADVALUE;
 	TRY(fdt_begin_node(fdt, node));
 	TRY(fdt_property_string(fdt, "name", s->name));
 	TRY(fdt_property_u32(fdt, "uid", (uint32_t)s->uid));
-	TRY(fdt_begin_node(fdt, "files"));
-	for (size_t i = 0; i < s->nfiles; i++)
-		TRY(write_file(fdt, s->files[i]));
-	TRY(fdt_end_node(fdt));
+	TRY(fdt_property(fdt, "handlers", names, (int)names_len));
+	TRY(fdt_property_placeholder(fdt, "files", (int)(s->nfiles * sizeof(struct luo_handover_file)),
+				     &p));
+	rec = p;
+	TRY(fdt_property_placeholder(fdt, "payloads", (int)payloads, &p));
+	pl = p;
+	payloads = 0;
+	for (size_t i = 0; i < s->nfiles; i++) {
+		const struct luo_file *f = s->files[i];
+		struct luo_handover_file r = {
+			.token = cpu_to_fdt64(f->token),
+			.fd = cpu_to_fdt32((uint32_t)f->fd),
+			.payload_off = cpu_to_fdt32((uint32_t)payloads),
+			.payload_len = cpu_to_fdt32((uint32_t)f->payload_len),
+		};
+		uint16_t k = 0;
+
+		while (hs[k] != f->handler)
+			k++;
+		r.handler = cpu_to_fdt16(k);
+		memcpy(rec + i * sizeof(r), &r, sizeof(r));
+		memcpy(pl + payloads, f->payload, f->payload_len);
+		payloads += f->payload_len;
+	}
 	return fdt_end_node(fdt);
 }
 
@@ -162,6 +237,7 @@ static int write_tree(void *fdt, size_t cap, const struct luo_handover_luod *luo
 	TRY(fdt_create_with_flags(fdt, (int)cap, FDT_CREATE_FLAG_NO_NAME_DEDUP));
 	TRY(fdt_finish_reservemap(fdt));
 	TRY(fdt_begin_node(fdt, ""));
+	TRY(fdt_property_u64(fdt, "checksum", 0)); /* filled in by seal_checksum() */
 	TRY(fdt_property_string(fdt, "compatible", LUO_HANDOVER_COMPATIBLE));
 	TRY(fdt_property_u32(fdt, "version", LUO_HANDOVER_VERSION));
 	TRY(fdt_property_u64(fdt, "generation", luo_core.generation));
@@ -190,6 +266,21 @@ static int write_tree(void *fdt, size_t cap, const struct luo_handover_luod *luo
 	return fdt_finish(fdt);
 }
 
+/* The root's checksum property over the finished blob. */
+static int seal_checksum(void *fdt)
+{
+	int len;
+	const void *v = fdt_getprop(fdt, 0, "checksum", &len);
+	fdt64_t sum;
+
+	if (!v || len != sizeof(sum))
+		return -FDT_ERR_INTERNAL;
+	sum = cpu_to_fdt64(luo_handover_checksum(fdt, fdt_totalsize(fdt),
+						 (size_t)((const char *)v - (const char *)fdt)));
+	memcpy((char *)fdt + ((const char *)v - (const char *)fdt), &sum, sizeof(sum));
+	return 0;
+}
+
 int luo_handover_build(const struct luo_handover_luod *luod, void **ret, size_t *ret_len)
 {
 	size_t cap = 4096 + luo_core.nsessions * 256;
@@ -199,7 +290,7 @@ int luo_handover_build(const struct luo_handover_luod *luod, void **ret, size_t 
 
 	for (struct luo_session *s = luo_core.sessions; s; s = s->next)
 		for (size_t i = 0; i < s->nfiles; i++)
-			cap += 200 + s->files[i]->payload_len;
+			cap += 64 + s->files[i]->payload_len;
 
 	for (;;) {
 		void *buf;
@@ -211,6 +302,8 @@ int luo_handover_build(const struct luo_handover_luod *luod, void **ret, size_t 
 		if (!buf)
 			return -ENOMEM;
 		r = write_tree(buf, cap, luod);
+		if (r == 0)
+			r = seal_checksum(buf);
 		if (r == 0) {
 			*ret = buf;
 			*ret_len = fdt_totalsize(buf);

@@ -3,11 +3,14 @@
  * luod started on a handover blob it did not write: built here with libfdt
  * and passed with --handover-fd like a predecessor would. Garbage, a
  * foreign FDT, a wrong version, a truncated blob, fds that are not what
- * the blob says: luod exits with status 1, says why with "handover" in its
- * log, and never starts serving. A well-formed v1 blob naming a memfd is
- * taken: the session is retrievable with its contents (the format a new
- * luod must keep reading), with the memfd's payload in its old (v1, by
- * name) and current (v2, by inode) layout.
+ * the blob says (the blob's own fd among them), a generation that cannot
+ * count further: luod exits with status 1, says why with "handover" in its
+ * log, and never starts serving. A well-formed format 1 blob (what an older
+ * luod wrote) naming a memfd is taken: the session is retrievable with its
+ * contents, with the memfd's payload in its old (v1, by name) and current
+ * (v2, by inode) layout. Format 2 (records, checksum), written here
+ * independently of luod's writer, is taken, and refused with any byte of
+ * it flipped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -69,6 +72,7 @@ struct blob_opts {
 	int reply_fd; /* -1: none */
 	uint64_t memfd_size; /* what the payload claims */
 	uint64_t memfd_ino;  /* "luo,memfd-v2" payloads: the inode they claim */
+	uint64_t generation;
 };
 
 static const struct blob_opts good = {
@@ -80,15 +84,15 @@ static const struct blob_opts good = {
 	.file_compatible = "luo,memfd-v1",
 	.reply_fd = -1,
 	.memfd_size = 8192,
+	.generation = 41,
 };
 
 #define CHECK(x) assert_int_equal((x), 0)
 
-/* The v1 layout of DESIGN.md §4 and daemon/handover/handover_write.c, written independently. */
-static size_t build_blob(void *buf, size_t cap, const struct blob_opts *o)
+/* The memfd's payload in the layout o->file_compatible names; its length. */
+static size_t memfd_payload(const struct blob_opts *o, unsigned char payload[32])
 {
 	static const char memfd_name[] = "guest";
-	unsigned char payload[24 + sizeof(memfd_name) - 1];
 	uint64_t size = o->memfd_size;
 	uint32_t seals = F_SEAL_SEAL, name_len = sizeof(memfd_name) - 1, zero = 0;
 	size_t payload_len;
@@ -106,13 +110,21 @@ static size_t build_blob(void *buf, size_t cap, const struct blob_opts *o)
 		memcpy(payload + 16, memfd_name, name_len);
 		payload_len = 16 + name_len;
 	}
+	return payload_len;
+}
+
+/* The v1 layout of doc/design.md and daemon/handover/handover_write.c before format 2, written independently. */
+static size_t build_blob(void *buf, size_t cap, const struct blob_opts *o)
+{
+	unsigned char payload[32];
+	size_t payload_len = memfd_payload(o, payload);
 
 	CHECK(fdt_create(buf, (int)cap));
 	CHECK(fdt_finish_reservemap(buf));
 	CHECK(fdt_begin_node(buf, ""));
 	CHECK(fdt_property_string(buf, "compatible", o->compatible));
 	CHECK(fdt_property_u32(buf, "version", o->version));
-	CHECK(fdt_property_u64(buf, "generation", 41));
+	CHECK(fdt_property_u64(buf, "generation", o->generation));
 	CHECK(fdt_begin_node(buf, "luod"));
 	CHECK(fdt_property_u32(buf, "listen-fd", UINT32_MAX));
 	CHECK(fdt_property_u32(buf, "reply-fd", (uint32_t)o->reply_fd));
@@ -149,6 +161,75 @@ static size_t build_blob(void *buf, size_t cap, const struct blob_opts *o)
 	CHECK(fdt_end_node(buf));
 	CHECK(fdt_end_node(buf));
 	CHECK(fdt_finish(buf));
+	return fdt_totalsize(buf);
+}
+
+/*
+ * Format 2's checksum as daemon/handover/handover_write.c documents it: 8 bytes a
+ * step, h = (h ^ w) * K, h ^= h >> 29, from a seed mixed with the length;
+ * the checksum's own 8 bytes count as zero. Written again here on purpose.
+ */
+static uint64_t checksum(const unsigned char *p, size_t len, size_t hole)
+{
+	uint64_t h = 0x6c756f2d68616e64ull ^ len;
+
+	for (size_t off = 0; off < len; off += 8) {
+		unsigned char b[8] = { 0 };
+		uint64_t w;
+
+		for (size_t i = 0; i < 8 && off + i < len; i++)
+			b[i] = off + i >= hole && off + i < hole + 8 ? 0 : p[off + i];
+		memcpy(&w, b, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+/* Format 2, written independently: one session "vm" with the memfd as one 24-byte record. */
+static size_t build_blob_v2(void *buf, size_t cap, const struct blob_opts *o)
+{
+	unsigned char payload[32], rec[24];
+	size_t payload_len = memfd_payload(o, payload);
+	fdt64_t token = cpu_to_fdt64(77);
+	fdt32_t fd = cpu_to_fdt32(o->file_fd), off = cpu_to_fdt32(0),
+		plen = cpu_to_fdt32((uint32_t)payload_len);
+	const void *sum;
+	int len;
+
+	memcpy(rec, &token, 8);
+	memcpy(rec + 8, &fd, 4);
+	memset(rec + 12, 0, 4); /* handler 0, flags 0 */
+	memcpy(rec + 16, &off, 4);
+	memcpy(rec + 20, &plen, 4);
+	CHECK(fdt_create(buf, (int)cap));
+	CHECK(fdt_finish_reservemap(buf));
+	CHECK(fdt_begin_node(buf, ""));
+	CHECK(fdt_property_u64(buf, "checksum", 0));
+	CHECK(fdt_property_string(buf, "compatible", "luo,handover-v2"));
+	CHECK(fdt_property_u32(buf, "version", 2));
+	CHECK(fdt_property_u64(buf, "generation", o->generation));
+	CHECK(fdt_begin_node(buf, "luod"));
+	CHECK(fdt_property_u32(buf, "listen-fd", UINT32_MAX));
+	CHECK(fdt_property_u32(buf, "reply-fd", (uint32_t)o->reply_fd));
+	CHECK(fdt_property_u64(buf, "updates", 6));
+	CHECK(fdt_end_node(buf));
+	CHECK(fdt_begin_node(buf, "sessions"));
+	CHECK(fdt_begin_node(buf, "vm"));
+	CHECK(fdt_property_string(buf, "name", "vm"));
+	CHECK(fdt_property_u32(buf, "uid", (uint32_t)getuid()));
+	CHECK(fdt_property_string(buf, "handlers", o->file_compatible));
+	CHECK(fdt_property(buf, "files", rec, sizeof(rec)));
+	CHECK(fdt_property(buf, "payloads", payload, (int)payload_len));
+	CHECK(fdt_end_node(buf));
+	CHECK(fdt_end_node(buf));
+	CHECK(fdt_end_node(buf));
+	CHECK(fdt_finish(buf));
+	sum = fdt_getprop(buf, 0, "checksum", &len);
+	assert_non_null(sum);
+	CHECK(fdt_setprop_inplace_u64(buf, 0, "checksum",
+				      checksum(buf, fdt_totalsize(buf),
+					       (size_t)((const char *)sum - (const char *)buf))));
 	return fdt_totalsize(buf);
 }
 
@@ -353,6 +434,25 @@ static void test_wrong_fds(void **state)
 	blob = blob_memfd(buf, len);
 	expect_refused(blob, file, BLOB_FD, "fd 2 out of range");
 	close(blob);
+	/* the blob's own fd: the successor closes it once read (issue 15) */
+	o.file_fd = BLOB_FD;
+	len = build_blob(buf, sizeof(buf), &o);
+	blob = blob_memfd(buf, len);
+	expect_refused(blob, file, BLOB_FD, "fd 50 is the handover blob's own");
+	close(blob);
+	o = good;
+	o.file_fd = BLOB_FD;
+	len = build_blob_v2(buf, sizeof(buf), &o);
+	blob = blob_memfd(buf, len);
+	expect_refused(blob, file, BLOB_FD, "fd 50 is the handover blob's own");
+	close(blob);
+	/* a generation that would wrap to 0 */
+	o = good;
+	o.generation = UINT64_MAX;
+	len = build_blob(buf, sizeof(buf), &o);
+	blob = blob_memfd(buf, len);
+	expect_refused(blob, file, BLOB_FD, "generation 18446744073709551615");
+	close(blob);
 	/* a handler nobody has */
 	o = good;
 	o.file_compatible = "luo,kvm-vm-v1";
@@ -501,6 +601,62 @@ static void test_memfd_v2(void **state)
 	close(file);
 }
 
+/*
+ * Format 2: taken as written (the session and its memfd come back), and
+ * refused with any one byte of it flipped: most flips break the structure
+ * or a rule, the checksum catches the rest (a token, an fd, a payload
+ * byte, a uid). Flips that leave a valid FDT are counted: the checksum
+ * must have been what refused some.
+ */
+static void test_format2(void **state)
+{
+	unsigned char msg[sizeof(struct luo_msg_hdr) + LUO_MSG_MAX];
+	struct blob_opts o = good;
+	char buf[8192];
+	size_t len, nfds;
+	int blob, file = guest_memfd(), sv[2], dev, s, fd, fds[1], by_sum = 0;
+
+	o.reply_fd = REPLY_FD;
+	len = build_blob_v2(buf, sizeof(buf), &o);
+	blob = blob_memfd(buf, len);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	d.pid = spawn_logged(blob, file, sv[1]);
+	close(sv[1]);
+	close(blob);
+	assert_true(luo_msg_recv(sv[0], msg, sizeof(msg), fds, 1, &nfds) > 0);
+	close(sv[0]);
+	dev = e2e_open(&d);
+	s = luo_retrieve_session(dev, "vm");
+	assert_true(s >= 0);
+	fd = luo_session_retrieve_fd(s, 77);
+	assert_true(fd >= 0);
+	assert_true(memfd_pattern_ok(fd, 8192, 4242));
+	close(fd);
+	assert_int_equal(luo_session_finish(s), 0);
+	close(s);
+	close(dev);
+	assert_int_equal(teardown(state), 0);
+	assert_int_equal(setup(state), 0);
+
+	/* every 7th byte (a luod start each): the whole blob is covered by the unit test */
+	o.reply_fd = -1;
+	len = build_blob_v2(buf, sizeof(buf), &o);
+	for (size_t i = 0; i < len; i += 7) {
+		char copy[8192];
+
+		memcpy(copy, buf, len);
+		copy[i] ^= 0x01;
+		if (fdt_check_full(copy, len) == 0 && !strcmp(fdt_getprop(copy, 0, "compatible", NULL) ?: "",
+							       "luo,handover-v2"))
+			by_sum++;
+		blob = blob_memfd(copy, len);
+		expect_refused(blob, file, BLOB_FD, "handover: ");
+		close(blob);
+	}
+	assert_true(by_sum > 0);
+	close(file);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_foreign_fdt, setup, teardown),
@@ -508,6 +664,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_good_blob, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_memfd_mismatch, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_memfd_v2, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_format2, setup, teardown),
 };
 
 LUO_TEST_MAIN("handover", tests, NULL, NULL)

@@ -329,7 +329,7 @@ static void test_dump(void **state)
 	n = read_file(path, buf, sizeof(buf));
 	assert_true(n > 40);
 	assert_memory_equal(buf, "\xd0\x0d\xfe\xed", 4);
-	assert_non_null(memmem(buf, n, "luo,handover-v1", 15));
+	assert_non_null(memmem(buf, n, "luo,handover-v2", 15));
 	assert_non_null(memmem(buf, n, "dumped", 6));
 	/* --json without --output: usage */
 	assert_int_equal(luoctl(&d, out, sizeof(out), "dump", "--json", NULL), 2);
@@ -338,7 +338,7 @@ static void test_dump(void **state)
 		return;
 	}
 	assert_int_equal(luoctl(&d, buf, sizeof(buf), "dump", "--dts", NULL), 0);
-	assert_non_null(strstr(buf, "compatible = \"luo,handover-v1\";"));
+	assert_non_null(strstr(buf, "compatible = \"luo,handover-v2\";"));
 	assert_non_null(strstr(buf, "history {"));
 	assert_non_null(strstr(buf, "dumped"));
 }

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libfdt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,37 @@ static int protocol_corpus(void)
 	return r ? -1 : 0;
 }
 
+/*
+ * A copy of blob with one change: the root's 64-bit prop set to v, or the
+ * fd of the second record of session node `session` (1: the first) set to v.
+ */
+static int edited(const void *blob, size_t len, const char *name, int session, const char *prop,
+		  uint64_t v)
+{
+	size_t cap = len + 256;
+	void *e = malloc(cap);
+	int r = -1, node;
+
+	if (!e || fdt_open_into(blob, e, (int)cap))
+		goto out;
+	if (session == 0) {
+		if (fdt_setprop_inplace_u64(e, 0, prop, v))
+			goto out;
+	} else {
+		node = fdt_first_subnode(e, fdt_subnode_offset(e, 0, "sessions"));
+		while (node >= 0 && --session)
+			node = fdt_next_subnode(e, node);
+		if (node < 0 || fdt_setprop_inplace_namelen_partial(e, node, prop, (int)strlen(prop),
+								    32, &(fdt32_t){ cpu_to_fdt32((uint32_t)v) }, 4))
+			goto out;
+	}
+	fdt_pack(e);
+	r = write_file("handover", name, e, fdt_totalsize(e), NULL, 0);
+out:
+	free(e);
+	return r;
+}
+
 static int handover_corpus(void)
 {
 	struct luo_handover_luod h = { .listen_fd = -1, .reply_fd = -1, .updates = 2 };
@@ -122,6 +154,9 @@ static int handover_corpus(void)
 		return -1;
 	}
 	r = write_file("handover", "two-sessions", blob, len, NULL, 0);
+	/* the refusals of issue 15, as seeds (fuzz-handover.c fixes their checksums) */
+	r |= edited(blob, len, "generation-max", 0, "generation", UINT64_MAX);
+	r |= edited(blob, len, "fd-twice", 1, "files", FUZZ_FD_BASE);
 	free(blob);
 	return r;
 }

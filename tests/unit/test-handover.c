@@ -9,6 +9,7 @@
 #include <libfdt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -126,21 +127,72 @@ static void *editable(const void *blob)
 	return copy;
 }
 
-static int file_node(void *fdt, int session, int file)
+/* The checksum again after an edit, so that the edit itself is what the reader judges. */
+static void resum(void *fdt)
 {
-	int sessions = fdt_subnode_offset(fdt, 0, "sessions"), n = fdt_first_subnode(fdt, sessions);
+	int len;
+	const void *v = fdt_getprop(fdt, 0, "checksum", &len);
+
+	assert_non_null(v);
+	assert_int_equal(len, 8);
+	assert_int_equal(fdt_setprop_inplace_u64(fdt, 0, "checksum",
+						 luo_handover_checksum(fdt, fdt_totalsize(fdt),
+								       (size_t)((const char *)v - (const char *)fdt))),
+			 0);
+}
+
+/* An edit that must be refused on its own merits: checksum made right first. */
+static void refuse_edit(void *e)
+{
+	resum(e);
+	refuse(e, fdt_totalsize(e));
+	free(e);
+}
+
+static int session_node(void *fdt, int session)
+{
+	int n = fdt_first_subnode(fdt, fdt_subnode_offset(fdt, 0, "sessions"));
 
 	while (session--)
-		n = fdt_next_subnode(fdt, n);
-	n = fdt_first_subnode(fdt, fdt_subnode_offset(fdt, n, "files"));
-	while (file--)
 		n = fdt_next_subnode(fdt, n);
 	assert_true(n >= 0);
 	return n;
 }
 
+/* Read, change and write back one file's record (struct luo_handover_file, big endian). */
+static struct luo_handover_file get_record(void *fdt, int session, int file)
+{
+	struct luo_handover_file r;
+	int len;
+	const char *p = fdt_getprop(fdt, session_node(fdt, session), "files", &len);
+
+	assert_non_null(p);
+	assert_true((size_t)len >= (size_t)(file + 1) * sizeof(r));
+	memcpy(&r, p + (size_t)file * sizeof(r), sizeof(r));
+	return r;
+}
+
+static void put_record(void *fdt, int session, int file, const struct luo_handover_file *r)
+{
+	assert_int_equal(fdt_setprop_inplace_namelen_partial(fdt, session_node(fdt, session), "files", 5,
+							     (uint32_t)((size_t)file * sizeof(*r)), r,
+							     sizeof(*r)),
+			 0);
+}
+
+static void *with_fd(const void *blob, int session, int file, uint32_t fd)
+{
+	void *e = editable(blob);
+	struct luo_handover_file r = get_record(e, session, file);
+
+	r.fd = cpu_to_fdt32(fd);
+	put_record(e, session, file, &r);
+	return e;
+}
+
 static void test_refuse_corrupt(void **state)
 {
+	struct luo_handover_file r;
 	size_t len;
 	void *blob = make_blob(&len), *e;
 	unsigned char *junk;
@@ -156,65 +208,92 @@ static void test_refuse_corrupt(void **state)
 
 	e = editable(blob);
 	assert_int_equal(fdt_setprop_string(e, 0, "compatible", "someone,else-v1"), 0);
-	refuse(e, fdt_totalsize(e));
-	free(e);
-
+	refuse_edit(e);
 	e = editable(blob);
-	assert_int_equal(fdt_setprop_u32(e, 0, "version", 2), 0); /* from a newer luod */
-	refuse(e, fdt_totalsize(e));
-	free(e);
-
+	assert_int_equal(fdt_setprop_u32(e, 0, "version", 3), 0); /* from a newer luod */
+	refuse_edit(e);
+	e = editable(blob);
+	assert_int_equal(fdt_setprop_u32(e, 0, "version", 1), 0); /* format 2 called 1 */
+	refuse_edit(e);
 	e = editable(blob);
 	assert_int_equal(fdt_delprop(e, 0, "generation"), 0);
-	refuse(e, fdt_totalsize(e));
-	free(e);
-
+	refuse_edit(e);
 	e = editable(blob);
-	assert_int_equal(fdt_setprop_u32(e, file_node(e, 1, 2), "fd", 1), 0); /* stdout */
-	refuse(e, fdt_totalsize(e));
-	free(e);
+	assert_int_equal(fdt_setprop_u64(e, 0, "generation", UINT64_MAX), 0); /* would wrap to 0 */
+	refuse_edit(e);
 
-	e = editable(blob);
-	assert_int_equal(fdt_setprop_u32(e, file_node(e, 1, 2), "fd", 900), 0); /* not open */
-	refuse(e, fdt_totalsize(e));
-	free(e);
+	refuse_edit(with_fd(blob, 1, 2, 1));              /* stdout */
+	refuse_edit(with_fd(blob, 1, 2, 900));            /* not open */
+	refuse_edit(with_fd(blob, 1, 2, (uint32_t)fds[0][0])); /* one fd named twice */
+	refuse_edit(with_fd(blob, 0, 1, (uint32_t)fds[0][0])); /* twice in one session */
+	refuse_edit(with_fd(blob, 0, 0, UINT32_MAX));
 
-	e = editable(blob);
-	assert_int_equal(fdt_setprop_u32(e, file_node(e, 1, 2), "fd", (uint32_t)fds[0][0]), 0);
-	refuse(e, fdt_totalsize(e));           /* one fd named twice */
-	free(e);
+	e = editable(blob);                    /* one token twice */
+	r = get_record(e, 0, 3);
+	r.token = cpu_to_fdt64(100);
+	put_record(e, 0, 3, &r);
+	refuse_edit(e);
+	e = editable(blob);                    /* a handler index past the table */
+	r = get_record(e, 0, 0);
+	r.handler = cpu_to_fdt16(1);
+	put_record(e, 0, 0, &r);
+	refuse_edit(e);
+	e = editable(blob);                    /* flags this luod does not know */
+	r = get_record(e, 0, 0);
+	r.flags = cpu_to_fdt16(1);
+	put_record(e, 0, 0, &r);
+	refuse_edit(e);
+	e = editable(blob);                    /* a payload past the payloads */
+	r = get_record(e, 1, 3);
+	r.payload_len = cpu_to_fdt32(fdt32_to_cpu(r.payload_len) + 1);
+	put_record(e, 1, 3, &r);
+	refuse_edit(e);
+	e = editable(blob);                    /* ... with an offset that wraps */
+	r = get_record(e, 1, 0);
+	r.payload_off = cpu_to_fdt32(UINT32_MAX);
+	put_record(e, 1, 0, &r);
+	refuse_edit(e);
+	e = editable(blob);                    /* records cut in the middle */
+	{
+		int n = session_node(e, 0), l;
+		const void *p = fdt_getprop(e, n, "files", &l);
+		void *copy = malloc((size_t)l);
 
+		memcpy(copy, p, (size_t)l);
+		assert_int_equal(fdt_setprop(e, n, "files", copy, l - 4), 0);
+		free(copy);
+	}
+	refuse_edit(e);
+	e = editable(blob);                    /* unknown handler */
+	assert_int_equal(fdt_setprop_string(e, session_node(e, 0), "handlers", "luo,nope-v1"), 0);
+	refuse_edit(e);
+	e = editable(blob);                    /* handlers not NUL-terminated */
+	assert_int_equal(fdt_setprop(e, session_node(e, 0), "handlers", "luo,memfd-v2", 12), 0);
+	refuse_edit(e);
 	e = editable(blob);
-	assert_int_equal(fdt_setprop_u64(e, file_node(e, 0, 3), "token", 100), 0);
-	refuse(e, fdt_totalsize(e));           /* one token twice */
-	free(e);
-
-	e = editable(blob);
-	assert_int_equal(fdt_setprop_string(e, file_node(e, 0, 0), "compatible", "luo,nope-v1"), 0);
-	refuse(e, fdt_totalsize(e));           /* unknown handler */
-	free(e);
-
-	e = editable(blob);
-	assert_int_equal(fdt_setprop_u32(e, file_node(e, 0, 0), "token", 5), 0);
-	refuse(e, fdt_totalsize(e));           /* token of the wrong width */
-	free(e);
+	assert_int_equal(fdt_delprop(e, session_node(e, 1), "payloads"), 0);
+	refuse_edit(e);
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock), 0);
-	e = editable(blob);
-	assert_int_equal(fdt_setprop_u32(e, file_node(e, 0, 1), "fd", (uint32_t)sock[0]), 0);
-	refuse(e, fdt_totalsize(e));           /* a socket where a memfd should be */
-	free(e);
+	refuse_edit(with_fd(blob, 0, 1, (uint32_t)sock[0])); /* a socket where a memfd should be */
 	close(sock[0]);
 	close(sock[1]);
 
 	e = editable(blob);
-	{
-		int sessions = fdt_subnode_offset(e, 0, "sessions");
-		int second = fdt_next_subnode(e, fdt_first_subnode(e, sessions));
+	assert_int_equal(fdt_setprop_string(e, session_node(e, 1), "name", "first"), 0);
+	refuse_edit(e);                        /* two sessions with one name */
 
-		assert_int_equal(fdt_setprop_string(e, second, "name", "first"), 0);
-	}
-	refuse(e, fdt_totalsize(e));           /* two sessions with one name */
+	/* the checksum: missing, or not what the contents give */
+	e = editable(blob);
+	assert_int_equal(fdt_delprop(e, 0, "checksum"), 0);
+	refuse(e, fdt_totalsize(e));
+	free(e);
+	e = editable(blob);
+	resum(e);
+	r = get_record(e, 0, 0);
+	r.token = cpu_to_fdt64(101 ^ 0x200); /* a change only the checksum sees */
+	put_record(e, 0, 0, &r);
+	refuse(e, fdt_totalsize(e));
 	free(e);
 
 	free(blob);
@@ -222,10 +301,47 @@ static void test_refuse_corrupt(void **state)
 }
 
 /*
+ * The blob's own fd may not be a file's: the successor closes it once read,
+ * and the number would later be a client's connection.
+ */
+static void test_refuse_own_fd(void **state)
+{
+	struct luo_handover_luod h;
+	size_t len, bytes;
+	void *blob = make_blob(&len), *e;
+	int mfd = memfd_create("handover", MFD_CLOEXEC);
+
+	(void)state;
+	assert_true(mfd >= 0);
+	e = with_fd(blob, 1, 2, (uint32_t)mfd);
+	resum(e);
+	assert_int_equal(write(mfd, e, fdt_totalsize(e)), (ssize_t)fdt_totalsize(e));
+	assert_int_equal(luo_handover_read_fd(mfd, &h, &bytes), -EINVAL);
+	assert_int_equal(luo_core.nsessions, 0);
+	assert_fds_open();
+	/* the same blob through another fd: the record names an open memfd, so it is taken */
+	{
+		int other = memfd_create("handover", MFD_CLOEXEC);
+
+		assert_true(other >= 0);
+		assert_int_equal(write(other, e, fdt_totalsize(e)), (ssize_t)fdt_totalsize(e));
+		assert_int_equal(luo_handover_read_fd(other, &h, &bytes), 0);
+		for (struct luo_session *s = luo_core.sessions; s; s = s->next)
+			for (size_t i = 0; i < s->nfiles; i++)
+				s->files[i]->fd = -1;
+		core_free_all();
+		close(other);
+	}
+	close(mfd);
+	free(e);
+	free(blob);
+	close_fds();
+}
+
+/*
  * Nodes and properties the reader does not know are stepped over, wherever
- * they are: inside a file node, after a session's files node, on the files
- * node itself, and after everything at the root. The reader walks the tags
- * itself to read 10,000 files fast; this is what it must still skip.
+ * they are: inside a session node, after everything at the root, on the
+ * sessions node itself.
  */
 static void test_unknown_nodes(void **state)
 {
@@ -236,14 +352,13 @@ static void test_unknown_nodes(void **state)
 	int out[NFILES], n;
 
 	(void)state;
-	n = fdt_add_subnode(e, file_node(e, 0, 1), "extra");
+	n = fdt_add_subnode(e, session_node(e, 0), "extra");
 	assert_true(n >= 0);
 	assert_int_equal(fdt_setprop_u32(e, n, "fd", 1), 0); /* not a file's fd: ignored */
-	assert_true(fdt_add_subnode(e, file_node(e, 1, 3), "extra") >= 0);
-	n = fdt_next_subnode(e, fdt_first_subnode(e, fdt_subnode_offset(e, 0, "sessions")));
-	assert_true(fdt_add_subnode(e, n, "notes") >= 0); /* after files */
-	assert_int_equal(fdt_setprop_string(e, fdt_subnode_offset(e, n, "files"), "note", "x"), 0);
+	assert_int_equal(fdt_setprop_string(e, session_node(e, 1), "note", "x"), 0);
+	assert_int_equal(fdt_setprop_string(e, fdt_subnode_offset(e, 0, "sessions"), "note", "x"), 0);
 	assert_true(fdt_add_subnode(e, 0, "zzz") >= 0);
+	resum(e);
 
 	assert_int_equal(luo_handover_read(e, fdt_totalsize(e), &h), 0);
 	assert_int_equal(luo_core.nsessions, 2);
@@ -259,7 +374,11 @@ static void test_unknown_nodes(void **state)
 	core_free_all();
 }
 
-/* Flip bytes at random: the reader may accept or refuse, never crash or leak. */
+/*
+ * Every byte of the blob flipped in turn (all 8 bits, then one bit), then
+ * random flips of 1-4 bits: none is accepted, nothing is added, no fd is
+ * closed. The checksum catches any change within one 8-byte word for sure.
+ */
 static void test_random_corruption(void **state)
 {
 	size_t len;
@@ -267,23 +386,24 @@ static void test_random_corruption(void **state)
 	unsigned char *copy = malloc(len);
 
 	(void)state;
+	for (size_t i = 0; i < 2 * len; i++) {
+		struct luo_handover_luod h;
+
+		memcpy(copy, blob, len);
+		copy[i % len] ^= i < len ? 0xff : (unsigned char)(1u << (i % 8));
+		assert_int_equal(luo_handover_read(copy, len, &h), -EINVAL);
+		assert_int_equal(luo_core.nsessions, 0);
+	}
 	srand(7);
 	for (int round = 0; round < 3000; round++) {
 		struct luo_handover_luod h;
-		int r;
 
 		memcpy(copy, blob, len);
 		for (int k = 0; k < 1 + round % 4; k++)
 			copy[(size_t)rand() % len] ^= (unsigned char)(1u << (rand() % 8));
-		r = luo_handover_read(copy, len, &h);
-		assert_true(r == 0 || r == -EINVAL);
-		if (r == 0) {
-			/* accepted: give the fds back untouched for the next round */
-			for (struct luo_session *s = luo_core.sessions; s; s = s->next)
-				for (size_t i = 0; i < s->nfiles; i++)
-					s->files[i]->fd = -1;
-			core_free_all();
-		}
+		if (!memcmp(copy, blob, len))
+			continue; /* two flips of one bit */
+		assert_int_equal(luo_handover_read(copy, len, &h), -EINVAL);
 		assert_int_equal(luo_core.nsessions, 0);
 		assert_fds_open();
 	}
@@ -334,12 +454,14 @@ static void test_history(void **state)
 
 	e = editable(blob);
 	assert_int_equal(fdt_del_node(e, fdt_subnode_offset(e, 0, "history")), 0);
+	resum(e);
 	read_ok(e);
 	assert_int_equal(history_count(), 0);
 	free(e);
 
 	e = editable(blob);
 	assert_int_equal(fdt_setprop_u32(e, fdt_subnode_offset(e, 0, "history"), "record-size", 12), 0);
+	resum(e);
 	read_ok(e);
 	assert_int_equal(history_count(), 0);
 	free(e);
@@ -347,6 +469,7 @@ static void test_history(void **state)
 	e = editable(blob);
 	node = fdt_subnode_offset(e, 0, "history");
 	assert_int_equal(fdt_delprop(e, node, "entries"), 0);
+	resum(e);
 	read_ok(e);
 	assert_int_equal(history_count(), 0);
 	free(e);
@@ -363,6 +486,7 @@ static void test_history(void **state)
 		assert_int_equal(fdt_setprop(e, node, "entries", rec, sizeof(rec)), 0);
 		assert_int_equal(fdt_setprop_u32(e, node, "record-size", sizeof(rec)), 0);
 	}
+	resum(e);
 	read_ok(e);
 	assert_int_equal(history_count(), 1);
 	assert_memory_equal(history_at(0), &a, sizeof(a));
@@ -448,6 +572,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_v1_fixture, reset, reset),
 	cmocka_unit_test_setup_teardown(test_roundtrip, reset, reset),
 	cmocka_unit_test_setup_teardown(test_refuse_corrupt, reset, reset),
+	cmocka_unit_test_setup_teardown(test_refuse_own_fd, reset, reset),
 	cmocka_unit_test_setup_teardown(test_unknown_nodes, reset, reset),
 	cmocka_unit_test_setup_teardown(test_random_corruption, reset, reset),
 	cmocka_unit_test_setup_teardown(test_history, reset, reset),
