@@ -9,7 +9,7 @@ its passes over the pattern on the serial console. examples/qemu/luo-qemu
 starts it with its RAM in a luo session and upgrades it: to the same QEMU,
 after a `luoctl update` of luod, to another QEMU binary with another
 configuration, through a failed start and a failed load (both roll back:
-the old QEMU resumes), and once more. Throughout: one boot, ticks
+the old QEMU resumes), and twice more, the last time with --stop-first. Throughout: one boot, ticks
 consecutive, the whole pattern intact and checked again under every new
 QEMU, the old QEMU gone after every upgrade, the session held.
 
@@ -181,11 +181,11 @@ def run(work, qemu, vmlinuz, initrd):
         if not booted:
             bail("no guest")
 
-        def upgrade(label, *args, binary=None):
+        def upgrade(label, *args, binary=None, flags=()):
             """One upgrade that must work; then the new QEMU checks the whole pattern."""
             nonlocal pid
             before = guest.last()
-            extra = ["--qemu", binary] if binary else []
+            extra = (["--qemu", binary] if binary else []) + list(flags)
             rc, out, err = tool("upgrade", "vm", *extra, *(["--", *args] if args else []))
             if not ok(rc == 0, f"{label}: luo-qemu upgrade", err):
                 return None
@@ -197,7 +197,7 @@ def run(work, qemu, vmlinuz, initrd):
             ok(cont and guest.last()[0] > before[0],
                f"{label}: the guest runs on (tick {before[0]} -> {guest.last()[0]}), the whole "
                f"pattern checked again", "\n".join(guest.lines()[-5:]))
-            print(f"# {label}: blackout {out['blackout_ms']} ms (stop -> cont), successor ready "
+            print(f"# {label}: blackout {out['blackout_ms']} ms (STOP -> RESUME), successor ready "
                   f"in {out['prestart_ms']} ms", flush=True)
             return out
 
@@ -262,7 +262,7 @@ def run(work, qemu, vmlinuz, initrd):
 
         # and onwards: the session comes from luod this time (the failed ones left it there)
         upgrade("upgrade 3 (after two rollbacks)", *v2, binary=qemu2)
-        upgrade("upgrade 4", *v2)
+        upgrade("upgrade 4 (--stop-first: QMP stop, migrate, cont)", *v2, flags=["--stop-first"])
         ok(held(), "upgrade 4: the new QEMU's luoctl exec holds the session", session())
 
         guest.check("across 4 upgrades, 2 rollbacks and a luoctl update")
