@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -250,15 +251,15 @@ static void test_update_while_running(void **state)
 	read_file(rep, first, sizeof(first));
 	assert_non_null(strstr(first, "fds=1 pid_ok=yes names=0\nsocket:["));
 	assert_non_null(strstr(first, "]\nnone\nnone\n"));
-	wait_session("svc", "normal", true);
+	wait_session("svc", "frozen", true);
 
 	/* luod's update drops luoctl's handle; luoctl takes the session back at once */
 	luod_update(&d, NULL);
-	wait_session("svc", "normal", true);
+	wait_session("svc", "frozen", true);
 	assert_int_equal(luod_status_field(&d, "incoming_sessions"), 0);
 	/* and again: a second update while the same command runs */
 	luod_update(&d, NULL);
-	wait_session("svc", "normal", true);
+	wait_session("svc", "frozen", true);
 
 	assert_int_equal(creat(stop, 0644) >= 0, 1);
 	assert_int_equal(e2e_wait(pid), 0);
@@ -314,7 +315,7 @@ static void test_take_over(void **state)
 	pid = exec_start(log, args);
 	wait_file(rep);
 	read_file(rep, first, sizeof(first));
-	wait_session("vm", "normal", true);
+	wait_session("vm", "frozen", true);
 
 	/* held by a running command: said so, with the way out */
 	assert_int_equal(exec_run(log2, (const char *[]){ "--session", "vm", "--", "/bin/true",
@@ -324,7 +325,7 @@ static void test_take_over(void **state)
 	assert_non_null(strstr(text, "session vm is held by a running process"));
 	assert_non_null(strstr(text, "--take-over"));
 	assert_null(strstr(text, "holds no session"));
-	assert_true(session_is("vm", "normal", true));
+	assert_true(session_is("vm", "frozen", true));
 
 	/* the successor takes it over while the predecessor still runs */
 	assert_int_equal(exec_run(log2, (const char *[]){ "--session", "vm", "--take-over", "--",
@@ -447,12 +448,351 @@ static void test_refusals(void **state)
 	}
 }
 
+/* Whether file path contains text. */
+static bool file_has(const char *path, const char *text)
+{
+	char buf[16384];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return strstr(buf, text) != NULL;
+}
+
+/* Wait (bounded: 30 s) until path contains text. */
+static void wait_text(const char *path, const char *text)
+{
+	for (int i = 0; i < 3000 && !file_has(path, text); i++)
+		pause_ms(10);
+	if (!file_has(path, text))
+		fail_msg("%s never said \"%s\"", path, text);
+}
+
+/* Whether pid is still running (not gone, not a zombie). */
+static bool running(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* Connect to 127.0.0.1:port; the fd, or -errno. */
+static int tcp_connect(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				  .sin_port = htons((uint16_t)port) };
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(c >= 0);
+	if (connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int r = -errno;
+
+		close(c);
+		return r;
+	}
+	return c;
+}
+
+/* What a connection to port reads until EOF (bounded by a 30 s timeout). */
+static void tcp_read_all(int port, char *buf, size_t len)
+{
+	struct timeval tv = { .tv_sec = 30 };
+	int c = tcp_connect(port);
+	size_t used = 0;
+	ssize_t n;
+
+	if (c < 0)
+		fail_msg("connect to %d: %s", port, strerror(-c));
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (used < len - 1 && (n = read(c, buf + used, len - 1 - used)) > 0)
+		used += (size_t)n;
+	buf[used] = '\0';
+	close(c);
+}
+
+/*
+ * Every signal a server may use reaches the command, none ends luoctl:
+ * HAProxy's USR1, nginx's and gunicorn's USR2, WINCH, TTIN, TTOU among them.
+ * --stop-signal: luoctl's own TERM reaches the command as that signal.
+ */
+static void test_every_signal(void **state)
+{
+	static const struct {
+		int sig;
+		const char *name;
+	} sigs[] = { { SIGHUP, "HUP" },	  { SIGINT, "INT" },   { SIGQUIT, "QUIT" },
+		     { SIGUSR1, "USR1" }, { SIGUSR2, "USR2" }, { SIGWINCH, "WINCH" },
+		     { SIGTTIN, "TTIN" }, { SIGTTOU, "TTOU" }, { SIGALRM, "ALRM" },
+		     { SIGTSTP, "TSTP" } };
+	char tcp[64], log[PATH_MAX], got[PATH_MAX], rep[PATH_MAX], script[PATH_MAX * 4];
+	const char *args[] = { "--session", "sigs", "--stop-signal", "SIGQUIT", "--",
+			       "/bin/sh", "-c", script, NULL };
+	int n, status;
+	pid_t pid;
+
+	(void)state;
+	snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%d", free_port());
+	snprintf(log, sizeof(log), "%s/exec.log", d.dir);
+	snprintf(got, sizeof(got), "%s/got", d.dir);
+	snprintf(rep, sizeof(rep), "%s/ready", d.dir);
+	n = snprintf(script, sizeof(script), "for s in");
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		n += snprintf(script + n, sizeof(script) - (size_t)n, " %s", sigs[i].name);
+	snprintf(script + n, sizeof(script) - (size_t)n,
+		 "; do trap \"echo $s >> %s\" $s; done; trap 'echo TERM >> %s; exit 42' TERM; "
+		 ": > %s; while :; do sleep 0.02; done",
+		 got, got, rep);
+	pid = exec_start(log, (const char *[]){ "--session", "sigs", "--create", "--listen", tcp,
+						"--", "/bin/sh", "-c", script, NULL });
+	wait_file(rep);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		char line[16];
+
+		assert_int_equal(kill(pid, sigs[i].sig), 0);
+		snprintf(line, sizeof(line), "%s\n", sigs[i].name);
+		wait_text(got, line);
+		/* luoctl is still there, CMD's parent */
+		assert_int_equal(waitpid(pid, &status, WNOHANG), 0);
+	}
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(e2e_wait(pid), 42);
+	assert_true(session_is("sigs", "frozen", false));
+	unlink(rep);
+	unlink(got);
+
+	/* --stop-signal QUIT: luoctl's TERM is the command's QUIT; KILL and STOP are refused */
+	snprintf(script, sizeof(script),
+		 "trap 'exit 43' QUIT; trap 'exit 44' TERM; : > %s; while :; do sleep 0.02; done", rep);
+	pid = exec_start(log, args);
+	wait_file(rep);
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(e2e_wait(pid), 43);
+	args[3] = "KILL";
+	assert_int_equal(exec_run(log, args), 2);
+	args[3] = "STOP";
+	assert_int_equal(exec_run(log, args), 2);
+	args[3] = "NOSUCH";
+	assert_int_equal(exec_run(log, args), 2);
+	assert_true(session_is("sigs", "frozen", false));
+}
+
+/* A small server on fd 3 that writes its pid to argv[1] and answers "served" to everyone. */
+#define SERVE                                                                           \
+	"import os, socket, sys\n"                                                      \
+	"s = socket.socket(fileno=3)\n"                                                 \
+	"open(sys.argv[1] + '.tmp', 'w').write(str(os.getpid()))\n"                     \
+	"os.rename(sys.argv[1] + '.tmp', sys.argv[1])\n"                                \
+	"while True:\n"                                                                 \
+	"    c, _ = s.accept()\n"                                                       \
+	"    c.sendall(b'served by %d' % os.getpid())\n"                                \
+	"    c.close()\n"
+
+static pid_t read_pid(const char *path)
+{
+	char buf[32];
+
+	wait_file(path);
+	read_file(path, buf, sizeof(buf));
+	unlink(path);
+	return (pid_t)atoi(buf);
+}
+
+/*
+ * luoctl exec dies, the session does not: SIGUSR1 to luoctl reaches the
+ * command (and ends it: its default action) while luoctl frees the session
+ * as on any exit; SIGKILL to luoctl leaves the command serving, orphaned,
+ * and luod holding the session; the next luoctl exec takes it and says
+ * which earlier server still has its sockets. Across a luod update too.
+ */
+static void test_supervisor_dies(void **state)
+{
+	char tcp[64], log[PATH_MAX], rep[PATH_MAX], buf[256], want[64];
+	const char *args[] = { "--session", "sup", "--create", "--listen", tcp, "--",
+			       "/usr/bin/python3", "-c", SERVE, rep, NULL };
+	int port = free_port();
+	pid_t pid, server;
+
+	(void)state;
+	snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%d", port);
+	snprintf(log, sizeof(log), "%s/exec.log", d.dir);
+	snprintf(rep, sizeof(rep), "%s/pid", d.dir);
+
+	/* SIGUSR1 goes to the command, whose default action ends it; luoctl says how */
+	pid = exec_start(log, args);
+	server = read_pid(rep);
+	tcp_read_all(port, buf, sizeof(buf));
+	snprintf(want, sizeof(want), "served by %d", (int)server);
+	assert_string_equal(buf, want);
+	wait_session("sup", "frozen", true);
+	assert_int_equal(kill(pid, SIGUSR1), 0);
+	assert_int_equal(e2e_wait(pid), 128 + SIGUSR1);
+	assert_true(session_is("sup", "frozen", false));
+	assert_int_equal(e2e_session_files(&d, "sup"), 1);
+
+	/* SIGKILL to luoctl: the server goes on serving, luod holds the session */
+	pid = exec_start(log, args);
+	server = read_pid(rep);
+	wait_session("sup", "frozen", true);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(e2e_wait(pid), 128 + SIGKILL);
+	wait_session("sup", "frozen", false);
+	assert_int_equal(e2e_session_files(&d, "sup"), 1);
+	assert_true(running(server));
+	tcp_read_all(port, buf, sizeof(buf));
+	snprintf(want, sizeof(want), "served by %d", (int)server);
+	assert_string_equal(buf, want);
+
+	/* luod updated meanwhile: the session crosses it like any held one */
+	luod_update(&d, NULL);
+	tcp_read_all(port, buf, sizeof(buf));
+	assert_string_equal(buf, want);
+
+	/* the next luoctl exec takes the session and names the server still running */
+	truncate(log, 0);
+	pid = exec_start(log, args);
+	wait_text(log, "an earlier server still has its sockets open");
+	snprintf(want, sizeof(want), "pid %d (python3)", (int)server);
+	wait_text(log, want);
+	{
+		pid_t next = read_pid(rep);
+
+		wait_session("sup", "frozen", true);
+		/* the orphan stopped: the new one serves alone, on the same listener */
+		assert_int_equal(kill(server, SIGKILL), 0);
+		for (int i = 0; i < 3000 && running(server); i++)
+			pause_ms(10);
+		assert_false(running(server));
+		tcp_read_all(port, buf, sizeof(buf));
+		snprintf(want, sizeof(want), "served by %d", (int)next);
+		assert_string_equal(buf, want);
+	}
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(e2e_wait(pid), 128 + SIGTERM);
+	assert_true(session_is("sup", "frozen", false));
+}
+
+/*
+ * A command that shuts its listener down (shutdown(SHUT_RD): the socket is
+ * shared, so that stops it accepting for everyone) does not stop it for
+ * long: luoctl listens again at once, while the command runs and when it
+ * exits right after; a client that connects then waits in the backlog for
+ * the next run.
+ */
+static void test_relisten(void **state)
+{
+	char tcp[64], log[PATH_MAX], rep[PATH_MAX], stop[PATH_MAX], buf[256];
+	const char *shut = "import os, socket, sys, time\n"
+			   "s = socket.socket(fileno=3)\n"
+			   "s.shutdown(socket.SHUT_RD)\n"
+			   "open(sys.argv[1], 'w').close()\n"
+			   "while not os.path.exists(sys.argv[2]):\n"
+			   "    time.sleep(0.02)\n"
+			   "c, _ = s.accept()\n"
+			   "c.sendall(b'served after the shutdown')\n";
+	int port = free_port(), c;
+	pid_t pid;
+
+	(void)state;
+	snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%d", port);
+	snprintf(log, sizeof(log), "%s/exec.log", d.dir);
+	snprintf(rep, sizeof(rep), "%s/pid", d.dir);
+	snprintf(stop, sizeof(stop), "%s/stop", d.dir);
+	pid = exec_start(log, (const char *[]){ "--session", "shut", "--create", "--listen", tcp,
+						"--", "/usr/bin/python3", "-c", shut, rep, stop, NULL });
+	wait_file(rep);
+	wait_text(log, "the command shut listener 0 down; listening again");
+	c = tcp_connect(port);
+	if (c < 0)
+		fail_msg("connect after luoctl listened again: %s", strerror(-c));
+	assert_int_equal(creat(stop, 0644) >= 0, 1);
+	memset(buf, 0, sizeof(buf));
+	assert_true(read(c, buf, sizeof(buf) - 1) > 0);
+	assert_string_equal(buf, "served after the shutdown");
+	close(c);
+	assert_int_equal(e2e_wait(pid), 0);
+	assert_true(session_is("shut", "frozen", false));
+	unlink(rep);
+	unlink(stop);
+
+	/* shut down and gone at once: luoctl listens again before it hands the session over */
+	truncate(log, 0);
+	assert_int_equal(exec_run(log, (const char *[]){ "--session", "shut", "--", "/usr/bin/python3",
+							 "-c", "import socket; socket.socket(fileno=3)"
+							 ".shutdown(socket.SHUT_RD)", NULL }),
+			 0);
+	assert_true(file_has(log, "listening again"));
+	assert_true(session_is("shut", "frozen", false));
+	c = tcp_connect(port);
+	if (c < 0)
+		fail_msg("connect between two runs: %s", strerror(-c));
+
+	/* the connection made between two runs is served by the third */
+	pid = exec_start(log, (const char *[]){ "--session", "shut", "--", "/usr/bin/python3", "-c",
+						SERVE, rep, NULL });
+	memset(buf, 0, sizeof(buf));
+	assert_true(read(c, buf, sizeof(buf) - 1) > 0);
+	assert_non_null(strstr(buf, "served by"));
+	close(c);
+	tcp_read_all(port, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "served by"));
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(e2e_wait(pid), 128 + SIGTERM);
+	unlink(rep);
+}
+
+/* --protocol nginx: NGINX="3;4;" beside LISTEN_FDS, for nginx's own inheritance. */
+static void test_protocol_nginx(void **state)
+{
+	char tcp[64], tcp2[64], log[PATH_MAX], rep[PATH_MAX], script[PATH_MAX * 2], buf[256];
+
+	(void)state;
+	snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%d", free_port());
+	snprintf(tcp2, sizeof(tcp2), "tcp:127.0.0.1:%d", free_port());
+	snprintf(log, sizeof(log), "%s/exec.log", d.dir);
+	snprintf(rep, sizeof(rep), "%s/env", d.dir);
+	snprintf(script, sizeof(script), "echo \"NGINX=$NGINX fds=$LISTEN_FDS\" > %s", rep);
+	assert_int_equal(exec_run(log, (const char *[]){ "--session", "ngx", "--create", "--listen",
+							 tcp, "--listen", tcp2, "--protocol",
+							 "nginx", "--", "/bin/sh", "-c", script,
+							 NULL }),
+			 0);
+	read_file(rep, buf, sizeof(buf));
+	assert_string_equal(buf, "NGINX=3;4; fds=2\n");
+	/* without it, no NGINX: nginx would take none */
+	assert_int_equal(exec_run(log, (const char *[]){ "--session", "ngx", "--", "/bin/sh", "-c",
+							 script, NULL }),
+			 0);
+	read_file(rep, buf, sizeof(buf));
+	assert_string_equal(buf, "NGINX= fds=2\n");
+	assert_int_equal(exec_run(log, (const char *[]){ "--session", "ngx", "--protocol", "bogus",
+							 "--", "/bin/true", NULL }),
+			 2);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_listen_fds, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_update_while_running, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_take_over, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_signals, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_every_signal, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_supervisor_dies, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_relisten, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_protocol_nginx, setup, teardown),
 };
 
 LUO_TEST_MAIN("luoctl-exec", tests, NULL, NULL)

@@ -260,7 +260,8 @@ int hold_lost(struct hold *h)
 	return hold_attach(h, false);
 }
 
-int hold_freeze(struct hold *h)
+/* Freeze the session; then close the handle (luod holds it) unless keep. */
+static int freeze(struct hold *h, bool keep)
 {
 	/* a global update may be under way: it finishes in well under this */
 	for (int tries = 0; tries < 600; tries++) {
@@ -276,8 +277,10 @@ int hold_freeze(struct hold *h)
 		}
 		r = luo_session_set_event(h->handle, LUO_EVENT_FREEZE);
 		if (r == 0) {
-			close(h->handle);
-			h->handle = -1;
+			if (!keep) {
+				close(h->handle);
+				h->handle = -1;
+			}
 			return 0;
 		}
 		if (r != -EBUSY && r != -EPIPE && r != -ECONNRESET)
@@ -285,6 +288,16 @@ int hold_freeze(struct hold *h)
 		pause_ms(50);
 	}
 	return -ETIMEDOUT;
+}
+
+int hold_freeze(struct hold *h)
+{
+	return freeze(h, false);
+}
+
+int hold_pin(struct hold *h)
+{
+	return freeze(h, true);
 }
 
 void hold_close(struct hold *h)

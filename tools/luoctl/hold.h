@@ -41,6 +41,12 @@ bool hold_hung_up(const struct hold *h);
 int hold_lost(struct hold *h);
 /* Freeze the session and close the handle: luod holds it from here on. */
 int hold_freeze(struct hold *h);
+/*
+ * Freeze the session and keep the handle: luoctl still holds it, and if
+ * luoctl dies (SIGKILL, the OOM killer) the handle closes on a frozen
+ * session, which luod then holds as after hold_freeze(), never releases.
+ */
+int hold_pin(struct hold *h);
 /* Close what luoctl still holds (the fds too) and free. */
 void hold_close(struct hold *h);
 int hold_generation(int dev, uint64_t *generation);

@@ -41,7 +41,8 @@ static const struct luoctl_command commands[] = {
 	  "  -i, --initrd FILE      the next kernel's initramfs\n"
 	  "  -a, --append ARGS      the next kernel's command line (default: this one's)\n" },
 	{ "exec", cmd_exec,
-	  "--session NAME [--create] [--listen SPEC]... [--take-over] -- CMD [ARGS]",
+	  "--session NAME [--create] [--listen SPEC]... [--take-over] [--stop-signal SIG] "
+	  "[--protocol P] -- CMD [ARGS]",
 	  "run CMD on the session's fds (LISTEN_FDS), which outlive it",
 	  "  -S, --session NAME     the session holding the fds between runs\n"
 	  "  -c, --create           first start: bind the --listen sockets, create the session\n"
@@ -49,7 +50,10 @@ static const struct luoctl_command commands[] = {
 	  "                         fds 3, 4, ... in this order; used when the session is created\n"
 	  "      --take-over        when a process holds the session (a running CMD), hand it on\n"
 	  "                         to this one first: a successor starts before its predecessor\n"
-	  "                         stops\n" },
+	  "                         stops\n"
+	  "      --stop-signal SIG  what luoctl's own SIGTERM becomes for CMD (QUIT, USR1, ...);\n"
+	  "                         every other signal is passed on as it is\n"
+	  "      --protocol P       systemd (LISTEN_FDS, the default) or nginx (also NGINX=3;4;...)\n" },
 	{ "watch", cmd_watch, "[--count N]",
 	  "state changes as they happen: luod, sessions, participants, update steps",
 	  "  -n, --count N          stop after N events (the first snapshot not counted)\n" },
