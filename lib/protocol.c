@@ -8,6 +8,8 @@
  * cut (MSG_CTRUNC) is EBADMSG, and every fd that came with it is closed here.
  */
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -108,6 +110,13 @@ int luo_msg_check(const void *buf, size_t len, size_t nfds, size_t max_fds)
 	return 0;
 }
 
+static bool peer_gone(int sock)
+{
+	struct pollfd p = { .fd = sock, .events = POLLRDHUP };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 static void close_all(int *fds, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -152,7 +161,12 @@ ssize_t luo_msg_recv(int sock, void *buf, size_t buf_len, int *fds, size_t max_f
 		ngot += k;
 	}
 
-	if (n == 0 && ngot == 0)
+	/*
+	 * SOCK_SEQPACKET reads an empty record as 0 bytes, as it reads the end
+	 * of the stream: only a peer that has shut down (RDHUP) has ended it.
+	 * An empty record from a live peer is malformed, never a hang-up.
+	 */
+	if (n == 0 && ngot == 0 && peer_gone(sock))
 		return 0;
 	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
 	    luo_msg_check(buf, (size_t)n, ngot, max_fds) < 0)

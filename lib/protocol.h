@@ -303,8 +303,8 @@ struct luo_msg_session_state {
  * least sizeof(struct luo_msg_hdr) + LUO_MSG_MAX bytes is always enough),
  * with every received fd O_CLOEXEC; it validates the header (size, version,
  * fd count matching nfds) and on any error closes every fd that arrived.
- * Returns the message size, 0 on orderly EOF, or -errno (EBADMSG for a
- * malformed message).
+ * Returns the message size, 0 on orderly EOF (the peer has shut down), or
+ * -errno (EBADMSG for a malformed message, an empty record included).
  */
 int luo_msg_send(int sock, uint16_t op, int32_t result, const void *body, size_t body_len,
 		 const int *fds, size_t nfds);

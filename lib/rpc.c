@@ -2,7 +2,10 @@
 /*
  * Request/reply round trip. A reply that is not for the request sent, or
  * that carries fds with an error, is a protocol violation by the peer:
- * EPROTO, with anything it carried closed.
+ * EPROTO, with anything it carried closed. The one exception is an error
+ * with op 0: luod's answer to a record it could not read a header from, or
+ * its refusal of the whole connection (too many of this uid's): that error
+ * is the call's result.
  */
 #include <errno.h>
 #include <string.h>
@@ -26,18 +29,23 @@ int luo_rpc(int sock, uint16_t op, const void *body, size_t body_len, const int 
 	if (sock < 0)
 		return -EBADF;
 	r = luo_msg_send(sock, op, 0, body, body_len, fds, nfds);
-	if (r == -EPIPE)
-		return -ECONNRESET;
-	if (r < 0)
+	if (r < 0 && r != -EPIPE)
 		return r;
-
+	/* after EPIPE: a connection luod refused still holds the refusal */
 	n = luo_msg_recv(sock, &reply->hdr, sizeof(reply->hdr) + sizeof(reply->body), reply->fds,
 			 LUO_FDS_PER_MSG, &reply->nfds);
 	if (n == 0)
 		return -ECONNRESET;
 	if (n < 0)
-		return (int)n;
+		return r == -EPIPE ? -ECONNRESET : (int)n;
 	reply->body_len = (size_t)n - sizeof(reply->hdr);
+	/* op 0: luod could not tell the request (no header) or refused the connection */
+	if (reply->hdr.op == 0 && reply->hdr.result < 0 && !reply->nfds && !reply->body_len)
+		return reply->hdr.result;
+	if (r == -EPIPE) {
+		luo_reply_close_fds(reply);
+		return -ECONNRESET;
+	}
 	if (reply->hdr.op != op || reply->hdr.result > 0 ||
 	    (reply->hdr.result < 0 && (reply->nfds || reply->body_len))) {
 		luo_reply_close_fds(reply);

@@ -226,6 +226,8 @@ static void conn_readable(struct conn *c)
 	ssize_t n;
 	uint16_t op;
 
+	/* a record too short to hold an op leaves 0 here, not the last request's */
+	memset(request, 0, sizeof(struct luo_msg_hdr));
 	n = luo_msg_recv(c->fd, request, sizeof(request), fds, LUO_FDS_PER_MSG, &nfds);
 	if (n == -EAGAIN)
 		return;
@@ -235,11 +237,18 @@ static void conn_readable(struct conn *c)
 	}
 	reply_reset();
 	if (n < 0) {
-		/* malformed: answer with what can be told of it, keep the connection */
+		/*
+		 * malformed (an empty record too): answered with the op it names,
+		 * so that the client's call gets the error; the connection stays
+		 * open. A participant's is ignored: it answers, it is not answered.
+		 */
 		memcpy(&hdr, request, sizeof(hdr));
-		log_warn("pid %d: malformed message: %s", (int)c->pid, strerror((int)-n));
+		log_warn("pid %d: malformed message (op %u): %s", (int)c->pid, (unsigned)hdr.op,
+			 strerror((int)-n));
+		if (c->participant)
+			return;
 		reply.result = (int32_t)n;
-		reply_send(c, 0);
+		reply_send(c, hdr.op);
 		return;
 	}
 	memcpy(&hdr, request, sizeof(hdr));

@@ -126,7 +126,7 @@ static void test_fd_counts(void **state)
 	send_req(s, LUO_OP_SESSION_PRESERVE, &m, len, LUO_FDS_PER_MSG - 1, fds, LUO_FDS_PER_MSG - 1);
 	expect(s, LUO_OP_SESSION_PRESERVE, -EINVAL);
 	send_req(s, LUO_OP_SESSION_PRESERVE, &m, len, 200, fds, LUO_FDS_PER_MSG);
-	expect(s, 0, -EBADMSG);
+	expect(s, LUO_OP_SESSION_PRESERVE, -EBADMSG);
 	/* 253 fds on requests that take none, on both kinds of connection */
 	send_req(s, LUO_OP_SESSION_GET_STATE, NULL, 0, LUO_FDS_PER_MSG, fds, LUO_FDS_PER_MSG);
 	expect(s, LUO_OP_SESSION_GET_STATE, -EINVAL);
@@ -182,12 +182,12 @@ static void test_oversized(void **state)
 
 		memcpy(big, &h, HDR);
 		assert_int_equal(e2e_raw_send(s, big, sizes[i], fds, 8), (ssize_t)sizes[i]);
-		expect(s, 0, -EBADMSG);
+		expect(s, LUO_OP_SESSION_PRESERVE, -EBADMSG);
 		h.op = LUO_OP_STATUS;
 		h.nfds = 0;
 		memcpy(big, &h, HDR);
 		assert_int_equal(e2e_raw_send(dev, big, sizes[i], NULL, 0), (ssize_t)sizes[i]);
-		expect(dev, 0, -EBADMSG);
+		expect(dev, LUO_OP_STATUS, -EBADMSG);
 	}
 	/* both connections still work */
 	assert_int_equal(luo_session_preserve_fd(s, fds[0], 1), 0);

@@ -7,7 +7,10 @@
  *  - luoctl never hangs on a luod that does not answer: --timeout ends it
  *    with a message and exit status 124;
  *  - names with newlines, escape sequences or C1 controls are shown
- *    escaped by luoctl's tables and in luod's log, byte-exact in JSON.
+ *    escaped by luoctl's tables and in luod's log, byte-exact in JSON;
+ *  - an empty or malformed record on a session handle is EBADMSG and the
+ *    session lives on; a malformed request is answered with its own op, so
+ *    libluo reports EBADMSG.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -303,9 +306,105 @@ static void test_names_escaped(void **state)
 	}
 }
 
+/* Send a raw record on sock and read the reply: its op and result. */
+static void raw_request(int sock, const void *rec, size_t len, uint16_t *op, int32_t *result)
+{
+	static unsigned char rx[sizeof(struct luo_msg_hdr) + LUO_MSG_MAX];
+	struct luo_msg_hdr hdr;
+	int fds[LUO_FDS_PER_MSG];
+	size_t nfds = 0;
+	ssize_t n;
+
+	E2E_CHECK(send(sock, rec, len, 0) == (ssize_t)len);
+	n = luo_msg_recv(sock, rx, sizeof(rx), fds, LUO_FDS_PER_MSG, &nfds);
+	if (n < (ssize_t)sizeof(hdr))
+		fprintf(stderr, "reply to a %zu-byte record: %zd\n", len, n);
+	E2E_CHECK(n >= (ssize_t)sizeof(hdr) && nfds == 0);
+	memcpy(&hdr, rx, sizeof(hdr));
+	*op = hdr.op;
+	*result = hdr.result;
+}
+
+static void malformed_records(void *arg)
+{
+	int dev = luo_open(d.sock), s, fd = memfd_pattern("keep", 8192, 5), back;
+	struct luo_msg_hdr bad = { .size = sizeof(bad), .version = 99, .op = LUO_OP_SESSION_GET_NAME };
+	char name[LUO_NAME_MAX];
+	uint16_t op;
+	int32_t result;
+
+	(void)arg;
+	E2E_CHECK(dev >= 0);
+	s = luo_create_session(dev, "zero");
+	E2E_CHECK(s >= 0);
+	E2E_CHECK(luo_session_preserve_fd(s, fd, 1) == 0);
+	/* an empty record is not the end of the connection */
+	for (int i = 0; i < 3; i++) {
+		raw_request(s, "", 0, &op, &result);
+		E2E_CHECK(op == 0 && result == -EBADMSG);
+	}
+	/* a record too short for a header, and a bad version: EBADMSG with the op it has */
+	raw_request(s, "abc", 3, &op, &result);
+	E2E_CHECK(op == 0 && result == -EBADMSG);
+	raw_request(s, &bad, sizeof(bad), &op, &result);
+	E2E_CHECK(op == LUO_OP_SESSION_GET_NAME && result == -EBADMSG);
+	bad.op = LUO_OP_STATUS;
+	raw_request(dev, &bad, sizeof(bad), &op, &result);
+	E2E_CHECK(op == LUO_OP_STATUS && result == -EBADMSG);
+	raw_request(dev, "", 0, &op, &result);
+	E2E_CHECK(op == 0 && result == -EBADMSG);
+	/* the session and its file are all there */
+	E2E_CHECK(luo_session_get_name(s, name) == 0 && !strcmp(name, "zero"));
+	E2E_CHECK(luo_session_unpreserve_fd(s, 1) == 0);
+	E2E_CHECK(luo_session_preserve_fd(s, fd, 2) == 0);
+	close(fd);
+	/* and it still goes through an update whole */
+	E2E_CHECK(write(((int *)arg)[1], "r", 1) == 1);
+	{
+		char c;
+
+		E2E_CHECK(read(((int *)arg)[0], &c, 1) == 1); /* root updated luod */
+	}
+	close(s);
+	close(dev);
+	dev = luo_open(d.sock);
+	s = luo_retrieve_session(dev, "zero");
+	E2E_CHECK(s >= 0);
+	back = luo_session_retrieve_fd(s, 2);
+	E2E_CHECK(back >= 0 && memfd_pattern_ok(back, 8192, 5));
+	E2E_CHECK(luo_session_finish(s) == 0);
+}
+
+static void test_malformed_records(void **state)
+{
+	int to_root[2], to_child[2], sync[2];
+	pid_t a;
+	char c;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	start_open(NULL, NULL);
+	assert_int_equal(pipe(to_root), 0);
+	assert_int_equal(pipe(to_child), 0);
+	sync[0] = to_child[0];
+	sync[1] = to_root[1];
+	a = e2e_fork_as(UID_A, GID_A, malformed_records, sync);
+	close(to_root[1]); /* the child's: its exit is an end of file here */
+	close(to_child[0]);
+	assert_int_equal(read(to_root[0], &c, 1), 1);
+	assert_int_equal(e2e_session_files(&d, "zero"), 1);
+	luod_update(&d, NULL);
+	assert_int_equal(write(to_child[1], "u", 1), 1);
+	assert_int_equal(e2e_wait(a), 0);
+	close(to_root[0]);
+	close(to_child[1]);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_luoctl_timeout),
 	cmocka_unit_test_teardown(test_names_escaped, teardown),
+	cmocka_unit_test_teardown(test_malformed_records, teardown),
 };
 
 LUO_TEST_MAIN("isolation", tests, NULL, NULL)

@@ -108,35 +108,36 @@ static void test_device_malformed(void **state)
 	(void)state;
 	base = e2e_luod_fds(&d);
 
+	/* malformed: EBADMSG, answered with the op the header names (libluo's call gets it) */
 	/* wrong version */
 	h = hdr_for(LUO_OP_GET_STATE, 0, 0);
 	h.version = LUO_PROTO_VERSION + 1;
 	send_msg(dev, h, NULL, 0, NULL, 0);
-	expect_err(dev, 0, -EBADMSG);
+	expect_err(dev, LUO_OP_GET_STATE, -EBADMSG);
 	/* truncated header */
 	h = hdr_for(LUO_OP_GET_STATE, 0, 0);
 	raw_send(dev, &h, HDR - 4, NULL, 0);
-	expect_err(dev, 0, -EBADMSG);
+	expect_err(dev, LUO_OP_GET_STATE, -EBADMSG);
 	/* the header claims more, then less, than the record holds */
 	h = hdr_for(LUO_OP_GET_STATE, 8, 0);
 	send_msg(dev, h, NULL, 0, NULL, 0);
-	expect_err(dev, 0, -EBADMSG);
+	expect_err(dev, LUO_OP_GET_STATE, -EBADMSG);
 	h = hdr_for(LUO_OP_GET_STATE, 0, 0);
 	memset(body, 0, sizeof(body));
 	send_msg(dev, h, body, 8, NULL, 0);
-	expect_err(dev, 0, -EBADMSG);
+	expect_err(dev, LUO_OP_GET_STATE, -EBADMSG);
 	/* a record larger than any message */
 	h = hdr_for(LUO_OP_GET_STATE, sizeof(big) - HDR, 0);
 	memcpy(big, &h, HDR);
 	raw_send(dev, big, sizeof(big), NULL, 0);
-	expect_err(dev, 0, -EBADMSG);
+	expect_err(dev, LUO_OP_GET_STATE, -EBADMSG);
 	/* fds announced but not sent, and sent but not announced: closed, EBADMSG */
 	h = hdr_for(LUO_OP_GET_STATE, 0, 2);
 	send_msg(dev, h, NULL, 0, &fd, 1);
-	expect_err(dev, 0, -EBADMSG);
+	expect_err(dev, LUO_OP_GET_STATE, -EBADMSG);
 	h = hdr_for(LUO_OP_GET_STATE, 0, 0);
 	send_msg(dev, h, NULL, 0, &fd, 1);
-	expect_err(dev, 0, -EBADMSG);
+	expect_err(dev, LUO_OP_GET_STATE, -EBADMSG);
 	/* a request with a result set */
 	h = hdr_for(LUO_OP_GET_STATE, 0, 0);
 	h.result = -1;
