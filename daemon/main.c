@@ -43,6 +43,9 @@ static void usage(FILE *out)
 		"                        files one session may hold (default 65536; EMFILE)\n"
 		"      --max-fds N       preserved fds in all (default: RLIMIT_NOFILE, raised\n"
 		"                        to its hard limit, less a quarter for luod; ENOSPC)\n"
+		"      --max-connections-per-uid N\n"
+		"                        connections one uid may have open; root and luod's\n"
+		"                        uid are not limited (default 256; EUSERS)\n"
 		"      --max-message-size BYTES\n"
 		"                        largest request luod reads (default and maximum\n"
 		"                        65808; EMSGSIZE)\n"
@@ -127,6 +130,7 @@ enum {
 	OPT_MAX_FILES,
 	OPT_MAX_FDS,
 	OPT_MAX_MESSAGE,
+	OPT_MAX_CONNS,
 	OPT_BACKEND,
 };
 
@@ -142,6 +146,7 @@ int main(int argc, char **argv)
 		{ "max-files-per-session", required_argument, NULL, OPT_MAX_FILES },
 		{ "max-fds", required_argument, NULL, OPT_MAX_FDS },
 		{ "max-message-size", required_argument, NULL, OPT_MAX_MESSAGE },
+		{ "max-connections-per-uid", required_argument, NULL, OPT_MAX_CONNS },
 		{ "backend", required_argument, NULL, OPT_BACKEND },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -217,6 +222,7 @@ int main(int argc, char **argv)
 		case OPT_MAX_SESSIONS:
 		case OPT_MAX_FILES:
 		case OPT_MAX_FDS:
+		case OPT_MAX_CONNS:
 		case OPT_MAX_MESSAGE: {
 			const struct option *o = &opts[0];
 			long long lo = c == OPT_MAX_MESSAGE ? (long long)LUO_LIMIT_MESSAGE_MIN : 1;
@@ -231,6 +237,7 @@ int main(int argc, char **argv)
 			*(c == OPT_MAX_SESSIONS ? &luo_limits.sessions_per_uid :
 			  c == OPT_MAX_FILES	? &luo_limits.files_per_session :
 			  c == OPT_MAX_FDS	? &luo_limits.fds :
+			  c == OPT_MAX_CONNS	? &luo_limits.connections_per_uid :
 						  &luo_limits.message) = (size_t)v;
 			break;
 		}

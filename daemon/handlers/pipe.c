@@ -11,7 +11,9 @@
  * opened by. preserve and freeze record; retrieve checks the fd is the same
  * pipe (inode), the same end with the same flags, and the same capacity.
  * A FIFO renamed or unlinked meanwhile is still the same FIFO: its path is
- * only reported.
+ * only reported, and one that cannot be read (renamed below more than
+ * PATH_MAX bytes of directories) is recorded as unknown, never an error:
+ * the owner of a FIFO cannot fail anyone's freeze with its name.
  *
  * Payload v1: struct pipe_record below, then path_len bytes of path (no
  * NUL; empty for an anonymous pipe).
@@ -27,6 +29,7 @@
 
 #define PIPE_NAMED 0x1   /* a FIFO on a filesystem, not pipe:[ino] */
 #define PIPE_DELETED 0x2 /* its path was unlinked when recorded */
+#define PIPE_PATH_UNKNOWN 0x4 /* a FIFO whose link could not be read: no path recorded */
 #define PIPE_PATH_MAX 4096
 
 struct pipe_record {
@@ -66,13 +69,15 @@ static int pipe_read(int fd, struct pipe_state *ps)
 	if (sz < 0)
 		return -errno;
 	r = procfd_link(fd, ps->path, sizeof(ps->path));
-	if (r < 0)
-		return r;
 	ps->rec.dev = (uint64_t)st.st_dev;
 	ps->rec.ino = (uint64_t)st.st_ino;
 	ps->rec.fl = (uint32_t)fl;
 	ps->rec.pipe_size = (uint32_t)sz;
-	if (ps->path[0] == '/') {
+	if (r < 0) {
+		/* "pipe:[ino]" always fits: this is a FIFO on a path too long to read */
+		ps->rec.flags |= PIPE_NAMED | PIPE_PATH_UNKNOWN;
+		ps->path[0] = '\0';
+	} else if (ps->path[0] == '/') {
 		ps->rec.flags |= PIPE_NAMED;
 		if (procfd_strip_deleted(ps->path))
 			ps->rec.flags |= PIPE_DELETED;
@@ -142,10 +147,11 @@ static int pipe_retrieve(struct luo_file *file)
 		return -EIO;
 	}
 	if ((want.rec.flags & PIPE_NAMED) &&
-	    (strcmp(want.path, have.path) || (want.rec.flags ^ have.rec.flags) & PIPE_DELETED))
+	    (strcmp(want.path, have.path) ||
+	     (want.rec.flags ^ have.rec.flags) & (PIPE_DELETED | PIPE_PATH_UNKNOWN)))
 		log_info("fifo token %llu: was %s%s, now %s%s", (unsigned long long)file->token,
-			 want.path, want.rec.flags & PIPE_DELETED ? PROCFD_DELETED : "", have.path,
-			 have.rec.flags & PIPE_DELETED ? PROCFD_DELETED : "");
+			 procfd_path_shown(want.path), want.rec.flags & PIPE_DELETED ? PROCFD_DELETED : "",
+			 procfd_path_shown(have.path), have.rec.flags & PIPE_DELETED ? PROCFD_DELETED : "");
 	return 0;
 }
 

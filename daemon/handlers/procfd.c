@@ -40,6 +40,11 @@ bool procfd_link_is(int fd, const char *target)
 	return procfd_link(fd, buf, sizeof(buf)) == 0 && !strcmp(buf, target);
 }
 
+const char *procfd_path_shown(const char *path)
+{
+	return *path ? path : "(path unknown)";
+}
+
 bool procfd_strip_deleted(char *buf)
 {
 	size_t n = strlen(buf), s = strlen(PROCFD_DELETED);

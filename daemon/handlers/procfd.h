@@ -19,6 +19,8 @@ int procfd_link(int fd, char *buf, size_t len);
 bool procfd_link_is(int fd, const char *target);
 /* Strip a trailing " (deleted)" from buf in place; true if there was one. */
 bool procfd_strip_deleted(char *buf);
+/* A recorded path for a log line: "(path unknown)" for one not recorded. */
+const char *procfd_path_shown(const char *path);
 
 /*
  * The value of "key:" in /proc/self/fdinfo/N, leading blanks skipped,

@@ -15,20 +15,30 @@
  * O_APPEND (where every write moves it), the same offset. The path is for
  * people: a file renamed or unlinked meanwhile is still the same file, so
  * a different path is reported, not refused; an unlinked or O_TMPFILE
- * file is known by its inode only.
+ * file is known by its inode only. A path luod cannot read (renamed below
+ * more than PATH_MAX bytes of directories, say) is recorded as unknown:
+ * what the owner of a file does with its name never fails a freeze, and so
+ * never stops anyone's update.
+ *
+ * memfd_secret(2) memory is S_IFREG too, but nothing of it can be checked
+ * (no offset, no page luod may touch): it is refused as no handler's
+ * (ENOENT), as the kernel's LUO refuses it.
  *
  * Payload v1: struct regular_record below, then path_len bytes of path
  * (no NUL, without the " (deleted)" suffix).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "core/luod.h"
 #include "handlers/procfd.h"
 
 #define REGULAR_DELETED 0x1
+#define REGULAR_PATH_UNKNOWN 0x2 /* the link could not be read: no path recorded */
 #define REGULAR_PATH_MAX 4096
 
 struct regular_record {
@@ -46,12 +56,21 @@ struct regular_state {
 	char path[REGULAR_PATH_MAX];
 };
 
-/* A path on a filesystem: not an anonymous inode, whatever mode it shows. */
+/*
+ * A path on a filesystem: not an anonymous inode, whatever mode it shows
+ * (their links are short: one too long to read is a path), and not
+ * secret memory.
+ */
 static bool regular_can_preserve(int fd, const struct stat *st)
 {
 	char path[REGULAR_PATH_MAX];
+	struct statfs sfs;
+	int r;
 
-	return S_ISREG(st->st_mode) && procfd_link(fd, path, sizeof(path)) == 0 && path[0] == '/';
+	if (!S_ISREG(st->st_mode) || (fstatfs(fd, &sfs) == 0 && sfs.f_type == SECRETMEM_MAGIC))
+		return false;
+	r = procfd_link(fd, path, sizeof(path));
+	return r == -ENAMETOOLONG || (r == 0 && path[0] == '/');
 }
 
 static int regular_read(int fd, struct regular_state *rs)
@@ -72,10 +91,12 @@ static int regular_read(int fd, struct regular_state *rs)
 	if (off < 0)
 		return -errno;
 	r = procfd_link(fd, rs->path, sizeof(rs->path));
-	if (r < 0)
-		return r;
-	if (procfd_strip_deleted(rs->path))
+	if (r < 0) {
+		rs->path[0] = '\0';
+		rs->rec.flags |= REGULAR_PATH_UNKNOWN;
+	} else if (procfd_strip_deleted(rs->path)) {
 		rs->rec.flags |= REGULAR_DELETED;
+	}
 	rs->rec.dev = (uint64_t)st.st_dev;
 	rs->rec.ino = (uint64_t)st.st_ino;
 	rs->rec.offset = (int64_t)off;
@@ -131,21 +152,23 @@ static int regular_retrieve(struct luo_file *file)
 	}
 	if (want.rec.dev != have.rec.dev || want.rec.ino != have.rec.ino) {
 		log_warn("file token %llu: not the file that was preserved (%s, inode %llu -> %s, inode %llu)",
-			 (unsigned long long)file->token, want.path, (unsigned long long)want.rec.ino,
-			 have.path, (unsigned long long)have.rec.ino);
+			 (unsigned long long)file->token, procfd_path_shown(want.path),
+			 (unsigned long long)want.rec.ino, procfd_path_shown(have.path),
+			 (unsigned long long)have.rec.ino);
 		return -EIO;
 	}
 	if (want.rec.fl != have.rec.fl ||
 	    (!(want.rec.fl & O_APPEND) && want.rec.offset != have.rec.offset)) {
 		log_warn("file token %llu: %s changed since it was frozen (flags %#o -> %#o, offset %lld -> %lld)",
-			 (unsigned long long)file->token, want.path, want.rec.fl, have.rec.fl,
+			 (unsigned long long)file->token, procfd_path_shown(want.path), want.rec.fl, have.rec.fl,
 			 (long long)want.rec.offset, (long long)have.rec.offset);
 		return -EIO;
 	}
-	if (strcmp(want.path, have.path) || (want.rec.flags ^ have.rec.flags) & REGULAR_DELETED)
+	if (strcmp(want.path, have.path) ||
+	    (want.rec.flags ^ have.rec.flags) & (REGULAR_DELETED | REGULAR_PATH_UNKNOWN))
 		log_info("file token %llu: was %s%s, now %s%s", (unsigned long long)file->token,
-			 want.path, want.rec.flags & REGULAR_DELETED ? PROCFD_DELETED : "", have.path,
-			 have.rec.flags & REGULAR_DELETED ? PROCFD_DELETED : "");
+			 procfd_path_shown(want.path), want.rec.flags & REGULAR_DELETED ? PROCFD_DELETED : "",
+			 procfd_path_shown(have.path), have.rec.flags & REGULAR_DELETED ? PROCFD_DELETED : "");
 	return 0;
 }
 

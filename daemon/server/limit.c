@@ -12,12 +12,21 @@
  *   files per session      EMFILE   (--max-files-per-session)
  *   preserved fds in total ENOSPC   (--max-fds, under RLIMIT_NOFILE)
  *   message size           EMSGSIZE (--max-message-size; server.c checks it)
+ *   connections per uid    EUSERS   (--max-connections-per-uid)
+ * Connections are the one thing a uid can make luod hold without asking
+ * for anything: each accepted one is an fd. A uid past its limit has its
+ * new connection answered with EUSERS (op 0, no request needed) and closed
+ * at once. Root and luod's own uid have no such limit, and the top of the
+ * fd table (a 32nd of RLIMIT_NOFILE, at least 32 fds) is theirs alone:
+ * however many uids connect, root can still connect and update.
  * The participant deadline (--participant-timeout) lives in participant.c.
  * Sessions and files handed over by a predecessor always count but are
  * never refused: the limits only stop new ones.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "core/luod.h"
 #include "server/limit.h"
@@ -27,7 +36,16 @@ struct luo_limits luo_limits = {
 	.files_per_session = 65536,
 	.fds = LUO_LIMIT_UNSET,
 	.message = LUO_LIMIT_MESSAGE_MAX,
+	.connections_per_uid = 256,
 };
+
+/* Open device connections of each unprivileged uid that has any. */
+static struct uid_conns {
+	uid_t uid;
+	size_t open;
+	size_t refused; /* since it last had one closed: logged at 1, 2, 4, ... */
+} *conns;
+static size_t nconns, conns_cap;
 
 /* fds luod keeps for itself: stdio, epoll, signalfd, the socket, connections, state files */
 static size_t reserve(size_t nofile)
@@ -63,10 +81,81 @@ int limits_init(void)
 			 luo_limits.fds, nofile, reserve(nofile), room);
 		luo_limits.fds = room;
 	}
-	log_debug("limits: RLIMIT_NOFILE %zu, %zu preserved fds, %zu sessions per uid, %zu files per session, %zu-byte messages",
+	log_debug("limits: RLIMIT_NOFILE %zu, %zu preserved fds, %zu sessions per uid, %zu files per session, %zu-byte messages, %zu connections per uid",
 		  nofile, luo_limits.fds, luo_limits.sessions_per_uid, luo_limits.files_per_session,
-		  luo_limits.message);
+		  luo_limits.message, luo_limits.connections_per_uid);
 	return 0;
+}
+
+bool uid_privileged(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+/* luod's RLIMIT_NOFILE now: another process may have lowered it (prlimit). */
+static size_t nofile_now(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > (rlim_t)1 << 30)
+		return (size_t)1 << 30;
+	return (size_t)rl.rlim_cur;
+}
+
+static struct uid_conns *uid_conns(uid_t uid, bool add)
+{
+	for (size_t i = 0; i < nconns; i++)
+		if (conns[i].uid == uid)
+			return &conns[i];
+	if (!add)
+		return NULL;
+	if (nconns == conns_cap) {
+		size_t cap = conns_cap ? 2 * conns_cap : 16;
+		struct uid_conns *n = realloc(conns, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		conns = n;
+		conns_cap = cap;
+	}
+	conns[nconns] = (struct uid_conns){ .uid = uid };
+	return &conns[nconns++];
+}
+
+int limits_connect(uid_t uid, int fd)
+{
+	size_t nofile = nofile_now(), room = nofile / 32 < 32 ? 32 : nofile / 32;
+	struct uid_conns *u;
+	bool top;
+
+	if (uid_privileged(uid))
+		return 0;
+	u = uid_conns(uid, true);
+	if (!u)
+		return -EUSERS; /* out of memory: refuse rather than count wrong */
+	top = (size_t)fd + room >= nofile;
+	if (u->open >= luo_limits.connections_per_uid || top) {
+		u->refused++;
+		if ((u->refused & (u->refused - 1)) == 0)
+			log_warn("uid %u: connection refused (%zu refused): %s", (unsigned)uid, u->refused,
+				 top ? "luod's fd table is nearly full, the rest is kept for root"
+				     : "it has --max-connections-per-uid open");
+		return -EUSERS;
+	}
+	u->open++;
+	return 0;
+}
+
+void limits_disconnect(uid_t uid)
+{
+	struct uid_conns *u = uid_conns(uid, false);
+
+	if (!u || !u->open)
+		return;
+	u->refused = 0;
+	if (--u->open == 0)
+		*u = conns[--nconns];
 }
 
 int limits_create(uid_t uid)

@@ -6,6 +6,7 @@
 #ifndef LUOD_LIMIT_H
 #define LUOD_LIMIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -18,6 +19,7 @@ struct luo_limits {
 	size_t files_per_session; /* --max-files-per-session: EMFILE past it */
 	size_t fds;               /* --max-fds, all preserved files together: ENOSPC past it */
 	size_t message;           /* --max-message-size, a whole record: EMSGSIZE past it */
+	size_t connections_per_uid; /* --max-connections-per-uid: EUSERS past it */
 };
 extern struct luo_limits luo_limits;
 
@@ -32,6 +34,16 @@ extern struct luo_limits luo_limits;
  * for connections and luod's own files. 0 or -errno.
  */
 int limits_init(void);
+/* Root and luod's own uid: no per-uid limit on connections, and room kept for them. */
+bool uid_privileged(uid_t uid);
+/*
+ * Whether a device connection of uid, accepted as fd, may stay: 0 (it is
+ * counted until limits_disconnect()) or -EUSERS: uid has
+ * --max-connections-per-uid already, or fd lies in the top of luod's fd
+ * table, which only privileged uids may take. Privileged uids always 0.
+ */
+int limits_connect(uid_t uid, int fd);
+void limits_disconnect(uid_t uid);
 /* Whether uid may create one more session: 0 or -EDQUOT. */
 int limits_create(uid_t uid);
 /* Whether s may preserve n more files: 0, -EMFILE (the session) or -ENOSPC (luod). */

@@ -29,7 +29,7 @@
 
 static bool privileged(const struct conn *c)
 {
-	return c->uid == 0 || c->uid == geteuid();
+	return uid_privileged(c->uid);
 }
 
 static void fill_session_info(const struct luo_session *s, struct luo_msg_session_info *info)

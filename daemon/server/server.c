@@ -97,6 +97,8 @@ void conn_free(struct conn *c)
 	}
 	epoll_ctl(srv.epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	if (c->counted)
+		limits_disconnect(c->uid);
 	pending_free(c->pending);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -311,6 +313,24 @@ static void conn_event(struct conn *c, uint32_t events)
 		conn_closed(c);
 }
 
+/*
+ * A connection refused before its first request: told why (an op-0 error,
+ * which libluo returns from whatever call it makes), then closed. Shut
+ * down first and drained, so that no request can be left unread in it: a
+ * UNIX socket closed with unread data resets its peer, which would lose
+ * the answer. recv() without control data drops any fds that came along.
+ */
+static void conn_refuse(int fd, int err)
+{
+	char buf[256];
+
+	luo_msg_send(fd, 0, err, NULL, 0, NULL, 0);
+	shutdown(fd, SHUT_RDWR);
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC) > 0)
+		;
+	close(fd);
+}
+
 static void accept_all(void)
 {
 	for (;;) {
@@ -336,11 +356,17 @@ static void accept_all(void)
 			close(fd);
 			continue;
 		}
+		if (limits_connect(cred.uid, fd) < 0) {
+			conn_refuse(fd, -EUSERS);
+			continue;
+		}
 		c = conn_new(fd, false);
 		if (!c) {
+			limits_disconnect(cred.uid);
 			close(fd);
 			continue;
 		}
+		c->counted = !uid_privileged(cred.uid);
 		c->uid = cred.uid;
 		c->pid = cred.pid;
 	}

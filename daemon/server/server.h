@@ -27,6 +27,7 @@ struct pending {
 struct conn {
 	int fd;
 	bool is_session;
+	bool counted; /* a device connection limits_connect() counts against its uid */
 	uid_t uid;
 	pid_t pid;
 	struct luo_session *session; /* session handle: NULL once the session ended */

@@ -8,16 +8,27 @@
  *    with a message and exit status 124;
  *  - names with newlines, escape sequences or C1 controls are shown
  *    escaped by luoctl's tables and in luod's log, byte-exact in JSON;
+ *  - a file or FIFO renamed below a path longer than PATH_MAX never fails
+ *    a freeze: root's `luoctl update` and `update --session` go through;
+ *  - connections are limited per uid (--max-connections-per-uid, EUSERS,
+ *    luoctl says so); root and luod's uid are not, and the top of luod's fd
+ *    table is kept for them: 19,990 connections of one uid, or every
+ *    connection two uids can make into a small fd table, leave root's
+ *    luoctl working;
+ *  - a memfd_secret fd is refused as having no handler (ENOENT);
  *  - an empty or malformed record on a session handle is EBADMSG and the
  *    session lives on; a malformed request is answered with its own op, so
  *    libluo reports EBADMSG.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,6 +39,7 @@
 
 #define UID_A 65534 /* nobody */
 #define GID_A 65534
+#define UID_B 65533
 
 static struct luod_proc d;
 
@@ -50,6 +62,55 @@ static void start_open(const char *opt, const char *val)
 	else
 		luod_start(&d, "--socket-mode", "0666", NULL);
 	assert_int_equal(chmod(d.dir, 0711), 0);
+}
+
+/* Two pipes between root and the child: the child's end of each. */
+struct chan {
+	int in;  /* root -> child */
+	int out; /* child -> root */
+};
+
+static void chan_send(int fd)
+{
+	E2E_CHECK(write(fd, "x", 1) == 1);
+}
+
+static void chan_wait(int fd)
+{
+	char c;
+
+	E2E_CHECK(read(fd, &c, 1) == 1);
+}
+
+/* Run fn as uid with a channel to it; returns the child, *to and *from root's ends. */
+static pid_t child_with_chan_as(uid_t uid, void (*fn)(void *), int *to, int *from)
+{
+	int down[2], up[2];
+	struct chan ch;
+	pid_t pid;
+
+	assert_int_equal(pipe2(down, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(up, O_CLOEXEC), 0);
+	ch.in = down[0];
+	ch.out = up[1];
+	pid = e2e_fork_as(uid, uid == UID_A ? GID_A : uid, fn, &ch);
+	close(down[0]);
+	close(up[1]);
+	*to = down[1];
+	*from = up[0];
+	return pid;
+}
+
+static pid_t child_with_chan(void (*fn)(void *), int *to, int *from)
+{
+	return child_with_chan_as(UID_A, fn, to, from);
+}
+
+static void wait_child(int from)
+{
+	char c;
+
+	assert_int_equal(read(from, &c, 1), 1);
 }
 
 static double now_s(void)
@@ -165,17 +226,12 @@ static const char c1_csi[] = "c1\xc2\x9b" "31mred";
 static const char bidi[] = "txt\xe2\x80\xae" "gpj.exe";
 static const char utf8_ok[] = "caf\xc3\xa9-\xe6\x97\xa5";
 
-struct holder {
-	int ready[2];
-	int go[2];
-};
-
 static void make_odd_sessions(void *arg)
 {
-	struct holder *h = arg;
+	const struct chan *ch = arg;
 	const char *names[] = { forged_log, osc_title, c1_csi, bidi, utf8_ok };
 	int dev = luo_open(d.sock), s[5];
-	char c = 1, got[LUO_NAME_MAX];
+	char got[LUO_NAME_MAX];
 
 	E2E_CHECK(dev >= 0);
 	for (int i = 0; i < 5; i++) {
@@ -185,9 +241,8 @@ static void make_odd_sessions(void *arg)
 		E2E_CHECK(luo_session_get_name(s[i], got) == 0);
 		E2E_CHECK(strcmp(got, names[i]) == 0);
 	}
-	E2E_CHECK(write(h->ready[1], &c, 1) == 1);
-	E2E_CHECK(read(h->go[0], &c, 1) == 1);
-	_exit(0);
+	chan_send(ch->out);
+	chan_wait(ch->in);
 }
 
 static bool has_control(const char *s)
@@ -251,18 +306,15 @@ static void watch_output(char *out, size_t len)
 static void test_names_escaped(void **state)
 {
 	static char out[65536], log[1 << 20];
-	struct holder h;
+	int to, from;
 	pid_t a;
-	char c = 0;
 
 	(void)state;
 	if (geteuid() != 0)
 		skip();
 	start_open(NULL, NULL);
-	assert_int_equal(pipe(h.ready), 0);
-	assert_int_equal(pipe(h.go), 0);
-	a = e2e_fork_as(UID_A, GID_A, make_odd_sessions, &h);
-	assert_int_equal(read(h.ready[0], &c, 1), 1);
+	a = child_with_chan(make_odd_sessions, &to, &from);
+	wait_child(from);
 
 	/* the table: one line per session, nothing a terminal would obey */
 	assert_int_equal(luoctl(&d, out, sizeof(out), "sessions", NULL), 0);
@@ -298,12 +350,10 @@ static void test_names_escaped(void **state)
 	assert_null(strstr(log, "\nluod[1]:"));
 	assert_non_null(strstr(log, "session a: closed\\nluod[1]: error: keeper: lost all: created by uid 65534"));
 
-	assert_int_equal(write(h.go[1], &c, 1), 1);
+	assert_int_equal(write(to, "u", 1), 1);
 	assert_int_equal(e2e_wait(a), 0);
-	for (int i = 0; i < 2; i++) {
-		close(h.ready[i]);
-		close(h.go[i]);
-	}
+	close(to);
+	close(from);
 }
 
 /* Send a raw record on sock and read the reply: its op and result. */
@@ -327,13 +377,13 @@ static void raw_request(int sock, const void *rec, size_t len, uint16_t *op, int
 
 static void malformed_records(void *arg)
 {
+	const struct chan *ch = arg;
 	int dev = luo_open(d.sock), s, fd = memfd_pattern("keep", 8192, 5), back;
 	struct luo_msg_hdr bad = { .size = sizeof(bad), .version = 99, .op = LUO_OP_SESSION_GET_NAME };
 	char name[LUO_NAME_MAX];
 	uint16_t op;
 	int32_t result;
 
-	(void)arg;
 	E2E_CHECK(dev >= 0);
 	s = luo_create_session(dev, "zero");
 	E2E_CHECK(s >= 0);
@@ -359,12 +409,8 @@ static void malformed_records(void *arg)
 	E2E_CHECK(luo_session_preserve_fd(s, fd, 2) == 0);
 	close(fd);
 	/* and it still goes through an update whole */
-	E2E_CHECK(write(((int *)arg)[1], "r", 1) == 1);
-	{
-		char c;
-
-		E2E_CHECK(read(((int *)arg)[0], &c, 1) == 1); /* root updated luod */
-	}
+	chan_send(ch->out);
+	chan_wait(ch->in); /* root updated luod */
 	close(s);
 	close(dev);
 	dev = luo_open(d.sock);
@@ -377,34 +423,342 @@ static void malformed_records(void *arg)
 
 static void test_malformed_records(void **state)
 {
-	int to_root[2], to_child[2], sync[2];
+	int to, from;
 	pid_t a;
-	char c;
 
 	(void)state;
 	if (geteuid() != 0)
 		skip();
 	start_open(NULL, NULL);
-	assert_int_equal(pipe(to_root), 0);
-	assert_int_equal(pipe(to_child), 0);
-	sync[0] = to_child[0];
-	sync[1] = to_root[1];
-	a = e2e_fork_as(UID_A, GID_A, malformed_records, sync);
-	close(to_root[1]); /* the child's: its exit is an end of file here */
-	close(to_child[0]);
-	assert_int_equal(read(to_root[0], &c, 1), 1);
+	a = child_with_chan(malformed_records, &to, &from);
+	wait_child(from);
 	assert_int_equal(e2e_session_files(&d, "zero"), 1);
 	luod_update(&d, NULL);
-	assert_int_equal(write(to_child[1], "u", 1), 1);
+	assert_int_equal(write(to, "u", 1), 1);
 	assert_int_equal(e2e_wait(a), 0);
-	close(to_root[0]);
-	close(to_child[1]);
+	close(to);
+	close(from);
+}
+
+/* More than PATH_MAX bytes of directories below dir; an fd of the deepest. */
+static int deep_dir(int dir)
+{
+	char name[251];
+	int fd = dup(dir);
+
+	memset(name, 'd', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	for (int i = 0; i < 20; i++) { /* 20 x 251 bytes */
+		int next;
+
+		E2E_CHECK(mkdirat(fd, name, 0700) == 0);
+		next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		E2E_CHECK(next >= 0);
+		close(fd);
+		fd = next;
+	}
+	return fd;
+}
+
+static void same_inode(int a, int b)
+{
+	struct stat sa, sb;
+
+	E2E_CHECK(fstat(a, &sa) == 0 && fstat(b, &sb) == 0);
+	E2E_CHECK(sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
+}
+
+static void long_paths(void *arg)
+{
+	const struct chan *ch = arg;
+	char dir[] = "/tmp/luo-longpath.XXXXXX", link[64], buf[64];
+	int dfd, deep, f, p, dev, s, got[2];
+	uint64_t tokens[2] = { 1, 2 };
+
+	E2E_CHECK(mkdtemp(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	E2E_CHECK(dfd >= 0);
+	f = openat(dfd, "file", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	E2E_CHECK(f >= 0 && write(f, "abc", 3) == 3);
+	E2E_CHECK(mkfifoat(dfd, "fifo", 0600) == 0);
+	p = openat(dfd, "fifo", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	E2E_CHECK(p >= 0 && write(p, "in the pipe", 11) == 11);
+	dev = luo_open(d.sock);
+	E2E_CHECK(dev >= 0);
+	s = luo_create_session(dev, "longpath");
+	E2E_CHECK(s >= 0);
+	E2E_CHECK(luo_session_preserve_fds(s, (int[]){ f, p }, tokens, 2) == 0);
+	/* now below 5,000 bytes of directories: /proc/self/fd/N cannot be read */
+	deep = deep_dir(dfd);
+	E2E_CHECK(renameat(dfd, "file", deep, "file") == 0);
+	E2E_CHECK(renameat(dfd, "fifo", deep, "fifo") == 0);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", f);
+	E2E_CHECK(readlink(link, buf, sizeof(buf)) < 0 && errno == ENAMETOOLONG);
+	chan_send(ch->out);
+	chan_wait(ch->in); /* root's global update ran: the handles are gone */
+	close(s);
+	close(dev);
+
+	dev = luo_open(d.sock);
+	s = luo_retrieve_session(dev, "longpath");
+	E2E_CHECK(s >= 0);
+	E2E_CHECK(luo_session_retrieve_fds(s, tokens, got, 2) == 0);
+	same_inode(got[0], f);
+	same_inode(got[1], p);
+	E2E_CHECK(read(got[1], buf, 11) == 11 && !memcmp(buf, "in the pipe", 11));
+	E2E_CHECK(luo_session_finish(s) == 0);
+	close(s);
+	/* preserved while the path cannot be read, then root's per-session update */
+	s = luo_create_session(dev, "longpath2");
+	E2E_CHECK(s >= 0);
+	E2E_CHECK(luo_session_preserve_fds(s, got, tokens, 2) == 0);
+	chan_send(ch->out);
+	chan_wait(ch->in); /* root updated this session alone */
+	close(s);
+	s = luo_retrieve_session(dev, "longpath2");
+	E2E_CHECK(s >= 0);
+	close(got[0]);
+	close(got[1]);
+	E2E_CHECK(luo_session_retrieve_fds(s, tokens, got, 2) == 0);
+	same_inode(got[0], f);
+	E2E_CHECK(luo_session_finish(s) == 0);
+	/* the path for root to clean up */
+	E2E_CHECK(write(ch->out, dir, sizeof(dir)) == (ssize_t)sizeof(dir));
+}
+
+static void test_unreadable_path(void **state)
+{
+	char out[4096], dir[64] = "", cmd[128];
+	int to, from;
+	pid_t a;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	start_open(NULL, NULL);
+	a = child_with_chan(long_paths, &to, &from);
+	wait_child(from);
+	/* root's global update is not A's to veto */
+	if (luoctl(&d, out, sizeof(out), "update", NULL) != 0)
+		fail_msg("luoctl update: %s", out);
+	assert_int_equal(write(to, "u", 1), 1);
+	wait_child(from);
+	if (luoctl(&d, out, sizeof(out), "update", "--session", "longpath2", NULL) != 0)
+		fail_msg("luoctl update --session: %s", out);
+	assert_int_equal(write(to, "u", 1), 1);
+	assert_true(read(from, dir, sizeof(dir)) > 0);
+	assert_int_equal(e2e_wait(a), 0);
+	close(to);
+	close(from);
+	assert_int_equal(strncmp(dir, "/tmp/luo-longpath.", 18), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* How many connections a child opens, and what it saw: sent to root as it is. */
+struct conn_report {
+	int want;
+	int ok;      /* answered */
+	int refused; /* EUSERS */
+	int other;   /* anything else: a failure */
+};
+
+static int conn_want; /* set before the fork */
+
+static void many_connections(void *arg)
+{
+	const struct chan *ch = arg;
+	struct conn_report rep = { .want = conn_want };
+	int *fds = calloc((size_t)conn_want, sizeof(int));
+
+	E2E_CHECK(fds);
+	for (int i = 0; i < conn_want; i++) {
+		enum luo_state st;
+		int r;
+
+		fds[i] = luo_open(d.sock);
+		E2E_CHECK(fds[i] >= 0);
+		/* the answer of a kept connection; a refused one's EUSERS waits in it */
+		r = luo_get_state(fds[i], &st);
+		if (r == 0)
+			rep.ok++;
+		else if (r == -EUSERS)
+			rep.refused++;
+		else if (rep.other++ == 0)
+			fprintf(stderr, "connection %d: %s\n", i, strerror(-r));
+		if (r != 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+	}
+	E2E_CHECK(write(ch->out, &rep, sizeof(rep)) == sizeof(rep));
+	chan_wait(ch->in); /* root has checked: let go */
+	if (rep.ok) {
+		/* one closed: room for one more */
+		for (int i = 0; i < conn_want; i++)
+			if (fds[i] >= 0) {
+				enum luo_state st;
+				int fd;
+
+				close(fds[i]);
+				fds[i] = -1;
+				fd = luo_open(d.sock);
+				E2E_CHECK(fd >= 0 && luo_get_state(fd, &st) == 0);
+				close(fd);
+				break;
+			}
+	}
+	free(fds);
+}
+
+static pid_t connect_as(uid_t uid, int n, int *to, int *from, struct conn_report *rep)
+{
+	pid_t pid;
+
+	conn_want = n;
+	pid = child_with_chan_as(uid, many_connections, to, from);
+	assert_int_equal(read(*from, rep, sizeof(*rep)), sizeof(*rep));
+	assert_int_equal(rep->other, 0);
+	assert_int_equal(rep->ok + rep->refused, n);
+	return pid;
+}
+
+/* root's luoctl, within its default timeout: status, and a session of its own */
+static void root_still_served(void)
+{
+	char out[4096];
+	int dev = e2e_open(&d), s;
+
+	if (luoctl(&d, out, sizeof(out), "status", "--timeout", "20", NULL) != 0)
+		fail_msg("luoctl status as root: %s", out);
+	assert_int_equal(luoctl(&d, out, sizeof(out), "sessions", "--timeout", "20", NULL), 0);
+	s = luo_create_session(dev, "roots");
+	assert_true(s >= 0);
+	close(s);
+	close(dev);
+}
+
+static void test_connection_limits(void **state)
+{
+	const char *status_args[] = { "--socket", d.sock, "status", NULL };
+	struct conn_report rep, rep_b;
+	char out[4096];
+	int to, from, to_b, from_b, roots[20];
+	pid_t a, b;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	/* a small limit: the 9th connection of a uid is refused, and told why */
+	start_open("--max-connections-per-uid", "8");
+	a = connect_as(UID_A, 12, &to, &from, &rep);
+	assert_int_equal(rep.ok, 8);
+	assert_int_equal(rep.refused, 4);
+	/* root has no such limit */
+	for (int i = 0; i < 20; i++) {
+		enum luo_state st;
+
+		roots[i] = e2e_open(&d);
+		assert_int_equal(luo_get_state(roots[i], &st), 0);
+	}
+	for (int i = 0; i < 20; i++)
+		close(roots[i]);
+	/* luoctl as A: a clear message, exit 1 */
+	{
+		int p[2], status;
+		size_t used = 0;
+		pid_t pid;
+
+		assert_int_equal(pipe(p), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			e2e_drop_to(UID_A, GID_A);
+			dup2(p[1], 2);
+			execv(getenv("LUOCTL"), (char *const[]){ "luoctl", (char *)status_args[0],
+							       (char *)status_args[1],
+							       (char *)status_args[2], NULL });
+			_exit(127);
+		}
+		close(p[1]);
+		for (ssize_t r; (r = read(p[0], out + used, sizeof(out) - 1 - used)) > 0;)
+			used += (size_t)r;
+		out[used] = '\0';
+		close(p[0]);
+		status = e2e_wait(pid);
+		assert_int_equal(status, 1);
+		assert_non_null(strstr(out, "luoctl: status: luod refused the connection: this uid has too many"));
+	}
+	assert_int_equal(write(to, "u", 1), 1);
+	assert_int_equal(e2e_wait(a), 0);
+	close(to);
+	close(from);
+	luod_stop(&d);
+
+	/* the case, with the default limit: 19,990 connections of one uid */
+	start_open(NULL, NULL);
+	a = connect_as(UID_A, 19990, &to, &from, &rep);
+	assert_int_equal(rep.ok, 256);
+	root_still_served();
+	assert_int_equal(write(to, "u", 1), 1);
+	assert_int_equal(e2e_wait(a), 0);
+	close(to);
+	close(from);
+	luod_stop(&d);
+
+	/* many uids into a small fd table: the top of it stays root's */
+	start_open(NULL, NULL);
+	assert_int_equal(prlimit(d.pid, RLIMIT_NOFILE, &(struct rlimit){ 300, 300 }, NULL), 0);
+	a = connect_as(UID_A, 256, &to, &from, &rep);
+	b = connect_as(UID_B, 256, &to_b, &from_b, &rep_b);
+	assert_true(rep.ok + rep_b.ok < 300 - 32);
+	assert_true(rep_b.refused > 0);
+	root_still_served();
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(write(i ? to_b : to, "u", 1), 1);
+		assert_int_equal(e2e_wait(i ? b : a), 0);
+	}
+	close(to);
+	close(from);
+	close(to_b);
+	close(from_b);
+}
+
+static void secret_memory(void *arg)
+{
+	int dev = luo_open(d.sock), s, fd = (int)syscall(SYS_memfd_secret, 0);
+
+	(void)arg;
+	E2E_CHECK(dev >= 0 && fd >= 0);
+	s = luo_create_session(dev, "secret");
+	E2E_CHECK(s >= 0);
+	E2E_CHECK(luo_session_preserve_fd(s, fd, 1) == -ENOENT);
+	/* and the session is as it was */
+	fd = memfd_pattern("plain", 4096, 3);
+	E2E_CHECK(luo_session_preserve_fd(s, fd, 1) == 0);
+}
+
+static void test_memfd_secret(void **state)
+{
+	int fd = (int)syscall(SYS_memfd_secret, 0);
+
+	(void)state;
+	if (fd < 0)
+		skip(); /* this kernel has no secretmem (secretmem.enable=0, or older) */
+	close(fd);
+	if (geteuid() != 0)
+		skip();
+	start_open(NULL, NULL);
+	assert_int_equal(e2e_as_uid(UID_A, GID_A, secret_memory, NULL), 0);
 }
 
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_luoctl_timeout),
 	cmocka_unit_test_teardown(test_names_escaped, teardown),
 	cmocka_unit_test_teardown(test_malformed_records, teardown),
+	cmocka_unit_test_teardown(test_unreadable_path, teardown),
+	cmocka_unit_test_teardown(test_connection_limits, teardown),
+	cmocka_unit_test_teardown(test_memfd_secret, teardown),
 };
 
 LUO_TEST_MAIN("isolation", tests, NULL, NULL)
