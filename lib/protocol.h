@@ -263,20 +263,50 @@ struct luo_msg_history_reply {
 	struct luo_msg_history_entry entries[];
 };
 
-/* PARTICIPANT_REGISTER request is struct luo_msg_name; its reply and an answer carry: */
+/*
+ * PARTICIPANT_REGISTER request: the name, then flags. A client older than
+ * the flags sends the name alone (64 bytes): no flags. An older luod
+ * answers a non-zero flags word with E2BIG (libluo then registers again
+ * without it).
+ *
+ * LUO_PARTICIPANT_TAGS: every event luod sends this participant carries a
+ * tag, unique per event sent and never 0, and every answer carries the tag
+ * of the event it answers (LUO_PAYLOAD_TAGGED); luod drops an answer whose
+ * tag is not that of the event it waits for, so an answer that comes late
+ * (after its deadline, or twice) is never taken for the next event's.
+ */
+#define LUO_PARTICIPANT_TAGS 0x1
+struct luo_msg_participant_register {
+	char name[LUO_NAME_MAX];
+	uint32_t flags; /* LUO_PARTICIPANT_TAGS */
+	uint32_t reserved;
+};
+
+/* The register reply and an untagged answer carry: */
 #define LUO_PAYLOAD_PRESENT 0x1
+#define LUO_PAYLOAD_TAGGED 0x2 /* answers only: the header is struct luo_msg_payload_tagged */
 struct luo_msg_payload {
 	uint32_t flags; /* LUO_PAYLOAD_PRESENT */
 	uint32_t len;
 	unsigned char data[];
 };
 
-/* PARTICIPANT_EVENT from luod */
+/* An answer of a participant registered with LUO_PARTICIPANT_TAGS */
+struct luo_msg_payload_tagged {
+	uint32_t flags; /* LUO_PAYLOAD_TAGGED, LUO_PAYLOAD_PRESENT */
+	uint32_t len;
+	uint64_t tag; /* of the event answered */
+	unsigned char data[];
+};
+
+/* PARTICIPANT_EVENT from luod: without the tag (16 bytes) to participants registered without LUO_PARTICIPANT_TAGS */
 struct luo_msg_participant_event {
 	uint32_t event; /* enum luo_event */
 	uint32_t timeout_ms;
 	uint64_t generation;
+	uint64_t tag; /* LUO_PARTICIPANT_TAGS only */
 };
+#define LUO_PARTICIPANT_EVENT_UNTAGGED offsetof(struct luo_msg_participant_event, tag)
 
 /* SESSION_PRESERVE and SESSION_RETRIEVE request: count tokens; PRESERVE carries count fds */
 struct luo_msg_tokens {

@@ -210,7 +210,8 @@ struct luo_core {
 	void (*changed)(void); /* set by the server: state or counts changed */
 	void (*detach)(void *handle); /* set by the server: a held session ended */
 	/* set by the server: send a participant its event */
-	int (*participant_send)(void *handle, enum luo_event event, unsigned timeout_ms);
+	/* tag: the event's, for a participant registered with LUO_PARTICIPANT_TAGS; else 0 */
+	int (*participant_send)(void *handle, enum luo_event event, unsigned timeout_ms, uint64_t tag);
 	bool busy; /* a global event is waiting for participants */
 	uint64_t prepared_ns; /* when the state last became PREPARED */
 };
@@ -244,6 +245,8 @@ struct luo_participant {
 	void *handle; /* server's connection; NULL once the process left */
 	enum luo_state state; /* NORMAL, PREPARED or FROZEN, as far as this participant is */
 	bool waiting;         /* an event went out, its answer has not come */
+	bool tags;            /* registered with LUO_PARTICIPANT_TAGS */
+	uint64_t tag;         /* tags: that of the last event sent, which an answer must carry */
 	bool has_payload;     /* stored with PREPARE or FREEZE: crosses the update */
 	bool has_incoming;    /* handed over from before the update */
 	unsigned char *payload;

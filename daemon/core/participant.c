@@ -21,6 +21,11 @@
  * entry (and payload) until the update completes or is cancelled; a
  * participant known only from the handover waits, payload in hand, for a
  * process to register under its name until the next FINISH.
+ *
+ * A participant registered with LUO_PARTICIPANT_TAGS gets a fresh tag with
+ * every event and must answer with it (ops.c drops an answer with another
+ * tag): an answer that comes after its deadline, or a second one, is not
+ * taken for the answer to the next event. Older participants are untagged.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -160,7 +165,12 @@ int participant_register(const char *name, void *handle, struct luo_participant 
 
 static void round_send(struct luo_participant *p)
 {
-	int r = luo_core.participant_send(p->handle, round.event, participant_timeout_ms);
+	static uint64_t last_tag;
+	int r;
+
+	/* unique per event sent by this luod: a late answer carries an older one */
+	p->tag = p->tags ? ++last_tag : 0;
+	r = luo_core.participant_send(p->handle, round.event, participant_timeout_ms, p->tag);
 
 	p->waiting = true;
 	round.waiting++;

@@ -43,6 +43,28 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
+/*
+ * The state and history files say how many sessions and files luod holds
+ * and when updates ran: luod's uid and group read them, other uids ask
+ * luod (STATUS answers them for their own sessions only).
+ */
+#define LUO_STATE_FILE_MODE 0640
+
+/* A new file of that mode, whatever the umask lets fopen() make. */
+static FILE *create_private(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, LUO_STATE_FILE_MODE);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	fchmod(fd, LUO_STATE_FILE_MODE); /* a stale temporary file keeps its mode otherwise */
+	f = fdopen(fd, "w");
+	if (!f)
+		close(fd);
+	return f;
+}
+
 int luo_statefile_init(const char *dir)
 {
 	int r;
@@ -64,7 +86,7 @@ void luo_statefile_write(void)
 		return;
 	snprintf(path, sizeof(path), "%s/state", state_dir);
 	snprintf(tmp, sizeof(tmp), "%s/.state.%d", state_dir, (int)getpid());
-	f = fopen(tmp, "we");
+	f = create_private(tmp);
 	if (!f) {
 		log_warn("state file %s: %s", tmp, strerror(errno));
 		return;
@@ -101,7 +123,9 @@ void luo_history_append(const char *json_line)
 	if (!*state_dir)
 		return;
 	snprintf(path, sizeof(path), "%s/history", state_dir);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, LUO_STATE_FILE_MODE);
+	if (fd >= 0)
+		fchmod(fd, LUO_STATE_FILE_MODE); /* one an older luod made 0644 */
 	if (fd < 0 || dprintf(fd, "%s\n", json_line) < 0)
 		log_warn("history %s: %s", path, strerror(errno));
 	if (fd >= 0)

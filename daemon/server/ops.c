@@ -150,7 +150,13 @@ static int op_set_event(struct conn *c, const struct luo_msg_event *ev)
 	return r;
 }
 
-static int op_status(void)
+/*
+ * Root and luod's uid get luod's totals. Another uid learns the global
+ * state, generation, pid, uptime and update count (what it needs to know
+ * whether an update is under way), and counts of its own sessions, files
+ * and memfd bytes only; participants, registered by root alone, are 0 for it.
+ */
+static int op_status(const struct conn *c)
 {
 	struct luo_msg_status st = {
 		.state = luo_core.state,
@@ -165,6 +171,20 @@ static int op_status(void)
 		.memfd_bytes = flb_memfd_bytes(),
 	};
 
+	if (!privileged(c)) {
+		st.sessions = st.incoming_sessions = st.participants = 0;
+		st.files = st.memfd_bytes = 0;
+		for (const struct luo_session *s = luo_core.sessions; s; s = s->next) {
+			if (s->uid != c->uid)
+				continue;
+			st.sessions++;
+			st.incoming_sessions += s->incoming;
+			st.files += s->nfiles;
+			for (size_t i = 0; i < s->nfiles; i++)
+				if (s->files[i]->handler == &luo_memfd_handler)
+					st.memfd_bytes += file_size(s->files[i]);
+		}
+	}
 	memcpy(reply.body, &st, sizeof(st));
 	reply.len = sizeof(st);
 	return 0;
@@ -202,10 +222,9 @@ static int op_show(struct conn *c, const struct luo_msg_show *req)
 	struct luo_session *s;
 
 	s = core_find_session(req->name);
-	if (!s)
+	/* another uid's session is not there for it: EPERM would confirm the name */
+	if (!s || !may_see(c, s))
 		return -ENOENT;
-	if (!may_see(c, s))
-		return -EPERM;
 	fill_session_info(s, &rep->session);
 	rep->total = (uint32_t)s->nfiles;
 	rep->count = 0;
@@ -309,7 +328,7 @@ static int op_session_update(struct conn *c, const struct luo_msg_name *req)
 	return 0;
 }
 
-static int op_participant_register(struct conn *c, const struct luo_msg_name *req)
+static int op_participant_register(struct conn *c, const struct luo_msg_participant_register *req)
 {
 	struct luo_msg_payload *rep = (void *)reply.body;
 	struct luo_participant *p;
@@ -321,6 +340,7 @@ static int op_participant_register(struct conn *c, const struct luo_msg_name *re
 	if (r < 0)
 		return r;
 	c->participant = p;
+	p->tags = req->flags & LUO_PARTICIPANT_TAGS;
 	rep->flags = p->has_incoming ? LUO_PAYLOAD_PRESENT : 0;
 	rep->len = p->has_incoming ? (uint32_t)p->incoming_len : 0;
 	if (rep->len)
@@ -453,7 +473,7 @@ int device_request(struct conn *c, const struct luo_request *req)
 	case LUO_OP_SET_EVENT:
 		return op_set_event(c, &req->event);
 	case LUO_OP_STATUS:
-		return op_status();
+		return op_status(c);
 	case LUO_OP_LIST_SESSIONS:
 		return op_list(c, &req->list);
 	case LUO_OP_SHOW_SESSION:
@@ -461,7 +481,7 @@ int device_request(struct conn *c, const struct luo_request *req)
 	case LUO_OP_UPDATE:
 		return op_update(c, &req->update);
 	case LUO_OP_PARTICIPANT_REGISTER:
-		return op_participant_register(c, &req->name);
+		return op_participant_register(c, &req->reg);
 	case LUO_OP_SESSION_UPDATE:
 		return op_session_update(c, &req->name);
 	case LUO_OP_WATCH:
@@ -487,6 +507,11 @@ void participant_message(struct conn *c, const void *msg, size_t len)
 	if (r < 0) {
 		log_warn("participant %s: malformed answer: counted as EINVAL", c->participant->name);
 		participant_answer(c->participant, -EINVAL, NULL, 0, false);
+		return;
+	}
+	if (req.payload.tagged && (!c->participant->waiting || req.payload.tag != c->participant->tag)) {
+		log_info("participant %s: a late answer (to an earlier event) ignored",
+			 c->participant->name);
 		return;
 	}
 	participant_answer(c->participant, req.result, req.payload.data, req.payload.len,

@@ -34,6 +34,20 @@ static int body_name(const void *body, size_t len, struct luo_msg_name *out)
 	return luo_name_validate(out->name, sizeof(out->name)) < 0 ? -EINVAL : 0;
 }
 
+/* The name alone (an older client) or the name and flags. */
+static int body_register(const void *body, size_t len, struct luo_msg_participant_register *out)
+{
+	int r = luo_msg_body_check(body, len, sizeof(out->name), sizeof(*out));
+
+	if (r < 0)
+		return r;
+	memset(out, 0, sizeof(*out));
+	memcpy(out, body, len < sizeof(*out) ? len : sizeof(*out));
+	if ((out->flags & ~LUO_PARTICIPANT_TAGS) || out->reserved)
+		return -EINVAL;
+	return luo_name_validate(out->name, sizeof(out->name)) < 0 ? -EINVAL : 0;
+}
+
 static int body_event(const void *body, size_t len, struct luo_msg_event *out)
 {
 	int r = body_fixed(body, len, out, sizeof(*out));
@@ -88,9 +102,10 @@ static int decode_device(uint16_t op, const void *body, size_t len, size_t nfds,
 	switch (op) {
 	case LUO_OP_CREATE_SESSION:
 	case LUO_OP_RETRIEVE_SESSION:
-	case LUO_OP_PARTICIPANT_REGISTER:
 	case LUO_OP_SESSION_UPDATE:
 		return body_name(body, len, &req->name);
+	case LUO_OP_PARTICIPANT_REGISTER:
+		return body_register(body, len, &req->reg);
 	case LUO_OP_GET_STATE:
 	case LUO_OP_STATUS:
 	case LUO_OP_WATCH:
@@ -145,16 +160,26 @@ static int decode_session(uint16_t op, const void *body, size_t len, size_t nfds
 static int decode_answer(const struct luo_msg_hdr *hdr, const void *body, size_t len,
 			 struct luo_request *req)
 {
-	struct luo_msg_payload pl;
+	struct luo_msg_payload_tagged pl = { 0 };
+	size_t head = sizeof(struct luo_msg_payload);
 
-	if (hdr->op != LUO_OP_PARTICIPANT_EVENT || hdr->result > 0 || len < sizeof(pl))
+	if (hdr->op != LUO_OP_PARTICIPANT_EVENT || hdr->result > 0 || len < head)
 		return -EBADMSG;
-	memcpy(&pl, body, sizeof(pl));
-	if ((pl.flags & ~LUO_PAYLOAD_PRESENT) || pl.len > LUO_PARTICIPANT_PAYLOAD_MAX || pl.len != len - sizeof(pl))
+	memcpy(&pl, body, head);
+	if (pl.flags & LUO_PAYLOAD_TAGGED) {
+		head = sizeof(pl);
+		if (len < head)
+			return -EINVAL;
+		memcpy(&pl, body, head);
+	}
+	if ((pl.flags & ~(LUO_PAYLOAD_PRESENT | LUO_PAYLOAD_TAGGED)) ||
+	    pl.len > LUO_PARTICIPANT_PAYLOAD_MAX || pl.len != len - head)
 		return -EINVAL;
-	req->payload.data = (const unsigned char *)body + sizeof(pl);
+	req->payload.data = (const unsigned char *)body + head;
 	req->payload.len = pl.len;
 	req->payload.present = pl.flags & LUO_PAYLOAD_PRESENT;
+	req->payload.tagged = pl.flags & LUO_PAYLOAD_TAGGED;
+	req->payload.tag = pl.tag;
 	return 0;
 }
 

@@ -23,7 +23,8 @@ struct luo_request {
 	uint16_t op;
 	int32_t result; /* a participant's answer */
 	union {
-		struct luo_msg_name name;   /* CREATE, RETRIEVE, SESSION_UPDATE, PARTICIPANT_REGISTER */
+		struct luo_msg_name name;   /* CREATE, RETRIEVE, SESSION_UPDATE */
+		struct luo_msg_participant_register reg; /* PARTICIPANT_REGISTER (flags 0 from old clients) */
 		struct luo_msg_event event; /* SET_EVENT, SESSION_SET_EVENT */
 		struct luo_msg_list list;
 		struct luo_msg_show show;
@@ -37,6 +38,8 @@ struct luo_request {
 			const void *data;
 			size_t len;
 			bool present;
+			bool tagged;  /* LUO_PAYLOAD_TAGGED: tag is the answered event's */
+			uint64_t tag;
 		} payload; /* PARTICIPANT_EVENT answer */
 	};
 };

@@ -136,16 +136,19 @@ static void conn_closed(struct conn *c)
 		participant_disconnected(p);
 }
 
-static int participant_send(void *handle, enum luo_event event, unsigned timeout_ms)
+static int participant_send(void *handle, enum luo_event event, unsigned timeout_ms, uint64_t tag)
 {
 	struct conn *c = handle;
 	struct luo_msg_participant_event ev = {
 		.event = event,
 		.timeout_ms = timeout_ms,
 		.generation = luo_core.generation,
+		.tag = tag,
 	};
 
-	return luo_msg_send(c->fd, LUO_OP_PARTICIPANT_EVENT, 0, &ev, sizeof(ev), NULL, 0);
+	/* a participant registered without tags gets the event as it always did */
+	return luo_msg_send(c->fd, LUO_OP_PARTICIPANT_EVENT, 0, &ev,
+			    tag ? sizeof(ev) : LUO_PARTICIPANT_EVENT_UNTAGGED, NULL, 0);
 }
 
 /* ---- replies ---- */

@@ -15,6 +15,12 @@
  *    table is kept for them: 19,990 connections of one uid, or every
  *    connection two uids can make into a small fd table, leave root's
  *    luoctl working;
+ *  - a participant's late answer to an earlier event is not taken for the
+ *    answer to the next one (tagged events), and a participant of the
+ *    older, untagged protocol still works;
+ *  - what another uid learns: STATUS counts its own sessions, files and
+ *    memfd bytes only; SHOW of a session it does not own is ENOENT, as for
+ *    one that does not exist; the state and history files are 0640;
  *  - a memfd_secret fd is refused as having no handler (ENOENT);
  *  - an empty or malformed record on a session handle is EBADMSG and the
  *    session lives on; a malformed request is answered with its own op, so
@@ -22,6 +28,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +43,7 @@
 
 #include "e2e.h"
 #include "protocol.h"
+#include "rpc.h"
 
 #define UID_A 65534 /* nobody */
 #define GID_A 65534
@@ -752,6 +760,180 @@ static void test_memfd_secret(void **state)
 	assert_int_equal(e2e_as_uid(UID_A, GID_A, secret_memory, NULL), 0);
 }
 
+/* The reply to a SET_EVENT sent earlier on ctl. */
+static int32_t event_result(int ctl)
+{
+	static unsigned char rx[sizeof(struct luo_msg_hdr) + LUO_MSG_MAX];
+	struct luo_msg_hdr hdr;
+	int fds[LUO_FDS_PER_MSG];
+	size_t nfds = 0;
+
+	assert_true(luo_msg_recv(ctl, rx, sizeof(rx), fds, LUO_FDS_PER_MSG, &nfds) >= (ssize_t)sizeof(hdr));
+	memcpy(&hdr, rx, sizeof(hdr));
+	assert_int_equal(hdr.op, LUO_OP_SET_EVENT);
+	return hdr.result;
+}
+
+static void send_event(int ctl, enum luo_event e)
+{
+	struct luo_msg_event ev = { .event = e };
+
+	assert_int_equal(luo_msg_send(ctl, LUO_OP_SET_EVENT, 0, &ev, sizeof(ev), NULL, 0), 0);
+}
+
+static void wait_readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	assert_int_equal(poll(&p, 1, 30000), 1);
+}
+
+static void test_participant_tags(void **state)
+{
+	static unsigned char rx[sizeof(struct luo_msg_hdr) + LUO_MSG_MAX];
+	struct luo_msg_name name = { .name = "old-style" };
+	struct luo_msg_payload answer = { 0 };
+	struct luo_msg_hdr hdr;
+	enum luo_event e;
+	int part, ctl, fds[LUO_FDS_PER_MSG];
+	size_t nfds;
+	ssize_t n;
+
+	(void)state;
+	luod_start(&d, "--participant-timeout", "300", NULL);
+	part = e2e_open(&d);
+	ctl = e2e_open(&d);
+	assert_int_equal(luo_participant_register(part, "late", NULL, 0), 0);
+	/* PREPARE read but not answered in time */
+	send_event(ctl, LUO_EVENT_PREPARE);
+	assert_int_equal(luo_participant_next_event(part, &e, NULL), 0);
+	assert_int_equal(e, LUO_EVENT_PREPARE);
+	assert_int_equal(event_result(ctl), -ETIMEDOUT);
+	/* the next PREPARE is out; the late answer to the first comes before its own */
+	send_event(ctl, LUO_EVENT_PREPARE);
+	wait_readable(part);
+	assert_int_equal(luo_participant_reply(part, -EIO, NULL, 0), 0);
+	assert_int_equal(luo_participant_next_event(part, &e, NULL), 0);
+	assert_int_equal(e, LUO_EVENT_PREPARE);
+	assert_int_equal(luo_participant_reply(part, 0, NULL, 0), 0);
+	assert_int_equal(event_result(ctl), 0); /* not the late EIO */
+	e2e_assert_state(&d, "prepared");
+	/* an answer given twice: the second is dropped too */
+	send_event(ctl, LUO_EVENT_CANCEL);
+	assert_int_equal(luo_participant_next_event(part, &e, NULL), 0);
+	assert_int_equal(e, LUO_EVENT_CANCEL);
+	assert_int_equal(luo_participant_reply(part, 0, NULL, 0), 0);
+	assert_int_equal(event_result(ctl), 0);
+	assert_int_equal(luo_participant_reply(part, -EIO, NULL, 0), 0);
+	send_event(ctl, LUO_EVENT_PREPARE);
+	assert_int_equal(luo_participant_next_event(part, &e, NULL), 0);
+	assert_int_equal(luo_participant_reply(part, 0, NULL, 0), 0);
+	assert_int_equal(event_result(ctl), 0);
+	send_event(ctl, LUO_EVENT_CANCEL);
+	assert_int_equal(luo_participant_next_event(part, &e, NULL), 0);
+	assert_int_equal(luo_participant_reply(part, 0, NULL, 0), 0);
+	assert_int_equal(event_result(ctl), 0);
+	close(part);
+
+	/* a participant of the protocol before tags: the name alone, 16-byte events */
+	part = e2e_open(&d);
+	assert_int_equal(luo_msg_send(part, LUO_OP_PARTICIPANT_REGISTER, 0, &name, sizeof(name), NULL, 0), 0);
+	n = luo_msg_recv(part, rx, sizeof(rx), fds, LUO_FDS_PER_MSG, &nfds);
+	assert_int_equal(n, sizeof(hdr) + sizeof(struct luo_msg_payload));
+	memcpy(&hdr, rx, sizeof(hdr));
+	assert_int_equal(hdr.result, 0);
+	send_event(ctl, LUO_EVENT_PREPARE);
+	n = luo_msg_recv(part, rx, sizeof(rx), fds, LUO_FDS_PER_MSG, &nfds);
+	assert_int_equal(n, sizeof(hdr) + LUO_PARTICIPANT_EVENT_UNTAGGED);
+	assert_int_equal(luo_msg_send(part, LUO_OP_PARTICIPANT_EVENT, 0, &answer, sizeof(answer), NULL, 0), 0);
+	assert_int_equal(event_result(ctl), 0);
+	send_event(ctl, LUO_EVENT_CANCEL);
+	n = luo_msg_recv(part, rx, sizeof(rx), fds, LUO_FDS_PER_MSG, &nfds);
+	assert_int_equal(n, sizeof(hdr) + LUO_PARTICIPANT_EVENT_UNTAGGED);
+	assert_int_equal(luo_msg_send(part, LUO_OP_PARTICIPANT_EVENT, 0, &answer, sizeof(answer), NULL, 0), 0);
+	assert_int_equal(event_result(ctl), 0);
+	e2e_assert_state(&d, "normal");
+	close(part);
+	close(ctl);
+}
+
+static void others_view(void *arg)
+{
+	const struct chan *ch = arg;
+	struct luo_msg_show show = { .name = "roots-own" };
+	struct luo_msg_status st;
+	struct luo_reply *rep = malloc(sizeof(*rep));
+	char path[PATH_MAX + 16];
+	int dev = luo_open(d.sock), s, fd = memfd_pattern("a", 8192, 9);
+
+	E2E_CHECK(rep && dev >= 0);
+	s = luo_create_session(dev, "a-own");
+	E2E_CHECK(s >= 0 && luo_session_preserve_fd(s, fd, 1) == 0);
+	/* STATUS: luod's state, and A's own counts only */
+	E2E_CHECK(luo_rpc(dev, LUO_OP_STATUS, NULL, 0, NULL, 0, rep) == 0);
+	E2E_CHECK(rep->body_len >= sizeof(st));
+	memcpy(&st, rep->body, sizeof(st));
+	E2E_CHECK(st.pid == (uint32_t)d.pid && st.generation == 1 && st.updates == 1);
+	E2E_CHECK(st.sessions == 1 && st.incoming_sessions == 0 && st.files == 1);
+	E2E_CHECK(st.memfd_bytes == 8192 && st.participants == 0);
+	/* another uid's session is not there for A, exactly as a name nobody holds */
+	E2E_CHECK(luo_rpc(dev, LUO_OP_SHOW_SESSION, &show, sizeof(show), NULL, 0, rep) == -ENOENT);
+	snprintf(show.name, sizeof(show.name), "nobody-has-this");
+	E2E_CHECK(luo_rpc(dev, LUO_OP_SHOW_SESSION, &show, sizeof(show), NULL, 0, rep) == -ENOENT);
+	snprintf(show.name, sizeof(show.name), "a-own");
+	E2E_CHECK(luo_rpc(dev, LUO_OP_SHOW_SESSION, &show, sizeof(show), NULL, 0, rep) == 0);
+	/* nor are luod's files readable */
+	snprintf(path, sizeof(path), "%s/state", d.state_dir);
+	E2E_CHECK(open(path, O_RDONLY | O_CLOEXEC) < 0 && errno == EACCES);
+	snprintf(path, sizeof(path), "%s/history", d.state_dir);
+	E2E_CHECK(open(path, O_RDONLY | O_CLOEXEC) < 0 && errno == EACCES);
+	chan_send(ch->out);
+	chan_wait(ch->in);
+	free(rep);
+}
+
+static void test_what_others_see(void **state)
+{
+	char path[PATH_MAX + 16];
+	struct stat st;
+	int dev, s, fds[2], to, from;
+	pid_t a;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	start_open(NULL, NULL);
+	luod_update(&d, NULL); /* a history file, too */
+	dev = e2e_open(&d);
+	s = luo_create_session(dev, "roots-own");
+	assert_true(s >= 0);
+	for (int i = 0; i < 2; i++) {
+		fds[i] = memfd_pattern("r", 4096, (uint32_t)i);
+		assert_int_equal(luo_session_preserve_fd(s, fds[i], (uint64_t)i), 0);
+	}
+	e2e_barrier(&d);
+	snprintf(path, sizeof(path), "%s/state", d.state_dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	snprintf(path, sizeof(path), "%s/history", d.state_dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	a = child_with_chan(others_view, &to, &from);
+	wait_child(from);
+	/* root sees everything */
+	assert_int_equal(luod_status_field(&d, "sessions"), 2);
+	assert_int_equal(luod_status_field(&d, "files"), 3);
+	assert_int_equal(luod_status_field(&d, "memfd_bytes"), 2 * 4096 + 8192);
+	assert_int_equal(write(to, "u", 1), 1);
+	assert_int_equal(e2e_wait(a), 0);
+	close(to);
+	close(from);
+	for (int i = 0; i < 2; i++)
+		close(fds[i]);
+	close(s);
+	close(dev);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_luoctl_timeout),
 	cmocka_unit_test_teardown(test_names_escaped, teardown),
@@ -759,6 +941,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_unreadable_path, teardown),
 	cmocka_unit_test_teardown(test_connection_limits, teardown),
 	cmocka_unit_test_teardown(test_memfd_secret, teardown),
+	cmocka_unit_test_teardown(test_participant_tags, teardown),
+	cmocka_unit_test_teardown(test_what_others_see, teardown),
 };
 
 LUO_TEST_MAIN("isolation", tests, NULL, NULL)
