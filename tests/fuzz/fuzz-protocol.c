@@ -50,9 +50,12 @@ static void check_accepted(enum luo_conn_kind kind, const struct luo_request *re
 		switch (req->op) {
 		case LUO_OP_CREATE_SESSION:
 		case LUO_OP_RETRIEVE_SESSION:
-		case LUO_OP_PARTICIPANT_REGISTER:
 		case LUO_OP_SESSION_UPDATE:
 			assert(luo_name_validate(req->name.name, sizeof(req->name.name)) == 0);
+			break;
+		case LUO_OP_PARTICIPANT_REGISTER:
+			assert(luo_name_validate(req->reg.name, sizeof(req->reg.name)) == 0);
+			assert(!(req->reg.flags & ~LUO_PARTICIPANT_TAGS) && !req->reg.reserved);
 			break;
 		case LUO_OP_SHOW_SESSION:
 			assert(luo_name_validate(req->show.name, sizeof(req->show.name)) == 0);
