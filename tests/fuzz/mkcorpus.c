@@ -3,7 +3,9 @@
  * Writes the seed corpus of the fuzz targets (tests/fuzz/corpus/): a small
  * valid message of every op for fuzz-protocol, and for fuzz-handover a
  * handover blob written by luod's own writer for two frozen sessions of
- * the fds in fuzz-fds.h, with a participant's payload. Run by hand when
+ * the fds in fuzz-fds.h, with a participant's payload; for
+ * fuzz-participant, scripts of steps (see fuzz-participant.c) for the
+ * common exchanges and the late answer. Run by hand when
  * the protocol or the blob format changes:
  *   build/tests/fuzz/fuzz-mkcorpus tests/fuzz/corpus
  */
@@ -71,6 +73,12 @@ static int protocol_corpus(void)
 		char data[5];
 	} answer = { .p = { .flags = LUO_PAYLOAD_PRESENT, .len = 5 }, .data = "state" };
 	static struct luo_msg_update up = { .flags = LUO_UPDATE_EXEC, .exec_path = "/usr/sbin/luod" };
+	struct luo_msg_participant_register reg = { .name = "vmm", .flags = LUO_PARTICIPANT_TAGS };
+	struct {
+		struct luo_msg_payload_tagged p;
+		char data[5];
+	} tagged = { .p = { .flags = LUO_PAYLOAD_PRESENT | LUO_PAYLOAD_TAGGED, .len = 5, .tag = 3 },
+		     .data = "state" };
 	int r = 0;
 
 	r |= msg("create", LUO_OP_CREATE_SESSION, 0, &name, sizeof(name), 0);
@@ -92,6 +100,8 @@ static int protocol_corpus(void)
 	r |= msg("session-state", LUO_OP_SESSION_GET_STATE, 0, NULL, 0, 0);
 	r |= msg("answer", LUO_OP_PARTICIPANT_EVENT, 0, &answer, sizeof(answer), 0);
 	r |= msg("answer-error", LUO_OP_PARTICIPANT_EVENT, -EBUSY, &answer, sizeof(answer.p), 0);
+	r |= msg("register-tags", LUO_OP_PARTICIPANT_REGISTER, 0, &reg, sizeof(reg), 0);
+	r |= msg("answer-tagged", LUO_OP_PARTICIPANT_EVENT, 0, &tagged, sizeof(tagged), 0);
 	return r ? -1 : 0;
 }
 
@@ -161,6 +171,49 @@ static int handover_corpus(void)
 	return r;
 }
 
+/*
+ * fuzz-participant scripts: op byte (its value % 10 is the step, 0x10 a
+ * flag), the participant, then the step's operands.
+ */
+#define REG(i) 0x10, i           /* register with tags */
+#define REG_OLD(i) 0, i          /* register without */
+#define EVENT(e) 1, 0, e
+#define ANSWER(i) 2, i, 0x03, 0  /* tagged, the right tag, no payload */
+#define ANSWER_UNTAGGED(i) 2, i, 0x00, 0
+#define ANSWER_STALE(i) 2, i, 0x09, 0, 5, 0, 0, 0, 0, 0, 0, 0, 1 /* tag 1, EIO */
+#define ANSWER_PAYLOAD(i) 2, i, 0x07, 4, 'a', 'b', 'c', 'd'
+#define TWICE(i) 4, i, 0x03, 0
+#define LEAVE(i) 5, i
+#define TICK 6, 0
+#define SEND_FAILS 7, 0
+#define RESTORE(i) 8, i, 1
+
+static int script(const char *name, const unsigned char *steps, size_t len)
+{
+	return write_file("participant", name, steps, len, NULL, 0);
+}
+
+static int participant_corpus(void)
+{
+	static const unsigned char update[] = { REG(0), REG_OLD(1), EVENT(0), ANSWER_PAYLOAD(0),
+						ANSWER_UNTAGGED(1), EVENT(1), ANSWER(0), ANSWER_UNTAGGED(1),
+						EVENT(3), ANSWER(0), ANSWER_UNTAGGED(1) };
+	static const unsigned char late[] = { REG(0), EVENT(0), TICK, EVENT(0), ANSWER_STALE(0),
+					      ANSWER(0), EVENT(2), ANSWER(0) };
+	static const unsigned char twice[] = { REG(0), REG(1), EVENT(0), TWICE(0), ANSWER(1),
+					       EVENT(2), TWICE(1), ANSWER(0) };
+	static const unsigned char leave[] = { RESTORE(2), REG(2), REG(3), EVENT(0), LEAVE(3),
+					       ANSWER(2), EVENT(1), SEND_FAILS, EVENT(2), ANSWER(2),
+					       TICK, LEAVE(2), 9, 0 };
+	int r = 0;
+
+	r |= script("update", update, sizeof(update));
+	r |= script("late-answer", late, sizeof(late));
+	r |= script("answer-twice", twice, sizeof(twice));
+	r |= script("leave-and-fail", leave, sizeof(leave));
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -168,5 +221,5 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	dir = argv[1];
-	return protocol_corpus() < 0 || handover_corpus() < 0 ? 1 : 0;
+	return protocol_corpus() < 0 || handover_corpus() < 0 || participant_corpus() < 0 ? 1 : 0;
 }
