@@ -126,6 +126,12 @@ static void close_all(int *fds, size_t n)
 ssize_t luo_msg_recv(int sock, void *buf, size_t buf_len, int *fds, size_t max_fds,
 		     size_t *ret_nfds)
 {
+	return luo_msg_recv_flags(sock, buf, buf_len, fds, max_fds, ret_nfds, MSG_CMSG_CLOEXEC);
+}
+
+ssize_t luo_msg_recv_flags(int sock, void *buf, size_t buf_len, int *fds, size_t max_fds,
+			   size_t *ret_nfds, int recv_flags)
+{
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * LUO_FDS_PER_MSG)];
 		struct cmsghdr align;
@@ -144,7 +150,7 @@ ssize_t luo_msg_recv(int sock, void *buf, size_t buf_len, int *fds, size_t max_f
 	if (fault(sock, "recv"))
 		return -ECONNRESET;
 	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+		n = recvmsg(sock, &msg, recv_flags);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;

@@ -340,6 +340,9 @@ int luo_msg_send(int sock, uint16_t op, int32_t result, const void *body, size_t
 		 const int *fds, size_t nfds);
 ssize_t luo_msg_recv(int sock, void *buf, size_t buf_len, int *fds, size_t max_fds,
 		     size_t *ret_nfds);
+/* The same with recvmsg() flags of the caller's: 0 leaves the received fds without O_CLOEXEC. */
+ssize_t luo_msg_recv_flags(int sock, void *buf, size_t buf_len, int *fds, size_t max_fds,
+			   size_t *ret_nfds, int recv_flags);
 
 /*
  * The header rules luo_msg_recv() applies to a record of len bytes that

@@ -113,7 +113,14 @@ struct luo_file {
 	struct luo_session *session;
 	const struct luo_file_handler *handler;
 	uint64_t token;
-	int fd; /* luod's own copy, O_CLOEXEC except across the update's execve */
+	int fd; /* luod's own copy */
+	/*
+	 * Its close-on-exec is known to be off: received so from a client
+	 * (server.c), arrived through the update's execve, or cleared once by
+	 * an update. Otherwise (recovered from the keeper or systemd, a unit
+	 * test's) the update clears it; it sets it on what must not cross.
+	 */
+	bool exec_ok;
 	dev_t dev;
 	ino_t ino;
 	unsigned char *payload;

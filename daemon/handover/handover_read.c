@@ -184,6 +184,7 @@ static int read_file(struct reader *rd, struct luo_session *s, const struct file
 	if (r < 0)
 		FAIL("session %s: token %" PRIu64 ": fd %" PRIu32 " is not a %s", s->name, token, fd,
 		     h->name);
+	file->exec_ok = true; /* it came through the execve without close-on-exec */
 	r = session_add_file(s, file);
 	if (r < 0) {
 		file->fd = -1;
@@ -438,6 +439,7 @@ static int read_session_v2(struct reader *rd, int node)
 		if (r < 0)
 			FAIL("session %s: token %" PRIu64 ": fd %" PRIu32 " is not a %s", name, token, fd,
 			     hs[k]->name);
+		file->exec_ok = true; /* it came through the execve without close-on-exec */
 		r = session_add_file(s, file);
 		if (r < 0) {
 			file->fd = -1;
@@ -660,32 +662,6 @@ static int read_all(struct reader *rd, size_t len, struct luo_handover_luod *luo
 	return check_flbs(rd);
 }
 
-/*
- * Close-on-exec back on a session's files. They were received in order, so
- * their numbers mostly run in a row: one close_range(CLOSE_RANGE_CLOEXEC)
- * per run only flips bits in the fd table, where fcntl() per fd would
- * touch 10,000 struct files in the blackout. F_SETFD per fd remains the
- * fallback (a kernel before 5.11).
- */
-static void set_cloexec_all(const struct luo_session *s)
-{
-	size_t i = 0;
-
-	while (i < s->nfiles) {
-		unsigned first = (unsigned)s->files[i]->fd, last = first;
-		size_t j = i + 1;
-
-		while (j < s->nfiles && (unsigned)s->files[j]->fd == last + 1) {
-			last++;
-			j++;
-		}
-		if (close_range(first, last, CLOSE_RANGE_CLOEXEC) < 0)
-			for (size_t k = i; k < j; k++)
-				fcntl(s->files[k]->fd, F_SETFD, FD_CLOEXEC);
-		i = j;
-	}
-}
-
 /* self_fd: the fd the blob came in (claimed first: no record may name it), or -1 */
 static int handover_read(const void *blob, size_t len, int self_fd, struct luo_handover_luod *luod)
 {
@@ -725,8 +701,7 @@ static int handover_read(const void *blob, size_t len, int self_fd, struct luo_h
 			struct luo_session *s = rev;
 
 			rev = s->next;
-			set_cloexec_all(s);
-			core_add_session(s);
+			core_add_session(s); /* its fds keep close-on-exec off (luo_file.exec_ok) */
 		}
 	}
 	history_fdt_read(blob); /* never fails the handover: at worst the history is empty */

@@ -565,7 +565,11 @@ int session_request(struct conn *c, const void *msg, size_t len, int *fds, size_
 		if (r < 0)
 			return r; /* the caller closes the fds */
 		*nfds = 0; /* handed to the session, which owns them from here on */
-		return session_preserve(s, fds, req.tokens.v, req.tokens.n);
+		r = session_preserve(s, fds, req.tokens.v, req.tokens.n);
+		/* received without close-on-exec (server.c): the update need not clear it */
+		for (size_t i = 0; r == 0 && i < req.tokens.n; i++)
+			s->files[s->nfiles - 1 - i]->exec_ok = true;
+		return r;
 	case LUO_OP_SESSION_UNPRESERVE:
 		return session_unpreserve(s, req.token.token);
 	case LUO_OP_SESSION_RETRIEVE:

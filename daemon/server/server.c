@@ -233,7 +233,14 @@ static void conn_readable(struct conn *c)
 
 	/* a record too short to hold an op leaves 0 here, not the last request's */
 	memset(request, 0, sizeof(struct luo_msg_hdr));
-	n = luo_msg_recv(c->fd, request, sizeof(request), fds, LUO_FDS_PER_MSG, &nfds);
+	/*
+	 * Without close-on-exec: the fds a preserve hands over stay so in luod
+	 * (luo_file.exec_ok), and the update's execve carries them with no
+	 * call per fd. Every other fd that arrives is closed before this
+	 * returns, and nothing else in luod execs while it is open (the
+	 * keeper's start closes every fd above 3 itself).
+	 */
+	n = luo_msg_recv_flags(c->fd, request, sizeof(request), fds, LUO_FDS_PER_MSG, &nfds, 0);
 	if (n == -EAGAIN)
 		return;
 	if (n == 0 || n == -ECONNRESET) {
@@ -538,9 +545,10 @@ int luod_serve(const struct luod_config *cfg)
 	    (r = epoll_set(EPOLL_CTL_ADD, srv.signal_fd, EPOLLIN, &tag_signal)) < 0)
 		return r;
 
-	luo_statefile_write();
 	if (cfg->update)
-		answer_update(cfg);
+		answer_update(cfg); /* writes the state file first, once */
+	else
+		luo_statefile_write();
 	/* a fresh start takes back what a killed luod left with the keeper */
 	holder_start(cfg->state_dir, !cfg->update);
 	log_info("serving %s (generation %" PRIu64 ", state %s, %zu sessions, %zu files)",

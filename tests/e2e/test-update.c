@@ -8,6 +8,7 @@
  * session closed without FINISH is finished implicitly; data survives
  * several updates in a row.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -144,6 +145,33 @@ static void test_update_carries_sessions(void **state)
  * retrieved and closed without FINISH is finished implicitly, and files it
  * never retrieved go with it.
  */
+/* How many fds luod holds on the memfd created with this name. */
+static int luod_memfds(const struct luod_proc *p, const char *name)
+{
+	char dir[64], link[PATH_MAX + 64], target[PATH_MAX], want[300];
+	struct dirent *e;
+	int n = 0;
+	DIR *dp;
+
+	e2e_barrier(&d); /* the successor serves */
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)p->pid);
+	snprintf(want, sizeof(want), "/memfd:%s (deleted)", name);
+	dp = opendir(dir);
+	assert_non_null(dp);
+	while ((e = readdir(dp))) {
+		ssize_t k;
+
+		snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
+		k = readlink(link, target, sizeof(target) - 1);
+		if (k > 0) {
+			target[k] = '\0';
+			n += !strcmp(target, want);
+		}
+	}
+	closedir(dp);
+	return n;
+}
+
 static void test_incoming_lifetime(void **state)
 {
 	int dev, a, b, c, fa, fb1, fb2, fc, h, fd;
@@ -168,6 +196,8 @@ static void test_incoming_lifetime(void **state)
 	close(fa);
 	close(fb1);
 	close(fb2);
+	assert_int_equal(luod_memfds(&d, "a"), 1); /* each file crossed once */
+	assert_int_equal(luod_memfds(&d, "b1") + luod_memfds(&d, "b2") + luod_memfds(&d, "c"), 3);
 
 	dev = e2e_open(&d);
 	/* "closed": retrieve one of two files, close the handle without FINISH */
@@ -204,6 +234,9 @@ static void test_incoming_lifetime(void **state)
 	close(dev);
 	close(c);
 	dev = e2e_open(&d);
+	/* "ignored"'s memfd stayed behind at the execve (it is not carried), "kept"'s crossed */
+	assert_int_equal(luod_memfds(&d, "a"), 0);
+	assert_int_equal(luod_memfds(&d, "c"), 1);
 	assert_false(e2e_session_listed(&d, "ignored"));
 	assert_int_equal(luo_retrieve_session(dev, "ignored"), -ENOENT);
 	assert_int_equal(luod_status_field(&d, "sessions"), 1);
