@@ -353,11 +353,10 @@ int main(int argc, char **argv)
 
 	if (!strcmp(backend, "kernel") ||
 	    (!strcmp(backend, "auto") && luo_kernel_device_present())) {
-		r = backend_kernel_open(LUO_KERNEL_DEVICE);
-		if (r < 0) {
-			log_err("kernel backend: %s: %s", LUO_KERNEL_DEVICE, strerror(-r));
+		/* a fresh start restores what a kexec brought; luod's own update carried it */
+		r = backend_kernel_start(LUO_KERNEL_DEVICE, handover_fd < 0, !strcmp(backend, "kernel"));
+		if (r < 0)
 			return 1;
-		}
 	}
 	luo_statefile_init(cfg.state_dir);
 	r = luod_serve(&cfg);

@@ -113,10 +113,31 @@ enum luo_backend {
 	LUO_BACKEND_KERNEL = 1,
 };
 
+/* Where luod's kernel session comes from (the kernel backend) */
+enum luo_kernel_mode {
+	LUO_KERNEL_MODE_NONE = 0,    /* no kernel session: nothing crosses a kexec */
+	LUO_KERNEL_MODE_DEVICE = 1,  /* luod opened /dev/liveupdate and made its own */
+	LUO_KERNEL_MODE_SYSTEMD = 2, /* the one systemd passed it (LUOSession=, the fd store) */
+};
+
+/*
+ * The first three fields are the first version's; a client reads what it
+ * knows (an older luod sends 16 bytes: the rest reads 0).
+ */
 struct luo_msg_kernel_status {
 	uint32_t backend;  /* enum luo_backend */
-	uint32_t sessions; /* kernel sessions luod holds */
+	uint32_t sessions; /* kernel sessions luod holds (its own: 0 or 1) */
 	uint64_t liveupdate_num; /* live updates the kernel has been through (0: none) */
+	uint32_t mode;           /* enum luo_kernel_mode */
+	uint32_t kernel_files;   /* files a kexec now would carry in the kernel (memfds) */
+	uint32_t recreate_files; /* listeners a kexec now would re-create */
+	uint32_t luod_files;     /* files a kexec now would not carry */
+	/* what the last kexec did, as this boot's luod found it */
+	uint32_t carried;   /* memfds back from the kernel session */
+	uint32_t recreated; /* listeners re-created */
+	uint32_t lost;      /* files that did not cross it: retrieve says ENOLINK */
+	uint32_t reserved;
+	char session_name[LUO_NAME_MAX]; /* the kernel session's name, "" without one */
 };
 
 /* LIST_SESSIONS request: entries from index cursor on */
@@ -152,13 +173,22 @@ struct luo_msg_show {
 
 #define LUO_HANDLER_NAME_MAX 32
 
+/* Where a preserved file lives, for `luoctl show` (the kernel backend tells them apart) */
+enum luo_file_where {
+	LUO_WHERE_LUOD = 0,      /* in luod: crosses luod's updates and restarts, not a kexec */
+	LUO_WHERE_KERNEL = 1,    /* a memfd also in the kernel's session: crosses a kexec too */
+	LUO_WHERE_RECREATED = 2, /* a listener: luod re-creates it after a kexec (same address) */
+	LUO_WHERE_LOST = 3,      /* did not cross the last kexec: its retrieve fails with ENOLINK */
+};
+
 struct luo_msg_file_info {
 	uint64_t token;
 	char handler[LUO_HANDLER_NAME_MAX];
 	uint64_t size; /* bytes the handler accounts for, 0 if none */
 	uint8_t frozen;
 	uint8_t retrieved;
-	uint8_t reserved[2];
+	uint8_t where; /* enum luo_file_where (0 from an older luod) */
+	uint8_t reserved;
 	int32_t retrieve_error;
 };
 

@@ -1,58 +1,92 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The kernel backend: luod as the agent of a real /dev/liveupdate.
+ * DOC: The kernel backend: hybrid sessions beside the kernel's LUO.
  *
- * With a kernel that has LUO, the sessions live in the kernel and survive a
- * kexec; luod holds the device (it admits one holder), creates and
- * retrieves sessions there on behalf of its clients and hands each client a
- * dup of the kernel's session fd over the socket, so a workload uses the
- * same libluo calls as with the userspace backend (libluo sees that the
- * handle is not a socket and speaks ioctl to it). luod keeps its own copy of
- * every session fd: a session outlives the workload that made it (the
- * kernel ends a session with its last fd), and a restarted workload gets
- * the same session again from luo_retrieve_session(). The live update is a
- * kexec: LUO_OP_KERNEL_UPDATE loads the next kernel with kexec_file_load
- * and, once the requester has its answer, reboots into it. After the boot a
- * new luod retrieves the sessions from the kernel as clients ask for them.
+ * Where the kernel has a Live Update Orchestrator, a luo session is both:
+ * luod holds every file of it exactly as the userspace backend does (so all
+ * of them cross a process restart, luod's own update and a luod crash, and
+ * events, participants and history work as there), and for a kexec luod
+ * also puts the session's memfds into one kernel session of its own, the
+ * kernel's one file type. After the boot, before any client can ask, luod
+ * rebuilds the sessions from that kernel session: the memfds come back with
+ * their contents, each listening TCP socket is re-created on its address
+ * (relisten.c), and every other file is a token whose retrieve fails with
+ * ENOLINK, "not carried", never a silent ENOENT. `luoctl show` says per
+ * file where it lives, `luoctl status` how many of each the last kexec
+ * brought and a kexec now would take.
  *
- * This file owns the device fd, the table of kernel sessions and the
- * kernel's live-update number; server.c calls in through luod.h and
- * touches none of it.
+ * One kernel session, as systemd keeps its fd store in one: token 0 is
+ * luod's index (kernel_index.c), the memfds follow from token 1. Where it
+ * comes from, in this order:
+ *  1. systemd passed luod a LUO session fd (a unit with LUOSession=, or the
+ *     fd store across kexec giving back the session luod stored there):
+ *     luod uses that one and never opens the device (mode "systemd");
+ *  2. else luod opens /dev/liveupdate, retrieves its session "luod" if the
+ *     last kexec left one, creates the next "luod", and closes the device
+ *     again (mode "device"): the device admits one holder at a time, and
+ *     systemd opens it at boot and in systemd-shutdown to carry its own fd
+ *     stores; sessions live on through their own fds.
+ * The kernel session is filled when the kexec is asked for (`luoctl update
+ * --kernel`), not at each preserve: a memfd in a kernel session cannot
+ * change its size (the kernel freezes its mapping), and the kernel cannot
+ * unpreserve one file, so until the kexec a memfd behaves as on the
+ * userspace backend.
+ *
+ * Unhappy paths: a memfd the kernel refuses (hugetlb, an unknown seal) is
+ * reported not carried, with the kernel's errno in the log; a bad index is
+ * refused whole and the memfds in the session are released by FINISH; a
+ * session whose name already exists in luod (recovered from the keeper)
+ * keeps luod's copy; a kexec that fails after its kernel was loaded unloads
+ * it, and the memfds already in the kernel session stay there (sized as
+ * they are) until luod makes a new session.
+ *
+ * This file owns the kernel session fd, the kernel's live-update number
+ * and the counts; ops.c and main.c call in through luod.h.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <linux/magic.h>
 #include <linux/reboot.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "luo/liveupdate.h"
 #include "core/luod.h"
+#include "report/history.h"
+#include "backend/kernel_index.h"
+#include "handlers/procfd.h"
 
+#ifndef KEXEC_FILE_UNLOAD
+#define KEXEC_FILE_UNLOAD 0x00000001
+#endif
 #ifndef KEXEC_FILE_NO_INITRAMFS
 #define KEXEC_FILE_NO_INITRAMFS 0x00000004
 #endif
 
-struct kernel_session {
-	char name[LUO_NAME_MAX];
-	uid_t uid;
-	int fd; /* luod's copy of the kernel's session fd */
-	bool incoming;
-};
+#define SESSION_LINK "anon_inode:[luo_session] "
 
 static struct {
-	int dev; /* /dev/liveupdate, or -1: the userspace backend */
-	struct kernel_session *sessions;
-	size_t n, cap;
+	bool active;
+	enum luo_kernel_mode mode;
+	const char *device;
+	int session; /* luod's outgoing kernel session, or -1 */
+	char session_name[LUO_NAME_MAX];
+	bool index_in; /* token 0 taken in this session: a second fill needs a new session */
+	uint64_t next_ktoken;
+	struct luo_index ktokens; /* memfd inode -> its kernel token, this session */
 	uint64_t liveupdate_num;
-	bool kexec_loaded; /* reboot once the requester has its answer */
-} kb = { .dev = -1 };
+	bool kexec_loaded;
+	uint32_t carried, recreated, lost; /* what this boot's restore found */
+} kb = { .session = -1 };
 
 bool luo_kernel_device_present(void)
 {
@@ -63,7 +97,7 @@ bool luo_kernel_device_present(void)
 
 bool backend_kernel_active(void)
 {
-	return kb.dev >= 0;
+	return kb.active;
 }
 
 /*
@@ -100,65 +134,9 @@ static uint64_t read_liveupdate_num(void)
 	return num;
 }
 
-int backend_kernel_open(const char *path)
-{
-	struct stat st;
-	int fd = open(path, O_RDWR | O_CLOEXEC);
+/* ---- the kernel's ioctls ---- */
 
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode)) {
-		close(fd);
-		return -ENODEV;
-	}
-	kb.dev = fd;
-	kb.liveupdate_num = read_liveupdate_num();
-	log_info("kernel backend: %s, live-update number %llu", path,
-		 (unsigned long long)kb.liveupdate_num);
-	return 0;
-}
-
-void backend_kernel_close(void)
-{
-	for (size_t i = 0; i < kb.n; i++)
-		close(kb.sessions[i].fd);
-	free(kb.sessions);
-	kb.sessions = NULL;
-	kb.n = kb.cap = 0;
-	if (kb.dev >= 0)
-		close(kb.dev);
-	kb.dev = -1;
-}
-
-static struct kernel_session *find(const char *name)
-{
-	for (size_t i = 0; i < kb.n; i++)
-		if (!strcmp(kb.sessions[i].name, name))
-			return &kb.sessions[i];
-	return NULL;
-}
-
-static int keep(const char *name, uid_t uid, int fd, bool incoming)
-{
-	if (kb.n == kb.cap) {
-		size_t cap = kb.cap ? kb.cap * 2 : 16;
-		struct kernel_session *s = realloc(kb.sessions, cap * sizeof(*s));
-
-		if (!s)
-			return -ENOMEM;
-		kb.sessions = s;
-		kb.cap = cap;
-	}
-	memset(&kb.sessions[kb.n], 0, sizeof(kb.sessions[kb.n]));
-	snprintf(kb.sessions[kb.n].name, sizeof(kb.sessions[kb.n].name), "%s", name);
-	kb.sessions[kb.n].uid = uid;
-	kb.sessions[kb.n].fd = fd;
-	kb.sessions[kb.n].incoming = incoming;
-	kb.n++;
-	return 0;
-}
-
-static int ioctl_session(unsigned long cmd, const char *name)
+static int device_session(int dev, unsigned long cmd, const char *name)
 {
 	struct liveupdate_ioctl_create_session a = { .size = sizeof(a), .fd = -1 };
 
@@ -167,66 +145,516 @@ static int ioctl_session(unsigned long cmd, const char *name)
 			       sizeof(struct liveupdate_ioctl_retrieve_session),
 		       "session ioctl layouts");
 	memcpy(a.name, name, strnlen(name, sizeof(a.name) - 1));
-	if (ioctl(kb.dev, cmd, &a) < 0)
+	if (ioctl(dev, cmd, &a) < 0)
 		return -errno;
 	return a.fd;
 }
 
-/*
- * CREATE_SESSION or RETRIEVE_SESSION for a client: the kernel's answer, or
- * for a session luod already holds (the workload restarted), that session
- * again. Returns a new fd for the client (luod keeps its own), or -errno.
- */
-int backend_kernel_session(bool create, const char *name, uid_t uid)
+static int ks_preserve(int session, int fd, uint64_t token)
 {
-	struct kernel_session *s = find(name);
-	int fd, copy, r;
+	struct liveupdate_session_preserve_fd a = { .size = sizeof(a), .fd = fd, .token = token };
 
-	if (s) {
-		if (create)
-			return -EEXIST;
-		if (s->uid != uid && uid != 0)
-			return -EPERM;
-		copy = fcntl(s->fd, F_DUPFD_CLOEXEC, 3);
-		return copy < 0 ? -errno : copy;
-	}
-	fd = ioctl_session(create ? LIVEUPDATE_IOCTL_CREATE_SESSION
-				  : LIVEUPDATE_IOCTL_RETRIEVE_SESSION, name);
-	if (fd < 0)
-		return fd;
-	copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	if (copy < 0) {
-		r = -errno;
-		close(fd); /* the kernel ends an outgoing session with its last fd */
-		return r;
-	}
-	r = keep(name, uid, fd, !create);
-	if (r < 0) {
-		close(copy);
-		close(fd);
-		return r;
-	}
-	log_info("kernel backend: %s session \"%s\" for uid %u", create ? "created" : "retrieved",
-		 name, (unsigned)uid);
-	return copy;
+	return ioctl(session, LIVEUPDATE_SESSION_PRESERVE_FD, &a) < 0 ? -errno : 0;
 }
 
-void backend_kernel_status(struct luo_msg_kernel_status *st)
+static int ks_retrieve(int session, uint64_t token)
 {
-	memset(st, 0, sizeof(*st));
-	st->backend = backend_kernel_active() ? LUO_BACKEND_KERNEL : LUO_BACKEND_USERSPACE;
-	st->liveupdate_num = kb.liveupdate_num;
-	st->sessions = (uint32_t)kb.n;
+	struct liveupdate_session_retrieve_fd a = { .size = sizeof(a), .fd = -1, .token = token };
+
+	if (ioctl(session, LIVEUPDATE_SESSION_RETRIEVE_FD, &a) < 0)
+		return -errno;
+	fcntl(a.fd, F_SETFD, FD_CLOEXEC);
+	return a.fd;
+}
+
+static int ks_finish(int session)
+{
+	struct liveupdate_session_finish a = { .size = sizeof(a) };
+
+	return ioctl(session, LIVEUPDATE_SESSION_FINISH, &a) < 0 ? -errno : 0;
+}
+
+/* "anon_inode:[luo_session] NAME": the name of the kernel session fd is, or -EMEDIUMTYPE. */
+static int session_fd_name(int fd, char *name, size_t len)
+{
+	char link[LUO_NAME_MAX + 64];
+	int r = procfd_link(fd, link, sizeof(link));
+
+	if (r < 0)
+		return r;
+	if (strncmp(link, SESSION_LINK, strlen(SESSION_LINK)))
+		return -EMEDIUMTYPE;
+	r = (int)strlen(link + strlen(SESSION_LINK));
+	if ((size_t)r >= len)
+		return -ENAMETOOLONG;
+	memcpy(name, link + strlen(SESSION_LINK), (size_t)r + 1);
+	return 0;
+}
+
+/* ---- after the boot: what the last kexec carried ---- */
+
+struct restore {
+	int ksession;
+	struct luo_session *s; /* the session being rebuilt, NULL: skipped */
+	size_t sessions;
+};
+
+static int restore_session(const char *name, uid_t uid, void *ctx)
+{
+	struct restore *rs = ctx;
+	struct luo_session *s;
+	int r;
+
+	rs->s = NULL;
+	if (core_find_session(name)) {
+		log_warn("kernel backend: session %s exists already; the kexec's copy is released",
+			 name);
+		return 0;
+	}
+	r = session_new(name, uid, true, &s);
+	if (r < 0)
+		return r;
+	core_add_session(s);
+	rs->s = s;
+	rs->sessions++;
+	return 0;
+}
+
+/* The record a handler makes of fd now, as preserve() would: the fd is a new file. */
+static int fresh_file(struct luo_session *s, int fd, uint64_t token,
+		      const struct luo_file_handler *h, enum luo_file_where where)
+{
+	struct luo_file tmp = { .session = s, .handler = h, .token = token, .fd = fd };
+	struct luo_file *f = NULL;
+	struct stat st;
+	int r;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	tmp.dev = st.st_dev;
+	tmp.ino = st.st_ino;
+	if (!h->can_preserve(fd, &st))
+		return -EBADFD;
+	r = h->preserve(&tmp);
+	if (r == 0)
+		r = file_restore(s, fd, token, h, tmp.payload, tmp.payload_len, &f);
+	free(tmp.payload);
+	if (r < 0)
+		return r;
+	f->where = (uint8_t)where;
+	r = session_add_file(s, f);
+	if (r < 0) {
+		f->fd = -1;
+		file_release(f);
+	}
+	return r;
+}
+
+static void restore_lost(struct restore *rs, const struct kindex_file *kf,
+			 const struct luo_file_handler *h, const char *why)
+{
+	struct luo_file *f;
+
+	if (!h) {
+		log_warn("kernel backend: session %s token %" PRIu64 ": unknown handler %s: dropped",
+			 rs->s->name, kf->token, kf->compatible);
+		return;
+	}
+	log_info("kernel backend: session %s token %" PRIu64 " (%s): not carried%s%s",
+		 rs->s->name, kf->token, h->name, why ? ": " : "", why ? why : "");
+	if (file_restore_lost(rs->s, kf->token, h, kf->payload, kf->payload_len, -ENOLINK, &f) < 0)
+		return;
+	if (session_add_file(rs->s, f) < 0) {
+		file_release(f);
+		return;
+	}
+	kb.lost++;
+}
+
+static void restore_file(const struct kindex_file *kf, void *ctx)
+{
+	struct restore *rs = ctx;
+	const struct luo_file_handler *h = luo_handler_by_compatible(kf->compatible);
+	char why[96];
+	int fd, r;
+
+	if (!rs->s)
+		return;
+	if (session_find_file(rs->s, kf->token)) {
+		log_warn("kernel backend: session %s: token %" PRIu64 " twice: the second dropped",
+			 rs->s->name, kf->token);
+		return;
+	}
+	if (kf->where == LUO_WHERE_LOST) {
+		restore_lost(rs, kf, h, NULL);
+		return;
+	}
+	if (kf->where == LUO_WHERE_KERNEL) {
+		if (h != &luo_memfd_handler) {
+			restore_lost(rs, kf, h, "the index names a memfd of another handler");
+			return;
+		}
+		fd = ks_retrieve(rs->ksession, kf->ktoken);
+	} else {
+		if (h != &luo_socket_handler) {
+			restore_lost(rs, kf, h, "the index names a listener of another handler");
+			return;
+		}
+		fd = relisten_create(&kf->listen);
+	}
+	if (fd < 0) {
+		snprintf(why, sizeof(why), "%s: %s",
+			 kf->where == LUO_WHERE_KERNEL ? "the kernel's retrieve" : "re-creating it",
+			 strerror(-fd));
+		restore_lost(rs, kf, h, why);
+		return;
+	}
+	r = fresh_file(rs->s, fd, kf->token, h, kf->where);
+	if (r < 0) {
+		close(fd);
+		snprintf(why, sizeof(why), "%s", strerror(-r));
+		restore_lost(rs, kf, h, why);
+		return;
+	}
+	if (kf->where == LUO_WHERE_KERNEL)
+		kb.carried++;
+	else
+		kb.recreated++;
+}
+
+static void restore_done(uint64_t generation, uint64_t updates, void *ctx)
+{
+	struct restore *rs = ctx;
+	struct luo_msg_history_entry e = {
+		.start_realtime_ns = realtime_ns(),
+		.outcome = LUO_HISTORY_OK,
+	};
+
+	if (!rs->sessions)
+		return;
+	luo_core.generation = generation + 1;
+	luo_core.updates = updates + 1;
+	luo_core.state = LUO_STATE_UPDATED;
+	e.generation = luo_core.generation;
+	e.sessions = (uint32_t)rs->sessions;
+	e.files = kb.carried + kb.recreated;
+	history_add(&e);
+}
+
+static int read_index(int fd, void **ret, size_t *ret_len)
+{
+	struct stat st;
+	void *p;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_size <= 0 || (uint64_t)st.st_size > LUO_HANDOVER_MAX)
+		return -EBADMSG;
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	*ret = p;
+	*ret_len = (size_t)st.st_size;
+	return 0;
+}
+
+/* An incoming kernel session: rebuild what it names, then FINISH it. */
+static void restore_from(int ksession, const char *name)
+{
+	static const struct kindex_reader rd = {
+		.session = restore_session, .file = restore_file, .done = restore_done,
+	};
+	struct restore rs = { .ksession = ksession };
+	void *blob = NULL;
+	size_t len = 0;
+	int idx, r;
+
+	idx = ks_retrieve(ksession, LUO_KINDEX_TOKEN);
+	if (idx == -ENOENT) {
+		log_info("kernel backend: session %s came back without an index: nothing to restore",
+			 name);
+	} else if (idx < 0) {
+		log_err("kernel backend: session %s: its index: %s", name, strerror(-idx));
+	} else {
+		r = read_index(idx, &blob, &len);
+		close(idx);
+		if (r < 0)
+			log_err("kernel backend: session %s: reading its index: %s", name,
+				strerror(-r));
+		else if (kindex_read(blob, len, &rd, &rs) < 0)
+			log_err("kernel backend: session %s: its index is refused; its memfds are released",
+				name);
+		if (blob)
+			munmap(blob, len);
+	}
+	log_info("kernel backend: the kexec brought %zu sessions: %u memfds carried, %u listeners "
+		 "re-created, %u files not carried",
+		 rs.sessions, kb.carried, kb.recreated, kb.lost);
+	/* what luod took is its own now; what it did not is released */
+	r = ks_finish(ksession);
+	if (r < 0)
+		log_warn("kernel backend: finishing session %s: %s", name, strerror(-r));
+	if (rs.sessions)
+		core_notify();
+}
+
+/* ---- where the kernel session comes from ---- */
+
+static void use_session(int fd, const char *name, enum luo_kernel_mode mode)
+{
+	kb.session = fd;
+	kb.mode = mode;
+	kb.index_in = false;
+	kb.next_ktoken = LUO_KINDEX_TOKEN + 1;
+	luo_index_free(&kb.ktokens);
+	snprintf(kb.session_name, sizeof(kb.session_name), "%s", name);
+}
+
+/* A LUO session fd among those systemd passed: taken, or -ENOENT. */
+static int systemd_session(char *name, size_t len)
+{
+	int *fds;
+	char **names;
+	size_t n = systemd_passed_fds(&fds, &names);
+
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i] < 0 || session_fd_name(fds[i], name, len) < 0)
+			continue;
+		log_info("kernel backend: systemd passed kernel session \"%s\" (fd name %s)", name,
+			 names[i] ? names[i] : "");
+		{
+			int fd = fds[i];
+
+			fds[i] = -1;
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+			return fd;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Through the device: the last kexec's "luod" (restored), then a new outgoing one. */
+static int device_start(bool restore)
+{
+	int dev = open(kb.device, O_RDWR | O_CLOEXEC), fd, r = 0;
+	struct stat st;
+
+	if (dev < 0)
+		return -errno;
+	if (fstat(dev, &st) < 0 || !S_ISCHR(st.st_mode)) {
+		close(dev);
+		return -ENODEV;
+	}
+	if (restore) {
+		fd = device_session(dev, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, LUO_KERNEL_SESSION);
+		if (fd >= 0) {
+			restore_from(fd, LUO_KERNEL_SESSION);
+			close(fd);
+		} else if (fd != -ENOENT) {
+			log_warn("kernel backend: retrieving session %s: %s", LUO_KERNEL_SESSION,
+				 strerror(-fd));
+		}
+	}
+	fd = device_session(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, LUO_KERNEL_SESSION);
+	if (fd < 0)
+		r = fd;
+	else
+		use_session(fd, LUO_KERNEL_SESSION, LUO_KERNEL_MODE_DEVICE);
+	close(dev); /* free for systemd; the session lives on through its own fd */
+	return r;
+}
+
+int backend_kernel_start(const char *device, bool restore, bool required)
+{
+	char name[LUO_NAME_MAX];
+	int fd, r;
+
+	kb.device = device;
+	kb.liveupdate_num = read_liveupdate_num();
+	fd = restore ? systemd_session(name, sizeof(name)) : -ENOENT;
+	if (fd >= 0) {
+		/* an incoming one (after a kexec) answers RETRIEVE_FD; an outgoing one EINVAL */
+		int idx = ks_retrieve(fd, LUO_KINDEX_TOKEN);
+
+		if (idx >= 0 || idx == -ENOENT) {
+			if (idx >= 0)
+				close(idx);
+			restore_from(fd, name);
+			close(fd);
+			/* a finished session takes nothing more: the next one from the device */
+			r = device_start(false);
+			if (r < 0)
+				log_warn("kernel backend: no new kernel session after systemd's (%s): "
+					 "a kexec now would carry nothing",
+					 strerror(-r));
+		} else {
+			use_session(fd, name, LUO_KERNEL_MODE_SYSTEMD);
+			r = 0;
+		}
+	} else {
+		r = device_start(restore);
+		if (r < 0) {
+			log_err("kernel backend: %s: %s", device, strerror(-r));
+			if (required)
+				return r;
+			log_warn("kernel backend: without a kernel session a kexec carries nothing");
+		}
+	}
+	kb.active = true;
+	log_info("kernel backend: %s, live-update number %" PRIu64 ", kernel session %s%s%s",
+		 kb.mode == LUO_KERNEL_MODE_SYSTEMD ? "systemd's session"
+		 : kb.mode == LUO_KERNEL_MODE_DEVICE ? device : "no kernel session",
+		 kb.liveupdate_num, kb.session >= 0 ? "\"" : "none", kb.session_name,
+		 kb.session >= 0 ? "\"" : "");
+	return 0;
+}
+
+void backend_kernel_close(void)
+{
+	if (kb.session >= 0)
+		close(kb.session);
+	kb.session = -1;
+	luo_index_free(&kb.ktokens);
+	kb.active = false;
+}
+
+/* ---- before the kexec ---- */
+
+static bool hugetlb(int fd)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) == 0 && sf.f_type == HUGETLBFS_MAGIC;
+}
+
+enum luo_file_where backend_kernel_where(const struct luo_file *f)
+{
+	if (!kb.active)
+		return LUO_WHERE_LUOD;
+	if (f->session && f->session->incoming)
+		return (enum luo_file_where)f->where;
+	if (f->handler == &luo_memfd_handler && kb.session >= 0 && !hugetlb(f->fd))
+		return LUO_WHERE_KERNEL;
+	if (f->handler == &luo_socket_handler && relisten_candidate(f->fd))
+		return LUO_WHERE_RECREATED;
+	return LUO_WHERE_LUOD;
+}
+
+/* Into the kernel session, once per open memfd: a second fill finds its token. */
+static int preserve_memfd(const struct luo_file *f, uint64_t *ret)
+{
+	void *known = luo_index_get(&kb.ktokens, (uint64_t)f->ino);
+	uint64_t t;
+	int r;
+
+	if (known) {
+		*ret = (uint64_t)(uintptr_t)known - 1;
+		return 0;
+	}
+	t = kb.next_ktoken;
+	r = ks_preserve(kb.session, f->fd, t);
+	if (r < 0)
+		return r;
+	kb.next_ktoken++;
+	luo_index_put(&kb.ktokens, (uint64_t)f->ino, (void *)(uintptr_t)(t + 1));
+	*ret = t;
+	return 0;
+}
+
+struct fill {
+	uint32_t kernel, recreated, lost;
+};
+
+static void classify(const struct luo_file *f, struct kindex_file *kf, void *ctx)
+{
+	struct fill *fl = ctx;
+	enum luo_file_where where = backend_kernel_where(f);
+	int r;
+
+	memset(kf, 0, sizeof(*kf));
+	kf->token = f->token;
+	kf->compatible = f->handler->compatible;
+	kf->payload = f->payload;
+	kf->payload_len = f->payload_len;
+	kf->where = LUO_WHERE_LOST;
+	if (where == LUO_WHERE_KERNEL) {
+		r = preserve_memfd(f, &kf->ktoken);
+		if (r == 0) {
+			kf->where = LUO_WHERE_KERNEL;
+			fl->kernel++;
+			return;
+		}
+		log_warn("kernel backend: session %s token %" PRIu64 ": the kernel refuses the memfd: "
+			 "%s; it will not be carried",
+			 f->session->name, f->token, strerror(-r));
+	} else if (where == LUO_WHERE_RECREATED) {
+		r = relisten_record(f->fd, &kf->listen);
+		if (r == 0) {
+			kf->where = LUO_WHERE_RECREATED;
+			fl->recreated++;
+			return;
+		}
+		log_warn("kernel backend: session %s token %" PRIu64 ": recording the listener: %s",
+			 f->session->name, f->token, strerror(-r));
+	}
+	fl->lost++;
+}
+
+/* A new "luod" session through the device: the old one goes with what it held. */
+static int renew_session(void)
+{
+	int dev, fd;
+
+	if (kb.mode != LUO_KERNEL_MODE_DEVICE)
+		return -EBUSY; /* systemd's session: luod cannot make another */
+	close(kb.session);
+	kb.session = -1;
+	dev = open(kb.device, O_RDWR | O_CLOEXEC);
+	if (dev < 0)
+		return -errno;
+	fd = device_session(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, LUO_KERNEL_SESSION);
+	close(dev);
+	if (fd < 0)
+		return fd;
+	use_session(fd, LUO_KERNEL_SESSION, LUO_KERNEL_MODE_DEVICE);
+	return 0;
+}
+
+/* Every outgoing session's memfds and the index into the kernel session. */
+static int fill_kernel_session(void)
+{
+	struct fill fl = { 0 };
+	int idx, r;
+
+	if (kb.session < 0)
+		return -ENODEV;
+	if (kb.index_in && (r = renew_session()) < 0)
+		return r;
+	idx = kindex_write(classify, &fl);
+	if (idx < 0)
+		return idx;
+	r = ks_preserve(kb.session, idx, LUO_KINDEX_TOKEN);
+	close(idx);
+	if (r < 0) {
+		log_err("kernel backend: preserving the index: %s", strerror(-r));
+		return r;
+	}
+	kb.index_in = true;
+	log_info("kernel backend: kernel session %s filled: %u memfds, %u listeners to re-create, "
+		 "%u files that will not cross",
+		 kb.session_name, fl.kernel, fl.recreated, fl.lost);
+	return 0;
 }
 
 /*
  * Load the next kernel (kernel_fd, initrd_fd or -1, cmdline NUL-terminated)
- * with kexec_file_load. The reboot itself waits for backend_kernel_reboot(),
- * after the requester has been answered.
+ * with kexec_file_load, then fill the kernel session. The reboot itself
+ * waits for backend_kernel_reboot(), after the requester has been answered.
  */
 int backend_kernel_load(int kernel_fd, int initrd_fd, const char *cmdline, size_t len)
 {
 	unsigned long flags = initrd_fd < 0 ? KEXEC_FILE_NO_INITRAMFS : 0;
+	int r;
 
 	if (!backend_kernel_active())
 		return -EOPNOTSUPP;
@@ -234,13 +662,18 @@ int backend_kernel_load(int kernel_fd, int initrd_fd, const char *cmdline, size_
 		return -EINVAL;
 	if (syscall(SYS_kexec_file_load, kernel_fd, initrd_fd, (unsigned long)len, cmdline,
 		    flags) < 0) {
-		int r = -errno;
-
+		r = -errno;
 		log_err("kernel backend: kexec_file_load: %s", strerror(-r));
 		return r;
 	}
-	log_info("kernel backend: next kernel loaded (%zu sessions held), rebooting into it",
-		 kb.n);
+	r = fill_kernel_session();
+	if (r < 0) {
+		log_err("kernel backend: filling the kernel session: %s; the next kernel is unloaded",
+			strerror(-r));
+		syscall(SYS_kexec_file_load, -1, -1, 0UL, NULL, (unsigned long)KEXEC_FILE_UNLOAD);
+		return r;
+	}
+	log_info("kernel backend: next kernel loaded, rebooting into it");
 	kb.kexec_loaded = true;
 	return 0;
 }
@@ -252,7 +685,36 @@ void backend_kernel_reboot(void)
 		return;
 	kb.kexec_loaded = false;
 	sync();
-	/* the kernel serializes every session whose fd is open: ours are */
+	/* the kernel serializes every session whose fd is open: luod's is */
 	if (reboot(LINUX_REBOOT_CMD_KEXEC) < 0)
 		log_err("kernel backend: reboot(KEXEC): %s", strerror(errno));
+}
+
+void backend_kernel_status(struct luo_msg_kernel_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->backend = backend_kernel_active() ? LUO_BACKEND_KERNEL : LUO_BACKEND_USERSPACE;
+	if (!kb.active)
+		return;
+	st->liveupdate_num = kb.liveupdate_num;
+	st->sessions = kb.session >= 0;
+	st->mode = (uint32_t)(kb.session >= 0 ? kb.mode : LUO_KERNEL_MODE_NONE);
+	st->carried = kb.carried;
+	st->recreated = kb.recreated;
+	st->lost = kb.lost;
+	snprintf(st->session_name, sizeof(st->session_name), "%s", kb.session >= 0 ? kb.session_name : "");
+	for (const struct luo_session *s = luo_core.sessions; s; s = s->next) {
+		if (s->incoming)
+			continue;
+		for (size_t i = 0; i < s->nfiles; i++) {
+			enum luo_file_where w = backend_kernel_where(s->files[i]);
+
+			if (w == LUO_WHERE_KERNEL)
+				st->kernel_files++;
+			else if (w == LUO_WHERE_RECREATED)
+				st->recreate_files++;
+			else
+				st->luod_files++;
+		}
+	}
 }

@@ -228,7 +228,8 @@ int file_retrieve(struct luo_file *file)
 
 int file_finish(struct luo_file *file)
 {
-	int r = FAULT("handler") ? -EIO : file->handler->finish(file);
+	/* a file that never crossed (file_restore_lost) has nothing to finish */
+	int r = file->fd < 0 ? 0 : FAULT("handler") ? -EIO : file->handler->finish(file);
 
 	if (r < 0)
 		return r;
@@ -271,6 +272,27 @@ int file_restore(struct luo_session *s, int fd, uint64_t token,
 	}
 	file->fd = fd;
 	flb_file_added(file);
+	*ret = file;
+	return 0;
+}
+
+int file_restore_lost(struct luo_session *s, uint64_t token, const struct luo_file_handler *h,
+		      const void *payload, size_t len, int error, struct luo_file **ret)
+{
+	struct luo_file *file = calloc(1, sizeof(*file));
+	int r;
+
+	if (!file)
+		return -ENOMEM;
+	*file = (struct luo_file){
+		.session = s, .handler = h, .token = token, .fd = -1, .frozen = true,
+		.retrieve_error = error, .where = LUO_WHERE_LOST,
+	};
+	r = file_set_payload(file, payload, len);
+	if (r < 0) {
+		free(file);
+		return r;
+	}
 	*ret = file;
 	return 0;
 }

@@ -129,6 +129,7 @@ struct luo_file {
 	bool retrieved;
 	bool indexed; /* in the outgoing inode index */
 	int retrieve_error; /* sticky: a failed retrieve fails the same way again */
+	uint8_t where; /* enum luo_file_where, for files a kexec brought (backend_kernel.c) */
 	bool in_flb;        /* counted in its handler's FLB */
 	uint64_t flb_bytes; /* what it counts for there */
 	struct luo_file *ino_next;
@@ -146,6 +147,12 @@ int file_finish(struct luo_file *file); /* frees on success */
 int file_restore(struct luo_session *s, int fd, uint64_t token,
 		     const struct luo_file_handler *h, const void *payload, size_t len,
 		     struct luo_file **ret);
+/*
+ * An incoming file that did not cross a kexec: no fd, its handler's record
+ * for `show`, and every retrieve fails with error.
+ */
+int file_restore_lost(struct luo_session *s, uint64_t token, const struct luo_file_handler *h,
+		      const void *payload, size_t len, int error, struct luo_file **ret);
 void file_release(struct luo_file *file); /* close and free, no callbacks */
 int file_set_payload(struct luo_file *file, const void *data, size_t len);
 uint64_t file_size(const struct luo_file *file);
@@ -317,6 +324,8 @@ struct luo_handover_luod {
 	uint64_t updates;
 };
 
+/* A new memfd holding blob, sealed against every change; or -errno. */
+int luo_sealed_memfd(const char *name, const void *blob, size_t len);
 /* Serialize every outgoing FROZEN session; returns a sealed memfd or -errno. */
 int luo_handover_write(const struct luo_handover_luod *luod, size_t *ret_bytes);
 /* Build the FDT in a buffer (for tests and `dump`); caller frees *ret. */
@@ -363,15 +372,23 @@ struct luod_config {
 };
 int luod_serve(const struct luod_config *cfg);
 
-/* ---- backend_kernel.c: luod as the agent of a real /dev/liveupdate ---- */
+/* ---- backend_kernel.c: luod beside the kernel's LUO (hybrid sessions) ---- */
 #define LUO_KERNEL_DEVICE "/dev/liveupdate"
+#define LUO_KERNEL_SESSION "luod" /* the kernel session luod makes itself */
 bool luo_kernel_device_present(void); /* a character device there: a kernel with LUO */
-int backend_kernel_open(const char *path); /* makes the kernel backend active */
+/*
+ * Makes the kernel backend active: finds luod's kernel session (one systemd
+ * passed, else its own through the device) and, when restore is set (a
+ * fresh start, not luod's own update), rebuilds what the last kexec carried
+ * as incoming sessions. required: fail when no kernel session can be had.
+ */
+int backend_kernel_start(const char *device, bool restore, bool required);
 void backend_kernel_close(void);
 bool backend_kernel_active(void);
-/* A new fd of the kernel session for the client, or -errno. */
-int backend_kernel_session(bool create, const char *name, uid_t uid);
+/* Where a file lives for `show`: what a kexec would do with it now, or did. */
+enum luo_file_where backend_kernel_where(const struct luo_file *f);
 void backend_kernel_status(struct luo_msg_kernel_status *st);
+/* Loads the next kernel and fills the kernel session for it. */
 int backend_kernel_load(int kernel_fd, int initrd_fd, const char *cmdline, size_t len);
 void backend_kernel_reboot(void); /* after a successful load has been answered */
 

@@ -624,6 +624,8 @@ void mirror_file(const struct luo_file *f)
 	unsigned char key[KEEPER_KEY_MAX], head[4 + 64];
 	uint32_t clen = (uint32_t)strlen(f->handler->compatible);
 
+	if (f->fd < 0)
+		return; /* a file that did not cross a kexec: nothing to keep */
 	if (hd.enabled && clen < 64) {
 		memcpy(head, &clen, 4);
 		memcpy(head + 4, f->handler->compatible, clen);

@@ -318,42 +318,48 @@ int luo_handover_build(const struct luo_handover_luod *luod, void **ret, size_t 
 	}
 }
 
-int luo_handover_write(const struct luo_handover_luod *luod, size_t *ret_bytes)
+int luo_sealed_memfd(const char *name, const void *blob, size_t len)
 {
 	const int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
-	size_t len, off = 0;
-	void *blob;
+	size_t off = 0;
 	int fd, r;
 
-	r = luo_handover_build(luod, &blob, &len);
-	if (r < 0)
-		return r;
-	fd = memfd_create("luo-handover", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
+	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
 	while (off < len) {
-		ssize_t n = write(fd, (char *)blob + off, len - off);
+		ssize_t n = write(fd, (const char *)blob + off, len - off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			r = n < 0 ? -errno : -EIO;
-			goto out;
+			goto err;
 		}
 		off += (size_t)n;
 	}
 	if (fcntl(fd, F_ADD_SEALS, seals) < 0) {
 		r = -errno;
-		goto out;
+		goto err;
 	}
-	*ret_bytes = len;
-	r = fd;
-	fd = -1;
-out:
-	if (fd >= 0)
-		close(fd);
+	return fd;
+err:
+	close(fd);
+	return r;
+}
+
+int luo_handover_write(const struct luo_handover_luod *luod, size_t *ret_bytes)
+{
+	size_t len;
+	void *blob;
+	int r;
+
+	r = luo_handover_build(luod, &blob, &len);
+	if (r < 0)
+		return r;
+	r = luo_sealed_memfd("luo-handover", blob, len);
+	if (r >= 0)
+		*ret_bytes = len;
 	free(blob);
 	return r;
 }

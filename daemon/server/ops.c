@@ -87,16 +87,6 @@ static int op_session_handle(struct conn *c, const struct luo_request *req)
 
 	if (req->op == LUO_OP_CREATE_SESSION && (r = limits_create(c->uid)) < 0)
 		return r;
-	if (backend_kernel_active()) {
-		/* the handle is the kernel's own session fd */
-		r = backend_kernel_session(req->op == LUO_OP_CREATE_SESSION, req->name.name, c->uid);
-		if (r < 0)
-			return r;
-		reply.fds[0] = r;
-		reply.nfds = 1;
-		reply.own_fds = true;
-		return 0;
-	}
 	r = handle_new(c, &h, &client_fd);
 	if (r < 0)
 		return r;
@@ -239,6 +229,7 @@ static int op_show(struct conn *c, const struct luo_msg_show *req)
 		fi->frozen = f->frozen;
 		fi->retrieved = f->retrieved;
 		fi->retrieve_error = f->retrieve_error;
+		fi->where = (uint8_t)backend_kernel_where(f);
 	}
 	reply.len = sizeof(*rep) + rep->count * sizeof(rep->entries[0]);
 	return 0;
@@ -282,8 +273,6 @@ static int op_update(struct conn *c, const struct luo_msg_update *up)
 	};
 	int r;
 
-	if (backend_kernel_active())
-		return -EOPNOTSUPP; /* luod cannot carry kernel sessions over its own execve: use --kernel */
 	if (!privileged(c))
 		return -EPERM;
 	if (srv.update_waiter)

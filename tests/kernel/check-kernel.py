@@ -27,6 +27,8 @@ COMPAT_STAGE (the host's binaries, as in tests/compat/); LUO_KERNEL_CACHE
 """
 import collections
 import difflib
+import errno
+import json
 import os
 import re
 import shutil
@@ -434,9 +436,9 @@ def compare(tap, host, vm, known):
 
 
 def check_backend(tap, vm, binaries):
-    """The kernel backend, boots 3 and 4 (tests/kernel/luod-demo.sh)."""
+    """The kernel backend's hybrid session, boots 3 and 4 (tests/kernel/luod-demo.sh)."""
     d = [l[2:] for l in vm if l.startswith("D ")]
-    log_tail = "\n".join(d[-30:])
+    log_tail = "\n".join(d[-40:])
     if not binaries:
         tap.ok(False, "luod kernel backend: luod, luoctl and the workload built for the VM")
         return
@@ -444,15 +446,31 @@ def check_backend(tap, vm, binaries):
     def first(prefix):
         return next((l[len(prefix):].strip() for l in d if l.startswith(prefix)), None)
 
+    def files(show):
+        """token -> (where, retrieve_error) from a `luoctl show --json` line."""
+        try:
+            return {f["token"]: (f.get("where"), f["retrieve_error"])
+                    for f in json.loads(show or "{}").get("file_list", [])}
+        except ValueError:
+            return {}
+
     status = [l[len("STATUS "):] for l in d if l.startswith("STATUS ")]
     created = first("CREATED ")
-    tap.ok(bool(status) and '"backend": "kernel"' in status[0],
-           "luod picks the kernel backend on a real /dev/liveupdate (luoctl status: backend)",
-           log_tail)
-    tap.ok(bool(created), "a workload preserves a 64 MiB memfd through luod into a kernel "
-           "session (checksum %s)" % created, log_tail)
-    tap.ok(first("AGAIN ") is not None and "held by luod" in first("AGAIN "),
-           "a restarted workload gets its session back from luod before the update", log_tail)
+    tap.ok(bool(status) and '"backend": "kernel"' in status[0] and
+           '"kernel_mode": "device"' in status[0],
+           "luod picks the kernel backend on a real /dev/liveupdate, its own kernel session "
+           "through the device (luoctl status: backend, kernel_mode)", log_tail)
+    tap.ok(bool(created), "a workload puts a 64 MiB memfd (checksum %s), a TCP listener and a "
+           "pipe into one session through luod" % created, log_tail)
+    want = {1: ("kernel", 0), 2: ("re-created", 0), 3: ("luod", 0)}
+    tap.ok(files(first("SHOW1 ")) == want,
+           "luoctl show: the memfd lives in the kernel too, the listener is re-created after a "
+           "kexec, the pipe lives in luod", "got %s\n%s" % (files(first("SHOW1 ")), log_tail))
+    again = first("AGAIN ") or ""
+    tap.ok("LUOD-UPDATED" in d and again.startswith("KEPT memfd %s" % created) and
+           "pipe with 10 bytes" in again,
+           "a luod update and a workload restart keep all three (memfd checksum, a connection "
+           "accepted on the listener, the pipe's bytes)", log_tail)
     refused, eexist = first("REFUSED ") or "", first("EEXIST ") or ""
     tap.ok("Exec format error" in refused and "File exists" in eexist,
            "luod refuses a non-kernel for --kernel (ENOEXEC) and a second session of a held "
@@ -463,15 +481,35 @@ def check_backend(tap, vm, binaries):
     tap.ok("UPDATE" in d and last in boots and "KEXEC %d" % len(SCHEDULE) not in vm and
            not any(l.startswith("FAIL") for l in d),
            "luoctl update --kernel kexecs into the next kernel", log_tail)
-    verified = first("VERIFIED ")
-    tap.ok(verified is not None and created is not None and verified == "CHECKSUM " + created,
-           "after the kexec the restarted workload gets its memfd back through luod, "
-           "same checksum", log_tail)
+    after = files(first("SHOW3 "))
+    tap.ok(after.get(1, (None,))[0] == "kernel" and after.get(2, (None,))[0] == "re-created"
+           and after.get(3) == ("not carried", -errno.ENOLINK),
+           "after the kexec luoctl show says per file: memfd carried by the kernel, listener "
+           "re-created, pipe not carried (ENOLINK)", "got %s\n%s" % (after, log_tail))
+    tap.ok((first("CLIENT ") or "").startswith("CONNECTED"),
+           "a client connects to the port after the boot, before the workload runs", log_tail)
+    verified = [l[len("VERIFIED "):] for l in d if l.startswith("VERIFIED ")]
+    tap.ok(created is not None and "CHECKSUM " + created in verified,
+           "after the kexec the restarted workload gets its memfd back, same checksum", log_tail)
+    tap.ok(any(v.startswith("LISTENER re-created on port 7070") for v in verified),
+           "the listener is re-created on the same port and the client's connection waits in "
+           "it", log_tail)
+    tap.ok(any(v.startswith("PIPE not carried") for v in verified),
+           "the pipe's retrieve answers ENOLINK (not carried), twice", log_tail)
     after = status[-1] if len(status) >= 2 else ""
     m = re.search(r'"kernel_liveupdate_num": (\d+)', after)
-    tap.ok(m is not None and int(m.group(1)) == len(SCHEDULE) - 1,
-           "luoctl status after the update: kernel_liveupdate_num %s (want %d)" %
-           (m.group(1) if m else "missing", len(SCHEDULE) - 1), log_tail)
+    c = re.search(r'"last_kexec": \{"carried": (\d+), "recreated": (\d+), "not_carried": (\d+)\}',
+                  after)
+    tap.ok(m is not None and int(m.group(1)) == len(SCHEDULE) - 1 and c is not None and
+           c.groups() == ("1", "1", "1"),
+           "luoctl status after the update: kernel_liveupdate_num %s (want %d), last kexec "
+           "carried/re-created/not carried %s (want 1/1/1)" %
+           (m.group(1) if m else "missing", len(SCHEDULE) - 1, c.groups() if c else "missing"),
+           log_tail)
+    hist = first("HISTORY ") or ""
+    tap.ok('"generation"' in hist and hist.count('"outcome": "ok"') >= 2,
+           "luoctl history after the kexec: luod's own update and the kexec", hist + "\n" +
+           log_tail)
 
 
 def main():

@@ -1,12 +1,17 @@
 #!/bin/sh
-# The kernel backend in the reference VM (run by init.sh as a step).
-#   luod-demo.sh 1   luod on the real /dev/liveupdate; a workload keeps a
-#                    64 MiB memfd in a session through luod and exits; a
-#                    restarted workload gets the session back; then
-#                    `luoctl update --kernel` kexecs into the next boot
-#   luod-demo.sh 2   after the kexec: luod again, `luoctl status` tells the
-#                    backend and the kernel's live-update number, and the
-#                    restarted workload gets its memfd back, same checksum
+# The kernel backend in the reference VM (run by init.sh as a step): one
+# hybrid session "vm-workload" with a 64 MiB memfd, a TCP listener on
+# 127.0.0.1:7070 and a pipe (tests/kernel/workload.c).
+#   luod-demo.sh 1 NEXT  luod on the real /dev/liveupdate; the workload makes
+#                        its session and exits; `luoctl update` replaces luod;
+#                        the restarted workload finds all three intact and
+#                        hands them on; bad input is refused; then `luoctl
+#                        update --kernel` kexecs into boot NEXT
+#   luod-demo.sh 2       after the kexec: luod again; `luoctl show` says per
+#                        file where it lives; a client connects to the port
+#                        before the workload runs; the workload gets its memfd
+#                        back (same checksum), accepts that connection on the
+#                        re-created listener, and is told ENOLINK for the pipe
 # Lines for the host start with "LUOT D ". The expected checksum crosses
 # the kexec in the initramfs, which the update packs up again.
 export PATH=/bin:/sbin:/luo
@@ -34,6 +39,14 @@ status() {
 	say "STATUS $(echo "$st" | tr -d '\n')"
 }
 
+show() {
+	st=$(luoctl show vm-workload --json) || fail "luoctl show"
+	say "SHOW$1 $(echo "$st" | tr -d '\n')"
+}
+
+# the listener is on 127.0.0.1: the loopback interface must be up
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null
+
 case $1 in
 1)
 	start_luod
@@ -42,7 +55,10 @@ case $1 in
 	sum=${out#CHECKSUM }
 	say "CREATED $sum"
 	echo "$sum" >/luo/expected-checksum
-	out=$(kernel-workload again) || fail "workload again: $out"
+	show 1
+	out=$(luoctl update 2>&1) || fail "luoctl update (luod's own): $out"
+	say "LUOD-UPDATED"
+	out=$(kernel-workload again "$sum") || fail "workload again: $out"
 	say "AGAIN $out"
 	# bad input is refused and costs luod nothing: the session stays held
 	out=$(luoctl update --kernel /luo/luod-demo.sh 2>&1) &&
@@ -50,6 +66,8 @@ case $1 in
 	say "REFUSED $out"
 	out=$(kernel-workload create) && fail "a second session of the same name"
 	say "EEXIST $out"
+	show 2
+	status
 	cmd=""
 	for w in $(cat /proc/cmdline); do
 		case $w in luo.boot=*) ;; *) cmd="$cmd $w" ;; esac
@@ -66,9 +84,13 @@ case $1 in
 2)
 	start_luod
 	status
+	show 3
+	out=$(kernel-workload client) || fail "client: $out"
+	say "CLIENT $out"
 	want=$(cat /luo/expected-checksum) || fail "no expected checksum"
 	out=$(kernel-workload verify "$want") || fail "workload verify: $out"
-	say "VERIFIED $out"
+	echo "$out" | while IFS= read -r l; do say "VERIFIED $l"; done
 	status
+	luoctl history --json >/tmp/h 2>&1 && say "HISTORY $(tr -d '\n' </tmp/h)"
 	;;
 esac

@@ -59,6 +59,44 @@ static void test_status_userspace(void **state)
 	assert_non_null(strstr(out, "backend:     userspace"));
 }
 
+/*
+ * Where a file lives is news only beside a kernel's LUO: on the userspace
+ * backend every file lives in luod, and luoctl show prints what it always
+ * printed, without a "where" or a LIVES column (the kernel backend's
+ * answers are checked in the reference VM).
+ */
+static void test_show_where_userspace(void **state)
+{
+	char out[8192];
+	int dev = luo_open(d.sock), s, m, p[2];
+	uint64_t tokens[2] = { 1, 2 };
+	int fds[2];
+
+	(void)state;
+	if (real_device())
+		skip();
+	assert_true(dev >= 0);
+	s = luo_create_session(dev, "kept");
+	assert_true(s >= 0);
+	m = memfd_create("kept", MFD_CLOEXEC);
+	assert_true(m >= 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	fds[0] = m;
+	fds[1] = p[0];
+	assert_int_equal(luo_session_preserve_fds(s, fds, tokens, 2), 0);
+	assert_int_equal(luoctl(&d, out, sizeof(out), "show", "kept", "--json", NULL), 0);
+	assert_non_null(strstr(out, "\"token\": 2, \"handler\": \"pipe\""));
+	assert_null(strstr(out, "\"where\""));
+	assert_int_equal(luoctl(&d, out, sizeof(out), "show", "kept", NULL), 0);
+	assert_non_null(strstr(out, "RETRIEVED"));
+	assert_null(strstr(out, "LIVES"));
+	close(s);
+	close(m);
+	close(p[0]);
+	close(p[1]);
+	close(dev);
+}
+
 /* The userspace backend has no kernel to load: EOPNOTSUPP, and luod goes on. */
 static void test_update_kernel_refused(void **state)
 {
@@ -184,6 +222,7 @@ static void test_libluo_kernel_handle(void **state)
 
 static const struct CMUnitTest tests[] = {
 	CASE(test_status_userspace),
+	CASE(test_show_where_userspace),
 	CASE(test_update_kernel_refused),
 	CASE(test_update_kernel_usage),
 	CASE(test_raw_ops),

@@ -26,6 +26,32 @@ int kernel_status(int dev, struct luo_msg_kernel_status *st)
 	return 0;
 }
 
+const char *kernel_mode_name(uint32_t mode)
+{
+	switch (mode) {
+	case LUO_KERNEL_MODE_DEVICE:
+		return "device";
+	case LUO_KERNEL_MODE_SYSTEMD:
+		return "systemd";
+	default:
+		return "none";
+	}
+}
+
+const char *where_name(uint32_t where)
+{
+	switch (where) {
+	case LUO_WHERE_KERNEL:
+		return "kernel";
+	case LUO_WHERE_RECREATED:
+		return "re-created";
+	case LUO_WHERE_LOST:
+		return "not carried";
+	default:
+		return "luod";
+	}
+}
+
 /* The running kernel's command line, for a next kernel given no --append. */
 static int current_cmdline(char *buf, size_t len)
 {

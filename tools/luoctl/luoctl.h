@@ -68,6 +68,8 @@ void command_usage(const struct luoctl_command *cmd, FILE *out);
 int usage_error(const struct luoctl_command *cmd, const char *msg);
 
 const char *state_name(uint32_t state);
+const char *kernel_mode_name(uint32_t mode); /* enum luo_kernel_mode */
+const char *where_name(uint32_t where);      /* enum luo_file_where */
 int fail(const char *what, int r);         /* prints, returns 1 */
 int connect_luod(void);                    /* a device handle, or -errno (printed) */
 void json_string(FILE *out, const char *s); /* a JSON string literal */

@@ -85,8 +85,11 @@ int cmd_sessions(const struct luoctl_command *cmd, int argc, char **argv)
 static int show(int dev, const char *name)
 {
 	struct luo_msg_show req = { 0 };
-	bool first = true;
+	struct luo_msg_kernel_status ks;
+	bool first = true, where;
 
+	/* where a file lives tells something only beside a kernel's LUO: elsewhere, in luod */
+	where = kernel_status(dev, &ks) == 0 && ks.backend == LUO_BACKEND_KERNEL;
 	strcpy(req.name, name);
 	for (;;) {
 		struct luo_msg_show_reply rep;
@@ -113,8 +116,10 @@ static int show(int dev, const char *name)
 				       state_name(rep.session.state),
 				       rep.session.incoming ? "incoming" : "outgoing", rep.session.uid,
 				       rep.session.files);
-				printf("%-20s %-8s %14s %-7s %s\n", "TOKEN", "HANDLER", "SIZE", "FROZEN",
-				       "RETRIEVED");
+				printf("%-20s %-8s %14s %-7s ", "TOKEN", "HANDLER", "SIZE", "FROZEN");
+				if (where)
+					printf("%-11s ", "LIVES");
+				printf("RETRIEVED\n");
 			}
 		}
 		for (uint32_t i = 0; i < rep.count; i++) {
@@ -124,13 +129,19 @@ static int show(int dev, const char *name)
 			fi.handler[LUO_HANDLER_NAME_MAX - 1] = '\0';
 			if (opt.json) {
 				printf("%s{\"token\": %" PRIu64 ", \"handler\": \"%s\", \"size\": %" PRIu64
-				       ", \"frozen\": %s, \"retrieved\": %s, \"retrieve_error\": %d}",
+				       ", \"frozen\": %s, \"retrieved\": %s, \"retrieve_error\": %d",
 				       first ? "" : ", ", fi.token, fi.handler, fi.size,
 				       fi.frozen ? "true" : "false", fi.retrieved ? "true" : "false",
 				       fi.retrieve_error);
+				if (where)
+					printf(", \"where\": \"%s\"", where_name(fi.where));
+				printf("}");
 			} else {
-				printf("%-20" PRIu64 " %-8s %14" PRIu64 " %-7s %s\n", fi.token, fi.handler,
-				       fi.size, fi.frozen ? "yes" : "no",
+				printf("%-20" PRIu64 " %-8s %14" PRIu64 " %-7s ", fi.token, fi.handler,
+				       fi.size, fi.frozen ? "yes" : "no");
+				if (where)
+					printf("%-11s ", where_name(fi.where));
+				printf("%s\n",
 				       fi.retrieve_error ? strerror(-fi.retrieve_error)
 							 : (fi.retrieved ? "yes" : "no"));
 			}

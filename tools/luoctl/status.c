@@ -36,17 +36,32 @@ int cmd_status(const struct luoctl_command *cmd, int argc, char **argv)
 		       st.updates, st.participants, st.memfd_bytes, st.pid, st.uptime_ns / 1000000,
 		       ks.backend == LUO_BACKEND_KERNEL ? "kernel" : "userspace");
 		/* no kernel LUO behind the userspace backend: no number to tell */
-		if (ks.backend == LUO_BACKEND_KERNEL)
-			printf(", \"kernel_liveupdate_num\": %" PRIu64 ", \"kernel_sessions\": %u}\n",
-			       ks.liveupdate_num, ks.sessions);
-		else
+		if (ks.backend == LUO_BACKEND_KERNEL) {
+			ks.session_name[LUO_NAME_MAX - 1] = '\0';
+			printf(", \"kernel_liveupdate_num\": %" PRIu64 ", \"kernel_sessions\": %u"
+			       ", \"kernel_mode\": \"%s\", \"kernel_session\": ",
+			       ks.liveupdate_num, ks.sessions, kernel_mode_name(ks.mode));
+			json_string(stdout, ks.session_name);
+			printf(", \"kexec_now\": {\"kernel\": %u, \"recreated\": %u, \"not_carried\": %u}"
+			       ", \"last_kexec\": {\"carried\": %u, \"recreated\": %u, \"not_carried\": %u}}\n",
+			       ks.kernel_files, ks.recreate_files, ks.luod_files, ks.carried, ks.recreated,
+			       ks.lost);
+		} else {
 			printf(", \"kernel_liveupdate_num\": null}\n");
+		}
 		return 0;
 	}
 	printf("backend:     %s\n", ks.backend == LUO_BACKEND_KERNEL ? "kernel" : "userspace");
-	if (ks.backend == LUO_BACKEND_KERNEL)
-		printf("kernel:      live update number %" PRIu64 ", %u sessions held\n",
-		       ks.liveupdate_num, ks.sessions);
+	if (ks.backend == LUO_BACKEND_KERNEL) {
+		ks.session_name[LUO_NAME_MAX - 1] = '\0';
+		printf("kernel:      live update number %" PRIu64 ", session %s (%s)\n",
+		       ks.liveupdate_num, ks.sessions ? ks.session_name : "none",
+		       kernel_mode_name(ks.mode));
+		printf("kexec now:   %u memfds in the kernel, %u listeners re-created, %u files not carried\n",
+		       ks.kernel_files, ks.recreate_files, ks.luod_files);
+		printf("last kexec:  %u memfds carried, %u listeners re-created, %u files not carried\n",
+		       ks.carried, ks.recreated, ks.lost);
+	}
 	printf("state:       %s\n", state_name(st.state));
 	printf("generation:  %" PRIu64 "\n", st.generation);
 	printf("sessions:    %u (%u incoming)\n", st.sessions, st.incoming_sessions);
