@@ -351,6 +351,8 @@ int kernel_request(struct conn *c, const void *msg, size_t len, const int *fds, 
 		if (cmdline_len || nfds)
 			return -EINVAL;
 		backend_kernel_status(&st);
+		if (!privileged(c))
+			st.sessions = 0; /* every uid's: as STATUS, a count for root */
 		memcpy(reply.body, &st, sizeof(st));
 		reply.len = sizeof(st);
 		return 0;
@@ -412,7 +414,8 @@ static int op_watch(struct conn *c)
 	return REPLY_LATER; /* answered above, ahead of its snapshot */
 }
 
-static int op_history(void)
+/* Another uid learns when updates ran and how they went, not what they carried. */
+static int op_history(const struct conn *c)
 {
 	struct luo_msg_history_reply *rep = (void *)reply.body;
 	size_t n = history_count();
@@ -420,8 +423,13 @@ static int op_history(void)
 	memset(rep, 0, sizeof(*rep));
 	rep->updates = luo_core.updates;
 	rep->count = (uint32_t)n;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		rep->entries[i] = *history_at(i);
+		if (!privileged(c)) {
+			rep->entries[i].sessions = 0;
+			rep->entries[i].files = 0;
+		}
+	}
 	reply.len = sizeof(*rep) + n * sizeof(rep->entries[0]);
 	return 0;
 }
@@ -476,7 +484,7 @@ int device_request(struct conn *c, const struct luo_request *req)
 	case LUO_OP_WATCH:
 		return op_watch(c);
 	case LUO_OP_HISTORY:
-		return op_history();
+		return op_history(c);
 	case LUO_OP_DUMP:
 		return op_dump(c);
 	}

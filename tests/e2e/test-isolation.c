@@ -882,6 +882,18 @@ static void others_view(void *arg)
 	E2E_CHECK(luo_rpc(dev, LUO_OP_SHOW_SESSION, &show, sizeof(show), NULL, 0, rep) == -ENOENT);
 	snprintf(show.name, sizeof(show.name), "a-own");
 	E2E_CHECK(luo_rpc(dev, LUO_OP_SHOW_SESSION, &show, sizeof(show), NULL, 0, rep) == 0);
+	/* HISTORY: when updates ran, not what they carried */
+	{
+		struct luo_msg_history_reply h;
+		struct luo_msg_history_entry e;
+
+		E2E_CHECK(luo_rpc(dev, LUO_OP_HISTORY, NULL, 0, NULL, 0, rep) == 0);
+		E2E_CHECK(rep->body_len >= sizeof(h) + sizeof(e));
+		memcpy(&h, rep->body, sizeof(h));
+		memcpy(&e, rep->body + sizeof(h), sizeof(e));
+		E2E_CHECK(h.updates == 1 && h.count == 1 && e.generation == 1);
+		E2E_CHECK(e.outcome == LUO_HISTORY_OK && e.files == 0 && e.sessions == 0);
+	}
 	/* nor are luod's files readable */
 	snprintf(path, sizeof(path), "%s/state", d.state_dir);
 	E2E_CHECK(open(path, O_RDONLY | O_CLOEXEC) < 0 && errno == EACCES);
@@ -903,7 +915,6 @@ static void test_what_others_see(void **state)
 	if (geteuid() != 0)
 		skip();
 	start_open(NULL, NULL);
-	luod_update(&d, NULL); /* a history file, too */
 	dev = e2e_open(&d);
 	s = luo_create_session(dev, "roots-own");
 	assert_true(s >= 0);
@@ -911,6 +922,10 @@ static void test_what_others_see(void **state)
 		fds[i] = memfd_pattern("r", 4096, (uint32_t)i);
 		assert_int_equal(luo_session_preserve_fd(s, fds[i], (uint64_t)i), 0);
 	}
+	luod_update(&d, NULL); /* carries root's session; a history file, too */
+	close(s);
+	close(dev);
+	dev = e2e_open(&d);
 	e2e_barrier(&d);
 	snprintf(path, sizeof(path), "%s/state", d.state_dir);
 	assert_int_equal(stat(path, &st), 0);
@@ -928,9 +943,14 @@ static void test_what_others_see(void **state)
 	assert_int_equal(e2e_wait(a), 0);
 	close(to);
 	close(from);
+	{
+		char out[4096];
+
+		assert_int_equal(luoctl(&d, out, sizeof(out), "history", "--json", NULL), 0);
+		assert_int_equal(e2e_json_int(out, "files"), 2);
+	}
 	for (int i = 0; i < 2; i++)
 		close(fds[i]);
-	close(s);
 	close(dev);
 }
 
