@@ -150,12 +150,15 @@ static int socket_read_state(int fd, struct socket_record *rec)
 	if (getsockname(fd, (struct sockaddr *)&rec->local, &len) < 0)
 		return -errno;
 	rec->local_len = len;
-	len = sizeof(rec->peer);
-	if (getpeername(fd, (struct sockaddr *)&rec->peer, &len) == 0) {
-		rec->flags |= SOCK_CONNECTED;
-		rec->peer_len = len;
-	} else if (errno != ENOTCONN) {
-		return -errno;
+	/* a listening socket has no peer: no getpeername() for 10,000 listeners */
+	if (!listening) {
+		len = sizeof(rec->peer);
+		if (getpeername(fd, (struct sockaddr *)&rec->peer, &len) == 0) {
+			rec->flags |= SOCK_CONNECTED;
+			rec->peer_len = len;
+		} else if (errno != ENOTCONN) {
+			return -errno;
+		}
 	}
 	if (rec->local_len >= sizeof(sa_family_t))
 		rec->family = rec->local.ss_family;
