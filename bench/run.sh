@@ -44,6 +44,7 @@ fi
 
 mkdir -p "$OUT"
 rm -f "$OUT"/*.csv "$OUT"/*.png "$OUT"/*.dat "$OUT"/*.txt "$OUT"/summary.md
+: >"$OUT/load.txt"
 WORK=$(mktemp -d /tmp/luo-bench.XXXXXX)
 CRIU_IMG=""
 cleanup() {
@@ -101,8 +102,12 @@ fi
 	echo "quick: $QUICK"
 } >"$OUT/env.txt"
 
-# ---- 4. footprint and 3. throughput (luo, s6-fdholder, UNIX socket floor) ----
-say "throughput and footprint (luo, s6-fdholder, unix socket)"
+# the machine is shared: its load with every part of the run
+load() { echo "$(date -u +%H:%M:%S) $1: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/load.txt"; }
+
+# ---- 4. footprint and 3. throughput (luo, s6-fdholder, UNIX socket, floor) ----
+load "throughput and footprint"
+say "throughput and footprint (luo, s6-fdholder, unix socket, floor)"
 "$B/luo-bench-throughput" --luod "$LUOD" --dir "$WORK/tp" ${S6D:+--s6 "$S6D"} \
 	--counts "$TP_COUNTS" --reps "$TP_REPS" >"$WORK/tp.out"
 {
@@ -119,7 +124,8 @@ say "throughput and footprint (luo, s6-fdholder, unix socket)"
 } >"$OUT/footprint-idle.csv"
 
 # ---- 2. blackout vs number of fds ----
-say "blackout vs number of fds ($COUNTS; memfds and sockets)"
+load "blackout vs fds"
+say "blackout vs number of fds ($COUNTS; memfds and sockets; the floor alternating)"
 hdr=""
 for kind in memfd socket; do
 	for n in $COUNTS; do
@@ -157,7 +163,8 @@ if [ -n "$CRIU" ]; then
 		echo "images: disk (/var/tmp; /dev/shm too small)" >>"$CRIU_STATUS"
 	fi
 fi
-say "blackout vs memfd size (${SIZES}; luo${CRIU:+ and CRIU})"
+load "blackout vs size"
+say "blackout vs memfd size (${SIZES}; luo and the floor${CRIU:+ and CRIU})"
 hdr=""
 for s in $SIZES; do
 	size=${s%%:*}
@@ -205,6 +212,7 @@ else
 	echo "not profiled (perf missing or LUO_BENCH_NO_PERF=1)" >"$PROFILE"
 fi
 
+load "end"
 # ---- summary and plots ----
 echo "elapsed: $(($(date +%s) - START)) s" >>"$OUT/env.txt"
 python3 "$BENCH/summarize.py" "$OUT"

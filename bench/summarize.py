@@ -17,6 +17,12 @@ TARGET_BLACKOUT_MS = 50.0
 TARGET_FDS_PER_S = 200000.0
 TARGET_IDLE_KIB = 4096.0
 TARGET_BYTES_PER_FD = 512.0
+# issue 17: ratios to the floor measured in the same run
+TARGET_UPDATE_MEMFD_X = 2.0
+TARGET_UPDATE_SOCKET_X = 2.5
+TARGET_BATCH_X = 2.0
+TARGET_SIZE_FLAT_X = 1.1
+TARGET_BYTES_PER_FD_17 = 256.0
 
 
 def rows(name):
@@ -37,6 +43,12 @@ def num(v):
 def med(vals):
     vals = [v for v in vals if not math.isnan(v)]
     return statistics.median(vals) if vals else math.nan
+
+
+def pair_ratio(luo_vals, floor_vals):
+    """Median over repetitions of luo / floor, each luo run against the floor run just before it."""
+    rs = [a / b for a, b in zip(luo_vals, floor_vals) if not math.isnan(a) and not math.isnan(b) and b > 0]
+    return statistics.median(rs) if rs else math.nan
 
 
 def fmt(v, digits=1):
@@ -80,6 +92,11 @@ criu_status = readfile("criu-status.txt") or "not run"
 size_rows = rows("blackout-size.csv")
 sizes = sorted({int(r["size_bytes"]) for r in size_rows})
 size_tab = {}
+size_x = {}  # size -> (floor ms, luo workload blackout / floor)
+for s in sizes:
+    fl = [num(r["blackout_ms"]) for r in size_rows if r["tool"] == "floor" and int(r["size_bytes"]) == s]
+    lu = [num(r["blackout_ms"]) for r in size_rows if r["tool"] == "luo" and int(r["size_bytes"]) == s]
+    size_x[s] = (med(fl), pair_ratio(lu, fl))
 for s in sizes:
     for tool in ("luo", "criu"):
         rs = [r for r in size_rows if r["tool"] == tool and int(r["size_bytes"]) == s]
@@ -89,32 +106,42 @@ for s in sizes:
                       "image_bytes")
         } if rs else None
 with open(os.path.join(OUT, "blackout-size.dat"), "w") as f:
-    f.write("# size_mib luo_blackout_ms criu_blackout_ms luod_blackout_ms criu_dump_ms criu_restore_ms\n")
+    f.write("# size_mib luo_blackout_ms criu_blackout_ms luod_blackout_ms criu_dump_ms criu_restore_ms "
+            "floor_ms\n")
     for s in sizes:
         lu, cr = size_tab[("luo", s)], size_tab[("criu", s)]
         f.write(f"{s / 1048576:g} {lu['blackout_ms'] if lu else 'NaN'} "
                 f"{cr['blackout_ms'] if cr else 'NaN'} {lu['luod_blackout_ms'] if lu else 'NaN'} "
-                f"{cr['dump_ms'] if cr else 'NaN'} {cr['restore_ms'] if cr else 'NaN'}\n")
+                f"{cr['dump_ms'] if cr else 'NaN'} {cr['restore_ms'] if cr else 'NaN'} "
+                f"{size_x[s][0]}\n")
 
 # ---------------------------------------------------------------- fds
 fd_rows = rows("blackout-fds.csv")
 phases = ("prepare_ms", "freeze_ms", "fdt_write_ms", "exec_ms", "fdt_parse_ms", "retrieve_ms",
           "luod_blackout_ms", "blackout_ms", "fdt_bytes", "luod_rss_kib")
 fd_tab = {}
-floor_fds = {}  # (kind, count) -> median floor ms: the same fds to a fresh process and back
+floor_reps = {}  # (kind, count) -> [floor ms per rep]: the same fds to a fresh process and back
 for r in fd_rows:
     if r["tool"] == "floor":
-        floor_fds.setdefault((r["kind"], int(r["count"])), []).append(num(r["blackout_ms"]))
+        floor_reps.setdefault((r["kind"], int(r["count"])), []).append(num(r["blackout_ms"]))
         continue
     fd_tab.setdefault((r["kind"], int(r["count"])), []).append(r)
-floor_fds = {k: med(v) for k, v in floor_fds.items()}
+floor_fds = {k: med(v) for k, v in floor_reps.items()}
+
+
+fd_x = {}  # (kind, count) -> (luod blackout / floor, workload blackout / floor)
+for k, v in fd_tab.items():
+    fl = floor_reps.get(k, [])
+    fd_x[k] = (pair_ratio([num(r["luod_blackout_ms"]) for r in v], fl),
+               pair_ratio([num(r["blackout_ms"]) for r in v], fl))
 fd_med = {k: {p: med([num(r[p]) for r in v]) for p in phases} for k, v in fd_tab.items()}
 for kind in ("memfd", "socket"):
     with open(os.path.join(OUT, f"blackout-fds-{kind}.dat"), "w") as f:
-        f.write("# count " + " ".join(phases) + "\n")
+        f.write("# count " + " ".join(phases) + " floor_ms\n")
         for (k, n) in sorted(fd_med):
             if k == kind:
-                f.write(f"{n} " + " ".join(f"{fd_med[(k, n)][p]}" for p in phases) + "\n")
+                f.write(f"{n} " + " ".join(f"{fd_med[(k, n)][p]}" for p in phases)
+                        + f" {floor_fds.get((k, n), math.nan)}\n")
 
 # ---------------------------------------------------------------- throughput
 tp_rows = rows("throughput.csv")
@@ -124,7 +151,12 @@ for r in tp_rows:
 tp_med = {k: {c: med([num(r[c]) for r in v]) for c in ("fds_per_s", "store_ms", "retrieve_ms")}
           for k, v in tp.items()}
 counts = sorted({k[2] for k in tp_med})
-series = [(p, m) for p in ("luo", "s6-fdholder", "unix-socket") for m in ("single", "batch")]
+tp_x = {}  # count -> luo batch time / floor (exec) time, paired by repetition
+for n in counts:
+    lb = [num(r["total_ms"]) for r in tp.get(("luo", "batch", n), [])]
+    fl = [num(r["total_ms"]) for r in tp.get(("floor", "exec", n), [])]
+    tp_x[n] = pair_ratio(lb, fl)
+series = [(p, m) for p in ("luo", "s6-fdholder", "unix-socket") for m in ("single", "batch")] + [("floor", "exec")]
 with open(os.path.join(OUT, "throughput.dat"), "w") as f:
     f.write("# count " + " ".join(f"{p}_{m}" for p, m in series) + "\n")
     for n in counts:
@@ -149,6 +181,10 @@ md.append("Generated by `bench/run.sh` (`make bench`); every peer ran in the sam
           "same machine. Medians over repetitions; ratios are peer / luo for times and "
           "luo / peer for throughput, so > 1 favours luo.\n")
 md.append("```\n" + env + "\n```\n")
+load = readfile("load.txt")
+if load:
+    md.append("Load average (1, 5, 15 min) at the start of each part of the run:\n")
+    md.append("```\n" + load + "\n```\n")
 md.append(f"CRIU: {criu_status.splitlines()[0] if criu_status else 'not run'}"
           + (f" ({criu_status.splitlines()[-1]})" if len(criu_status.splitlines()) > 1 and
              criu_status.startswith("ok") else "") + "\n")
@@ -161,6 +197,29 @@ md.append("| target | measured | verdict | vs peers |")
 md.append("|---|---|---|---|")
 
 big = max((n for (k, n) in fd_med if k == "memfd"), default=None)
+if big is not None:
+    for kind, target in (("memfd", TARGET_UPDATE_MEMFD_X), ("socket", TARGET_UPDATE_SOCKET_X)):
+        if (kind, big) not in fd_x:
+            continue
+        xl, xw = fd_x[(kind, big)]
+        fl = floor_fds.get((kind, big), math.nan)
+        md.append(f"| issue 17: `luoctl update` with {big:,} {kind}s ≤ {target}x the floor "
+                  f"(luod FREEZE → successor serves / the same fds to a fresh process and back) "
+                  f"| {fmt(xl, 2)}x (floor {fmt(fl)} ms, luod {fmt(fd_med[(kind, big)]['luod_blackout_ms'])} ms) "
+                  f"| {met(xl <= target)} | as the workload sees it (FREEZE → every fd back): {fmt(xw, 2)}x |")
+if counts:
+    n = max(counts)
+    x = tp_x.get(n, math.nan)
+    md.append(f"| issue 17: batched preserve + retrieve of {n:,} fds, keeper on, ≤ {TARGET_BATCH_X}x the floor "
+              f"| {fmt(x, 2)}x ({fmt(tp_med.get(('luo', 'batch', n), {}).get('fds_per_s', math.nan))} fds/s) "
+              f"| {met(x <= TARGET_BATCH_X)} | |")
+if sizes and len(sizes) >= 2:
+    lo_s, hi_s = size_x[sizes[0]], size_x[sizes[-1]]
+    flat = hi_s[1] / lo_s[1] if lo_s[1] and not math.isnan(lo_s[1]) else math.nan
+    md.append(f"| issue 17: blackout flat in memfd size within {TARGET_SIZE_FLAT_X}x, against the floor "
+              f"({size_label(sizes[0])} → {size_label(sizes[-1])}) "
+              f"| {fmt(lo_s[1], 2)}x → {fmt(hi_s[1], 2)}x the floor ({fmt(flat, 2)}x) "
+              f"| {met(flat <= TARGET_SIZE_FLAT_X)} | the floor itself: {fmt(lo_s[0], 2)} → {fmt(hi_s[0], 2)} ms |")
 if big is not None:
     for kind in ("memfd", "socket"):
         m = fd_med.get((kind, big))
@@ -209,8 +268,8 @@ if fp_counts:
         k = ("luod", kind, n)
         if k in fp:
             b = num(fp[k]["bytes_per_fd"])
-            md.append(f"| < 512 B RSS per preserved fd ({kind}s, {n:,} held) | {fmt(b, 0)} B "
-                      f"| {met(b < TARGET_BYTES_PER_FD)} | s6-fdholderd {fmt(s6pf, 0)} B per memfd "
+            md.append(f"| < 256 B RSS per preserved fd ({kind}s, {n:,} held; DESIGN.md and issue 17) | {fmt(b, 0)} B "
+                      f"| {met(b < TARGET_BYTES_PER_FD_17)} | s6-fdholderd {fmt(s6pf, 0)} B per memfd "
                       f"(luod {ratio(b, s6pf)}) |")
 md.append("")
 
@@ -219,14 +278,17 @@ md.append("## 1. Blackout vs memfd size (luo update vs CRIU dump + restore)\n")
 md.append("luo: FREEZE → the restarted workload has its memfd back, across `luoctl update` "
           "(the workload exits when luod execs and its successor process retrieves the session). "
           "CRIU: `criu dump` of a process holding the same touched memfd (images on tmpfs) + "
-          "`criu restore -d` until the process runs again.\n")
-md.append("| memfd (touched) | luo blackout ms | of which luod FREEZE→serve | CRIU dump ms | CRIU restore ms "
-          "| CRIU total ms | CRIU image | CRIU / luo |")
-md.append("|---|---|---|---|---|---|---|---|")
+          "`criu restore -d` until the process runs again. floor: the same touched memfd, made "
+          "just before, sent to a freshly exec'd process and back (the control for what a "
+          "just-written memfd does to the machine).\n")
+md.append("| memfd (touched) | luo blackout ms | of which luod FREEZE→serve | floor ms | luo / floor "
+          "| CRIU dump ms | CRIU restore ms | CRIU total ms | CRIU image | CRIU / luo |")
+md.append("|---|---|---|---|---|---|---|---|---|---|")
 for s in sizes:
     lu, cr = size_tab[("luo", s)], size_tab[("criu", s)]
     md.append(f"| {size_label(s)} | {fmt(lu['blackout_ms'], 2) if lu else 'n/a'} "
               f"| {fmt(lu['luod_blackout_ms'], 2) if lu else 'n/a'} "
+              f"| {fmt(size_x[s][0], 2)} | {fmt(size_x[s][1], 2)}x "
               f"| {fmt(cr['dump_ms']) if cr else 'n/a'} | {fmt(cr['restore_ms']) if cr else 'n/a'} "
               f"| {fmt(cr['blackout_ms']) if cr else 'n/a'} "
               f"| {size_label(cr['image_bytes']) if cr and not math.isnan(cr['image_bytes']) else 'n/a'} "
@@ -237,15 +299,20 @@ md.append("\n![blackout vs size](blackout-size.png)\n")
 md.append("## 2. Blackout vs number of preserved fds (`luoctl --json update`)\n")
 md.append("Phases from `luoctl --json update`; retrieve is timed in the restarted workload "
           "(one `luo_session_retrieve_fds` batch after the successor serves); blackout = FREEZE → "
-          "workload has every fd. Sockets are TCP listeners on 127.0.0.1.\n")
+          "workload has every fd. Sockets are TCP listeners on 127.0.0.1. floor: the same fds sent "
+          "over SCM_RIGHTS to a freshly exec'd process and back, measured just before each "
+          "update; the ratios are medians over repetitions of each update against the floor "
+          "run just before it.\n")
 md.append("| kind | fds | prepare | freeze | FDT write | exec | FDT parse | luod blackout | retrieve "
-          "| workload blackout | FDT bytes | luod RSS after |")
-md.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| workload blackout | floor | luod / floor | workload / floor | FDT bytes | luod RSS after |")
+md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for (k, n) in sorted(fd_med):
     m = fd_med[(k, n)]
+    xl, xw = fd_x.get((k, n), (math.nan, math.nan))
     md.append(f"| {k} | {n:,} | {fmt(m['prepare_ms'], 3)} | {fmt(m['freeze_ms'], 2)} "
               f"| {fmt(m['fdt_write_ms'], 2)} | {fmt(m['exec_ms'], 2)} | {fmt(m['fdt_parse_ms'], 2)} "
               f"| {fmt(m['luod_blackout_ms'], 2)} | {fmt(m['retrieve_ms'], 2)} | {fmt(m['blackout_ms'], 2)} "
+              f"| {fmt(floor_fds.get((k, n), math.nan), 2)} | {fmt(xl, 2)}x | {fmt(xw, 2)}x "
               f"| {fmt(m['fdt_bytes'], 0)} | {fmt(m['luod_rss_kib'], 0)} KiB |")
 md.append("\nAll times in ms.\n")
 fdt_per = {}
@@ -268,14 +335,20 @@ md.append("fds/s = N / (store time + retrieve time), empty memfds. luo single/ba
           "`luo_session_preserve_fd`/`_retrieve_fd` per fd vs `luo_session_preserve_fds`/`_retrieve_fds`. "
           "s6-fdholder through libs6: `s6_fdholder_store`/`s6_fdholder_retrieve_delete` per fd vs "
           "`s6_fdholder_setdump` (253 per call, its limit) and pipelined retrieve+delete (its "
-          "`getdump` drops the connection beyond 253 fds). UNIX socket: the floor, SCM_RIGHTS to a "
-          "helper and back, 1 or 253 fds per message.\n")
-md.append("| N | " + " | ".join(f"{p} {m}" for p, m in series) + " | luo batch / s6 batch | luo batch / floor |")
-md.append("|---|" + "---|" * (len(series) + 2))
+          "`getdump` drops the connection beyond 253 fds). UNIX socket: SCM_RIGHTS to a "
+          "long-lived helper and back, 1 or 253 fds per message. floor exec: the floor as issue 17 "
+          "defines it, the same fds sent to a freshly exec'd process and back (fork and exec "
+          "included), measured right after luo's run of the same repetition; the last column is "
+          "the median over repetitions of luo batch time / floor time (≤ 2.0x is the target at "
+          "10,000).\n")
+md.append("| N | " + " | ".join(f"{p} {m}" for p, m in series)
+          + " | luo batch / s6 batch | luo batch / unix-socket batch | luo batch time / floor time |")
+md.append("|---|" + "---|" * (len(series) + 3))
 for n in counts:
     vals = [tp_med.get((p, m, n), {}).get("fds_per_s", math.nan) for p, m in series]
     md.append(f"| {n:,} | " + " | ".join(fmt(v, 0) for v in vals)
-              + f" | {ratio(vals[1], vals[3])} | {ratio(vals[1], vals[5])} |")
+              + f" | {ratio(vals[1], vals[3])} | {ratio(vals[1], vals[5])} "
+              f"| {fmt(tp_x.get(n, math.nan), 2)}x |")
 if counts:
     n = max(counts)
     md.append(f"\nAt {n:,} fds, time split (store / retrieve, ms): " + "; ".join(
