@@ -5,11 +5,13 @@
  * library's only public symbols are the libc functions it interposes
  * (compat.sym).
  *
- *   intercept.c  the interposed open*() and ioctl(), the real libc functions,
- *                and the choice between emulation and a real kernel device
+ *   intercept.c  the interposed open*(), ioctl(), read()/write(), stat() and
+ *                access(), the real libc functions, and the choice between
+ *                emulation and a real kernel device
  *   dispatch.c   ioctl tables, the size/extensibility rules, user copies
- *   device.c     the emulated device: its one holder, telling our fds apart,
- *                CREATE_SESSION and RETRIEVE_SESSION
+ *   device.c     the emulated device: its one holder, telling our fds apart
+ *                (and the table of fds seen as ours), CREATE_SESSION and
+ *                RETRIEVE_SESSION
  *   session.c    the session fd commands
  */
 #ifndef LUO_COMPAT_H
@@ -63,18 +65,12 @@ int compat_device_open(int flags);
 /* Classify fd; costs a few getsockname/getsockopt calls, never a luod round trip. */
 enum compat_kind compat_classify(int fd);
 int compat_device_ioctl(int fd, unsigned long request, void *uarg);
+/* The fds seen as ours, for read() and write() (a hint: classify to be sure). */
+void compat_mark(int fd);
+void compat_unmark(int fd);
+bool compat_marked(int fd);
 
 /* session.c */
 int compat_session_ioctl(int fd, unsigned long request, void *uarg);
-
-/*
- * One request/reply with luod, serialised across the process's threads
- * (the reply buffer is shared: it is too large for a thread's stack).
- * Returns luod's result or a transport -errno; on success *reply stays
- * valid, and owned by the caller, until compat_rpc_end().
- */
-int compat_rpc_begin(int sock, uint16_t op, const void *body, size_t len, const int *fds,
-		     size_t nfds, struct luo_reply **reply);
-void compat_rpc_end(void);
 
 #endif

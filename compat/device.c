@@ -39,6 +39,38 @@
 static _Atomic pid_t luod_pid;
 static _Atomic uint64_t luod_probe_ns;
 
+/*
+ * The fd numbers this process has seen as ours (opened, created, or
+ * classified so): read() and write() check this bit first, so they cost
+ * nothing more for every other fd. A bit can outlive its fd; whoever finds
+ * it set classifies the fd again. Inherited across fork, not exec: an fd
+ * that came through exec or SCM_RIGHTS is marked at its first ioctl.
+ */
+#define MARK_FDS 65536
+#define MARK_BITS (8 * sizeof(unsigned long))
+static _Atomic unsigned long marks[MARK_FDS / MARK_BITS];
+
+void compat_mark(int fd)
+{
+	if (fd >= 0 && fd < MARK_FDS)
+		atomic_fetch_or_explicit(&marks[fd / MARK_BITS], 1ul << (fd % MARK_BITS),
+					 memory_order_relaxed);
+}
+
+void compat_unmark(int fd)
+{
+	if (fd >= 0 && fd < MARK_FDS)
+		atomic_fetch_and_explicit(&marks[fd / MARK_BITS], ~(1ul << (fd % MARK_BITS)),
+					  memory_order_relaxed);
+}
+
+bool compat_marked(int fd)
+{
+	return fd >= 0 && fd < MARK_FDS &&
+	       (atomic_load_explicit(&marks[fd / MARK_BITS], memory_order_relaxed) >>
+		(fd % MARK_BITS)) & 1;
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -164,6 +196,11 @@ int compat_device_open(int flags)
 	r = compat_luod_path(-1, path, sizeof(path));
 	if (r < 0)
 		return r;
+	if (flags & O_PATH) {
+		/* the kernel runs no open for O_PATH: a path fd of luod's socket, nothing held */
+		fd = open(path, O_PATH | (flags & (O_CLOEXEC | O_NOFOLLOW)));
+		return fd < 0 ? -errno : fd;
+	}
 	/* No luod, no device: as on a kernel without LUO. */
 	c = luod_connect(path);
 	if (c == -ECONNREFUSED)
@@ -203,8 +240,10 @@ enum compat_kind compat_classify(int fd)
 
 	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0 || sa.sun_family != AF_UNIX)
 		return COMPAT_OTHER; /* ENOTSOCK, EBADF: libc's ioctl answers */
-	if (device_name(&sa, len, path, sizeof(path)))
+	if (device_name(&sa, len, path, sizeof(path))) {
+		compat_mark(fd);
 		return COMPAT_DEVICE;
+	}
 	if (len != sizeof(sa_family_t) || !sock_int(fd, SO_TYPE, SOCK_SEQPACKET))
 		return COMPAT_OTHER;
 	pid = peer_pid(fd);
@@ -216,7 +255,10 @@ enum compat_kind compat_classify(int fd)
 	luod = luod_pid_get(false);
 	if (pid != luod)
 		luod = luod_pid_get(true); /* luod restarted since we learnt its pid? */
-	return pid == luod ? COMPAT_SESSION : COMPAT_OTHER;
+	if (pid != luod)
+		return COMPAT_OTHER;
+	compat_mark(fd);
+	return COMPAT_SESSION;
 }
 
 /* ---- device commands ---- */
@@ -234,7 +276,7 @@ static int session_call(int dev, uint16_t op, const __u8 *name, __s32 *ret_fd)
 {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct luo_msg_name req;
-	struct luo_reply *reply;
+	struct luo_call_reply reply;
 	int c, r;
 
 	r = name_check(name);
@@ -248,14 +290,16 @@ static int session_call(int dev, uint16_t op, const __u8 *name, __s32 *ret_fd)
 		return c == -ECONNREFUSED || c == -ENOENT ? -ENODEV : c;
 	memset(&req, 0, sizeof(req));
 	memcpy(req.name, name, LIVEUPDATE_SESSION_NAME_LENGTH);
-	r = compat_rpc_begin(c, op, &req, sizeof(req), NULL, 0, &reply);
-	if (r == 0 && reply->nfds != 1) {
-		luo_reply_close_fds(reply);
+	/* the connection is this call's alone: the reply comes on it */
+	r = luo_call_direct(c, op, &req, sizeof(req), NULL, 0, &reply);
+	if (r == 0 && reply.nfds != 1) {
+		luo_call_close_fds(&reply);
 		r = -EPROTO;
 	}
-	if (r == 0)
-		*ret_fd = reply->fds[0];
-	compat_rpc_end();
+	if (r == 0) {
+		*ret_fd = reply.fds[0];
+		compat_mark(*ret_fd);
+	}
 	close(c);
 	return r;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The kernel's ioctl entry, replayed in userspace: the table walk, the
- * argument-size rules, user memory copies that fail with EFAULT instead of
- * crashing, and the serialised round trip to luod.
+ * argument-size rules, and user memory copies that fail with EFAULT instead
+ * of crashing. (The round trip itself is luo_call(), lib/rpc.c.)
  *
  * Order of checks, as the kernel makes them:
  *   1. _IOC_NR outside the table (or a gap in it)      -> EINVAL
@@ -16,13 +16,8 @@
  * pid, which report EFAULT for an unmapped or read-only range, as
  * copy_from_user and copy_to_user do. Where those calls are unavailable
  * (ENOSYS, or EPERM under a seccomp filter) plain memcpy is used.
- *
- * The round trip waits with poll() rather than trusting the socket to
- * block, since a session fd is the program's to make O_NONBLOCK.
  */
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
@@ -121,98 +116,4 @@ int compat_dispatch(const struct compat_table *t, int fd, unsigned long request,
 	if (r < 0 && op->undo)
 		op->undo(buf);
 	return r;
-}
-
-/* ---- the round trip ---- */
-
-static pthread_mutex_t rpc_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct luo_reply rpc_reply;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-
-static void atfork_prepare(void)
-{
-	pthread_mutex_lock(&rpc_lock);
-}
-
-static void atfork_parent(void)
-{
-	pthread_mutex_unlock(&rpc_lock);
-}
-
-static void atfork_child(void)
-{
-	pthread_mutex_init(&rpc_lock, NULL);
-}
-
-static void atfork_register(void)
-{
-	/* Without the handlers a fork during a round trip could leave the child's lock held. */
-	if (pthread_atfork(atfork_prepare, atfork_parent, atfork_child) != 0)
-		return; /* ENOMEM: the lock still works, only that fork race stays */
-}
-
-/* Wait until sock is ready for events: the program may have made it O_NONBLOCK. */
-static int wait_ready(int sock, short events)
-{
-	struct pollfd p = { .fd = sock, .events = events };
-
-	while (poll(&p, 1, -1) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return 0;
-}
-
-/*
- * luo_rpc(), except that it waits for the socket instead of relying on it
- * blocking: O_NONBLOCK set on a session fd must not make its ioctls fail,
- * nor leave a late reply behind to be taken for the next one's.
- */
-static int rpc(int sock, uint16_t op, const void *body, size_t len, const int *fds, size_t nfds,
-	       struct luo_reply *reply)
-{
-	ssize_t n;
-	int r;
-
-	reply->nfds = 0;
-	while ((r = luo_msg_send(sock, op, 0, body, len, fds, nfds)) == -EAGAIN)
-		if ((r = wait_ready(sock, POLLOUT)) < 0)
-			return r;
-	if (r == -EPIPE)
-		return -ECONNRESET;
-	if (r < 0)
-		return r;
-	while ((n = luo_msg_recv(sock, &reply->hdr, sizeof(reply->hdr) + sizeof(reply->body),
-				 reply->fds, LUO_FDS_PER_MSG, &reply->nfds)) == -EAGAIN)
-		if ((r = wait_ready(sock, POLLIN)) < 0)
-			return r;
-	if (n == 0)
-		return -ECONNRESET;
-	if (n < 0)
-		return (int)n;
-	reply->body_len = (size_t)n - sizeof(reply->hdr);
-	if (reply->hdr.op != op || reply->hdr.result > 0 ||
-	    (reply->hdr.result < 0 && (reply->nfds || reply->body_len))) {
-		luo_reply_close_fds(reply);
-		return -EPROTO;
-	}
-	return reply->hdr.result;
-}
-
-int compat_rpc_begin(int sock, uint16_t op, const void *body, size_t len, const int *fds,
-		     size_t nfds, struct luo_reply **reply)
-{
-	int r;
-
-	pthread_once(&atfork_once, atfork_register);
-	pthread_mutex_lock(&rpc_lock);
-	r = rpc(sock, op, body, len, fds, nfds, &rpc_reply);
-	*reply = &rpc_reply;
-	if (r < 0)
-		rpc_reply.nfds = 0;
-	return r;
-}
-
-void compat_rpc_end(void)
-{
-	pthread_mutex_unlock(&rpc_lock);
 }

@@ -11,10 +11,22 @@
  *     0xBA goes straight to libc, with no system call added. A 0xBA command
  *     costs a getsockname() to tell whether the fd is ours.
  *
+ *   - write(), read(), writev() and readv() fail with EINVAL on our fds, as
+ *     on the kernel's (their files have no read or write): one bit test in
+ *     a table of the fd numbers this process has seen as ours, nothing more
+ *     for any other fd;
+ *   - stat(), lstat(), fstatat(), statx(), access(), faccessat() and
+ *     euidaccess() of the device path describe luod's socket as a character
+ *     device, so a program that looks before it opens finds the device.
+ *
  * Backend: $LUO_DEVICE names the emulated path and forces emulation. With it
  * unset, the path is /dev/liveupdate, unless that exists as a character
  * device: then a real kernel serves it and the layer stays out of the way.
- * The choice is made once, at the first open of the device path.
+ * The choice is made once, at the first call that names the device path.
+ *
+ * No lock is taken anywhere here, nor below in the ioctls (luo_call()): an
+ * ioctl or an open from a signal handler cannot wait on its own thread.
+ * An ioctl of ours is not a cancellation point, as the kernel's is not.
  */
 /* This file defines the very functions these would rename (open -> open64) or wrap. */
 #undef _FILE_OFFSET_BITS
@@ -26,10 +38,14 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "compat.h"
 #include "luo/liveupdate.h"
@@ -41,6 +57,11 @@ typedef int (*openat_fn)(int, const char *, int, ...);
 typedef int (*open2_fn)(const char *, int);
 typedef int (*openat2_fn)(int, const char *, int);
 typedef int (*ioctl_fn)(int, unsigned long, ...);
+typedef ssize_t (*rw_fn)(int, void *, size_t);
+typedef ssize_t (*rwv_fn)(int, const struct iovec *, int);
+typedef int (*fstatat_fn)(int, const char *, struct stat *, int);
+typedef int (*statx_fn)(int, const char *, int, unsigned int, struct statx *);
+typedef int (*faccessat_fn)(int, const char *, int, int);
 
 static struct {
 	open_fn open, open64;
@@ -48,6 +69,11 @@ static struct {
 	open2_fn open_2, open64_2;
 	openat2_fn openat_2, openat64_2;
 	ioctl_fn ioctl;
+	rw_fn read, write;
+	rwv_fn readv, writev;
+	fstatat_fn fstatat;
+	statx_fn statx;
+	faccessat_fn faccessat;
 } real;
 
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
@@ -70,6 +96,13 @@ static void real_resolve(void)
 	real.openat_2 = (openat2_fn)next_symbol("__openat_2", "__openat64_2");
 	real.openat64_2 = (openat2_fn)next_symbol("__openat64_2", "__openat_2");
 	real.ioctl = (ioctl_fn)next_symbol("ioctl", "ioctl");
+	real.read = (rw_fn)next_symbol("read", "read");
+	real.write = (rw_fn)next_symbol("write", "write");
+	real.readv = (rwv_fn)next_symbol("readv", "readv");
+	real.writev = (rwv_fn)next_symbol("writev", "writev");
+	real.fstatat = (fstatat_fn)next_symbol("fstatat", "fstatat64");
+	real.statx = (statx_fn)next_symbol("statx", "statx");
+	real.faccessat = (faccessat_fn)next_symbol("faccessat", "faccessat");
 }
 
 static void real_init(void)
@@ -85,52 +118,73 @@ __attribute__((constructor)) static void compat_init(void)
 /* ---- backend ---- */
 
 enum backend {
+	BACKEND_UNKNOWN,
 	BACKEND_EMULATE,
 	BACKEND_KERNEL,
 };
 
+/*
+ * Set once, without a lock: whoever comes first computes, and a signal
+ * handler that comes while that is under way computes the same thing again.
+ */
 static struct {
 	char path[PATH_MAX];
-	bool forced;              /* $LUO_DEVICE set */
-	enum backend backend;
-	bool backend_known;
-	pthread_mutex_t lock;
-} dev = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	bool forced;               /* $LUO_DEVICE set */
+	_Atomic int path_state;    /* 0 unset, 1 being set, 2 set */
+	_Atomic int backend;       /* enum backend */
+} dev;
 
-static pthread_once_t path_once = PTHREAD_ONCE_INIT;
-
-static void path_init(void)
+static void path_compute(char *path, bool *forced)
 {
 	const char *env = getenv("LUO_DEVICE");
 
-	if (env && *env && strlen(env) < sizeof(dev.path)) {
-		strcpy(dev.path, env);
-		dev.forced = true;
-	} else {
-		strcpy(dev.path, "/dev/liveupdate");
+	*forced = env && *env && strlen(env) < PATH_MAX;
+	strcpy(path, *forced ? env : "/dev/liveupdate");
+}
+
+/* The device path; buf is used while another call is still setting it. */
+static const char *device_path(char *buf, bool *forced)
+{
+	int expect = 0;
+
+	if (atomic_load(&dev.path_state) == 2) {
+		*forced = dev.forced;
+		return dev.path;
 	}
+	if (atomic_compare_exchange_strong(&dev.path_state, &expect, 1)) {
+		path_compute(dev.path, &dev.forced);
+		atomic_store(&dev.path_state, 2);
+		*forced = dev.forced;
+		return dev.path;
+	}
+	path_compute(buf, forced);
+	return buf;
 }
 
 static bool is_device_path(const char *path)
 {
-	pthread_once(&path_once, path_init);
-	return path && !strcmp(path, dev.path);
+	char buf[PATH_MAX];
+	bool forced;
+
+	return path && !strcmp(path, device_path(buf, &forced));
 }
 
 static enum backend backend_get(void)
 {
+	enum backend b = atomic_load(&dev.backend);
+	char buf[PATH_MAX];
+	const char *path;
 	struct stat st;
-	enum backend b;
+	bool forced;
 
-	pthread_mutex_lock(&dev.lock);
-	if (!dev.backend_known) {
-		dev.backend = BACKEND_EMULATE;
-		if (!dev.forced && stat(dev.path, &st) == 0 && S_ISCHR(st.st_mode))
-			dev.backend = BACKEND_KERNEL;
-		dev.backend_known = true;
-	}
-	b = dev.backend;
-	pthread_mutex_unlock(&dev.lock);
+	if (b != BACKEND_UNKNOWN)
+		return b;
+	path = device_path(buf, &forced);
+	b = BACKEND_EMULATE;
+	real_init();
+	if (!forced && real.fstatat(AT_FDCWD, path, &st, 0) == 0 && S_ISCHR(st.st_mode))
+		b = BACKEND_KERNEL;
+	atomic_store(&dev.backend, b);
 	return b;
 }
 
@@ -143,6 +197,8 @@ static int device_open(int flags)
 		errno = -fd;
 		return -1;
 	}
+	if (!(flags & O_PATH))
+		compat_mark(fd);
 	return fd;
 }
 
@@ -287,9 +343,12 @@ PUBLIC int ioctl(int fd, unsigned long request, ...)
 
 	/* the kernel takes the command as unsigned int: so do its emulated tables */
 	if (_IOC_TYPE((unsigned int)request) == LIVEUPDATE_IOCTL_TYPE) {
-		int saved = errno;
+		int saved = errno, cancel;
 
+		/* no cancellation inside: what the command did is never half undone */
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 		r = compat_ioctl(fd, (unsigned int)request, arg, &handled);
+		pthread_setcancelstate(cancel, NULL);
 		if (handled) {
 			if (r < 0) {
 				errno = -r;
@@ -301,4 +360,177 @@ PUBLIC int ioctl(int fd, unsigned long request, ...)
 	}
 	real_init();
 	return real.ioctl(fd, request, arg);
+}
+
+/* ---- read and write: the kernel's device and session files have neither ---- */
+
+/* fd is one of ours: the call fails with EINVAL. One bit test for any other fd. */
+static bool no_read_write(int fd)
+{
+	int saved;
+
+	if (!compat_marked(fd))
+		return false;
+	saved = errno;
+	if (compat_classify(fd) == COMPAT_OTHER) {
+		compat_unmark(fd); /* closed, and the number reused */
+		errno = saved;
+		return false;
+	}
+	errno = EINVAL;
+	return true;
+}
+
+PUBLIC ssize_t read(int fd, void *buf, size_t n)
+{
+	if (no_read_write(fd))
+		return -1;
+	real_init();
+	return real.read(fd, buf, n);
+}
+
+PUBLIC ssize_t write(int fd, const void *buf, size_t n)
+{
+	if (no_read_write(fd))
+		return -1;
+	real_init();
+	return real.write(fd, (void *)buf, n);
+}
+
+PUBLIC ssize_t readv(int fd, const struct iovec *iov, int n)
+{
+	if (no_read_write(fd))
+		return -1;
+	real_init();
+	return real.readv(fd, iov, n);
+}
+
+PUBLIC ssize_t writev(int fd, const struct iovec *iov, int n)
+{
+	if (no_read_write(fd))
+		return -1;
+	real_init();
+	return real.writev(fd, iov, n);
+}
+
+/* ---- the device node: stat() and access() ---- */
+
+/* The path a look at the device path looks at instead: luod's socket. */
+static bool device_node(const char *path, char *sock, size_t len)
+{
+	if (!path || !is_device_path(path) || backend_get() != BACKEND_EMULATE)
+		return false;
+	if (compat_luod_path(-1, sock, len) < 0)
+		sock[0] = '\0'; /* no socket: the node does not exist */
+	return true;
+}
+
+/*
+ * luod's socket seen as the device: a character device with the socket's
+ * owner, permissions, inode and times (so access() and open() agree about
+ * who may use it) and device number 0:0. No luod socket, no device: ENOENT.
+ */
+static int node_stat(const char *sock, struct stat *st)
+{
+	real_init();
+	if (!sock[0]) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (real.fstatat(AT_FDCWD, sock, st, 0) < 0)
+		return -1;
+	st->st_mode = S_IFCHR | (st->st_mode & 07777);
+	st->st_rdev = 0;
+	st->st_size = 0;
+	st->st_blocks = 0;
+	return 0;
+}
+
+PUBLIC int fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	if (device_node(path, sock, sizeof(sock)))
+		return node_stat(sock, st);
+	real_init();
+	return real.fstatat(dirfd, path, st, flags);
+}
+
+/* On 64-bit targets, the ones this layer is built for, the two are one layout. */
+_Static_assert(sizeof(struct stat) == sizeof(struct stat64), "struct stat64 differs");
+
+PUBLIC int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
+{
+	return fstatat(dirfd, path, (struct stat *)st, flags);
+}
+
+PUBLIC int stat(const char *path, struct stat *st)
+{
+	return fstatat(AT_FDCWD, path, st, 0);
+}
+
+PUBLIC int stat64(const char *path, struct stat64 *st)
+{
+	return fstatat(AT_FDCWD, path, (struct stat *)st, 0);
+}
+
+PUBLIC int lstat(const char *path, struct stat *st)
+{
+	return fstatat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+
+PUBLIC int lstat64(const char *path, struct stat64 *st)
+{
+	return fstatat(AT_FDCWD, path, (struct stat *)st, AT_SYMLINK_NOFOLLOW);
+}
+
+PUBLIC int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *stx)
+{
+	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	real_init();
+	if (!device_node(path, sock, sizeof(sock)))
+		return real.statx(dirfd, path, flags, mask, stx);
+	if (!sock[0]) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (real.statx(AT_FDCWD, sock, flags & ~AT_SYMLINK_NOFOLLOW, mask, stx) < 0)
+		return -1;
+	stx->stx_mode = (uint16_t)(S_IFCHR | (stx->stx_mode & 07777));
+	stx->stx_rdev_major = 0;
+	stx->stx_rdev_minor = 0;
+	stx->stx_size = 0;
+	stx->stx_blocks = 0;
+	return 0;
+}
+
+/* access() of the device: may the caller use luod's socket, as open() does. */
+PUBLIC int faccessat(int dirfd, const char *path, int mode, int flags)
+{
+	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	real_init();
+	if (!device_node(path, sock, sizeof(sock)))
+		return real.faccessat(dirfd, path, mode, flags);
+	if (!sock[0]) {
+		errno = ENOENT;
+		return -1;
+	}
+	return real.faccessat(AT_FDCWD, sock, mode, flags & ~AT_SYMLINK_NOFOLLOW);
+}
+
+PUBLIC int access(const char *path, int mode)
+{
+	return faccessat(AT_FDCWD, path, mode, 0);
+}
+
+PUBLIC int euidaccess(const char *path, int mode)
+{
+	return faccessat(AT_FDCWD, path, mode, AT_EACCESS);
+}
+
+PUBLIC int eaccess(const char *path, int mode)
+{
+	return faccessat(AT_FDCWD, path, mode, AT_EACCESS);
 }

@@ -21,12 +21,11 @@
 static int simple_call(int session, uint16_t op, const void *body, size_t len, const int *fds,
 		       size_t nfds)
 {
-	struct luo_reply *reply;
-	int r = compat_rpc_begin(session, op, body, len, fds, nfds, &reply);
+	struct luo_call_reply reply;
+	int r = luo_call(session, op, body, len, fds, nfds, &reply);
 
 	if (r == 0)
-		luo_reply_close_fds(reply);
-	compat_rpc_end();
+		luo_call_close_fds(&reply);
 	return r;
 }
 
@@ -36,17 +35,15 @@ static int retrieve(int session, uint64_t token)
 		struct luo_msg_tokens h;
 		uint64_t token;
 	} req = { .h = { .count = 1 }, .token = token };
-	struct luo_reply *reply;
-	int r = compat_rpc_begin(session, LUO_OP_SESSION_RETRIEVE, &req, sizeof(req), NULL, 0,
-				 &reply);
+	struct luo_call_reply reply;
+	int r = luo_call(session, LUO_OP_SESSION_RETRIEVE, &req, sizeof(req), NULL, 0, &reply);
 
-	if (r == 0 && reply->nfds != 1) {
-		luo_reply_close_fds(reply);
+	if (r == 0 && reply.nfds != 1) {
+		luo_call_close_fds(&reply);
 		r = -EPROTO;
 	}
 	if (r == 0)
-		r = reply->fds[0];
-	compat_rpc_end();
+		r = reply.fds[0];
 	return r;
 }
 
@@ -118,21 +115,20 @@ static int s_finish(int fd, void *arg)
 static int s_get_name(int fd, void *arg)
 {
 	struct liveupdate_session_get_name *a = arg;
-	struct luo_reply *reply;
+	struct luo_call_reply reply;
 	int r;
 
 	if (a->reserved)
 		return -EINVAL;
-	r = compat_rpc_begin(fd, LUO_OP_SESSION_GET_NAME, NULL, 0, NULL, 0, &reply);
+	r = luo_call(fd, LUO_OP_SESSION_GET_NAME, NULL, 0, NULL, 0, &reply);
 	if (r == 0) {
-		luo_reply_close_fds(reply);
-		if (reply->body_len < LUO_NAME_MAX ||
-		    luo_name_validate((const char *)reply->body, LUO_NAME_MAX) < 0)
+		luo_call_close_fds(&reply);
+		if (reply.body_len < LUO_NAME_MAX ||
+		    luo_name_validate((const char *)reply.body, LUO_NAME_MAX) < 0)
 			r = -EPROTO;
 		else
-			memcpy(a->name, reply->body, sizeof(a->name));
+			memcpy(a->name, reply.body, sizeof(a->name));
 	}
-	compat_rpc_end();
 	return r;
 }
 
@@ -150,22 +146,21 @@ static int s_get_state(int fd, void *arg)
 {
 	struct luo_ioctl_session_get_state *a = arg;
 	struct luo_msg_session_state st;
-	struct luo_reply *reply;
+	struct luo_call_reply reply;
 	int r;
 
-	r = compat_rpc_begin(fd, LUO_OP_SESSION_GET_STATE, NULL, 0, NULL, 0, &reply);
+	r = luo_call(fd, LUO_OP_SESSION_GET_STATE, NULL, 0, NULL, 0, &reply);
 	if (r == 0) {
-		luo_reply_close_fds(reply);
-		if (reply->body_len < sizeof(st)) {
+		luo_call_close_fds(&reply);
+		if (reply.body_len < sizeof(st)) {
 			r = -EPROTO;
 		} else {
-			memcpy(&st, reply->body, sizeof(st));
+			memcpy(&st, reply.body, sizeof(st));
 			memset(a->reserved, 0, sizeof(a->reserved));
 			a->incoming = st.incoming;
 			a->state = st.state;
 		}
 	}
-	compat_rpc_end();
 	return r;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Device handle calls: connecting to luod, creating and retrieving sessions,
- * and the global state machine.
+ * and the global state machine. Each is a luo_call() (rpc.h): a device
+ * handle can be shared by threads, signal handlers and forked processes.
  */
 #include <errno.h>
 #include <string.h>
@@ -48,18 +49,18 @@ int luo_open(const char *socket_path)
 static int session_handle_call(int dev, uint16_t op, const char *name)
 {
 	struct luo_msg_name req = { 0 };
-	struct luo_reply reply;
+	struct luo_call_reply reply;
 	int r;
 
 	r = luo_name_validate(name, LUO_NAME_MAX);
 	if (r < 0)
 		return r;
 	strcpy(req.name, name);
-	r = luo_rpc(dev, op, &req, sizeof(req), NULL, 0, &reply);
+	r = luo_call(dev, op, &req, sizeof(req), NULL, 0, &reply);
 	if (r < 0)
 		return r;
 	if (reply.nfds != 1) {
-		luo_reply_close_fds(&reply);
+		luo_call_close_fds(&reply);
 		return -EPROTO;
 	}
 	return reply.fds[0];
@@ -78,16 +79,16 @@ int luo_retrieve_session(int dev, const char *name)
 int luo_get_state(int dev, enum luo_state *state)
 {
 	struct luo_msg_state st;
-	struct luo_reply reply;
+	struct luo_call_reply reply;
 	int r;
 
 	if (!state)
 		return -EINVAL;
-	r = luo_rpc(dev, LUO_OP_GET_STATE, NULL, 0, NULL, 0, &reply);
+	r = luo_call(dev, LUO_OP_GET_STATE, NULL, 0, NULL, 0, &reply);
 	if (r < 0)
 		return r;
 	if (reply.body_len < sizeof(st)) {
-		luo_reply_close_fds(&reply);
+		luo_call_close_fds(&reply);
 		return -EPROTO;
 	}
 	memcpy(&st, reply.body, sizeof(st));
@@ -98,9 +99,9 @@ int luo_get_state(int dev, enum luo_state *state)
 int luo_set_event(int dev, enum luo_event event)
 {
 	struct luo_msg_event req = { .event = (uint32_t)event };
-	struct luo_reply reply;
+	struct luo_call_reply reply;
 
 	if ((unsigned)event > LUO_EVENT_FINISH)
 		return -EINVAL;
-	return luo_rpc(dev, LUO_OP_SET_EVENT, &req, sizeof(req), NULL, 0, &reply);
+	return luo_call(dev, LUO_OP_SET_EVENT, &req, sizeof(req), NULL, 0, &reply);
 }

@@ -31,6 +31,17 @@
 #define LUO_FDS_PER_MSG 253
 #define LUO_PATH_MAX 4096
 
+/*
+ * Request op flag: the request's first fd is a socket of the client's on
+ * which luod sends the reply (with the plain op) instead of on the
+ * connection, then closes it. So several processes and threads can share a
+ * connection or handle and each get its own reply. Not for ops that bind
+ * the connection (WATCH, UPDATE, PARTICIPANT_REGISTER, KERNEL_*): EINVAL.
+ */
+#define LUO_OP_REPLY_CHANNEL 0x8000
+/* the fds an op may carry beside its reply channel */
+#define LUO_FDS_PER_CALL (LUO_FDS_PER_MSG - 1)
+
 struct luo_msg_hdr {
 	uint32_t size;    /* header + body, bytes */
 	uint16_t version; /* LUO_PROTO_VERSION */

@@ -1,14 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Request/reply round trip. A reply that is not for the request sent, or
+ * Request/reply round trips. A reply that is not for the request sent, or
  * that carries fds with an error, is a protocol violation by the peer:
  * EPROTO, with anything it carried closed. The one exception is an error
  * with op 0: luod's answer to a record it could not read a header from, or
  * its refusal of the whole connection (too many of this uid's): that error
  * is the call's result.
+ *
+ * luo_rpc() reads the reply from the connection itself: right for a
+ * connection that one caller owns. luo_call() is for handles that can be
+ * shared, by threads, by a signal handler and its interrupted code, by
+ * processes after fork or SCM_RIGHTS: each call makes a socketpair, sends
+ * one end with the request (LUO_OP_REPLY_CHANNEL) and reads the reply on
+ * the other, so no lock is needed and no caller can take another's reply,
+ * nor one for a stray write() on the handle.
  */
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "rpc.h"
@@ -18,6 +29,29 @@ void luo_reply_close_fds(struct luo_reply *reply)
 	for (size_t i = 0; i < reply->nfds; i++)
 		close(reply->fds[i]);
 	reply->nfds = 0;
+}
+
+void luo_call_close_fds(struct luo_call_reply *reply)
+{
+	for (size_t i = 0; i < reply->nfds; i++)
+		close(reply->fds[i]);
+	reply->nfds = 0;
+}
+
+/* op 0 with an error and nothing else: luod could not tell the request, or refused the connection */
+static bool op0_error(const struct luo_msg_hdr *hdr, size_t body_len, size_t nfds)
+{
+	return hdr->op == 0 && hdr->result < 0 && !nfds && !body_len;
+}
+
+/* The checks every reply gets: its op, its result, nothing carried with an error. */
+static int reply_check(const struct luo_msg_hdr *hdr, uint16_t op, size_t body_len, size_t nfds)
+{
+	if (op0_error(hdr, body_len, nfds))
+		return hdr->result;
+	if (hdr->op != op || hdr->result > 0 || (hdr->result < 0 && (nfds || body_len)))
+		return -EPROTO;
+	return hdr->result;
 }
 
 int luo_rpc(int sock, uint16_t op, const void *body, size_t body_len, const int *fds, size_t nfds,
@@ -39,17 +73,144 @@ int luo_rpc(int sock, uint16_t op, const void *body, size_t body_len, const int 
 	if (n < 0)
 		return r == -EPIPE ? -ECONNRESET : (int)n;
 	reply->body_len = (size_t)n - sizeof(reply->hdr);
-	/* op 0: luod could not tell the request (no header) or refused the connection */
-	if (reply->hdr.op == 0 && reply->hdr.result < 0 && !reply->nfds && !reply->body_len)
+	if (op0_error(&reply->hdr, reply->body_len, reply->nfds))
 		return reply->hdr.result;
 	if (r == -EPIPE) {
 		luo_reply_close_fds(reply);
 		return -ECONNRESET;
 	}
-	if (reply->hdr.op != op || reply->hdr.result > 0 ||
-	    (reply->hdr.result < 0 && (reply->nfds || reply->body_len))) {
+	r = reply_check(&reply->hdr, op, reply->body_len, reply->nfds);
+	if (r == -EPROTO)
 		luo_reply_close_fds(reply);
-		return -EPROTO;
+	return r;
+}
+
+/* Wait until sock is ready for events: the program may have made it O_NONBLOCK. */
+static int wait_ready(int sock, short events)
+{
+	struct pollfd p = { .fd = sock, .events = events };
+
+	while (poll(&p, 1, -1) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+static int send_waiting(int sock, uint16_t op, const void *body, size_t len, const int *fds,
+			size_t nfds)
+{
+	int r;
+
+	while ((r = luo_msg_send(sock, op, 0, body, len, fds, nfds)) == -EAGAIN)
+		if ((r = wait_ready(sock, POLLOUT)) < 0)
+			return r;
+	return r;
+}
+
+/* One record on sock into reply: 0, -ECONNRESET at its end, or -errno. */
+static int recv_waiting(int sock, struct luo_call_reply *reply)
+{
+	ssize_t n;
+	int r;
+
+	reply->nfds = 0;
+	reply->body_len = 0;
+	while ((n = luo_msg_recv(sock, &reply->hdr, sizeof(reply->hdr) + sizeof(reply->body),
+				 reply->fds, LUO_FDS_PER_CALL, &reply->nfds)) == -EAGAIN)
+		if ((r = wait_ready(sock, POLLIN)) < 0)
+			return r;
+	if (n > 0)
+		reply->body_len = (size_t)n - sizeof(reply->hdr);
+	return n < 0 ? (int)n : n == 0 ? -ECONNRESET : 0;
+}
+
+/*
+ * The channel ended with no reply: luod could not take the request (its
+ * fds did not fit, or the connection was refused) and says why on the
+ * connection, with the op as sent or op 0, or the connection has ended.
+ * What else is there is someone else's (a client without channels, an
+ * answer to a stray write) and is passed over.
+ */
+static int answer_on_connection(int sock, uint16_t sent_op, struct luo_call_reply *reply)
+{
+	for (;;) {
+		int r = recv_waiting(sock, reply);
+
+		if (r == -EBADMSG)
+			continue; /* not for us: too large for this buffer */
+		if (r < 0)
+			return r;
+		luo_call_close_fds(reply);
+		if (reply->hdr.result < 0 && (reply->hdr.op == sent_op || reply->hdr.op == 0))
+			return reply->hdr.result;
 	}
-	return reply->hdr.result;
+}
+
+static int call(int sock, uint16_t op, const void *body, size_t body_len, const int *fds,
+		size_t nfds, struct luo_call_reply *reply, bool channel)
+{
+	int out[LUO_FDS_PER_MSG], ch[2] = { -1, -1 }, r;
+
+	reply->nfds = 0;
+	if (sock < 0)
+		return -EBADF;
+	if (nfds > LUO_FDS_PER_CALL)
+		return -EMSGSIZE;
+	if (!channel) {
+		r = send_waiting(sock, op, body, body_len, fds, nfds);
+		if (r < 0 && r != -EPIPE)
+			return r;
+		/* after EPIPE: a connection luod refused still holds the refusal */
+		int got = recv_waiting(sock, reply);
+
+		if (got == 0 && op0_error(&reply->hdr, reply->body_len, reply->nfds))
+			return reply->hdr.result;
+		if (r == -EPIPE || got < 0) {
+			luo_call_close_fds(reply);
+			return r == -EPIPE || got == -ECONNRESET ? -ECONNRESET :
+			       got == -EBADMSG ? -EPROTO : got;
+		}
+	} else {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ch) < 0)
+			return -errno;
+		out[0] = ch[1];
+		if (nfds)
+			memcpy(out + 1, fds, nfds * sizeof(int));
+		r = send_waiting(sock, op | LUO_OP_REPLY_CHANNEL, body, body_len, out, nfds + 1);
+		close(ch[1]); /* luod holds the only other copy: its close is our EOF */
+		if (r == 0)
+			r = recv_waiting(ch[0], reply);
+		close(ch[0]);
+		if (r == -EPIPE || r == -ECONNRESET)
+			return answer_on_connection(sock, op | LUO_OP_REPLY_CHANNEL, reply);
+		if (r < 0)
+			return r == -EBADMSG ? -EPROTO : r;
+	}
+	r = reply_check(&reply->hdr, op, reply->body_len, reply->nfds);
+	if (r == -EPROTO)
+		luo_call_close_fds(reply);
+	return r;
+}
+
+int luo_call(int sock, uint16_t op, const void *body, size_t body_len, const int *fds,
+	     size_t nfds, struct luo_call_reply *reply)
+{
+	int old, r;
+
+	/* as the kernel's ioctl, not a cancellation point: nothing is left half done */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	r = call(sock, op, body, body_len, fds, nfds, reply, true);
+	pthread_setcancelstate(old, NULL);
+	return r;
+}
+
+int luo_call_direct(int sock, uint16_t op, const void *body, size_t body_len, const int *fds,
+		    size_t nfds, struct luo_call_reply *reply)
+{
+	int old, r;
+
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	r = call(sock, op, body, body_len, fds, nfds, reply, false);
+	pthread_setcancelstate(old, NULL);
+	return r;
 }

@@ -9,8 +9,15 @@
  *
  * A handle that is not a socket is a kernel session fd (luod's kernel
  * backend): every call goes to kernel_session.c instead.
+ *
+ * Every request is a luo_call(): its reply comes on a channel of its own,
+ * so a handle shared after fork or SCM_RIGHTS, or used from a signal
+ * handler while the program is inside another call, gives every caller
+ * its own answer. No call is a cancellation point; a batch is not
+ * interrupted by cancellation between its messages either.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,7 +27,7 @@
 
 struct tokens_msg {
 	struct luo_msg_tokens h;
-	uint64_t tokens[LUO_FDS_PER_MSG];
+	uint64_t tokens[LUO_FDS_PER_CALL];
 };
 
 static size_t tokens_msg_fill(struct tokens_msg *m, const uint64_t *tokens, size_t n)
@@ -31,30 +38,40 @@ static size_t tokens_msg_fill(struct tokens_msg *m, const uint64_t *tokens, size
 	return sizeof(m->h) + n * sizeof(uint64_t);
 }
 
-int luo_session_preserve_fds(int session, const int *fds, const uint64_t *tokens, size_t n)
+static int preserve_fds(int session, const int *fds, const uint64_t *tokens, size_t n)
 {
-	struct luo_reply reply;
+	struct luo_call_reply reply;
 	struct tokens_msg m;
 	size_t done = 0;
 	int r = 0;
 
-	if ((!fds || !tokens) && n)
-		return -EINVAL;
-	if (luo_kernel_session(session))
-		return luo_kernel_preserve_fds(session, fds, tokens, n);
 	while (done < n) {
-		size_t k = n - done < LUO_FDS_PER_MSG ? n - done : LUO_FDS_PER_MSG;
+		size_t k = n - done < LUO_FDS_PER_CALL ? n - done : LUO_FDS_PER_CALL;
 		size_t len = tokens_msg_fill(&m, tokens + done, k);
 
-		r = luo_rpc(session, LUO_OP_SESSION_PRESERVE, &m, len, fds + done, k, &reply);
+		r = luo_call(session, LUO_OP_SESSION_PRESERVE, &m, len, fds + done, k, &reply);
 		if (r < 0)
 			break;
-		luo_reply_close_fds(&reply);
+		luo_call_close_fds(&reply);
 		done += k;
 	}
 	if (r < 0)
 		while (done-- > 0)
 			luo_session_unpreserve_fd(session, tokens[done]);
+	return r;
+}
+
+int luo_session_preserve_fds(int session, const int *fds, const uint64_t *tokens, size_t n)
+{
+	int old, r;
+
+	if ((!fds || !tokens) && n)
+		return -EINVAL;
+	if (luo_kernel_session(session))
+		return luo_kernel_preserve_fds(session, fds, tokens, n);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	r = preserve_fds(session, fds, tokens, n);
+	pthread_setcancelstate(old, NULL);
 	return r;
 }
 
@@ -68,33 +85,29 @@ int luo_session_preserve_fd(int session, int fd, uint64_t token)
 int luo_session_unpreserve_fd(int session, uint64_t token)
 {
 	struct luo_msg_token req = { .token = token };
-	struct luo_reply reply;
+	struct luo_call_reply reply;
 
 	if (luo_kernel_session(session))
 		return -EOPNOTSUPP; /* the kernel cannot unpreserve */
-	return luo_rpc(session, LUO_OP_SESSION_UNPRESERVE, &req, sizeof(req), NULL, 0, &reply);
+	return luo_call(session, LUO_OP_SESSION_UNPRESERVE, &req, sizeof(req), NULL, 0, &reply);
 }
 
-int luo_session_retrieve_fds(int session, const uint64_t *tokens, int *ret_fds, size_t n)
+static int retrieve_fds(int session, const uint64_t *tokens, int *ret_fds, size_t n)
 {
-	struct luo_reply reply;
+	struct luo_call_reply reply;
 	struct tokens_msg m;
 	size_t done = 0;
 	int r = 0;
 
-	if ((!ret_fds || !tokens) && n)
-		return -EINVAL;
-	if (luo_kernel_session(session))
-		return luo_kernel_retrieve_fds(session, tokens, ret_fds, n);
 	while (done < n) {
-		size_t k = n - done < LUO_FDS_PER_MSG ? n - done : LUO_FDS_PER_MSG;
+		size_t k = n - done < LUO_FDS_PER_CALL ? n - done : LUO_FDS_PER_CALL;
 		size_t len = tokens_msg_fill(&m, tokens + done, k);
 
-		r = luo_rpc(session, LUO_OP_SESSION_RETRIEVE, &m, len, NULL, 0, &reply);
+		r = luo_call(session, LUO_OP_SESSION_RETRIEVE, &m, len, NULL, 0, &reply);
 		if (r < 0)
 			break;
 		if (reply.nfds != k) {
-			luo_reply_close_fds(&reply);
+			luo_call_close_fds(&reply);
 			r = -EPROTO;
 			break;
 		}
@@ -109,6 +122,20 @@ int luo_session_retrieve_fds(int session, const uint64_t *tokens, int *ret_fds, 
 	return 0;
 }
 
+int luo_session_retrieve_fds(int session, const uint64_t *tokens, int *ret_fds, size_t n)
+{
+	int old, r;
+
+	if ((!ret_fds || !tokens) && n)
+		return -EINVAL;
+	if (luo_kernel_session(session))
+		return luo_kernel_retrieve_fds(session, tokens, ret_fds, n);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	r = retrieve_fds(session, tokens, ret_fds, n);
+	pthread_setcancelstate(old, NULL);
+	return r;
+}
+
 int luo_session_retrieve_fd(int session, uint64_t token)
 {
 	int fd, r;
@@ -119,16 +146,16 @@ int luo_session_retrieve_fd(int session, uint64_t token)
 
 int luo_session_finish(int session)
 {
-	struct luo_reply reply;
+	struct luo_call_reply reply;
 
 	if (luo_kernel_session(session))
 		return luo_kernel_finish(session);
-	return luo_rpc(session, LUO_OP_SESSION_FINISH, NULL, 0, NULL, 0, &reply);
+	return luo_call(session, LUO_OP_SESSION_FINISH, NULL, 0, NULL, 0, &reply);
 }
 
 int luo_session_get_name(int session, char name[LUO_NAME_MAX])
 {
-	struct luo_reply reply;
+	struct luo_call_reply reply;
 	struct luo_msg_name rep;
 	int r;
 
@@ -136,7 +163,7 @@ int luo_session_get_name(int session, char name[LUO_NAME_MAX])
 		return -EINVAL;
 	if (luo_kernel_session(session))
 		return luo_kernel_get_name(session, name);
-	r = luo_rpc(session, LUO_OP_SESSION_GET_NAME, NULL, 0, NULL, 0, &reply);
+	r = luo_call(session, LUO_OP_SESSION_GET_NAME, NULL, 0, NULL, 0, &reply);
 	if (r < 0)
 		return r;
 	if (reply.body_len < sizeof(rep))
@@ -151,26 +178,26 @@ int luo_session_get_name(int session, char name[LUO_NAME_MAX])
 int luo_session_set_event(int session, enum luo_event event)
 {
 	struct luo_msg_event req = { .event = (uint32_t)event };
-	struct luo_reply reply;
+	struct luo_call_reply reply;
 
 	if ((unsigned)event > LUO_EVENT_FINISH)
 		return -EINVAL;
 	if (luo_kernel_session(session))
 		return -EOPNOTSUPP; /* per-session events are luo's, not the kernel's */
-	return luo_rpc(session, LUO_OP_SESSION_SET_EVENT, &req, sizeof(req), NULL, 0, &reply);
+	return luo_call(session, LUO_OP_SESSION_SET_EVENT, &req, sizeof(req), NULL, 0, &reply);
 }
 
 int luo_session_get_state(int session, enum luo_state *state, bool *incoming)
 {
 	struct luo_msg_session_state st;
-	struct luo_reply reply;
+	struct luo_call_reply reply;
 	int r;
 
 	if (!state)
 		return -EINVAL;
 	if (luo_kernel_session(session))
 		return -EOPNOTSUPP;
-	r = luo_rpc(session, LUO_OP_SESSION_GET_STATE, NULL, 0, NULL, 0, &reply);
+	r = luo_call(session, LUO_OP_SESSION_GET_STATE, NULL, 0, NULL, 0, &reply);
 	if (r < 0)
 		return r;
 	if (reply.body_len < sizeof(st))

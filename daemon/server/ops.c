@@ -121,6 +121,8 @@ static void event_done(int result, void *ctx)
 	if (!c)
 		return;
 	reply_reset();
+	reply.chan = srv.event_chan;
+	srv.event_chan = -1;
 	reply.result = result;
 	reply_send(c, LUO_OP_SET_EVENT);
 }
@@ -135,8 +137,10 @@ static int op_set_event(struct conn *c, const struct luo_msg_event *ev)
 	r = core_event_async(ev->event, event_done, NULL);
 	if (r >= 0 && ev->event == LUO_EVENT_CANCEL)
 		history_cancelled();
-	if (r == REPLY_LATER)
+	if (r == REPLY_LATER) {
 		srv.event_waiter = c;
+		srv.event_chan = reply_chan_take();
+	}
 	return r;
 }
 

@@ -36,8 +36,8 @@
 #include "report/history.h"
 #include "report/watch.h"
 
-struct server srv;
-struct reply reply;
+struct server srv = { .event_chan = -1 };
+struct reply reply = { .chan = -1 };
 
 /* The listening socket and the signalfd are told apart from connections by these tags. */
 static int tag_listen, tag_signal;
@@ -89,8 +89,12 @@ void conn_free(struct conn *c)
 		watch_hook = NULL;
 		watch_reset();
 	}
-	if (srv.event_waiter == c)
+	if (srv.event_waiter == c) {
 		srv.event_waiter = NULL;
+		if (srv.event_chan >= 0)
+			close(srv.event_chan);
+		srv.event_chan = -1;
+	}
 	if (srv.update_waiter == c) {
 		srv.update_waiter = NULL;
 		update_requester_gone();
@@ -159,6 +163,17 @@ void reply_reset(void)
 	reply.len = 0;
 	reply.nfds = 0;
 	reply.own_fds = false;
+	if (reply.chan >= 0)
+		close(reply.chan);
+	reply.chan = -1;
+}
+
+int reply_chan_take(void)
+{
+	int chan = reply.chan;
+
+	reply.chan = -1;
+	return chan;
 }
 
 static int pending_store(struct conn *c, uint16_t op)
@@ -199,11 +214,23 @@ void reply_send(struct conn *c, uint16_t op)
 				close(reply.fds[i]);
 		reply.nfds = 0;
 	}
-	r = luo_msg_send(c->fd, op, reply.result, reply.body, reply.len, reply.fds, reply.nfds);
-	if (r == -EAGAIN && pending_store(c, op) < 0)
-		log_warn("connection of pid %d: reply dropped: out of memory", (int)c->pid);
-	else if (r < 0 && r != -EAGAIN && r != -EPIPE && r != -ECONNRESET)
-		log_warn("connection of pid %d: sending reply: %s", (int)c->pid, strerror(-r));
+	if (reply.chan >= 0) {
+		/* the caller's own channel: it is empty, so a reply that does not fit is its doing */
+		r = luo_msg_send(reply.chan, op, reply.result, reply.body, reply.len, reply.fds,
+				 reply.nfds);
+		if (r < 0 && r != -EPIPE && r != -ECONNRESET)
+			log_warn("connection of pid %d: reply channel: %s; reply dropped", (int)c->pid,
+				 strerror(-r));
+		close(reply.chan);
+		reply.chan = -1;
+	} else {
+		r = luo_msg_send(c->fd, op, reply.result, reply.body, reply.len, reply.fds,
+				 reply.nfds);
+		if (r == -EAGAIN && pending_store(c, op) < 0)
+			log_warn("connection of pid %d: reply dropped: out of memory", (int)c->pid);
+		else if (r < 0 && r != -EAGAIN && r != -EPIPE && r != -ECONNRESET)
+			log_warn("connection of pid %d: sending reply: %s", (int)c->pid, strerror(-r));
+	}
 	if (reply.own_fds)
 		for (size_t i = 0; i < reply.nfds; i++)
 			close(reply.fds[i]);
@@ -259,11 +286,40 @@ static void conn_readable(struct conn *c)
 			 strerror((int)-n));
 		if (c->participant)
 			return;
+		if (c->is_session && !(hdr.op & LUO_OP_REPLY_CHANNEL)) {
+			/*
+			 * Most likely a stray write() on the handle: clients that use
+			 * reply channels never read this, so it must not fill the
+			 * socket and stop the handle: dropped when it does not fit.
+			 * (A request that came with a channel lost it with its fds;
+			 * its client reads the handle for this answer.)
+			 */
+			luo_msg_send(c->fd, hdr.op, (int32_t)n, NULL, 0, NULL, 0);
+			return;
+		}
 		reply.result = (int32_t)n;
 		reply_send(c, hdr.op);
 		return;
 	}
 	memcpy(&hdr, request, sizeof(hdr));
+	if ((hdr.op & LUO_OP_REPLY_CHANNEL) && !c->participant && nfds) {
+		/* the reply goes to the request's own channel, its first fd (protocol.h) */
+		reply.chan = fds[0];
+		memmove(fds, fds + 1, --nfds * sizeof(int));
+		fcntl(reply.chan, F_SETFL, O_NONBLOCK); /* luod never waits for a client */
+		hdr.op &= (uint16_t)~LUO_OP_REPLY_CHANNEL;
+		hdr.nfds--;
+		memcpy(request, &hdr, sizeof(hdr));
+		if (!c->is_session && (hdr.op == LUO_OP_WATCH || hdr.op == LUO_OP_UPDATE ||
+				       hdr.op == LUO_OP_PARTICIPANT_REGISTER)) {
+			/* these make the connection what it is: their replies are its own */
+			for (size_t i = 0; i < nfds; i++)
+				close(fds[i]);
+			reply.result = -EINVAL;
+			reply_send(c, hdr.op);
+			return;
+		}
+	}
 	op = hdr.op;
 	if ((size_t)n > luo_limits.message) {
 		/* well-formed but larger than luod accepts (--max-message-size) */
@@ -300,6 +356,8 @@ static void conn_readable(struct conn *c)
 	holder_flush(); /* what this request released is gone from the keeper too */
 	if (reply.result != REPLY_LATER)
 		reply_send(c, op);
+	else
+		reply_reset(); /* a channel the op did not keep is closed */
 	backend_kernel_reboot(); /* a kernel update answered: now the kexec */
 }
 

@@ -45,6 +45,7 @@ struct reply {
 	size_t len;
 	size_t nfds;
 	bool own_fds; /* close after sending (fresh socketpair ends) */
+	int chan;     /* the request's reply channel (LUO_OP_REPLY_CHANNEL), or -1 */
 	int fds[LUO_FDS_PER_MSG];
 	union {
 		unsigned char body[LUO_MSG_MAX];
@@ -67,6 +68,7 @@ struct server {
 	enum luo_state last_state;
 	bool quit;
 	struct conn *event_waiter;  /* asked for a global event that waits for participants */
+	int event_chan;             /* its reply channel, or -1 */
 	struct conn *update_waiter; /* asked for the update */
 	size_t nwatchers;
 };
@@ -83,6 +85,8 @@ struct conn *conn_new(int fd, bool is_session);
 void conn_free(struct conn *c);
 void reply_reset(void);
 void reply_send(struct conn *c, uint16_t op);
+/* The reply channel of the request being handled, now the caller's (-1: none). */
+int reply_chan_take(void);
 
 /* ---- ops.c: each returns 0 (reply built), -errno, or REPLY_LATER ---- */
 int device_request(struct conn *c, const struct luo_request *req);
