@@ -32,6 +32,7 @@
 #undef _FILE_OFFSET_BITS
 #undef _FORTIFY_SOURCE
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -62,6 +64,11 @@ typedef ssize_t (*rwv_fn)(int, const struct iovec *, int);
 typedef int (*fstatat_fn)(int, const char *, struct stat *, int);
 typedef int (*statx_fn)(int, const char *, int, unsigned int, struct statx *);
 typedef int (*faccessat_fn)(int, const char *, int, int);
+typedef int (*dup_fn)(int);
+typedef int (*dup2_fn)(int, int);
+typedef int (*dup3_fn)(int, int, int);
+typedef int (*fcntl_fn)(int, int, ...);
+typedef ssize_t (*recvmsg_fn)(int, struct msghdr *, int);
 
 static struct {
 	open_fn open, open64;
@@ -74,6 +81,11 @@ static struct {
 	fstatat_fn fstatat;
 	statx_fn statx;
 	faccessat_fn faccessat;
+	dup_fn dup;
+	dup2_fn dup2;
+	dup3_fn dup3;
+	fcntl_fn fcntl;
+	recvmsg_fn recvmsg;
 } real;
 
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
@@ -103,6 +115,11 @@ static void real_resolve(void)
 	real.fstatat = (fstatat_fn)next_symbol("fstatat", "fstatat64");
 	real.statx = (statx_fn)next_symbol("statx", "statx");
 	real.faccessat = (faccessat_fn)next_symbol("faccessat", "faccessat");
+	real.dup = (dup_fn)next_symbol("dup", "dup");
+	real.dup2 = (dup2_fn)next_symbol("dup2", "dup2");
+	real.dup3 = (dup3_fn)next_symbol("dup3", "dup3");
+	real.fcntl = (fcntl_fn)next_symbol("fcntl64", "fcntl");
+	real.recvmsg = (recvmsg_fn)next_symbol("recvmsg", "recvmsg");
 }
 
 static void real_init(void)
@@ -110,9 +127,38 @@ static void real_init(void)
 	pthread_once(&real_once, real_resolve);
 }
 
+/*
+ * The fds this process was started with (across exec) that could be
+ * session fds: unnamed AF_UNIX SEQPACKET sockets with a peer. Only marked
+ * here, never classified (that would ask luod); read() and write() on one
+ * classify it then.
+ */
+static void mark_inherited(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	if (!dir)
+		return;
+	while ((e = readdir(dir))) {
+		struct sockaddr_un sa;
+		socklen_t len = sizeof(sa);
+		int fd = atoi(e->d_name), type;
+		socklen_t tl = sizeof(type);
+
+		if (e->d_name[0] == '.' || fd == dirfd(dir))
+			continue;
+		if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0 && sa.sun_family == AF_UNIX &&
+		    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_SEQPACKET)
+			compat_mark(fd);
+	}
+	closedir(dir);
+}
+
 __attribute__((constructor)) static void compat_init(void)
 {
 	real_init();
+	mark_inherited();
 }
 
 /* ---- backend ---- */
@@ -411,6 +457,81 @@ PUBLIC ssize_t writev(int fd, const struct iovec *iov, int n)
 		return -1;
 	real_init();
 	return real.writev(fd, iov, n);
+}
+
+/* ---- the copies of a marked fd are marked: dup*(), F_DUPFD, SCM_RIGHTS ---- */
+
+static int copied(int from, int to)
+{
+	if (to >= 0 && compat_marked(from))
+		compat_mark(to);
+	return to;
+}
+
+PUBLIC int dup(int fd)
+{
+	real_init();
+	return copied(fd, real.dup(fd));
+}
+
+PUBLIC int dup2(int fd, int to)
+{
+	real_init();
+	return copied(fd, real.dup2(fd, to));
+}
+
+PUBLIC int dup3(int fd, int to, int flags)
+{
+	real_init();
+	return copied(fd, real.dup3(fd, to, flags));
+}
+
+/* fcntl() takes one argument of int or pointer size; passed on as a pointer, as glibc does. */
+PUBLIC int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+	int r;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	real_init();
+	r = real.fcntl(fd, cmd, arg);
+	return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC ? copied(fd, r) : r;
+}
+
+PUBLIC int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return fcntl(fd, cmd, arg);
+}
+
+/* Every fd that comes in SCM_RIGHTS is marked: a hint, classified only at a read or write. */
+PUBLIC ssize_t recvmsg(int sock, struct msghdr *msg, int flags)
+{
+	ssize_t n;
+
+	real_init();
+	n = real.recvmsg(sock, msg, flags);
+	if (n < 0 || !msg->msg_controllen)
+		return n;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			compat_mark(fd);
+		}
+	}
+	return n;
 }
 
 /* ---- the device node: stat() and access() ---- */

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -26,7 +27,11 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "luo/liveupdate.h"
@@ -806,6 +811,308 @@ static int case_handles(const char *self)
 	return 0;
 }
 
+/* ---- where real programs call the uAPI from ---- */
+
+static bool name_is(int session, const char *want)
+{
+	struct liveupdate_session_get_name a = { .size = sizeof(a) };
+
+	return ioctl(session, LIVEUPDATE_SESSION_GET_NAME, &a) == 0 &&
+	       !strcmp((char *)a.name, want);
+}
+
+/* RETRIEVE_FD on an outgoing session: EINVAL, an answer no GET_NAME can be taken for. */
+static bool retrieve_refused(int session)
+{
+	return retrieve_fd(session, 1) == -1 && errno == EINVAL;
+}
+
+/* Open fds, counted without /proc (the VM's init may not have it everywhere). */
+static int fd_count(void)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			n++;
+	return n;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int sig_a = -1, sig_b = -1, sig_memfd = -1;
+static volatile sig_atomic_t sig_calls, sig_bad, sig_preserved;
+
+/* A SIGALRM handler that asks both sessions for their names, and once preserves a file. */
+static void on_alarm(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	if (!name_is(sig_a, "signal-a") || !name_is(sig_b, "signal-b"))
+		sig_bad++;
+	if (++sig_calls == 50)
+		sig_preserved = preserve(sig_a, sig_memfd, 99) == 0 ? 1 : -1;
+	errno = saved;
+}
+
+/*
+ * ioctls from a signal handler that interrupts the program inside its own
+ * ioctls, on the same session and on another: every call answers, none
+ * waits for the one it interrupted.
+ */
+static int case_signal(void)
+{
+	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
+	struct itimerval it = { .it_interval = { 0, 300 }, .it_value = { 0, 300 } };
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	int dev = dev_open(), bad = 0, m;
+	uint64_t deadline = mono_ms() + 60000;
+
+	sig_a = create_session(dev, "signal-a");
+	sig_b = create_session(dev, "signal-b");
+	CHECK(sig_a >= 0 && sig_b >= 0);
+	sig_memfd = memfd_pattern("from-handler", 4096, 99);
+	CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
+	CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
+	while (sig_calls < 300 && mono_ms() < deadline) {
+		if (!name_is(sig_a, "signal-a") || !retrieve_refused(sig_a) ||
+		    !name_is(sig_b, "signal-b"))
+			bad++;
+	}
+	CHECK(setitimer(ITIMER_REAL, &off, NULL) == 0);
+	CHECK(sig_calls >= 300);
+	CHECK(bad == 0);
+	CHECK(sig_bad == 0);
+	CHECK(sig_preserved == 1);
+	EXPECT_ERR(preserve(sig_b, sig_memfd, 1), EBUSY); /* the handler's preserve holds */
+	m = memfd_pattern("after", 0, 0);
+	EXPECT_OK(preserve(sig_a, m, 1));
+	expect_name(sig_a, "signal-a");
+	CHECK(close(m) == 0 && close(sig_memfd) == 0);
+	CHECK(close(sig_a) == 0 && close(sig_b) == 0 && close(dev) == 0);
+	return 0;
+}
+
+static volatile sig_atomic_t worker_calls;
+
+static void *cancel_worker(void *arg)
+{
+	int s = *(int *)arg;
+
+	for (;;) {
+		/* deferred cancellation: at a cancellation point, never inside an ioctl */
+		if (!name_is(s, "cancel") || !retrieve_refused(s))
+			return (void *)1;
+		worker_calls++;
+		pthread_testcancel();
+	}
+}
+
+/* Threads cancelled while they issue ioctls: later ioctls work, nothing is left open. */
+static int case_cancel(void)
+{
+	int dev = dev_open(), s, other, before, m, rounds = 0;
+	uint64_t deadline = mono_ms() + 60000;
+
+	s = create_session(dev, "cancel");
+	other = create_session(dev, "cancel-other");
+	CHECK(s >= 0 && other >= 0);
+	before = fd_count();
+	for (; rounds < 40 && mono_ms() < deadline; rounds++) {
+		pthread_t t;
+		void *ret = NULL;
+
+		worker_calls = 0;
+		CHECK(pthread_create(&t, NULL, cancel_worker, &s) == 0);
+		while (worker_calls < 5 && mono_ms() < deadline)
+			if (!name_is(other, "cancel-other"))
+				failf(__LINE__, "GET_NAME beside the worker: %s", strerror(errno));
+		CHECK(pthread_cancel(t) == 0);
+		CHECK(pthread_join(t, &ret) == 0);
+		CHECK(ret == PTHREAD_CANCELED);
+		if (!name_is(s, "cancel") || !name_is(other, "cancel-other"))
+			failf(__LINE__, "GET_NAME after a cancel: %s", strerror(errno));
+	}
+	CHECK(rounds == 40);
+	CHECK(fd_count() == before);
+	m = memfd_pattern("cancel", 0, 0);
+	EXPECT_OK(preserve(s, m, 1));
+	EXPECT_ERR(preserve(other, m, 1), EBUSY);
+	expect_name(s, "cancel");
+	CHECK(close(m) == 0 && close(s) == 0 && close(other) == 0 && close(dev) == 0);
+	return 0;
+}
+
+#define SHARED_CALLS 1500
+
+/* In a child: RETRIEVE_FD on the shared session fd, over and over; each must be EINVAL. */
+static void shared_child(int s, int go)
+{
+	char c;
+	int bad = 0;
+
+	if (read(go, &c, 1) != 1)
+		_exit(2);
+	for (int i = 0; i < SHARED_CALLS; i++)
+		if (!retrieve_refused(s))
+			bad++;
+	_exit(bad ? 1 : 0);
+}
+
+/* The parent's half: GET_NAME while the child runs RETRIEVE_FD on the same open file. */
+static int shared_parent(int s, const char *name, int go, pid_t child)
+{
+	int bad = 0, status;
+
+	CHECK(write(go, "g", 1) == 1);
+	for (int i = 0; i < SHARED_CALLS; i++)
+		if (!name_is(s, name))
+			bad++;
+	CHECK(waitpid(child, &status, 0) == child);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	return bad;
+}
+
+/*
+ * Two processes issuing commands on one session fd at the same time, one
+ * that inherited it by fork and one that got it by SCM_RIGHTS: each call
+ * gets its own answer, as the kernel serialises them on the open file.
+ */
+static int case_shared(void)
+{
+	int dev = dev_open(), s, go[2], sp[2], m;
+	pid_t pid;
+
+	s = create_session(dev, "shared");
+	CHECK(s >= 0);
+	CHECK(pipe(go) == 0);
+	pid = tr_fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(go[1]);
+		shared_child(s, go[0]);
+	}
+	CHECK(close(go[0]) == 0);
+	CHECK(shared_parent(s, "shared", go[1], pid) == 0);
+	CHECK(close(go[1]) == 0);
+
+	/* the same with a child that received the fd, and never had it before */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
+	CHECK(pipe(go) == 0);
+	pid = tr_fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int r;
+
+		close(sp[0]);
+		close(go[1]);
+		close(s);
+		r = recv_fd(sp[1]);
+		if (r < 0)
+			_exit(3);
+		shared_child(r, go[0]);
+	}
+	CHECK(close(sp[1]) == 0 && close(go[0]) == 0);
+	CHECK(send_fd(sp[0], s) == 0);
+	CHECK(shared_parent(s, "shared", go[1], pid) == 0);
+	CHECK(close(go[1]) == 0 && close(sp[0]) == 0);
+
+	/* nothing was left behind for a later call to take */
+	expect_name(s, "shared");
+	m = memfd_pattern("shared", 0, 0);
+	EXPECT_OK(preserve(s, m, 1));
+	EXPECT_ERR(preserve(s, m, 2), EBUSY);
+	EXPECT_ERR(retrieve_fd(s, 1), EINVAL);
+	CHECK(close(m) == 0 && close(s) == 0 && close(dev) == 0);
+	return 0;
+}
+
+/* A stray read() or write() on our fds fails with EINVAL and changes nothing. */
+static int case_stray(void)
+{
+	struct iovec iov = { .iov_base = "garbage!", .iov_len = 8 };
+	int dev = dev_open(), s, d, m, m2;
+	char buf[64];
+
+	s = create_session(dev, "stray");
+	CHECK(s >= 0);
+	EXPECT_ERR(write(s, "garbage!", 8), EINVAL);
+	EXPECT_ERR(writev(s, &iov, 1), EINVAL);
+	EXPECT_ERR(read(s, buf, sizeof(buf)), EINVAL);
+	expect_name(s, "stray");
+	m = memfd_pattern("stray", 4096, 7);
+	EXPECT_OK(preserve(s, m, 1));
+	EXPECT_ERR(preserve(s, m, 2), EBUSY);
+	expect_name(s, "stray");
+	EXPECT_ERR(write(dev, "garbage!", 8), EINVAL);
+	EXPECT_ERR(read(dev, buf, sizeof(buf)), EINVAL);
+	/* a copy of the fd is the same file */
+	d = dup(s);
+	CHECK(d >= 0);
+	EXPECT_ERR(write(d, "garbage!", 8), EINVAL);
+	CHECK(close(d) == 0);
+	/*
+	 * The system call itself, past libc: EINVAL on the kernel; under the
+	 * layer it reaches luod as a malformed message. Either way the session
+	 * goes on as before (its result is not compared).
+	 */
+	for (int i = 0; i < 1000; i++)
+		(void)syscall(SYS_write, s, "garbage!", 8);
+	expect_name(s, "stray");
+	EXPECT_ERR(preserve(s, m, 3), EBUSY);
+	m2 = memfd_pattern("stray2", 0, 0);
+	EXPECT_ERR(preserve(s, m2, 1), EEXIST);
+	EXPECT_OK(preserve(s, m2, 2));
+	EXPECT_ERR(retrieve_fd(s, 1), EINVAL);
+	expect_name(s, "stray");
+	CHECK(close(m) == 0 && close(m2) == 0 && close(s) == 0 && close(dev) == 0);
+	return 0;
+}
+
+/* The device node as a program looks at it: access(), stat(), and an O_PATH open. */
+static int case_node(void)
+{
+	struct stat st;
+	struct statx stx;
+	int p, p2, fd;
+
+	EXPECT_OK(access(DEVICE, F_OK));
+	EXPECT_OK(access(DEVICE, R_OK | W_OK));
+	EXPECT_OK(faccessat(AT_FDCWD, DEVICE, R_OK | W_OK, AT_EACCESS));
+	EXPECT_OK(stat(DEVICE, &st));
+	CHECK(S_ISCHR(st.st_mode));
+	EXPECT_OK(lstat(DEVICE, &st));
+	CHECK(S_ISCHR(st.st_mode));
+	EXPECT_OK(fstatat(AT_FDCWD, DEVICE, &st, 0));
+	CHECK(S_ISCHR(st.st_mode));
+	EXPECT_OK(statx(AT_FDCWD, DEVICE, 0, STATX_TYPE | STATX_MODE, &stx));
+	CHECK(S_ISCHR(stx.stx_mode));
+
+	/* O_PATH runs no open: the device stays free, and an O_PATH open works while it is held */
+	p = open(DEVICE, O_PATH | O_CLOEXEC);
+	CHECK(p >= 0);
+	p2 = open(DEVICE, O_PATH);
+	CHECK(p2 >= 0);
+	fd = open(DEVICE, O_RDWR | O_CLOEXEC);
+	CHECK(fd >= 0);
+	EXPECT_ERR(open(DEVICE, O_RDWR), EBUSY);
+	CHECK(close(p2) == 0);
+	p2 = openat(AT_FDCWD, DEVICE, O_PATH);
+	CHECK(p2 >= 0);
+	CHECK(close(fd) == 0);
+	fd = dev_open();
+	CHECK(close(fd) == 0 && close(p) == 0 && close(p2) == 0);
+	EXPECT_OK(access(DEVICE, F_OK));
+	return 0;
+}
+
 /* Other fds and other ioctls are untouched by the layer. */
 static int case_passthrough(void)
 {
@@ -968,8 +1275,13 @@ static int case_literal(void)
 /* No luod behind it: no device, as on a kernel without LUO. */
 static int case_absent(void)
 {
+	struct stat st;
+
 	EXPECT_ERR(open(DEVICE, O_RDWR), ENOENT);
 	EXPECT_ERR(openat(AT_FDCWD, DEVICE, O_RDWR | O_CLOEXEC), ENOENT);
+	EXPECT_ERR(open(DEVICE, O_PATH), ENOENT);
+	EXPECT_ERR(access(DEVICE, F_OK), ENOENT);
+	EXPECT_ERR(stat(DEVICE, &st), ENOENT);
 	return 0;
 }
 
@@ -1206,6 +1518,16 @@ static int run_case(int argc, char **argv)
 		return case_scm_receiver(argv[2]);
 	if (!strcmp(argv[1], "passthrough"))
 		return case_passthrough();
+	if (!strcmp(argv[1], "signal"))
+		return case_signal();
+	if (!strcmp(argv[1], "cancel"))
+		return case_cancel();
+	if (!strcmp(argv[1], "shared"))
+		return case_shared();
+	if (!strcmp(argv[1], "stray"))
+		return case_stray();
+	if (!strcmp(argv[1], "node"))
+		return case_node();
 	if (!strcmp(argv[1], "extensions"))
 		return case_extensions();
 	if (!strcmp(argv[1], "literal"))

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,8 @@ struct stage_opts {
 };
 
 #define STAGE_SKIP 77
+/* far above any case's time on a loaded machine (the longest take seconds) */
+#define STAGE_HANG_MS 120000
 
 /*
  * In the stage's child: a mount namespace of its own whose /dev holds a
@@ -126,8 +129,21 @@ static pid_t stage_run(const struct stage_opts *o, const char *c, const char *ar
 		_exit(127);
 	}
 	close(pipefd[1]);
-	while ((n = read(pipefd[0], out + used, sizeof(out) - 1 - used)) > 0)
+	for (;;) {
+		/* a stage that hangs (a deadlocked ioctl) fails its case instead of the whole run */
+		struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
+
+		if (poll(&p, 1, STAGE_HANG_MS) == 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			fail_msg("compat-stage %s %s: no end after %d s: hung", c, arg ? arg : "",
+				 STAGE_HANG_MS / 1000);
+		}
+		n = read(pipefd[0], out + used, sizeof(out) - 1 - used);
+		if (n <= 0)
+			break;
 		used += (size_t)n;
+	}
 	out[used] = '\0';
 	close(pipefd[0]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -208,6 +224,43 @@ static void test_fork_dup_scm_rights(void **state)
 {
 	(void)state;
 	stage("handles");
+}
+
+/* ioctls from a signal handler interrupting ioctls, on the same session and another */
+static void test_ioctl_from_signal_handler(void **state)
+{
+	(void)state;
+	stage("signal");
+}
+
+/* threads cancelled among their ioctls: later ioctls work, no fd is left */
+static void test_cancelled_threads(void **state)
+{
+	(void)state;
+	stage("cancel");
+}
+
+/* two processes on one session fd at once (fork, SCM_RIGHTS): each its own reply */
+static void test_one_fd_two_processes(void **state)
+{
+	(void)state;
+	stage("shared");
+	assert_true(luod_alive(&d));
+}
+
+/* read()/write() on our fds: EINVAL; even the raw system call changes nothing */
+static void test_stray_read_write(void **state)
+{
+	(void)state;
+	stage("stray");
+	assert_int_equal(luod_status_field(&d, "files"), 0);
+}
+
+/* access(), stat() and O_PATH open() of the device path */
+static void test_device_node(void **state)
+{
+	(void)state;
+	stage("node");
 }
 
 static void test_other_fds_untouched(void **state)
@@ -310,6 +363,11 @@ static const struct CMUnitTest tests[] = {
 	CASE(test_2000_sessions),
 	CASE(test_500_files),
 	CASE(test_fork_dup_scm_rights),
+	CASE(test_ioctl_from_signal_handler),
+	CASE(test_cancelled_threads),
+	CASE(test_one_fd_two_processes),
+	CASE(test_stray_read_write),
+	CASE(test_device_node),
 	CASE(test_other_fds_untouched),
 	CASE(test_luo_extensions),
 	CASE(test_default_device_path),
