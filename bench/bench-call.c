@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Cost of one call on a shared handle (issue 22): the reply on the
+ * connection itself, as every libluo call and every luo-compat ioctl was
+ * made before (luo_rpc: send, then read the connection), against the reply
+ * on a channel of the call's own (luo_call: socketpair, send with the
+ * channel, read the channel, close it), on the same luod in the same run,
+ * interleaved round by round so that the machine's load falls on both
+ * alike. GET_NAME on a session handle and GET_STATE on a device
+ * connection: the smallest requests, where the added work weighs most.
+ *
+ * With --compat LIB, the same program re-runs itself under LD_PRELOAD=LIB
+ * and times the ioctl a /dev/liveupdate program makes (GET_NAME on a
+ * session fd), and write() of one byte to /dev/null with and without the
+ * layer (which now looks at every read() and write()).
+ *
+ * CSV on stdout: what,ns_per_call (median over rounds), min_ns
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "luo/liveupdate.h"
+#include "luo/luo.h"
+#include "rpc.h"
+
+#define ROUNDS 21
+#define CALLS 2000
+
+static struct luo_reply legacy_reply;
+
+static double per_call(uint64_t t0)
+{
+	return (double)(bench_now_ns() - t0) / CALLS;
+}
+
+static double legacy_name(int s)
+{
+	uint64_t t = bench_now_ns();
+
+	for (int i = 0; i < CALLS; i++)
+		if (luo_rpc(s, LUO_OP_SESSION_GET_NAME, NULL, 0, NULL, 0, &legacy_reply) < 0)
+			bench_die("luo_rpc GET_NAME");
+	return per_call(t);
+}
+
+static double channel_name(int s)
+{
+	struct luo_call_reply r;
+	uint64_t t = bench_now_ns();
+
+	for (int i = 0; i < CALLS; i++)
+		if (luo_call(s, LUO_OP_SESSION_GET_NAME, NULL, 0, NULL, 0, &r) < 0)
+			bench_die("luo_call GET_NAME");
+	return per_call(t);
+}
+
+static double legacy_state(int dev)
+{
+	uint64_t t = bench_now_ns();
+
+	for (int i = 0; i < CALLS; i++)
+		if (luo_rpc(dev, LUO_OP_GET_STATE, NULL, 0, NULL, 0, &legacy_reply) < 0)
+			bench_die("luo_rpc GET_STATE");
+	return per_call(t);
+}
+
+static double channel_state(int dev)
+{
+	struct luo_call_reply r;
+	uint64_t t = bench_now_ns();
+
+	for (int i = 0; i < CALLS; i++)
+		if (luo_call(dev, LUO_OP_GET_STATE, NULL, 0, NULL, 0, &r) < 0)
+			bench_die("luo_call GET_STATE");
+	return per_call(t);
+}
+
+static double write_null(int fd)
+{
+	uint64_t t = bench_now_ns();
+
+	for (int i = 0; i < CALLS * 50; i++)
+		if (write(fd, "x", 1) != 1)
+			bench_die("write /dev/null");
+	return (double)(bench_now_ns() - t) / (CALLS * 50);
+}
+
+static double ioctl_name(int s)
+{
+	struct liveupdate_session_get_name a = { .size = sizeof(a) };
+	uint64_t t = bench_now_ns();
+
+	for (int i = 0; i < CALLS; i++)
+		if (ioctl(s, LIVEUPDATE_SESSION_GET_NAME, &a) < 0)
+			bench_die("ioctl GET_NAME: %s", strerror(errno));
+	return per_call(t);
+}
+
+static void report(const char *what, double *v)
+{
+	double lo = bench_min(v, ROUNDS);
+
+	printf("%s,%.0f,%.0f\n", what, bench_median(v, ROUNDS), lo);
+}
+
+/* Under the layer: the ioctl, and write() beside it. */
+static int compat_child(void)
+{
+	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs), .name = "bench" };
+	double io[ROUNDS], wr[ROUNDS];
+	int dev = open("/dev/liveupdate", O_RDWR | O_CLOEXEC), null = open("/dev/null", O_WRONLY);
+
+	if (dev < 0 || null < 0 || ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &cs) < 0)
+		bench_die("the emulated device: %s", strerror(errno));
+	for (int r = 0; r < ROUNDS; r++) {
+		io[r] = ioctl_name(cs.fd);
+		wr[r] = write_null(null);
+	}
+	report("compat ioctl GET_NAME (luo_call)", io);
+	report("write() 1 byte to /dev/null, under the layer", wr);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *luod = "luod", *dir = "/tmp/luo-bench-call", *compat = NULL;
+	double a[ROUNDS], b[ROUNDS], c[ROUNDS], e[ROUNDS], w[ROUNDS];
+	struct bench_luod d;
+	int dev, s, null;
+
+	if (argc == 2 && !strcmp(argv[1], "--compat-child"))
+		return compat_child();
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--luod"))
+			luod = argv[i + 1];
+		else if (!strcmp(argv[i], "--dir"))
+			dir = argv[i + 1];
+		else if (!strcmp(argv[i], "--compat"))
+			compat = argv[i + 1];
+		else
+			bench_die("usage: %s [--luod PATH] [--dir DIR] [--compat LIB]", argv[0]);
+	}
+	bench_luod_start(&d, luod, dir);
+	dev = bench_luod_open(&d);
+	s = luo_create_session(dev, "bench");
+	null = open("/dev/null", O_WRONLY);
+	if (s < 0 || null < 0)
+		bench_die("session: %s", strerror(-s));
+	printf("what,ns_per_call,min_ns\n");
+	for (int r = 0; r < ROUNDS; r++) {
+		a[r] = legacy_name(s);
+		b[r] = channel_name(s);
+		c[r] = legacy_state(dev);
+		e[r] = channel_state(dev);
+		w[r] = write_null(null);
+	}
+	report("session GET_NAME, reply on the handle (luo_rpc, before)", a);
+	report("session GET_NAME, reply channel (luo_call, after)", b);
+	report("device GET_STATE, reply on the connection (luo_rpc, before)", c);
+	report("device GET_STATE, reply channel (luo_call, after)", e);
+	report("write() 1 byte to /dev/null, no layer", w);
+	fflush(stdout);
+	if (compat) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			bench_die("fork");
+		if (pid == 0) {
+			setenv("LD_PRELOAD", compat, 1);
+			setenv("LUO_SOCKET", d.socket, 1);
+			setenv("LUO_DEVICE", "/dev/liveupdate", 1);
+			execl("/proc/self/exe", argv[0], "--compat-child", (char *)NULL);
+			_exit(127);
+		}
+		if (waitpid(pid, &s, 0) != pid || !WIFEXITED(s) || WEXITSTATUS(s))
+			bench_die("the run under the layer failed");
+	}
+	bench_luod_stop(&d);
+	return 0;
+}
