@@ -637,16 +637,25 @@ int luod_serve(const struct luod_config *cfg)
 			log_err("epoll_wait: %s", strerror(-r));
 			return r;
 		}
-		for (int i = 0; i < n; i++) {
-			void *p = evs[i].data.ptr;
+		/*
+		 * Hang-ups first: a handle its process closed before sending a
+		 * request elsewhere is gone before that request is handled (its
+		 * files free again), as a close() is done with on the kernel.
+		 */
+		for (int pass = 0; pass < 2; pass++)
+			for (int i = 0; i < n; i++) {
+				void *p = evs[i].data.ptr;
+				bool hup = evs[i].events & (EPOLLHUP | EPOLLERR);
 
-			if (p == &tag_listen)
-				accept_all();
-			else if (p == &tag_signal)
-				signal_read();
-			else
-				conn_event(p, evs[i].events);
-		}
+				if (p == &tag_listen || p == &tag_signal) {
+					if (pass == 1 && p == &tag_listen)
+						accept_all();
+					else if (pass == 1)
+						signal_read();
+				} else if (hup == (pass == 0)) {
+					conn_event(p, evs[i].events);
+				}
+			}
 		participant_tick(now_ns());
 		systemd_watchdog(now_ns()); /* from the loop itself: a stuck loop stops the pings */
 		if (srv.accept_paused && now_ns() >= srv.accept_resume_ns) {
