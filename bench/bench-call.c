@@ -12,7 +12,10 @@
  * With --compat LIB, the same program re-runs itself under LD_PRELOAD=LIB
  * and times the ioctl a /dev/liveupdate program makes (GET_NAME on a
  * session fd), and write() of one byte to /dev/null with and without the
- * layer (which now looks at every read() and write()).
+ * layer (which now looks at every read() and write()). --compat-before
+ * OLDLIB does the same with a libluo-compat.so built before reply channels
+ * (it speaks the old protocol, which luod still answers), in the same run
+ * against the same luod.
  *
  * CSV on stdout: what,ns_per_call (median over rounds), min_ns
  */
@@ -111,32 +114,39 @@ static void report(const char *what, double *v)
 }
 
 /* Under the layer: the ioctl, and write() beside it. */
-static int compat_child(void)
+static int compat_child(const char *label)
 {
-	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs), .name = "bench" };
+	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
 	double io[ROUNDS], wr[ROUNDS];
 	int dev = open("/dev/liveupdate", O_RDWR | O_CLOEXEC), null = open("/dev/null", O_WRONLY);
 
+	snprintf((char *)cs.name, sizeof(cs.name), "bench-%d", (int)getpid());
 	if (dev < 0 || null < 0 || ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &cs) < 0)
 		bench_die("the emulated device: %s", strerror(errno));
 	for (int r = 0; r < ROUNDS; r++) {
 		io[r] = ioctl_name(cs.fd);
 		wr[r] = write_null(null);
 	}
-	report("compat ioctl GET_NAME (luo_call)", io);
-	report("write() 1 byte to /dev/null, under the layer", wr);
+	{
+		char what[128];
+
+		snprintf(what, sizeof(what), "compat ioctl GET_NAME, %s", label);
+		report(what, io);
+		snprintf(what, sizeof(what), "write() 1 byte to /dev/null, under the %s layer", label);
+		report(what, wr);
+	}
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	const char *luod = "luod", *dir = "/tmp/luo-bench-call", *compat = NULL;
+	const char *luod = "luod", *dir = "/tmp/luo-bench-call", *compat = NULL, *before = NULL;
 	double a[ROUNDS], b[ROUNDS], c[ROUNDS], e[ROUNDS], w[ROUNDS];
 	struct bench_luod d;
 	int dev, s, null;
 
-	if (argc == 2 && !strcmp(argv[1], "--compat-child"))
-		return compat_child();
+	if (argc == 3 && !strcmp(argv[1], "--compat-child"))
+		return compat_child(argv[2]);
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--luod"))
 			luod = argv[i + 1];
@@ -144,8 +154,11 @@ int main(int argc, char **argv)
 			dir = argv[i + 1];
 		else if (!strcmp(argv[i], "--compat"))
 			compat = argv[i + 1];
+		else if (!strcmp(argv[i], "--compat-before"))
+			before = argv[i + 1];
 		else
-			bench_die("usage: %s [--luod PATH] [--dir DIR] [--compat LIB]", argv[0]);
+			bench_die("usage: %s [--luod PATH] [--dir DIR] [--compat LIB] [--compat-before LIB]",
+				  argv[0]);
 	}
 	bench_luod_start(&d, luod, dir);
 	dev = bench_luod_open(&d);
@@ -167,20 +180,26 @@ int main(int argc, char **argv)
 	report("device GET_STATE, reply channel (luo_call, after)", e);
 	report("write() 1 byte to /dev/null, no layer", w);
 	fflush(stdout);
-	if (compat) {
-		pid_t pid = fork();
+	/* before and after, twice each, alternating */
+	for (int k = 0; k < 4; k++) {
+		const char *lib = k % 2 ? compat : before, *label = k % 2 ? "after (reply channel)" :
+								       "before (one lock, reply on the fd)";
+		pid_t pid;
 
+		if (!lib)
+			continue;
+		pid = fork();
 		if (pid < 0)
 			bench_die("fork");
 		if (pid == 0) {
-			setenv("LD_PRELOAD", compat, 1);
+			setenv("LD_PRELOAD", lib, 1);
 			setenv("LUO_SOCKET", d.socket, 1);
 			setenv("LUO_DEVICE", "/dev/liveupdate", 1);
-			execl("/proc/self/exe", argv[0], "--compat-child", (char *)NULL);
+			execl("/proc/self/exe", argv[0], "--compat-child", label, (char *)NULL);
 			_exit(127);
 		}
 		if (waitpid(pid, &s, 0) != pid || !WIFEXITED(s) || WEXITSTATUS(s))
-			bench_die("the run under the layer failed");
+			bench_die("the run under %s failed", lib);
 	}
 	bench_luod_stop(&d);
 	return 0;

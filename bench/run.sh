@@ -72,7 +72,7 @@ else
 		{ cat "$WORK/meson.log" >&2; exit 1; }
 fi
 ninja -C "$BUILD" daemon/luod tools/luoctl bench/luo-bench-update bench/luo-bench-throughput \
-	bench/luo-bench-syscalls >"$WORK/ninja.log" 2>&1 || { tail -n 30 "$WORK/ninja.log" >&2; exit 1; }
+	bench/luo-bench-syscalls bench/luo-bench-call compat/libluo-compat.so >"$WORK/ninja.log" 2>&1 || { tail -n 30 "$WORK/ninja.log" >&2; exit 1; }
 LUOD=$BUILD/daemon/luod
 LUOCTL=$BUILD/tools/luoctl
 B=$BUILD/bench
@@ -177,6 +177,10 @@ done
 
 # ---- what the system calls on luod's per-fd path cost ----
 "$B/luo-bench-syscalls" >"$OUT/syscalls.csv"
+
+# ---- one call on a shared handle: reply on the handle vs a reply channel (issue 22) ----
+"$B/luo-bench-call" --luod "$LUOD" --dir "$WORK/call" --compat "$BUILD/compat/libluo-compat.so" \
+	>"$OUT/call.csv"
 
 # ---- profile of luod under the batched throughput run ----
 PROFILE=$OUT/profile.txt
