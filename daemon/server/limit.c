@@ -18,7 +18,10 @@
  * new connection answered with EUSERS (op 0, no request needed) and closed
  * at once. Root and luod's own uid have no such limit, and the top of the
  * fd table (a 32nd of RLIMIT_NOFILE, at least 32 fds) is theirs alone:
- * however many uids connect, root can still connect and update.
+ * another uid's connection or new session handle that would land there is
+ * refused with EUSERS, so however many uids connect or create sessions,
+ * root can still connect and update. Refusals are logged sparingly (a uid
+ * must not flood the log by being refused).
  * The participant deadline (--participant-timeout) lives in participant.c.
  * Sessions and files handed over by a predecessor always count but are
  * never refused: the limits only stop new ones.
@@ -123,9 +126,30 @@ static struct uid_conns *uid_conns(uid_t uid, bool add)
 	return &conns[nconns++];
 }
 
-int limits_connect(uid_t uid, int fd)
+/* Whether fd lies in the top of the table, which only privileged uids may take. */
+static bool in_privileged_room(int fd)
 {
 	size_t nofile = nofile_now(), room = nofile / 32 < 32 ? 32 : nofile / 32;
+
+	return (size_t)fd + room >= nofile;
+}
+
+int limits_fd(uid_t uid, int fd)
+{
+	static uint64_t last_ns;
+
+	if (uid_privileged(uid) || !in_privileged_room(fd))
+		return 0;
+	if (now_ns() - last_ns >= 1000000000u) {
+		last_ns = now_ns();
+		log_warn("uid %u: session refused: luod's fd table is nearly full, the rest is kept for root",
+			 (unsigned)uid);
+	}
+	return -EUSERS;
+}
+
+int limits_connect(uid_t uid, int fd)
+{
 	struct uid_conns *u;
 	bool top;
 
@@ -134,7 +158,7 @@ int limits_connect(uid_t uid, int fd)
 	u = uid_conns(uid, true);
 	if (!u)
 		return -EUSERS; /* out of memory: refuse rather than count wrong */
-	top = (size_t)fd + room >= nofile;
+	top = in_privileged_room(fd);
 	if (u->open >= luo_limits.connections_per_uid || top) {
 		u->refused++;
 		if ((u->refused & (u->refused - 1)) == 0)

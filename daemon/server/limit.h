@@ -44,6 +44,8 @@ bool uid_privileged(uid_t uid);
  */
 int limits_connect(uid_t uid, int fd);
 void limits_disconnect(uid_t uid);
+/* For any other fd luod takes for uid (a session handle): 0, or -EUSERS in that top. */
+int limits_fd(uid_t uid, int fd);
 /* Whether uid may create one more session: 0 or -EDQUOT. */
 int limits_create(uid_t uid);
 /* Whether s may preserve n more files: 0, -EMFILE (the session) or -ENOSPC (luod). */

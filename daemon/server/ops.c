@@ -52,6 +52,12 @@ static int handle_new(struct conn *owner, struct conn **ret, int *ret_client_fd)
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp) < 0)
 		return -errno;
+	/* another uid's sessions cannot take the fds kept for root either */
+	if (limits_fd(owner->uid, sp[0] > sp[1] ? sp[0] : sp[1]) < 0) {
+		close(sp[0]);
+		close(sp[1]);
+		return -EUSERS;
+	}
 	c = conn_new(sp[0], true);
 	if (!c) {
 		close(sp[0]);

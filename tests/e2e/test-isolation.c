@@ -569,9 +569,12 @@ struct conn_report {
 	int ok;      /* answered */
 	int refused; /* EUSERS */
 	int other;   /* anything else: a failure */
+	int sessions;    /* with conn_sessions: created before a refusal */
+	int session_err; /* and that refusal */
 };
 
-static int conn_want; /* set before the fork */
+static int conn_want;      /* set before the fork */
+static bool conn_sessions; /* then create sessions on the first until refused */
 
 static void many_connections(void *arg)
 {
@@ -598,6 +601,18 @@ static void many_connections(void *arg)
 			close(fds[i]);
 			fds[i] = -1;
 		}
+	}
+	while (conn_sessions && rep.ok && rep.sessions < 10000) {
+		char name[32];
+		int r;
+
+		snprintf(name, sizeof(name), "s%d", rep.sessions);
+		r = luo_create_session(fds[0], name);
+		if (r < 0) {
+			rep.session_err = r;
+			break;
+		}
+		rep.sessions++; /* held until the child exits */
 	}
 	E2E_CHECK(write(ch->out, &rep, sizeof(rep)) == sizeof(rep));
 	chan_wait(ch->in); /* root has checked: let go */
@@ -721,6 +736,26 @@ static void test_connection_limits(void **state)
 	b = connect_as(UID_B, 256, &to_b, &from_b, &rep_b);
 	assert_true(rep.ok + rep_b.ok < 300 - 32);
 	assert_true(rep_b.refused > 0);
+	root_still_served();
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(write(i ? to_b : to, "u", 1), 1);
+		assert_int_equal(e2e_wait(i ? b : a), 0);
+	}
+	close(to);
+	close(from);
+	close(to_b);
+	close(from_b);
+	e2e_barrier(&d);
+	/* sessions do not take that room either: their handles are luod's fds too */
+	conn_sessions = true;
+	a = connect_as(UID_A, 100, &to, &from, &rep);
+	conn_sessions = false;
+	assert_int_equal(rep.ok, 100);
+	assert_true(rep.sessions > 0);
+	assert_int_equal(rep.session_err, -EUSERS);
+	/* what is left below the top (a hole or two a handle left) and then nothing */
+	b = connect_as(UID_B, 20, &to_b, &from_b, &rep_b);
+	assert_true(rep_b.ok <= 2 && rep_b.refused >= 18);
 	root_still_served();
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(write(i ? to_b : to, "u", 1), 1);
