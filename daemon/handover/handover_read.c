@@ -37,7 +37,9 @@ struct reader {
 	struct carried_participant *participants;
 	size_t nparticipants;
 	struct luo_session *head; /* sessions built, not yet in the core */
-	struct luo_index fds;     /* fd numbers seen */
+	uint64_t *fd_bits;        /* fd numbers seen, below FD_BITS_MAX */
+	size_t fd_words;
+	struct luo_index fds;     /* and above it (no kernel default opens those) */
 	int self_fd;       /* the blob's own fd, or -1 */
 	int sessions_node; /* the root's sessions node */
 	int sessions_end;  /* and the offset just past it */
@@ -94,20 +96,53 @@ static const char *get_string(const void *fdt, int node, const char *name, size_
 	return p;
 }
 
+#define FD_BITS_MAX (1u << 20) /* fs.nr_open's default: 128 KiB of bits at most */
+
+/* Whether fd was claimed before; claims it. 1, 0, or -ENOMEM. */
+static int fd_seen(struct reader *rd, uint32_t fd)
+{
+	static int marker;
+	size_t w = fd / 64;
+	uint64_t bit = 1ull << (fd % 64);
+
+	if (fd >= FD_BITS_MAX) {
+		if (luo_index_get(&rd->fds, fd))
+			return 1;
+		return luo_index_put(&rd->fds, fd, &marker);
+	}
+	if (w >= rd->fd_words) {
+		size_t n = w + 1 > 2 * rd->fd_words ? w + 1 : 2 * rd->fd_words;
+		uint64_t *bits = realloc(rd->fd_bits, n * sizeof(*bits));
+
+		if (!bits)
+			return -ENOMEM;
+		memset(bits + rd->fd_words, 0, (n - rd->fd_words) * sizeof(*bits));
+		rd->fd_bits = bits;
+		rd->fd_words = n;
+	}
+	if (rd->fd_bits[w] & bit)
+		return 1;
+	rd->fd_bits[w] |= bit;
+	return 0;
+}
+
 /* A file's fd is checked to be open by file_restore()'s fstat; others pass must_be_open. */
 static int claim_fd(struct reader *rd, uint32_t fd, bool must_be_open)
 {
-	static int marker;
+	int r;
 
 	if (fd < 3 || fd > INT32_MAX)
 		FAIL("fd %" PRIu32 " out of range", fd);
 	if ((int)fd == rd->self_fd)
 		FAIL("fd %" PRIu32 " is the handover blob's own", fd);
-	if (luo_index_get(&rd->fds, fd))
+	r = fd_seen(rd, fd);
+	if (r < 0)
+		return r;
+	if (r)
 		FAIL("fd %" PRIu32 " named twice", fd);
 	if (must_be_open && fcntl((int)fd, F_GETFD) < 0)
 		FAIL("fd %" PRIu32 " is not open", fd);
-	return luo_index_put(&rd->fds, fd, &marker);
+	return 0;
 }
 
 /* A file node's properties, as the walk in read_files() finds them. */
@@ -672,6 +707,7 @@ static int handover_read(const void *blob, size_t len, int self_fd, struct luo_h
 	*luod = (struct luo_handover_luod){ .listen_fd = -1, .reply_fd = -1 };
 	r = read_all(&rd, len, luod, &generation);
 	luo_index_free(&rd.fds);
+	free(rd.fd_bits);
 	if (r < 0) {
 		free(rd.participants);
 		drop_built(&rd);

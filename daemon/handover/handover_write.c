@@ -94,15 +94,17 @@ uint64_t luo_handover_checksum(const void *blob, size_t len, size_t hole)
 
 	for (size_t off = 0; off < len; off += 8) {
 		unsigned char b[8] = { 0 };
-		size_t n = len - off < 8 ? len - off : 8;
 		uint64_t w;
 
-		memcpy(b, p + off, n);
-		if (hole < off + 8 && hole + 8 > off)
+		if (len - off >= 8 && (hole >= off + 8 || hole + 8 <= off)) {
+			memcpy(&w, p + off, 8); /* the common case: a whole word, clear of the hole */
+		} else {
+			memcpy(b, p + off, len - off < 8 ? len - off : 8);
 			for (size_t i = 0; i < 8; i++)
 				if (off + i >= hole && off + i < hole + 8)
 					b[i] = 0;
-		memcpy(&w, b, 8);
+			memcpy(&w, b, 8);
+		}
 		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
 		h ^= h >> 29;
 	}
