@@ -10,7 +10,8 @@
  * client can tell which one it hit:
  *   sessions per uid       EDQUOT   (--max-sessions-per-uid)
  *   files per session      EMFILE   (--max-files-per-session)
- *   preserved fds in total ENOSPC   (--max-fds, under RLIMIT_NOFILE)
+ *   preserved fds in total ENOSPC   (--max-fds, under RLIMIT_NOFILE; its last
+ *                                    16th for root's and luod's uid's sessions)
  *   message size           EMSGSIZE (--max-message-size; server.c checks it)
  *   connections per uid    EUSERS   (--max-connections-per-uid)
  * Connections are the one thing a uid can make luod hold without asking
@@ -205,6 +206,12 @@ int limits_preserve(const struct luo_session *s, size_t n)
 	}
 	if (luo_core.nfiles + n > luo_limits.fds) {
 		log_warn("session %s: %zu more files refused: luod holds %zu, the limit is %zu (--max-fds)",
+			 s->name, n, luo_core.nfiles, luo_limits.fds);
+		return -ENOSPC;
+	}
+	/* the last 16th of --max-fds is for root's and luod's uid's sessions */
+	if (!uid_privileged(s->uid) && luo_core.nfiles + n > luo_limits.fds - luo_limits.fds / 16) {
+		log_warn("session %s: %zu more files refused: luod holds %zu, the rest of --max-fds %zu is kept for root",
 			 s->name, n, luo_core.nfiles, luo_limits.fds);
 		return -ENOSPC;
 	}

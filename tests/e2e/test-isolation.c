@@ -21,6 +21,8 @@
  *  - what another uid learns: STATUS counts its own sessions, files and
  *    memfd bytes only; SHOW of a session it does not own is ENOENT, as for
  *    one that does not exist; the state and history files are 0640;
+ *  - the last 16th of --max-fds is root's: another uid's preserve stops
+ *    short of it (ENOSPC), root's goes on;
  *  - a memfd_secret fd is refused as having no handler (ENOENT);
  *  - an empty or malformed record on a session handle is EBADMSG and the
  *    session lives on; a malformed request is answered with its own op, so
@@ -989,6 +991,57 @@ static void test_what_others_see(void **state)
 	close(dev);
 }
 
+static void fill_fds(void *arg)
+{
+	const struct chan *ch = arg;
+	int dev = luo_open(d.sock), s, n = 0, r, fd;
+
+	E2E_CHECK(dev >= 0);
+	s = luo_create_session(dev, "filler");
+	E2E_CHECK(s >= 0);
+	for (;;) {
+		fd = memfd_pattern("f", 64, (uint32_t)n);
+		r = luo_session_preserve_fd(s, fd, (uint64_t)n);
+		close(fd);
+		if (r < 0)
+			break;
+		n++;
+	}
+	E2E_CHECK(r == -ENOSPC && n == 30); /* 32 less 32 / 16 */
+	chan_send(ch->out);
+	chan_wait(ch->in);
+}
+
+static void test_fd_room_for_root(void **state)
+{
+	int to, from, dev, s, fd;
+	pid_t a;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	start_open("--max-fds", "32");
+	a = child_with_chan(fill_fds, &to, &from);
+	wait_child(from);
+	dev = e2e_open(&d);
+	s = luo_create_session(dev, "roots");
+	assert_true(s >= 0);
+	for (int i = 0; i < 2; i++) {
+		fd = memfd_pattern("r", 64, (uint32_t)i);
+		assert_int_equal(luo_session_preserve_fd(s, fd, (uint64_t)i), 0);
+		close(fd);
+	}
+	fd = memfd_pattern("r", 64, 9);
+	assert_int_equal(luo_session_preserve_fd(s, fd, 9), -ENOSPC); /* --max-fds itself */
+	close(fd);
+	close(s);
+	close(dev);
+	assert_int_equal(write(to, "u", 1), 1);
+	assert_int_equal(e2e_wait(a), 0);
+	close(to);
+	close(from);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_luoctl_timeout),
 	cmocka_unit_test_teardown(test_names_escaped, teardown),
@@ -998,6 +1051,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_memfd_secret, teardown),
 	cmocka_unit_test_teardown(test_participant_tags, teardown),
 	cmocka_unit_test_teardown(test_what_others_see, teardown),
+	cmocka_unit_test_teardown(test_fd_room_for_root, teardown),
 };
 
 LUO_TEST_MAIN("isolation", tests, NULL, NULL)
