@@ -147,6 +147,8 @@ static int device_session(int dev, unsigned long cmd, const char *name)
 	memcpy(a.name, name, strnlen(name, sizeof(a.name) - 1));
 	if (ioctl(dev, cmd, &a) < 0)
 		return -errno;
+	/* never inherited (the keeper, a --exec successor): luod's copy must be the only one */
+	fcntl(a.fd, F_SETFD, FD_CLOEXEC);
 	return a.fd;
 }
 
@@ -322,18 +324,22 @@ static void restore_file(const struct kindex_file *kf, void *ctx)
 		kb.recreated++;
 }
 
-static void restore_done(uint64_t generation, uint64_t updates, void *ctx)
+static void restore_done(const struct kindex_head *head, void *ctx)
 {
 	struct restore *rs = ctx;
+	uint64_t now = realtime_ns();
 	struct luo_msg_history_entry e = {
-		.start_realtime_ns = realtime_ns(),
+		.start_realtime_ns = head->written_realtime_ns,
 		.outcome = LUO_HISTORY_OK,
 	};
 
 	if (!rs->sessions)
 		return;
-	luo_core.generation = generation + 1;
-	luo_core.updates = updates + 1;
+	/* the kexec's blackout, on the wall clock: index written until luod serves again */
+	if (head->written_realtime_ns && head->written_realtime_ns < now)
+		e.blackout_ns = now - head->written_realtime_ns;
+	luo_core.generation = head->generation + 1;
+	luo_core.updates = head->updates + 1;
 	luo_core.state = LUO_STATE_UPDATED;
 	e.generation = luo_core.generation;
 	e.sessions = (uint32_t)rs->sessions;

@@ -7,7 +7,7 @@
  * token 0 of luod's kernel session is a sealed memfd holding one FDT,
  *
  *   / { compatible = "luo,kernel-index-v1"; generation = /bits/ 64 <G>;
- *       updates = /bits/ 64 <U>;
+ *       updates = /bits/ 64 <U>; written-realtime-ns = /bits/ 64 <T>;
  *       sessions { s<i> { name = "..."; uid = <u>;
  *                         files { f<j> { token = /bits/ 64 <t>; where = <w>;
  *                                        compatible = "luo,memfd-v2"; payload = [..];
@@ -69,6 +69,7 @@ static int write_tree(void *fdt, size_t cap, kindex_classify_fn classify, void *
 	TRY(fdt_property_string(fdt, "compatible", LUO_KINDEX_COMPATIBLE));
 	TRY(fdt_property_u64(fdt, "generation", luo_core.generation));
 	TRY(fdt_property_u64(fdt, "updates", luo_core.updates));
+	TRY(fdt_property_u64(fdt, "written-realtime-ns", realtime_ns()));
 	TRY(fdt_begin_node(fdt, "sessions"));
 	for (struct luo_session *s = luo_core.sessions; s; s = s->next) {
 		char node[24];
@@ -203,8 +204,8 @@ int kindex_read(const void *blob, size_t len, const struct kindex_reader *rd, vo
 {
 	const void *fdt = blob;
 	const char *compat;
+	struct kindex_head head = { 0 };
 	int sessions, node, r;
-	uint64_t generation, updates;
 
 	if (len < sizeof(struct fdt_header) || fdt_check_header(fdt) != 0 ||
 	    fdt_totalsize(fdt) > len || fdt_check_full(fdt, len) != 0)
@@ -212,8 +213,10 @@ int kindex_read(const void *blob, size_t len, const struct kindex_reader *rd, vo
 	compat = get_string(fdt, 0, "compatible", 64);
 	if (!compat || strcmp(compat, LUO_KINDEX_COMPATIBLE))
 		BAD("compatible \"%s\", want \"%s\"", compat ? compat : "", LUO_KINDEX_COMPATIBLE);
-	if (get_u64(fdt, 0, "generation", &generation) < 0 || get_u64(fdt, 0, "updates", &updates) < 0)
-		BAD("no generation or updates");
+	if (get_u64(fdt, 0, "generation", &head.generation) < 0 ||
+	    get_u64(fdt, 0, "updates", &head.updates) < 0 ||
+	    get_u64(fdt, 0, "written-realtime-ns", &head.written_realtime_ns) < 0)
+		BAD("no generation, updates or written-realtime-ns");
 	sessions = fdt_subnode_offset(fdt, 0, "sessions");
 	if (sessions < 0)
 		BAD("no sessions node");
@@ -245,6 +248,6 @@ int kindex_read(const void *blob, size_t len, const struct kindex_reader *rd, vo
 		}
 	}
 	history_fdt_read(fdt);
-	rd->done(generation, updates, ctx);
+	rd->done(&head, ctx);
 	return 0;
 }

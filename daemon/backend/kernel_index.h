@@ -32,10 +32,17 @@ typedef void (*kindex_classify_fn)(const struct luo_file *f, struct kindex_file 
 /* The index of every outgoing session, in a sealed memfd, or -errno. */
 int kindex_write(kindex_classify_fn classify, void *ctx);
 
+/* What the index says of luod as it was when the kexec was asked for. */
+struct kindex_head {
+	uint64_t generation;
+	uint64_t updates;
+	uint64_t written_realtime_ns; /* CLOCK_REALTIME when it was written: the blackout began */
+};
+
 struct kindex_reader {
 	int (*session)(const char *name, uid_t uid, void *ctx); /* files that follow are its own */
 	void (*file)(const struct kindex_file *kf, void *ctx);
-	void (*done)(uint64_t generation, uint64_t updates, void *ctx);
+	void (*done)(const struct kindex_head *head, void *ctx);
 };
 
 /* Checks the whole blob first; then calls rd in order. -EBADMSG for a bad one. */

@@ -10,10 +10,13 @@ differential test (TAP on stdout).
    /dev/liveupdate program of tests/compat/), the kernel's own liveupdate
    selftests and tests/kernel/init.sh; QEMU (TCG) boots it, and the VM runs
    SCHEDULE: boot 1, a real kexec live update, boot 2, another, boot 3,
-   and from there a live update driven by luod's kernel backend
-   (`luoctl update --kernel`) into boot 4, which a workload survives with
-   its 64 MiB memfd. Results come back on the serial console as "LUOT "
-   lines.
+   and from there two live updates driven by luod's kernel backend
+   (`luoctl update --kernel`) into boots 4 and 5: a workload's hybrid
+   session (a 64 MiB memfd, a TCP listener, a pipe) crosses a luod update
+   and a restart whole, and each kexec with its memfd carried, its
+   listener re-created and its pipe reported not carried; before the
+   second one luod is handed its kernel session as systemd's LUOSession=
+   does. Results come back on the serial console as "LUOT " lines.
 3. The same SCHEDULE runs on the host against luod through the LD_PRELOAD
    layer, with `luoctl update` (and the holders killed) where the VM kexecs.
 4. Both transcripts are compared case by case: every errno, every retrieved
@@ -83,7 +86,12 @@ SCHEDULE = [
         ("sh", "/luo/luod-demo.sh", "1 4"),
     ],
     [
-        ("sh", "/luo/luod-demo.sh", "2"),
+        # what the kexec brought; then luod handed its kernel session, as by
+        # LUOSession=, and `luoctl update --kernel` into boot 5
+        ("sh", "/luo/luod-demo.sh", "2 5"),
+    ],
+    [
+        ("sh", "/luo/luod-demo.sh", "3"),
     ],
 ]
 
@@ -441,15 +449,32 @@ def compare(tap, host, vm, known):
 
 
 def check_backend(tap, vm, binaries):
-    """The kernel backend's hybrid session, boots 3 and 4 (tests/kernel/luod-demo.sh)."""
-    d = [l[2:] for l in vm if l.startswith("D ")]
+    """The kernel backend's hybrid sessions, boots 3 to 5 (tests/kernel/luod-demo.sh)."""
+    by_boot = collections.defaultdict(list)
+    boot = 0
+    for l in vm:
+        if l.startswith("BOOT "):
+            boot = int(l.split()[1])
+        elif l.startswith("D "):
+            by_boot[boot].append(l[2:])
+    d = [l for b in sorted(by_boot) for l in by_boot[b]]
     log_tail = "\n".join(d[-40:])
     if not binaries:
         tap.ok(False, "luod kernel backend: luod, luoctl and the workload built for the VM")
         return
 
-    def first(prefix):
-        return next((l[len(prefix):].strip() for l in d if l.startswith(prefix)), None)
+    def first(prefix, lines=d):
+        return next((l[len(prefix):].strip() for l in lines if l.startswith(prefix)), None)
+
+    def statuses(lines):
+        out = []
+        for l in lines:
+            if l.startswith("STATUS "):
+                try:
+                    out.append(json.loads(l[len("STATUS "):]))
+                except ValueError:
+                    out.append({})
+        return out
 
     def files(show):
         """token -> (where, retrieve_error) from a `luoctl show --json` line."""
@@ -459,62 +484,82 @@ def check_backend(tap, vm, binaries):
         except ValueError:
             return {}
 
-    status = [l[len("STATUS "):] for l in d if l.startswith("STATUS ")]
-    created = first("CREATED ")
-    tap.ok(bool(status) and '"backend": "kernel"' in status[0] and
-           '"kernel_mode": "device"' in status[0],
+    b3, b4, b5 = by_boot[3], by_boot[4], by_boot[5]
+    st3 = statuses(b3)
+    created = first("CREATED ", b3)
+    tap.ok(bool(st3) and st3[0].get("backend") == "kernel" and
+           st3[0].get("kernel_mode") == "device" and st3[0].get("kernel_session") == "luod",
            "luod picks the kernel backend on a real /dev/liveupdate, its own kernel session "
-           "through the device (luoctl status: backend, kernel_mode)", log_tail)
+           "\"luod\" through the device (luoctl status: backend, kernel_mode)", log_tail)
     tap.ok(bool(created), "a workload puts a 64 MiB memfd (checksum %s), a TCP listener and a "
            "pipe into one session through luod" % created, log_tail)
     want = {1: ("kernel", 0), 2: ("re-created", 0), 3: ("luod", 0)}
-    tap.ok(files(first("SHOW1 ")) == want,
+    tap.ok(files(first("SHOW1 ", b3)) == want,
            "luoctl show: the memfd lives in the kernel too, the listener is re-created after a "
-           "kexec, the pipe lives in luod", "got %s\n%s" % (files(first("SHOW1 ")), log_tail))
-    again = first("AGAIN ") or ""
-    tap.ok("LUOD-UPDATED" in d and again.startswith("KEPT memfd %s" % created) and
+           "kexec, the pipe lives in luod", "got %s\n%s" % (files(first("SHOW1 ", b3)), log_tail))
+    again = first("AGAIN ", b3) or ""
+    tap.ok("LUOD-UPDATED" in b3 and again.startswith("KEPT memfd %s" % created) and
            "pipe with 10 bytes" in again,
            "a luod update and a workload restart keep all three (memfd checksum, a connection "
            "accepted on the listener, the pipe's bytes)", log_tail)
-    refused, eexist = first("REFUSED ") or "", first("EEXIST ") or ""
+    refused, eexist = first("REFUSED ", b3) or "", first("EEXIST ", b3) or ""
     tap.ok("Exec format error" in refused and "File exists" in eexist,
            "luod refuses a non-kernel for --kernel (ENOEXEC) and a second session of a held "
            "name (EEXIST), and keeps serving", log_tail)
+    now = st3[-1].get("kexec_now") if st3 else None
+    tap.ok(now == {"kernel": 1, "recreated": 1, "not_carried": 1},
+           "luoctl status before the kexec: it would carry 1 memfd, re-create 1 listener, "
+           "leave 1 file (got %s)" % now, log_tail)
     boots = [l for l in vm if l.startswith("BOOT ")]
-    last = "BOOT %d" % len(SCHEDULE)
-    # init.sh kexecs by itself only after a step gave up ("KEXEC n"): not this time
-    tap.ok("UPDATE" in d and last in boots and "KEXEC %d" % len(SCHEDULE) not in vm and
+    # init.sh kexecs by itself only after a step gave up ("KEXEC n"): not from boot 3 on
+    tap.ok("UPDATE 4" in b3 and "UPDATE 5" in b4 and "BOOT %d" % len(SCHEDULE) in boots and
+           not any("KEXEC %d" % n in vm for n in (4, 5)) and
            not any(l.startswith("FAIL") for l in d),
-           "luoctl update --kernel kexecs into the next kernel", log_tail)
-    after = files(first("SHOW3 "))
-    tap.ok(after.get(1, (None,))[0] == "kernel" and after.get(2, (None,))[0] == "re-created"
-           and after.get(3) == ("not carried", -errno.ENOLINK),
-           "after the kexec luoctl show says per file: memfd carried by the kernel, listener "
-           "re-created, pipe not carried (ENOLINK)", "got %s\n%s" % (after, log_tail))
-    tap.ok((first("CLIENT ") or "").startswith("CONNECTED"),
-           "a client connects to the port after the boot, before the workload runs", log_tail)
-    verified = [l[len("VERIFIED "):] for l in d if l.startswith("VERIFIED ")]
-    tap.ok(created is not None and "CHECKSUM " + created in verified,
-           "after the kexec the restarted workload gets its memfd back, same checksum", log_tail)
-    tap.ok(any(v.startswith("LISTENER re-created on port 7070") for v in verified),
-           "the listener is re-created on the same port and the client's connection waits in "
-           "it", log_tail)
-    tap.ok(any(v.startswith("PIPE not carried") for v in verified),
-           "the pipe's retrieve answers ENOLINK (not carried), twice", log_tail)
-    after = status[-1] if len(status) >= 2 else ""
-    m = re.search(r'"kernel_liveupdate_num": (\d+)', after)
-    c = re.search(r'"last_kexec": \{"carried": (\d+), "recreated": (\d+), "not_carried": (\d+)\}',
-                  after)
-    tap.ok(m is not None and int(m.group(1)) == len(SCHEDULE) - 1 and c is not None and
-           c.groups() == ("1", "1", "1"),
-           "luoctl status after the update: kernel_liveupdate_num %s (want %d), last kexec "
-           "carried/re-created/not carried %s (want 1/1/1)" %
-           (m.group(1) if m else "missing", len(SCHEDULE) - 1, c.groups() if c else "missing"),
-           log_tail)
-    hist = first("HISTORY ") or ""
+           "luoctl update --kernel kexecs into the next kernel, twice", log_tail)
+
+    def after_kexec(lines, tag, want_sum, num, mode, what):
+        st = statuses(lines)
+        after = files(first("SHOW3%s " % tag, lines))
+        tap.ok(after.get(1, (None,))[0] == "kernel" and
+               after.get(2, (None,))[0] == "re-created" and
+               after.get(3) == ("not carried", -errno.ENOLINK),
+               "%s: luoctl show says per file: memfd carried by the kernel, listener re-created, "
+               "pipe not carried (ENOLINK)" % what, "got %s\n%s" % (after, log_tail))
+        tap.ok((first("CLIENT%s " % tag, lines) or "").startswith("CONNECTED"),
+               "%s: a client connects to the port after the boot, before the workload runs" %
+               what, log_tail)
+        verified = [l[len("VERIFIED%s " % tag):] for l in lines
+                    if l.startswith("VERIFIED%s " % tag)]
+        tap.ok(want_sum is not None and "CHECKSUM " + want_sum in verified,
+               "%s: the restarted workload gets its memfd back, same checksum" % what, log_tail)
+        tap.ok(any(v.startswith("LISTENER re-created on port 7070") for v in verified),
+               "%s: the listener is re-created on the same port and the client's connection "
+               "waits in it" % what, log_tail)
+        tap.ok(any(v.startswith("PIPE not carried") for v in verified),
+               "%s: the pipe's retrieve answers ENOLINK (not carried), twice" % what, log_tail)
+        s0 = st[0] if st else {}
+        tap.ok(s0.get("kernel_liveupdate_num") == num and
+               s0.get("last_kexec") == {"carried": 1, "recreated": 1, "not_carried": 1} and
+               s0.get("kernel_mode") == mode,
+               "%s: luoctl status: kernel_liveupdate_num %s (want %d), last kexec %s (want 1 "
+               "carried, 1 re-created, 1 not carried), kernel_mode %s (want %s)" %
+               (what, s0.get("kernel_liveupdate_num"), num, s0.get("last_kexec"),
+                s0.get("kernel_mode"), mode), log_tail)
+
+    after_kexec(b4, "", created, len(SCHEDULE) - 2, "device", "after the kexec")
+    hist = first("HISTORY ", b4) or ""
     tap.ok('"generation"' in hist and hist.count('"outcome": "ok"') >= 2,
            "luoctl history after the kexec: luod's own update and the kexec", hist + "\n" +
            log_tail)
+    st4 = statuses(b4)
+    given = st4[-1] if len(st4) >= 3 else {}
+    tap.ok(given.get("kernel_mode") == "systemd" and given.get("kernel_session") == "luod-sd",
+           "luod handed a kernel session as systemd does for LUOSession= (fd 3, LISTEN_FDS) "
+           "uses it and does not open the device (kernel_mode %s, session %s)" %
+           (given.get("kernel_mode"), given.get("kernel_session")), log_tail)
+    # back from the given session luod finishes it and makes its next one through the device
+    after_kexec(b5, "-SD", first("SD-CREATED ", b4), len(SCHEDULE) - 1, "device",
+                "after a kexec in the given session")
 
 
 def main():

@@ -24,6 +24,11 @@
  *       after the kexec: the memfd with its checksum; the listener on the
  *       same port with the client's connection waiting in its backlog; the
  *       pipe refused with ENOLINK (not carried); then finish.
+ *   kernel-workload sd-exec NAME create|retrieve LUOD [ARGS...]
+ *       what systemd does for a unit with LUOSession=: opens
+ *       /dev/liveupdate, creates (or, after a kexec, retrieves) kernel
+ *       session NAME, closes the device and execs LUOD with the session as
+ *       fd 3 (LISTEN_FDS=1, LISTEN_FDNAMES=NAME, LISTEN_PID this process).
  *
  * Exit 0 on success; failures print one line "FAIL ..." and exit 1.
  */
@@ -42,6 +47,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "luo/liveupdate.h"
 #include "luo/luo.h"
 
 #define NAME "vm-workload"
@@ -285,17 +291,52 @@ static int verify(int dev, const char *want)
 	return 0;
 }
 
+/* systemd's side of LUOSession=, as far as luod can tell: a session fd at 3 and its name. */
+static int sd_exec(int argc, char **argv)
+{
+	struct liveupdate_ioctl_create_session a = { .size = sizeof(a), .fd = -1 };
+	unsigned long cmd = !strcmp(argv[3], "create") ? LIVEUPDATE_IOCTL_CREATE_SESSION
+						       : LIVEUPDATE_IOCTL_RETRIEVE_SESSION;
+	char pid[16];
+	int dev;
+
+	if (argc < 5)
+		return fail("sd-exec NAME create|retrieve LUOD [ARGS...]", EINVAL);
+	dev = open("/dev/liveupdate", O_RDWR | O_CLOEXEC);
+	if (dev < 0)
+		return fail("/dev/liveupdate", errno);
+	snprintf((char *)a.name, sizeof(a.name), "%s", argv[2]);
+	if (ioctl(dev, cmd, &a) < 0)
+		return fail(argv[3], errno);
+	close(dev); /* as systemd does: the session lives on through its fd */
+	if (a.fd == 3)
+		fcntl(3, F_SETFD, 0);
+	else if (dup2(a.fd, 3) < 0)
+		return fail("dup2", errno);
+	else
+		close(a.fd);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	setenv("LISTEN_FDS", "1", 1);
+	setenv("LISTEN_PID", pid, 1);
+	setenv("LISTEN_FDNAMES", argv[2], 1);
+	execv(argv[4], argv + 4);
+	return fail(argv[4], errno);
+}
+
 int main(int argc, char **argv)
 {
 	int dev, r;
 
 	if (argc < 2 || ((!strcmp(argv[1], "verify") || !strcmp(argv[1], "again")) && argc < 3)) {
-		fprintf(stderr, "usage: kernel-workload create|again HEX|client|verify HEX\n");
+		fprintf(stderr, "usage: kernel-workload create|again HEX|client|verify HEX|"
+				"sd-exec NAME create|retrieve LUOD [ARGS...]\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!strcmp(argv[1], "client"))
 		return client();
+	if (!strcmp(argv[1], "sd-exec"))
+		return argc < 5 ? fail("usage", EINVAL) : sd_exec(argc, argv);
 	dev = luo_open(NULL);
 	if (dev < 0)
 		return fail("luo_open", dev);

@@ -25,6 +25,7 @@
 #include "core/luod.h"
 #include "backend/kernel_index.h"
 #include "backend/relisten.h"
+#include "report/history.h"
 
 static int reset(void **state)
 {
@@ -83,7 +84,7 @@ struct seen {
 	int nfiles;
 	struct kindex_file f[MAXF];
 	unsigned char payload[MAXF][2048];
-	uint64_t generation, updates;
+	uint64_t generation, updates, written;
 	bool done;
 };
 
@@ -110,12 +111,13 @@ static void on_file(const struct kindex_file *kf, void *ctx)
 	sn->nfiles++;
 }
 
-static void on_done(uint64_t generation, uint64_t updates, void *ctx)
+static void on_done(const struct kindex_head *head, void *ctx)
 {
 	struct seen *sn = ctx;
 
-	sn->generation = generation;
-	sn->updates = updates;
+	sn->generation = head->generation;
+	sn->updates = head->updates;
+	sn->written = head->written_realtime_ns;
 	sn->done = true;
 }
 
@@ -171,6 +173,7 @@ static void test_roundtrip(void **state)
 	assert_true(sn.done);
 	assert_int_equal(sn.generation, 7);
 	assert_int_equal(sn.updates, 2);
+	assert_true(sn.written > 0 && sn.written <= realtime_ns());
 	assert_int_equal(sn.sessions, 1);
 	assert_string_equal(sn.name, "web");
 	assert_int_equal(sn.uid, 1000);
