@@ -10,13 +10,22 @@
  *    gets EPERM for show, retrieve and per-session update, and does not
  *    see it listed; so it can never hold a handle to finish it;
  *  - global events, update and participant registration are for root
- *    (or luod's own uid) only: EPERM for everyone else.
+ *    (or luod's own uid) only: EPERM for everyone else;
+ *  - a non-root client without LUO_SOCKET and with no luod of its own
+ *    reaches the system luod at /run/luo/luod.sock (in a private mount
+ *    namespace with its own /run, so the machine's /run is not touched).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -130,6 +139,93 @@ static void test_socket_mode_and_group(void **state)
 	assert_int_equal(stat(d.sock, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0666);
 	assert_int_equal(e2e_as_uid(UID_B, UID_B, try_connect, &ok), 0);
+}
+
+#define USER_RUNTIME "/run/user-luo-test"
+
+/* As a non-root uid with no LUO_SOCKET: luo_open(NULL) gives want (0: a working connection). */
+static void default_connect(void *arg)
+{
+	int want = *(int *)arg, fd;
+	enum luo_state st;
+
+	unsetenv("LUO_SOCKET");
+	setenv("XDG_RUNTIME_DIR", USER_RUNTIME, 1);
+	fd = luo_open(NULL);
+	if (want == 0) {
+		E2E_CHECK(fd >= 0);
+		E2E_CHECK(luo_get_state(fd, &st) == 0);
+	} else {
+		E2E_CHECK(fd == want);
+	}
+}
+
+/* In the child, in its own mount namespace: exit 0 (passed), 77 (cannot), 1 (failed). */
+static int fallback_child(const char *state_dir)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *luod = getenv("LUOD");
+	int ok = 0, refused = -ECONNREFUSED, fd = -1, status;
+	pid_t pid;
+
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", "/run", "tmpfs", 0, "mode=0755") < 0)
+		return 77;
+	if (mkdir("/run/luo", 0755) < 0)
+		return 1;
+	pid = fork();
+	if (pid == 0) {
+		execl(luod, luod, "--socket", "/run/luo/luod.sock", "--state-dir", state_dir,
+		      "--socket-group", "65534", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 1000 && fd < 0; i++) {
+		fd = luo_open("/run/luo/luod.sock");
+		if (fd < 0)
+			usleep(10000);
+	}
+	if (fd < 0)
+		return 1;
+	close(fd);
+	/* no per-user luod: the system one */
+	status = e2e_as_uid(UID_A, GID_SHARED, default_connect, &ok);
+	/* a per-user socket (here one nobody listens on) comes first */
+	if (status == 0) {
+		fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/luo/luod.sock", USER_RUNTIME);
+		if (mkdir(USER_RUNTIME, 0755) < 0 || mkdir(USER_RUNTIME "/luo", 0755) < 0 ||
+		    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(sa.sun_path, 0666) < 0)
+			status = 1;
+		else
+			status = e2e_as_uid(UID_A, GID_SHARED, default_connect, &refused);
+		close(fd);
+	}
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	return status;
+}
+
+static void test_default_socket_fallback(void **state)
+{
+	char dir[] = "/tmp/luo-fallback.XXXXXX", state_dir[64], cmd[96];
+	int status;
+	pid_t pid;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(state_dir, sizeof(state_dir), "%s/state", dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(fallback_child(state_dir));
+	status = e2e_wait(pid);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	if (status == 77)
+		skip(); /* no private mount namespace here */
+	assert_int_equal(status, 0);
 }
 
 /* A's session, held by A until told to let go: sync over two pipes. */
@@ -247,6 +343,7 @@ static void test_ownership(void **state)
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_socket_mode_and_group, teardown),
 	cmocka_unit_test_teardown(test_ownership, teardown),
+	cmocka_unit_test_teardown(test_default_socket_fallback, teardown),
 };
 
 LUO_TEST_MAIN("access", tests, NULL, NULL)
