@@ -230,6 +230,8 @@ set title "QEMU 7.2 (TCG) upgraded under its guest: blackout vs guest RAM"
 set xlabel "guest RAM (MiB)"
 set ylabel "blackout, STOP -> RESUME (ms)"
 set logscale xy
+set yrange [1:*]
+set xrange [{sizes[0] / 1.5}:{sizes[-1] * 1.5}]
 set grid xtics ytics mytics lc rgb "#dddddd"
 set key top left box opaque
 set xtics ({", ".join(f'"{m}" {m}' for m in sizes)})

@@ -221,34 +221,37 @@ static void test_listen_fds(void **state)
 	assert_true(session_is("web", "frozen", false));
 }
 
+/*
+ * luoctl exec --create of session on a fresh TCP listener, running a script
+ * that reports (REPORT, into rep) and waits until stop exists; returns its
+ * pid once the report is in first.
+ */
+static pid_t start_until_stop(const char *session, const char *log, const char *rep,
+			      const char *stop, char *first, size_t len)
+{
+	char tcp[64], script[PATH_MAX * 2];
+	pid_t pid;
+
+	snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%d", free_port());
+	snprintf(script, sizeof(script), REPORT "; while [ ! -e %s ]; do sleep 0.02; done", stop);
+	pid = exec_start(log, (const char *[]){ "--session", session, "--create", "--listen", tcp,
+						"--", "/bin/sh", "-c", script, rep, NULL });
+	wait_file(rep);
+	read_file(rep, first, len);
+	return pid;
+}
+
 static void test_update_while_running(void **state)
 {
-	char first[512], second[512], tcp[64], log[PATH_MAX], rep[PATH_MAX], stop[PATH_MAX],
-		script[PATH_MAX * 2];
+	char first[512], second[512], log[PATH_MAX], rep[PATH_MAX], stop[PATH_MAX];
 	const char *args[16];
-	int n = 0;
 	pid_t pid;
 
 	(void)state;
-	snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%d", free_port());
 	snprintf(log, sizeof(log), "%s/exec.log", d.dir);
 	snprintf(rep, sizeof(rep), "%s/report", d.dir);
 	snprintf(stop, sizeof(stop), "%s/stop", d.dir);
-	snprintf(script, sizeof(script), REPORT "; while [ ! -e %s ]; do sleep 0.02; done", stop);
-	args[n++] = "--session";
-	args[n++] = "svc";
-	args[n++] = "--create";
-	args[n++] = "--listen";
-	args[n++] = tcp;
-	args[n++] = "--";
-	args[n++] = "/bin/sh";
-	args[n++] = "-c";
-	args[n++] = script;
-	args[n++] = rep;
-	args[n] = NULL;
-	pid = exec_start(log, args);
-	wait_file(rep);
-	read_file(rep, first, sizeof(first));
+	pid = start_until_stop("svc", log, rep, stop, first, sizeof(first));
 	assert_non_null(strstr(first, "fds=1 pid_ok=yes names=0\nsocket:["));
 	assert_non_null(strstr(first, "]\nnone\nnone\n"));
 	wait_session("svc", "frozen", true);
@@ -268,6 +271,8 @@ static void test_update_while_running(void **state)
 	unlink(rep);
 
 	/* the next run gets the very socket the first run had */
+	args[0] = "--session";
+	args[1] = "svc";
 	args[2] = "--";
 	args[3] = "/bin/sh";
 	args[4] = "-c";
@@ -287,34 +292,18 @@ static void test_update_while_running(void **state)
  */
 static void test_take_over(void **state)
 {
-	char first[512], second[512], tcp[64], log[PATH_MAX], log2[PATH_MAX], rep[PATH_MAX],
-		rep2[PATH_MAX], stop[PATH_MAX], script[PATH_MAX * 2], text[4096];
-	const char *args[16];
-	int n = 0;
+	char first[512], second[512], log[PATH_MAX], log2[PATH_MAX], rep[PATH_MAX],
+		rep2[PATH_MAX], stop[PATH_MAX], text[4096];
+	int n;
 	pid_t pid;
 
 	(void)state;
-	snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%d", free_port());
 	snprintf(log, sizeof(log), "%s/exec.log", d.dir);
 	snprintf(log2, sizeof(log2), "%s/exec2.log", d.dir);
 	snprintf(rep, sizeof(rep), "%s/report", d.dir);
 	snprintf(rep2, sizeof(rep2), "%s/report2", d.dir);
 	snprintf(stop, sizeof(stop), "%s/stop", d.dir);
-	snprintf(script, sizeof(script), REPORT "; while [ ! -e %s ]; do sleep 0.02; done", stop);
-	args[n++] = "--session";
-	args[n++] = "vm";
-	args[n++] = "--create";
-	args[n++] = "--listen";
-	args[n++] = tcp;
-	args[n++] = "--";
-	args[n++] = "/bin/sh";
-	args[n++] = "-c";
-	args[n++] = script;
-	args[n++] = rep;
-	args[n] = NULL;
-	pid = exec_start(log, args);
-	wait_file(rep);
-	read_file(rep, first, sizeof(first));
+	pid = start_until_stop("vm", log, rep, stop, first, sizeof(first));
 	wait_session("vm", "frozen", true);
 
 	/* held by a running command: said so, with the way out */

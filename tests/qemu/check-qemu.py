@@ -7,7 +7,8 @@ tests/qemu/get-kernel.sh, and guest.c as /init) that fills 64 MiB of its
 RAM with a pattern from a seed chosen at boot and prints a tick counter and
 its passes over the pattern on the serial console. examples/qemu/luo-qemu
 starts it with its RAM in a luo session and upgrades it: to the same QEMU,
-after a `luoctl update` of luod, to another QEMU binary with another
+after `luoctl update`s of luod (one while luod holds the guest RAM alone, one while
+a QEMU's luoctl exec holds it, one while both QEMUs run), to another QEMU binary with another
 configuration, through a failed start and a failed load (both roll back:
 the old QEMU resumes), and twice more, the last time with --stop-first. Throughout: one boot, ticks
 consecutive, the whole pattern intact and checked again under every new
@@ -147,9 +148,10 @@ def run(work, qemu, vmlinuz, initrd):
         return subprocess.run([os.environ["LUOCTL"], *args], capture_output=True, text=True,
                               env=env)
 
-    def tool(*args):
+    def tool(*args, hook=None):
+        e = dict(env, LUO_QEMU_BEFORE_BLACKOUT=hook) if hook else env
         r = subprocess.run([os.environ["LUO_QEMU"], "--json", *args], capture_output=True,
-                           text=True, env=env)
+                           text=True, env=e)
         out = None
         if r.returncode == 0 and r.stdout.strip():
             out = json.loads(r.stdout.strip().splitlines()[-1])
@@ -181,12 +183,13 @@ def run(work, qemu, vmlinuz, initrd):
         if not booted:
             bail("no guest")
 
-        def upgrade(label, *args, binary=None, flags=()):
+        def upgrade(label, *args, binary=None, flags=(), hook=None):
             """One upgrade that must work; then the new QEMU checks the whole pattern."""
             nonlocal pid
             before = guest.last()
             extra = (["--qemu", binary] if binary else []) + list(flags)
-            rc, out, err = tool("upgrade", "vm", *extra, *(["--", *args] if args else []))
+            rc, out, err = tool("upgrade", "vm", *extra, *(["--", *args] if args else []),
+                                hook=hook)
             if not ok(rc == 0, f"{label}: luo-qemu upgrade", err):
                 return None
             ok(out["old_pid"] == pid and out["qemu_pid"] != pid and gone(pid),
@@ -204,6 +207,12 @@ def run(work, qemu, vmlinuz, initrd):
         def held():
             return guest.wait(lambda: (session() or {}).get("attached") is True, "held", 30)
 
+        # luod updated while it holds the guest RAM on its own (frozen, nobody attached)
+        gen0 = json.loads(luoctl("status", "--json").stdout)["generation"]
+        r = luoctl("update")
+        ok(r.returncode == 0 and (session() or {}).get("incoming") is True,
+           "luoctl update while luod holds the guest RAM: the session comes back incoming",
+           r.stderr + str(session()))
         upgrade("upgrade 1 (same QEMU)")
         ok(held(), "upgrade 1: the new QEMU's luoctl exec holds the session", session())
 
@@ -261,11 +270,15 @@ def run(work, qemu, vmlinuz, initrd):
            "luo-qemu status: the old QEMU, running", st.stdout + st.stderr)
 
         # and onwards: the session comes from luod this time (the failed ones left it there)
-        upgrade("upgrade 3 (after two rollbacks)", *v2, binary=qemu2)
+        upgrade("upgrade 3 (after two rollbacks, luod updated while both QEMUs run)", *v2,
+                binary=qemu2, hook=f"{os.environ['LUOCTL']} update >/dev/null")
+        st = luoctl("status", "--json")
+        ok(st.returncode == 0 and json.loads(st.stdout)["generation"] == gen0 + 3,
+           "three luod updates in all", st.stdout)
         upgrade("upgrade 4 (--stop-first: QMP stop, migrate, cont)", *v2, flags=["--stop-first"])
         ok(held(), "upgrade 4: the new QEMU's luoctl exec holds the session", session())
 
-        guest.check("across 4 upgrades, 2 rollbacks and a luoctl update")
+        guest.check("across 4 upgrades, 2 rollbacks and 3 luod updates")
         rc, out, err = tool("stop", "vm")
         ok(rc == 0 and gone(pid), "luo-qemu stop", err)
         ok(luod.poll() is None, "luod still runs")
