@@ -21,6 +21,7 @@ the migration file goes, default /var/tmp), LUO_BENCH_OUT.
 """
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -36,7 +37,7 @@ OUT = os.environ.get("LUO_BENCH_OUT", os.path.join(ROOT, "bench", "results"))
 SIZES = [int(x) for x in os.environ.get("QEMU_BENCH_SIZES", "256 2048 4096").split()]
 REPS = int(os.environ.get("QEMU_BENCH_REPS", "3"))
 COPY_DIR = os.environ.get("QEMU_BENCH_COPY_DIR", "/var/tmp")
-RESERVE = 160  # MiB of guest RAM left to the guest's kernel
+RESERVE = 384  # MiB of guest RAM left to the guest's kernel (its init is alone: OOM panics)
 # luo: the migration stops the guest, the new QEMU starts it (luo-qemu's default);
 # luo-stop: QMP stop / migrate / cont (--stop-first); file: RAM copied (--copy-ram)
 METHODS = ("luo", "luo-stop", "file")
@@ -77,13 +78,13 @@ def main():
                 break
             time.sleep(0.05)
         for mib in SIZES:
-            rows += run_size(env, work, qemu, vmlinuz, initrd, mib, checks)
+            run_size(env, work, qemu, vmlinuz, initrd, mib, checks, rows)
     finally:
+        if rows:  # what was measured is kept, whatever failed after
+            write(rows, checks, time.monotonic() - t0, qemu)
         luod.terminate()
         luod.wait()
         luod_log.close()
-    elapsed = time.monotonic() - t0
-    write(rows, checks, elapsed, qemu)
     subprocess.run(["rm", "-rf", work])
     return 0 if all(c[1] for c in checks) else 1
 
@@ -100,27 +101,31 @@ def serial_lines(path):
         return f.read().splitlines()
 
 
+TICK = re.compile(r"^luo-guest: tick \d+ passes (\d+)")
+
+
 def last_passes(path):
     for line in reversed(serial_lines(path)):
-        if line.startswith("luo-guest: tick "):
-            return int(line.split()[4])
+        m = TICK.match(line)  # the last line may be half written
+        if m:
+            return int(m.group(1))
     return -1
 
 
-def run_size(env, work, qemu, vmlinuz, initrd, mib, checks):
+def run_size(env, work, qemu, vmlinuz, initrd, mib, checks, rows):
     name = f"b{mib}"
     serial = os.path.join(work, f"serial-{mib}.log")
-    pattern = mib - RESERVE
+    pattern = max(mib - RESERVE, mib // 2)
     args = guestvm.qemu_args(vmlinuz, initrd, serial, pattern)
     say(f"{mib} MiB guest ({pattern} MiB pattern): booting")
-    tool(env, "start", name, "--ram", f"{mib}M", "--qemu", qemu, "--", *args)
+    pid = tool(env, "start", name, "--ram", f"{mib}M", "--qemu", qemu, "--", *args)["qemu_pid"]
     deadline = time.monotonic() + 1200
     while not any(l.startswith("luo-guest: boot") for l in serial_lines(serial)):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the {mib} MiB guest did not boot")
+        if time.monotonic() > deadline or not os.path.exists(f"/proc/{pid}"):
+            raise RuntimeError(f"the {mib} MiB guest did not boot; its console:\n"
+                               + "\n".join(serial_lines(serial)[-20:]))
         time.sleep(0.5)
     time.sleep(1)
-    rows = []
     copy = os.path.join(COPY_DIR, f"luo-qemu-bench-{os.getpid()}.mig")
     for rep in range(1, REPS + 1):
         for method in METHODS:
@@ -145,11 +150,10 @@ def run_size(env, work, qemu, vmlinuz, initrd, mib, checks):
                    f"(passes {before} -> {last_passes(serial)})",
                    boots == 1 and bad == 0 and last_passes(serial) > before))
     tool(env, "stop", name)
-    return rows
 
 
 def med(rows, method, mib, col):
-    v = [r[col] for r in rows if r[0] == method and r[1] == mib]
+    v = [r[col] for r in rows if r[0] == method and r[1] == mib and r[col] is not None]
     return statistics.median(v) if v else float("nan")
 
 
@@ -160,7 +164,8 @@ def write(rows, checks, elapsed, qemu):
                 "load_ms,resume_ms\n")
         for r in rows:
             f.write(",".join(str(x) for x in r) + "\n")
-    sizes = sorted({r[1] for r in rows})
+    sizes = sorted(m for m in {r[1] for r in rows}
+                   if all(any(r[0] == x and r[1] == m for r in rows) for x in METHODS))
     with open(os.path.join(OUT, "qemu.dat"), "w") as f:
         f.write("# ram_mib, then median min max for each of: " + " ".join(METHODS) + "\n")
         for mib in sizes:
