@@ -6,8 +6,8 @@
 # and one hook unit that runs the test the host hands in on a second disk.
 # The result, in
 #   $LUO_SYSTEMD_VM_CACHE/<hash of this script>/{vmlinuz,initrd.img,root.img,done}
-# (default /var/cache/luo-systemd-vm), is built once: about 2 to 4 minutes
-# and 300 MB from Debian's archive on a fresh machine; later runs reuse it
+# (default /var/cache/luo-systemd-vm), is built once: 4 to 7 minutes and
+# about 300 MB from Debian's archive on a fresh machine; later runs reuse it
 # without the network. The test boots root.img with snapshot=on (writes go
 # to a temporary file), so the cached image is never written.
 #
@@ -54,7 +54,7 @@ root="$work/root"
 
 # systemd and what luo needs (libfdt1, libsystemd0), the kernel, and the
 # test's tools: python3 (a small HTTP server and its load), procps, iproute2.
-log "building a Debian 12 image with systemd from $mirror (first run: 2 to 4 minutes)"
+log "building a Debian 12 image with systemd from $mirror (first run: 4 to 7 minutes)"
 mmdebstrap --variant=minbase --mode=root --format=directory \
 	--include=systemd,systemd-sysv,udev,dbus,libfdt1,libsystemd0,python3,procps,iproute2,linux-image-amd64,initramfs-tools,e2fsprogs \
 	--aptopt='Acquire::Retries "3"' \
@@ -115,5 +115,7 @@ chroot "$root" dpkg-query -W systemd linux-image-amd64 >"$work/out/versions" 2>/
 touch "$work/out/done"
 rm -rf "$out"
 mv "$work/out" "$out"
+exec 9>&- # the image is in place: a waiting run may use it while the rootfs goes
+rm -rf "$work"
 log "image cached in $out ($(du -sh "$out" | cut -f1) on disk)"
 echo "$out"

@@ -281,7 +281,7 @@ UNIT
 systemctl daemon-reload
 systemctl start luo-web.service
 wait_for 60 python3 -c 'import socket; socket.create_connection(("127.0.0.1", 8080), timeout=5).close()'
-python3 "$D/load.py" 8080 40 >/tmp/load.out &
+python3 "$D/load.py" 8080 30 >/tmp/load.out &
 load=$!
 sleep 5
 for i in 1 2 3; do
