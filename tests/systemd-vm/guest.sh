@@ -281,13 +281,14 @@ UNIT
 systemctl daemon-reload
 systemctl start luo-web.service
 wait_for 60 python3 -c 'import socket; socket.create_connection(("127.0.0.1", 8080), timeout=5).close()'
-python3 "$D/load.py" 8080 30 >/tmp/load.out &
+python3 "$D/load.py" 8080 /tmp/load.stop >/tmp/load.out &
 load=$!
 sleep 5
 for i in 1 2 3; do
 	systemctl restart luo-web.service
 	sleep 5
 done
+touch /tmp/load.stop
 wait "$load"
 res=$(head -n1 /tmp/load.out)
 if echo "$res" | grep -Eq '^requests [1-9][0-9]* failed 0 servers [4-9]'; then

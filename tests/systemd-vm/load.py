@@ -1,15 +1,16 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""load.py PORT SECONDS: HTTP GETs, one connection each, back to back from
-4 threads, until SECONDS have passed; prints "requests N failed F servers S"
-(S: distinct pids that answered)."""
+"""load.py PORT STOPFILE: HTTP GETs, one connection each, back to back from
+4 threads, until STOPFILE exists (at most 600 s); prints "requests N failed
+F servers S" (S: distinct pids that answered)."""
+import os
 import socket
 import sys
 import threading
 import time
 
-port, seconds = int(sys.argv[1]), float(sys.argv[2])
-end = time.monotonic() + seconds
+port, stopfile = int(sys.argv[1]), sys.argv[2]
+end = time.monotonic() + 600
 lock = threading.Lock()
 count = {"requests": 0, "failed": 0}
 servers = set()
@@ -17,7 +18,7 @@ errors = []
 
 
 def worker():
-    while time.monotonic() < end:
+    while time.monotonic() < end and not os.path.exists(stopfile):
         ok = False
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=30) as c:
