@@ -177,15 +177,41 @@ static int file_prop(const void *fdt, int offset, struct file_props *fp)
 	return 0;
 }
 
+/* One file of either format, its fields read: the rules they share, then into the session. */
+static int add_file(struct reader *rd, struct luo_session *s, uint64_t token, uint32_t fd,
+		    const struct luo_file_handler *h, const void *payload, size_t len)
+{
+	struct luo_file *file;
+	int r;
+
+	if (session_find_file(s, token))
+		FAIL("session %s: token %" PRIu64 " twice", s->name, token);
+	r = claim_fd(rd, fd, false);
+	if (r < 0)
+		return r;
+	r = file_restore(s, (int)fd, token, h, payload, len, &file);
+	if (r == -EBADF)
+		FAIL("session %s: token %" PRIu64 ": fd %" PRIu32 " is not open", s->name, token, fd);
+	if (r < 0)
+		FAIL("session %s: token %" PRIu64 ": fd %" PRIu32 " is not a %s", s->name, token, fd,
+		     h->name);
+	file->exec_ok = true; /* it came through the execve without close-on-exec */
+	r = session_add_file(s, file);
+	if (r < 0) {
+		file->fd = -1;
+		file_release(file);
+		return r;
+	}
+	return 0;
+}
+
 static int read_file(struct reader *rd, struct luo_session *s, const struct file_props *p)
 {
 	const struct luo_file_handler *h;
 	struct file_props fp = *p;
-	struct luo_file *file;
 	uint64_t token;
 	fdt64_t raw64;
 	uint32_t fd;
-	int r;
 
 	/* the rules of get_string(), get_u64() and get_u32() */
 	if (!fp.compatible || fp.compatible_len < 1 || fp.compatible_len > 64 ||
@@ -206,27 +232,9 @@ static int read_file(struct reader *rd, struct luo_session *s, const struct file
 	memcpy(&raw64, fp.token, sizeof(raw64));
 	token = fdt64_to_cpu(raw64);
 	fd = fdt32_to_cpu(*(const fdt32_t *)fp.fd);
-	if (session_find_file(s, token))
-		FAIL("session %s: token %" PRIu64 " twice", s->name, token);
 	if (!fp.payload || fp.payload_len < 0 || fp.payload_len > LUO_PAYLOAD_MAX)
 		FAIL("session %s: token %" PRIu64 ": bad payload", s->name, token);
-	r = claim_fd(rd, fd, false);
-	if (r < 0)
-		return r;
-	r = file_restore(s, (int)fd, token, h, fp.payload, (size_t)fp.payload_len, &file);
-	if (r == -EBADF)
-		FAIL("session %s: token %" PRIu64 ": fd %" PRIu32 " is not open", s->name, token, fd);
-	if (r < 0)
-		FAIL("session %s: token %" PRIu64 ": fd %" PRIu32 " is not a %s", s->name, token, fd,
-		     h->name);
-	file->exec_ok = true; /* it came through the execve without close-on-exec */
-	r = session_add_file(s, file);
-	if (r < 0) {
-		file->fd = -1;
-		file_release(file);
-		return r;
-	}
-	return 0;
+	return add_file(rd, s, token, fd, h, fp.payload, (size_t)fp.payload_len);
 }
 
 static struct luo_session *built_find(struct reader *rd, const char *name)
@@ -446,7 +454,6 @@ static int read_session_v2(struct reader *rd, int node)
 	for (size_t i = 0; i < n; i++) {
 		struct luo_handover_file f;
 		uint64_t token, off, len;
-		struct luo_file *file;
 		uint32_t fd;
 		uint16_t k;
 
@@ -463,24 +470,9 @@ static int read_session_v2(struct reader *rd, int node)
 			     fdt16_to_cpu(f.flags));
 		if (off + len > (uint64_t)pl_len || len > LUO_PAYLOAD_MAX)
 			FAIL("session %s: token %" PRIu64 ": payload out of bounds", name, token);
-		if (session_find_file(s, token))
-			FAIL("session %s: token %" PRIu64 " twice", name, token);
-		r = claim_fd(rd, fd, false);
+		r = add_file(rd, s, token, fd, hs[k], pl + off, (size_t)len);
 		if (r < 0)
 			return r;
-		r = file_restore(s, (int)fd, token, hs[k], pl + off, (size_t)len, &file);
-		if (r == -EBADF)
-			FAIL("session %s: token %" PRIu64 ": fd %" PRIu32 " is not open", name, token, fd);
-		if (r < 0)
-			FAIL("session %s: token %" PRIu64 ": fd %" PRIu32 " is not a %s", name, token, fd,
-			     hs[k]->name);
-		file->exec_ok = true; /* it came through the execve without close-on-exec */
-		r = session_add_file(s, file);
-		if (r < 0) {
-			file->fd = -1;
-			file_release(file);
-			return r;
-		}
 	}
 	return 0;
 }

@@ -345,6 +345,17 @@ static void expect_refused(int blob, int file, int handover_fd, const char *reas
 	assert_true(fd < 0);
 }
 
+/* A blob built from o (format 2 or 1) refused with reason, the memfd file at FILE_FD. */
+static void refused_as(const struct blob_opts *o, bool v2, int file, const char *reason)
+{
+	char buf[8192];
+	size_t len = v2 ? build_blob_v2(buf, sizeof(buf), o) : build_blob(buf, sizeof(buf), o);
+	int blob = blob_memfd(buf, len);
+
+	expect_refused(blob, file, BLOB_FD, reason);
+	close(blob);
+}
+
 static void test_garbage(void **state)
 {
 	unsigned char junk[4096];
@@ -430,36 +441,20 @@ static void test_wrong_fds(void **state)
 	close(blob);
 	/* stdio and the blob's own fd cannot be preserved files */
 	o.file_fd = 2;
-	len = build_blob(buf, sizeof(buf), &o);
-	blob = blob_memfd(buf, len);
-	expect_refused(blob, file, BLOB_FD, "fd 2 out of range");
-	close(blob);
-	/* the blob's own fd: the successor closes it once read (issue 15) */
+	refused_as(&o, false, file, "fd 2 out of range");
+	/* the blob's own fd: the successor closes it once read (issue 15), in either format */
 	o.file_fd = BLOB_FD;
-	len = build_blob(buf, sizeof(buf), &o);
-	blob = blob_memfd(buf, len);
-	expect_refused(blob, file, BLOB_FD, "fd 50 is the handover blob's own");
-	close(blob);
-	o = good;
-	o.file_fd = BLOB_FD;
-	len = build_blob_v2(buf, sizeof(buf), &o);
-	blob = blob_memfd(buf, len);
-	expect_refused(blob, file, BLOB_FD, "fd 50 is the handover blob's own");
-	close(blob);
+	refused_as(&o, false, file, "fd 50 is the handover blob's own");
+	refused_as(&o, true, file, "fd 50 is the handover blob's own");
 	/* a generation that would wrap to 0 */
 	o = good;
 	o.generation = UINT64_MAX;
-	len = build_blob(buf, sizeof(buf), &o);
-	blob = blob_memfd(buf, len);
-	expect_refused(blob, file, BLOB_FD, "generation 18446744073709551615");
-	close(blob);
+	refused_as(&o, false, file, "generation 18446744073709551615");
+	refused_as(&o, true, file, "generation 18446744073709551615");
 	/* a handler nobody has */
 	o = good;
 	o.file_compatible = "luo,kvm-vm-v1";
-	len = build_blob(buf, sizeof(buf), &o);
-	blob = blob_memfd(buf, len);
-	expect_refused(blob, file, BLOB_FD, "no handler for \"luo,kvm-vm-v1\"");
-	close(blob);
+	refused_as(&o, false, file, "no handler for \"luo,kvm-vm-v1\"");
 	/* nothing was closed by accident: the memfd is still whole here */
 	assert_true(memfd_pattern_ok(file, 8192, 4242));
 	close(file);
