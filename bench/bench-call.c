@@ -36,53 +36,23 @@
 #define ROUNDS 21
 #define CALLS 2000
 
+/* --rounds N (at most ROUNDS) and --only legacy|channel, to count system calls under strace */
+static int rounds = ROUNDS;
+static const char *only;
+
 static struct luo_reply legacy_reply;
 
-static double per_call(uint64_t t0)
-{
-	return (double)(bench_now_ns() - t0) / CALLS;
-}
-
-static double legacy_name(int s)
-{
-	uint64_t t = bench_now_ns();
-
-	for (int i = 0; i < CALLS; i++)
-		if (luo_rpc(s, LUO_OP_SESSION_GET_NAME, NULL, 0, NULL, 0, &legacy_reply) < 0)
-			bench_die("luo_rpc GET_NAME");
-	return per_call(t);
-}
-
-static double channel_name(int s)
+/* ns per call of CALLS round trips of op on sock, with a reply channel or on sock itself */
+static double round_trips(int sock, uint16_t op, bool channel)
 {
 	struct luo_call_reply r;
 	uint64_t t = bench_now_ns();
 
 	for (int i = 0; i < CALLS; i++)
-		if (luo_call(s, LUO_OP_SESSION_GET_NAME, NULL, 0, NULL, 0, &r) < 0)
-			bench_die("luo_call GET_NAME");
-	return per_call(t);
-}
-
-static double legacy_state(int dev)
-{
-	uint64_t t = bench_now_ns();
-
-	for (int i = 0; i < CALLS; i++)
-		if (luo_rpc(dev, LUO_OP_GET_STATE, NULL, 0, NULL, 0, &legacy_reply) < 0)
-			bench_die("luo_rpc GET_STATE");
-	return per_call(t);
-}
-
-static double channel_state(int dev)
-{
-	struct luo_call_reply r;
-	uint64_t t = bench_now_ns();
-
-	for (int i = 0; i < CALLS; i++)
-		if (luo_call(dev, LUO_OP_GET_STATE, NULL, 0, NULL, 0, &r) < 0)
-			bench_die("luo_call GET_STATE");
-	return per_call(t);
+		if ((channel ? luo_call(sock, op, NULL, 0, NULL, 0, &r) :
+			       luo_rpc(sock, op, NULL, 0, NULL, 0, &legacy_reply)) < 0)
+			bench_die("op %u: %s", op, channel ? "luo_call" : "luo_rpc");
+	return (double)(bench_now_ns() - t) / CALLS;
 }
 
 static double write_null(int fd)
@@ -103,14 +73,14 @@ static double ioctl_name(int s)
 	for (int i = 0; i < CALLS; i++)
 		if (ioctl(s, LIVEUPDATE_SESSION_GET_NAME, &a) < 0)
 			bench_die("ioctl GET_NAME: %s", strerror(errno));
-	return per_call(t);
+	return (double)(bench_now_ns() - t) / CALLS;
 }
 
 static void report(const char *what, double *v)
 {
-	double lo = bench_min(v, ROUNDS);
+	double lo = bench_min(v, (size_t)rounds);
 
-	printf("%s,%.0f,%.0f\n", what, bench_median(v, ROUNDS), lo);
+	printf("%s,%.0f,%.0f\n", what, bench_median(v, (size_t)rounds), lo);
 }
 
 /* Under the layer: the ioctl, and write() beside it. */
@@ -123,7 +93,7 @@ static int compat_child(const char *label)
 	snprintf((char *)cs.name, sizeof(cs.name), "bench-%d", (int)getpid());
 	if (dev < 0 || null < 0 || ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &cs) < 0)
 		bench_die("the emulated device: %s", strerror(errno));
-	for (int r = 0; r < ROUNDS; r++) {
+	for (int r = 0; r < rounds; r++) {
 		io[r] = ioctl_name(cs.fd);
 		wr[r] = write_null(null);
 	}
@@ -156,10 +126,16 @@ int main(int argc, char **argv)
 			compat = argv[i + 1];
 		else if (!strcmp(argv[i], "--compat-before"))
 			before = argv[i + 1];
+		else if (!strcmp(argv[i], "--rounds"))
+			rounds = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--only"))
+			only = argv[i + 1];
 		else
 			bench_die("usage: %s [--luod PATH] [--dir DIR] [--compat LIB] [--compat-before LIB]",
 				  argv[0]);
 	}
+	if (rounds < 1 || rounds > ROUNDS)
+		bench_die("--rounds: 1..%d", ROUNDS);
 	bench_luod_start(&d, luod, dir);
 	dev = bench_luod_open(&d);
 	s = luo_create_session(dev, "bench");
@@ -167,11 +143,13 @@ int main(int argc, char **argv)
 	if (s < 0 || null < 0)
 		bench_die("session: %s", strerror(-s));
 	printf("what,ns_per_call,min_ns\n");
-	for (int r = 0; r < ROUNDS; r++) {
-		a[r] = legacy_name(s);
-		b[r] = channel_name(s);
-		c[r] = legacy_state(dev);
-		e[r] = channel_state(dev);
+	for (int r = 0; r < rounds; r++) {
+		bool legacy = !only || !strcmp(only, "legacy"), channel = !only || !strcmp(only, "channel");
+
+		a[r] = legacy ? round_trips(s, LUO_OP_SESSION_GET_NAME, false) : 0;
+		b[r] = channel ? round_trips(s, LUO_OP_SESSION_GET_NAME, true) : 0;
+		c[r] = legacy ? round_trips(dev, LUO_OP_GET_STATE, false) : 0;
+		e[r] = channel ? round_trips(dev, LUO_OP_GET_STATE, true) : 0;
 		w[r] = write_null(null);
 	}
 	report("session GET_NAME, reply on the handle (luo_rpc, before)", a);

@@ -59,6 +59,12 @@ void luo_msg_attach_fds(struct msghdr *msg, void *control, const int *fds, size_
 int luo_msg_send(int sock, uint16_t op, int32_t result, const void *body, size_t body_len,
 		 const int *fds, size_t nfds)
 {
+	return luo_msg_send_flags(sock, 0, op, result, body, body_len, fds, nfds);
+}
+
+int luo_msg_send_flags(int sock, int flags, uint16_t op, int32_t result, const void *body,
+		       size_t body_len, const int *fds, size_t nfds)
+{
 	struct luo_msg_hdr hdr = {
 		.size = (uint32_t)(sizeof(hdr) + body_len),
 		.version = LUO_PROTO_VERSION,
@@ -88,7 +94,7 @@ int luo_msg_send(int sock, uint16_t op, int32_t result, const void *body, size_t
 	luo_msg_attach_fds(&msg, control.buf, fds, nfds);
 
 	do
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL | flags);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;

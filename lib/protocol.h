@@ -379,6 +379,9 @@ struct luo_msg_session_state {
  */
 int luo_msg_send(int sock, uint16_t op, int32_t result, const void *body, size_t body_len,
 		 const int *fds, size_t nfds);
+/* The same with sendmsg() flags added (MSG_DONTWAIT: on a socket of the peer's making). */
+int luo_msg_send_flags(int sock, int flags, uint16_t op, int32_t result, const void *body,
+		       size_t body_len, const int *fds, size_t nfds);
 ssize_t luo_msg_recv(int sock, void *buf, size_t buf_len, int *fds, size_t max_fds,
 		     size_t *ret_nfds);
 /* The same with recvmsg() flags of the caller's: 0 leaves the received fds without O_CLOEXEC. */

@@ -192,25 +192,26 @@ static int call(int sock, uint16_t op, const void *body, size_t body_len, const 
 	return r;
 }
 
-int luo_call(int sock, uint16_t op, const void *body, size_t body_len, const int *fds,
-	     size_t nfds, struct luo_call_reply *reply)
+/* As the kernel's ioctl, not a cancellation point: nothing is left half done. */
+static int call_whole(int sock, uint16_t op, const void *body, size_t body_len, const int *fds,
+		      size_t nfds, struct luo_call_reply *reply, bool channel)
 {
 	int old, r;
 
-	/* as the kernel's ioctl, not a cancellation point: nothing is left half done */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-	r = call(sock, op, body, body_len, fds, nfds, reply, true);
+	r = call(sock, op, body, body_len, fds, nfds, reply, channel);
 	pthread_setcancelstate(old, NULL);
 	return r;
+}
+
+int luo_call(int sock, uint16_t op, const void *body, size_t body_len, const int *fds,
+	     size_t nfds, struct luo_call_reply *reply)
+{
+	return call_whole(sock, op, body, body_len, fds, nfds, reply, true);
 }
 
 int luo_call_direct(int sock, uint16_t op, const void *body, size_t body_len, const int *fds,
 		    size_t nfds, struct luo_call_reply *reply)
 {
-	int old, r;
-
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-	r = call(sock, op, body, body_len, fds, nfds, reply, false);
-	pthread_setcancelstate(old, NULL);
-	return r;
+	return call_whole(sock, op, body, body_len, fds, nfds, reply, false);
 }

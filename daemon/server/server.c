@@ -215,9 +215,12 @@ void reply_send(struct conn *c, uint16_t op)
 		reply.nfds = 0;
 	}
 	if (reply.chan >= 0) {
-		/* the caller's own channel: it is empty, so a reply that does not fit is its doing */
-		r = luo_msg_send(reply.chan, op, reply.result, reply.body, reply.len, reply.fds,
-				 reply.nfds);
+		/*
+		 * The caller's own channel, never waited for (MSG_DONTWAIT): it is
+		 * empty, so a reply that does not fit is the caller's doing.
+		 */
+		r = luo_msg_send_flags(reply.chan, MSG_DONTWAIT, op, reply.result, reply.body,
+				       reply.len, reply.fds, reply.nfds);
 		if (r < 0 && r != -EPIPE && r != -ECONNRESET)
 			log_warn("connection of pid %d: reply channel: %s; reply dropped", (int)c->pid,
 				 strerror(-r));
@@ -306,7 +309,6 @@ static void conn_readable(struct conn *c)
 		/* the reply goes to the request's own channel, its first fd (protocol.h) */
 		reply.chan = fds[0];
 		memmove(fds, fds + 1, --nfds * sizeof(int));
-		fcntl(reply.chan, F_SETFL, O_NONBLOCK); /* luod never waits for a client */
 		hdr.op &= (uint16_t)~LUO_OP_REPLY_CHANNEL;
 		hdr.nfds--;
 		memcpy(request, &hdr, sizeof(hdr));
