@@ -123,6 +123,29 @@ static void wait_child(int from)
 	assert_int_equal(read(from, &c, 1), 1);
 }
 
+/* Skip unless root; luod open to all (with opt val); fn as UID_A, until it has done its part. */
+static pid_t start_with_child(const char *opt, const char *val, void (*fn)(void *), int *to,
+			      int *from)
+{
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip(); /* clients as other uids need root to become them */
+	start_open(opt, val);
+	pid = child_with_chan(fn, to, from);
+	wait_child(*from);
+	return pid;
+}
+
+/* Let the child finish; it must exit 0. */
+static void release_child(pid_t pid, int to, int from)
+{
+	assert_int_equal(write(to, "u", 1), 1);
+	assert_int_equal(e2e_wait(pid), 0);
+	close(to);
+	close(from);
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -320,11 +343,7 @@ static void test_names_escaped(void **state)
 	pid_t a;
 
 	(void)state;
-	if (geteuid() != 0)
-		skip();
-	start_open(NULL, NULL);
-	a = child_with_chan(make_odd_sessions, &to, &from);
-	wait_child(from);
+	a = start_with_child(NULL, NULL, make_odd_sessions, &to, &from);
 
 	/* the table: one line per session, nothing a terminal would obey */
 	assert_int_equal(luoctl(&d, out, sizeof(out), "sessions", NULL), 0);
@@ -360,10 +379,7 @@ static void test_names_escaped(void **state)
 	assert_null(strstr(log, "\nluod[1]:"));
 	assert_non_null(strstr(log, "session a: closed\\nluod[1]: error: keeper: lost all: created by uid 65534"));
 
-	assert_int_equal(write(to, "u", 1), 1);
-	assert_int_equal(e2e_wait(a), 0);
-	close(to);
-	close(from);
+	release_child(a, to, from);
 }
 
 /* Send a raw record on sock and read the reply: its op and result. */
@@ -437,17 +453,10 @@ static void test_malformed_records(void **state)
 	pid_t a;
 
 	(void)state;
-	if (geteuid() != 0)
-		skip();
-	start_open(NULL, NULL);
-	a = child_with_chan(malformed_records, &to, &from);
-	wait_child(from);
+	a = start_with_child(NULL, NULL, malformed_records, &to, &from);
 	assert_int_equal(e2e_session_files(&d, "zero"), 1);
 	luod_update(&d, NULL);
-	assert_int_equal(write(to, "u", 1), 1);
-	assert_int_equal(e2e_wait(a), 0);
-	close(to);
-	close(from);
+	release_child(a, to, from);
 }
 
 /* More than PATH_MAX bytes of directories below dir; an fd of the deepest. */
@@ -543,11 +552,7 @@ static void test_unreadable_path(void **state)
 	pid_t a;
 
 	(void)state;
-	if (geteuid() != 0)
-		skip();
-	start_open(NULL, NULL);
-	a = child_with_chan(long_paths, &to, &from);
-	wait_child(from);
+	a = start_with_child(NULL, NULL, long_paths, &to, &from);
 	/* root's global update is not A's to veto */
 	if (luoctl(&d, out, sizeof(out), "update", NULL) != 0)
 		fail_msg("luoctl update: %s", out);
@@ -714,10 +719,7 @@ static void test_connection_limits(void **state)
 		assert_int_equal(status, 1);
 		assert_non_null(strstr(out, "luoctl: status: luod refused the connection: this uid has too many"));
 	}
-	assert_int_equal(write(to, "u", 1), 1);
-	assert_int_equal(e2e_wait(a), 0);
-	close(to);
-	close(from);
+	release_child(a, to, from);
 	luod_stop(&d);
 
 	/* the case, with the default limit: 19,990 connections of one uid */
@@ -725,10 +727,7 @@ static void test_connection_limits(void **state)
 	a = connect_as(UID_A, 19990, &to, &from, &rep);
 	assert_int_equal(rep.ok, 256);
 	root_still_served();
-	assert_int_equal(write(to, "u", 1), 1);
-	assert_int_equal(e2e_wait(a), 0);
-	close(to);
-	close(from);
+	release_child(a, to, from);
 	luod_stop(&d);
 
 	/* many uids into a small fd table: the top of it stays root's */
@@ -739,14 +738,8 @@ static void test_connection_limits(void **state)
 	assert_true(rep.ok + rep_b.ok < 300 - 32);
 	assert_true(rep_b.refused > 0);
 	root_still_served();
-	for (int i = 0; i < 2; i++) {
-		assert_int_equal(write(i ? to_b : to, "u", 1), 1);
-		assert_int_equal(e2e_wait(i ? b : a), 0);
-	}
-	close(to);
-	close(from);
-	close(to_b);
-	close(from_b);
+	release_child(a, to, from);
+	release_child(b, to_b, from_b);
 	e2e_barrier(&d);
 	/* sessions do not take that room either: their handles are luod's fds too */
 	conn_sessions = true;
@@ -759,14 +752,8 @@ static void test_connection_limits(void **state)
 	b = connect_as(UID_B, 20, &to_b, &from_b, &rep_b);
 	assert_true(rep_b.ok <= 2 && rep_b.refused >= 18);
 	root_still_served();
-	for (int i = 0; i < 2; i++) {
-		assert_int_equal(write(i ? to_b : to, "u", 1), 1);
-		assert_int_equal(e2e_wait(i ? b : a), 0);
-	}
-	close(to);
-	close(from);
-	close(to_b);
-	close(from_b);
+	release_child(a, to, from);
+	release_child(b, to_b, from_b);
 }
 
 static void secret_memory(void *arg)
@@ -976,10 +963,7 @@ static void test_what_others_see(void **state)
 	assert_int_equal(luod_status_field(&d, "sessions"), 2);
 	assert_int_equal(luod_status_field(&d, "files"), 3);
 	assert_int_equal(luod_status_field(&d, "memfd_bytes"), 2 * 4096 + 8192);
-	assert_int_equal(write(to, "u", 1), 1);
-	assert_int_equal(e2e_wait(a), 0);
-	close(to);
-	close(from);
+	release_child(a, to, from);
 	{
 		char out[4096];
 
@@ -1018,11 +1002,7 @@ static void test_fd_room_for_root(void **state)
 	pid_t a;
 
 	(void)state;
-	if (geteuid() != 0)
-		skip();
-	start_open("--max-fds", "32");
-	a = child_with_chan(fill_fds, &to, &from);
-	wait_child(from);
+	a = start_with_child("--max-fds", "32", fill_fds, &to, &from);
 	dev = e2e_open(&d);
 	s = luo_create_session(dev, "roots");
 	assert_true(s >= 0);
@@ -1036,10 +1016,7 @@ static void test_fd_room_for_root(void **state)
 	close(fd);
 	close(s);
 	close(dev);
-	assert_int_equal(write(to, "u", 1), 1);
-	assert_int_equal(e2e_wait(a), 0);
-	close(to);
-	close(from);
+	release_child(a, to, from);
 }
 
 static const struct CMUnitTest tests[] = {
