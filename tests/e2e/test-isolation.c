@@ -16,8 +16,9 @@
  *    connection two uids can make into a small fd table, leave root's
  *    luoctl working;
  *  - a participant's late answer to an earlier event is not taken for the
- *    answer to the next one (tagged events), and a participant of the
- *    older, untagged protocol still works;
+ *    answer to the next one (tagged events), a participant of the older,
+ *    untagged protocol still works, and so does libluo with a luod from
+ *    before tags;
  *  - what another uid learns: STATUS counts its own sessions, files and
  *    memfd bytes only; SHOW of a session it does not own is ENOENT, as for
  *    one that does not exist; the state and history files are 0640;
@@ -1019,6 +1020,59 @@ static void test_fd_room_for_root(void **state)
 	release_child(a, to, from);
 }
 
+/* A luod from before tags, on the other end of sock: what a new libluo must get along with. */
+static void old_luod(int sock)
+{
+	static unsigned char rx[sizeof(struct luo_msg_hdr) + LUO_MSG_MAX];
+	struct luo_msg_participant_event ev = { .event = LUO_EVENT_PREPARE, .timeout_ms = 5000 };
+	struct luo_msg_payload none = { 0 };
+	struct luo_msg_hdr h;
+	int fds[LUO_FDS_PER_MSG];
+	size_t nfds;
+	ssize_t n;
+
+	/* name and flags: the old body check says E2BIG */
+	n = luo_msg_recv(sock, rx, sizeof(rx), fds, LUO_FDS_PER_MSG, &nfds);
+	E2E_CHECK(n == (ssize_t)(sizeof(h) + sizeof(struct luo_msg_participant_register)));
+	E2E_CHECK(luo_msg_send(sock, LUO_OP_PARTICIPANT_REGISTER, -E2BIG, NULL, 0, NULL, 0) == 0);
+	/* the name alone: registered */
+	n = luo_msg_recv(sock, rx, sizeof(rx), fds, LUO_FDS_PER_MSG, &nfds);
+	E2E_CHECK(n == (ssize_t)(sizeof(h) + LUO_NAME_MAX));
+	E2E_CHECK(!strcmp((char *)rx + sizeof(h), "new-client"));
+	E2E_CHECK(luo_msg_send(sock, LUO_OP_PARTICIPANT_REGISTER, 0, &none, sizeof(none), NULL, 0) == 0);
+	/* a 16-byte event; the answer must be the old, untagged one */
+	E2E_CHECK(luo_msg_send(sock, LUO_OP_PARTICIPANT_EVENT, 0, &ev, LUO_PARTICIPANT_EVENT_UNTAGGED,
+			       NULL, 0) == 0);
+	n = luo_msg_recv(sock, rx, sizeof(rx), fds, LUO_FDS_PER_MSG, &nfds);
+	E2E_CHECK(n == (ssize_t)(sizeof(h) + sizeof(none)));
+	memcpy(&none, rx + sizeof(h), sizeof(none));
+	E2E_CHECK(none.flags == 0 && none.len == 0);
+}
+
+static void test_participant_old_luod(void **state)
+{
+	enum luo_event e;
+	int sp[2];
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(sp[0]);
+		old_luod(sp[1]);
+		_exit(0);
+	}
+	close(sp[1]);
+	assert_int_equal(luo_participant_register(sp[0], "new-client", NULL, 0), 0);
+	assert_int_equal(luo_participant_next_event(sp[0], &e, NULL), 0);
+	assert_int_equal(e, LUO_EVENT_PREPARE);
+	assert_int_equal(luo_participant_reply(sp[0], 0, NULL, 0), 0);
+	assert_int_equal(e2e_wait(pid), 0);
+	close(sp[0]);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_luoctl_timeout),
 	cmocka_unit_test_teardown(test_names_escaped, teardown),
@@ -1027,6 +1081,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_connection_limits, teardown),
 	cmocka_unit_test_teardown(test_memfd_secret, teardown),
 	cmocka_unit_test_teardown(test_participant_tags, teardown),
+	cmocka_unit_test(test_participant_old_luod),
 	cmocka_unit_test_teardown(test_what_others_see, teardown),
 	cmocka_unit_test_teardown(test_fd_room_for_root, teardown),
 };
