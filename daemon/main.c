@@ -301,6 +301,7 @@ int main(int argc, char **argv)
 	}
 	cfg.argv = succ_argv;
 	luo_core.started_ns = main_ns;
+	core_new_instance();
 	r = limits_init();
 	if (r < 0) {
 		log_err("limits: %s", strerror(-r));

@@ -5,6 +5,7 @@
  * handle can be shared by threads, signal handlers and forked processes.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -87,12 +88,33 @@ int luo_get_state(int dev, enum luo_state *state)
 	r = luo_call(dev, LUO_OP_GET_STATE, NULL, 0, NULL, 0, &reply);
 	if (r < 0)
 		return r;
-	if (reply.body_len < sizeof(st)) {
+	if (reply.body_len < offsetof(struct luo_msg_state, instance)) {
 		luo_call_close_fds(&reply);
 		return -EPROTO;
 	}
-	memcpy(&st, reply.body, sizeof(st));
+	memcpy(&st, reply.body, offsetof(struct luo_msg_state, instance));
 	*state = (enum luo_state)st.state;
+	return 0;
+}
+
+int luo_get_instance(int dev, uint64_t *instance, uint64_t *predecessor)
+{
+	struct luo_msg_state st;
+	struct luo_call_reply reply;
+	int r;
+
+	if (!instance)
+		return -EINVAL;
+	r = luo_call(dev, LUO_OP_GET_STATE, NULL, 0, NULL, 0, &reply);
+	if (r < 0)
+		return r;
+	luo_call_close_fds(&reply);
+	if (reply.body_len < sizeof(st))
+		return -EPROTO;
+	memcpy(&st, reply.body, sizeof(st));
+	*instance = st.instance;
+	if (predecessor)
+		*predecessor = st.predecessor;
 	return 0;
 }
 

@@ -78,6 +78,7 @@ enum luo_op {
 	LUO_OP_SESSION_GET_NAME = 68,
 	LUO_OP_SESSION_SET_EVENT = 69,
 	LUO_OP_SESSION_GET_STATE = 70,
+	LUO_OP_SESSION_RENEW = 71, /* incoming -> outgoing NORMAL, keeping every file */
 
 	/* participant connection: luod sends the event, the participant answers with the same op */
 	LUO_OP_PARTICIPANT_EVENT = 96,
@@ -96,11 +97,19 @@ struct luo_msg_event {
 	uint32_t reserved;
 };
 
-/* GET_STATE reply */
+/*
+ * GET_STATE reply. instance is random and new in every luod process image
+ * (a fresh start, a restart after a crash, the successor of each update);
+ * predecessor is the instance of the luod this one took over from by a live
+ * update, 0 after a fresh start or a crash. A luod older than these fields
+ * sends only the first 16 bytes.
+ */
 struct luo_msg_state {
 	uint32_t state; /* enum luo_state */
 	uint32_t reserved;
 	uint64_t generation;
+	uint64_t instance;
+	uint64_t predecessor;
 };
 
 /* STATUS reply */
@@ -116,6 +125,8 @@ struct luo_msg_status {
 	uint32_t participants;
 	uint32_t reserved;
 	uint64_t memfd_bytes; /* bytes of preserved memfds (the memfd handler's FLB) */
+	uint64_t instance;    /* as in struct luo_msg_state */
+	uint64_t predecessor;
 };
 
 /* KERNEL_STATUS reply: which backend luod runs, and the kernel's live-update number */

@@ -153,6 +153,15 @@ int luo_session_finish(int session)
 	return luo_call(session, LUO_OP_SESSION_FINISH, NULL, 0, NULL, 0, &reply);
 }
 
+int luo_session_renew(int session)
+{
+	struct luo_call_reply reply;
+
+	if (luo_kernel_session(session))
+		return -EOPNOTSUPP; /* the kernel's sessions have no such step */
+	return luo_call(session, LUO_OP_SESSION_RENEW, NULL, 0, NULL, 0, &reply);
+}
+
 int luo_session_get_name(int session, char name[LUO_NAME_MAX])
 {
 	struct luo_call_reply reply;

@@ -20,6 +20,8 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "core/luod.h"
 #include "crash/keeper.h"
@@ -82,6 +84,22 @@ static bool update_in_progress(void)
 static bool transition_or_update(void)
 {
 	return luo_core.busy || update_in_progress();
+}
+
+bool core_update_in_progress(void)
+{
+	return transition_or_update();
+}
+
+void core_new_instance(void)
+{
+	uint64_t id = 0;
+
+	/* never 0 (the "none" of a predecessor); the clock only if getrandom fails */
+	while (id == 0)
+		if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id))
+			id = now_ns() ^ ((uint64_t)getpid() << 32);
+	luo_core.instance = id;
 }
 
 int core_create_session(const char *name, uid_t uid, struct luo_session **ret)

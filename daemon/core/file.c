@@ -297,6 +297,67 @@ int file_restore_lost(struct luo_session *s, uint64_t token, const struct luo_fi
 	return 0;
 }
 
+/*
+ * An incoming file made outgoing again: checked as a retrieve checks it,
+ * recorded afresh as a preserve records it, and indexed (EBUSY if the same
+ * open file is already preserved elsewhere). On error it is as it was.
+ */
+int file_renew(struct luo_file *file)
+{
+	const struct luo_file_handler *h;
+	unsigned char *old = file->payload;
+	size_t old_len = file->payload_len;
+	dev_t dev = file->dev;
+	ino_t ino = file->ino;
+	struct stat st;
+	int r = file_retrieve(file);
+
+	if (r < 0)
+		return r;
+	if (fstat(file->fd, &st) < 0)
+		return -errno;
+	if (!file->indexed && outgoing_busy(file->fd, &st))
+		return -EBUSY;
+	h = luo_handler_find(file->fd, &st);
+	if (h != file->handler)
+		return -EBADFD; /* no longer the type it was preserved as */
+	file->payload = NULL;
+	file->payload_len = 0;
+	if (!file->indexed) { /* an indexed file's key must stay what it is */
+		file->dev = st.st_dev;
+		file->ino = st.st_ino;
+	}
+	r = FAULT("handler") ? -EIO : h->preserve(file);
+	if (r == 0 && !file->indexed) {
+		r = index_add(file);
+		if (r < 0)
+			h->unpreserve(file);
+	}
+	if (r < 0) {
+		free(file->payload);
+		file->payload = old;
+		file->payload_len = old_len;
+		file->dev = dev;
+		file->ino = ino;
+		return r;
+	}
+	free(old);
+	file->frozen = false;
+	file->retrieved = false;
+	flb_file_changed(file);
+	return 0;
+}
+
+void file_renew_undo(struct luo_file *file, bool unindex)
+{
+	file->handler->unpreserve(file);
+	if (unindex)
+		index_del(file);
+	file->frozen = true;
+	file->retrieved = true;
+	flb_file_changed(file);
+}
+
 void file_release(struct luo_file *file)
 {
 	mirror_file_gone(file);

@@ -154,6 +154,10 @@ int file_restore(struct luo_session *s, int fd, uint64_t token,
 int file_restore_lost(struct luo_session *s, uint64_t token, const struct luo_file_handler *h,
 		      const void *payload, size_t len, int error, struct luo_file **ret);
 void file_release(struct luo_file *file); /* close and free, no callbacks */
+/* An incoming file made outgoing again (session_renew); on error it is unchanged. */
+int file_renew(struct luo_file *file);
+/* Back to incoming after file_renew(); unindex: it was not indexed before. */
+void file_renew_undo(struct luo_file *file, bool unindex);
 int file_set_payload(struct luo_file *file, const void *data, size_t len);
 uint64_t file_size(const struct luo_file *file);
 
@@ -202,6 +206,8 @@ int session_unpreserve(struct luo_session *s, uint64_t token);
 int session_retrieve(struct luo_session *s, const uint64_t *tokens, size_t n, int *ret_fds);
 int session_finish(struct luo_session *s);
 int session_event(struct luo_session *s, enum luo_event event);
+/* Incoming (retrieved) -> outgoing NORMAL with every file kept; nothing changes on error. */
+int session_renew(struct luo_session *s);
 /* The last handle closed: what happens depends on the state (see session.c). */
 void session_handle_closed(struct luo_session *s);
 
@@ -216,6 +222,8 @@ struct luo_core {
 	enum luo_state state;
 	uint64_t generation;
 	uint64_t updates;
+	uint64_t instance;    /* random, new in every luod process (core_new_instance) */
+	uint64_t predecessor; /* the instance a live update took over from, or 0 */
 	uint64_t started_ns;
 	struct luo_session *sessions;
 	size_t nsessions;
@@ -245,11 +253,14 @@ int core_update_session(const char *name, uid_t uid, struct luo_session **ret);
 int core_event_async(enum luo_event event, void (*done)(int result, void *ctx), void *ctx);
 int core_event(enum luo_event event); /* without participants: always completes now */
 bool core_busy(void);
+bool core_update_in_progress(void); /* busy, PREPARED or FROZEN: no new outgoing session */
 void core_incoming_done(void); /* an incoming session went away */
 void core_release_incoming(void);
 void core_notify(void);
 size_t core_incoming_sessions(void);
 void core_free_all(void);
+/* A fresh random instance id for this process (never 0). */
+void core_new_instance(void);
 
 /* ---- participant.c ---- */
 #define LUO_PARTICIPANT_PAYLOAD_MAX (64 * 1024)
@@ -322,6 +333,7 @@ struct luo_handover_luod {
 	int reply_fd;  /* -1: none; the connection that asked for the update */
 	uint64_t marks[LUO_MARK_COUNT];
 	uint64_t updates;
+	uint64_t instance; /* the writer's; 0 from a writer that had none */
 };
 
 /* A new memfd holding blob, sealed against every change; or -errno. */

@@ -304,6 +304,47 @@ int session_event(struct luo_session *s, enum luo_event event)
 	return -EINVAL;
 }
 
+/*
+ * RENEW: a retrieved incoming session becomes an outgoing one in NORMAL
+ * that keeps every file under its token, as FINISH, CREATE and PRESERVE of
+ * the same fds would leave it, without the moment in between where only
+ * the client holds them. All or nothing: the first file that fails undoes
+ * the ones before it.
+ */
+int session_renew(struct luo_session *s)
+{
+	/* handed over in place (per-session update): its files never left the index */
+	bool in_place = s->nfiles && s->files[0]->indexed;
+	size_t i;
+	int r;
+
+	if (!s->incoming)
+		return -EINVAL;
+	if (core_update_in_progress())
+		return -EBUSY;
+	for (i = 0; i < s->nfiles; i++) {
+		r = file_renew(s->files[i]);
+		if (r < 0) {
+			log_warn("session %s: renewing token %llu failed: %s; still incoming", s->name,
+				 (unsigned long long)s->files[i]->token, strerror(-r));
+			while (i--)
+				file_renew_undo(s->files[i], in_place);
+			return r;
+		}
+	}
+	s->incoming = false;
+	s->retrieved = false;
+	s->state = LUO_STATE_NORMAL;
+	/*
+	 * The mirrors keep their entries as they are: same names, same fds;
+	 * a recovery re-records every file from its fd anyway.
+	 */
+	log_info("session %s: renewed: outgoing again with its %zu files", s->name, s->nfiles);
+	core_incoming_done();
+	core_notify();
+	return 0;
+}
+
 void session_handle_closed(struct luo_session *s)
 {
 	s->handle = NULL;

@@ -227,6 +227,7 @@ int update_start(const struct luo_update_request *req, void (*failed)(int result
 		.listen_activated = req->listen_activated,
 		.reply_fd = req->reply_fd,
 		.updates = luo_core.updates,
+		.instance = luo_core.instance,
 	};
 	log_info("update: starting (generation %" PRIu64 ", %zu sessions, %zu files)",
 		 luo_core.generation, luo_core.nsessions, luo_core.nfiles);

@@ -517,6 +517,9 @@ static int read_luod(struct reader *rd, struct luo_handover_luod *luod)
 		}
 	}
 	r = get_u64(fdt, node, "updates", &luod->updates, false);
+	if (r < 0)
+		return r;
+	r = get_u64(fdt, node, "instance", &luod->instance, false);
 	return r < 0 ? r : 0;
 }
 
@@ -735,6 +738,7 @@ static int handover_read(const void *blob, size_t len, int self_fd, struct luo_h
 	history_fdt_read(blob); /* never fails the handover: at worst the history is empty */
 	luo_core.generation = generation + 1;
 	luo_core.updates = luod->updates + 1;
+	luo_core.predecessor = luod->instance;
 	luo_core.state = LUO_STATE_UPDATED;
 	return 0;
 }

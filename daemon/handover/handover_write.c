@@ -8,7 +8,7 @@
  *   / { checksum = /bits/ 64 <C>; compatible = "luo,handover-v2"; version = <2>;
  *       generation = /bits/ 64 <N>;
  *       luod { listen-fd; [listen-activated;] reply-fd; marks = /bits/ 64 <...>;
- *              updates = /bits/ 64 <n>; };
+ *              updates = /bits/ 64 <n>; instance = /bits/ 64 <id>; };
  *       sessions { <name> { name = "..."; uid = <u>;
  *                           handlers = "luo,memfd-v2", "luo,socket-v1", ...;
  *                           files = [records]; payloads = [bytes]; }; };
@@ -253,6 +253,7 @@ static int write_tree(void *fdt, size_t cap, const struct luo_handover_luod *luo
 		marks[i] = cpu_to_fdt64(luod->marks[i]);
 	TRY(fdt_property(fdt, "marks", marks, sizeof(marks)));
 	TRY(fdt_property_u64(fdt, "updates", luod->updates));
+	TRY(fdt_property_u64(fdt, "instance", luod->instance));
 	TRY(fdt_end_node(fdt));
 
 	TRY(fdt_begin_node(fdt, "sessions"));

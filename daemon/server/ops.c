@@ -111,7 +111,12 @@ static int op_session_handle(struct conn *c, const struct luo_request *req)
 
 static int op_get_state(void)
 {
-	struct luo_msg_state st = { .state = luo_core.state, .generation = luo_core.generation };
+	struct luo_msg_state st = {
+		.state = luo_core.state,
+		.generation = luo_core.generation,
+		.instance = luo_core.instance,
+		.predecessor = luo_core.predecessor,
+	};
 
 	memcpy(reply.body, &st, sizeof(st));
 	reply.len = sizeof(st);
@@ -169,6 +174,8 @@ static int op_status(const struct conn *c)
 		.updates = luo_core.updates,
 		.participants = (uint32_t)participant_count(),
 		.memfd_bytes = flb_memfd_bytes(),
+		.instance = luo_core.instance,
+		.predecessor = luo_core.predecessor,
 	};
 
 	if (!privileged(c)) {
@@ -592,6 +599,8 @@ int session_request(struct conn *c, const void *msg, size_t len, int *fds, size_
 		return 0;
 	case LUO_OP_SESSION_SET_EVENT:
 		return session_event(s, req.event.event);
+	case LUO_OP_SESSION_RENEW:
+		return session_renew(s);
 	case LUO_OP_SESSION_GET_STATE:
 		memset(&st, 0, sizeof(st));
 		st.state = s->state;

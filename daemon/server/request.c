@@ -146,6 +146,7 @@ static int decode_session(uint16_t op, const void *body, size_t len, size_t nfds
 	case LUO_OP_SESSION_RETRIEVE:
 		return body_tokens(body, len, req);
 	case LUO_OP_SESSION_FINISH:
+	case LUO_OP_SESSION_RENEW:
 		return luo_msg_body_check(body, len, 0, 0);
 	case LUO_OP_SESSION_SET_EVENT:
 		return body_event(body, len, &req->event);

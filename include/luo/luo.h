@@ -71,7 +71,28 @@ int luo_session_set_event(int session, enum luo_event event);
 
 int luo_session_get_state(int session, enum luo_state *state, bool *incoming);
 
+/*
+ * Turn a retrieved incoming session back into an outgoing one (NORMAL) that
+ * keeps every file under its token, in one step: what FINISH, CREATE and
+ * PRESERVE of the same fds would give, without the moment where only the
+ * caller holds them. Each file is checked as a retrieve checks it; on any
+ * error nothing changes. EINVAL (not incoming), EBUSY (an update in
+ * progress, or a file already preserved in another outgoing session), the
+ * handler's error (the fd is no longer what was preserved).
+ */
+int luo_session_renew(int session);
+
 int luo_get_state(int dev, enum luo_state *state);
+
+/*
+ * Which luod answers: *instance is random and new in every luod process
+ * (a fresh start, a restart after a crash, and each live update's
+ * successor); *predecessor (may be NULL) is the instance of the luod this
+ * one took over from by a live update, 0 after a fresh start or a crash.
+ * Same instance as before: luod did not restart (a session taken away was
+ * handed on by a per-session update). -EPROTO from a luod without it.
+ */
+int luo_get_instance(int dev, uint64_t *instance, uint64_t *predecessor);
 
 /* Global events; need root or the uid luod runs as. */
 int luo_set_event(int dev, enum luo_event event);

@@ -2,6 +2,7 @@
 /* Helpers for the end-to-end tests (see e2e.h). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "e2e.h"
@@ -354,6 +356,46 @@ int e2e_luod_exit_status(const struct luod_proc *d, const char *opt, const char 
 		_exit(127);
 	}
 	return e2e_wait(pid);
+}
+
+void e2e_crash(struct luod_proc *d)
+{
+	int status;
+
+	assert_int_equal(kill(d->pid, SIGKILL), 0);
+	assert_int_equal(waitpid(d->pid, &status, 0), d->pid);
+}
+
+void e2e_restart(struct luod_proc *d)
+{
+	struct timespec ten_ms = { .tv_nsec = 10 * 1000000L };
+
+	d->pid = fork();
+	assert_true(d->pid >= 0);
+	if (d->pid == 0) {
+		int log = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		if (log >= 0) {
+			dup2(log, 2);
+			close(log);
+		}
+		unsetenv("LUOD_TEST_PAUSE_AT");
+		execl(getenv("LUOD"), "luod", "--socket", d->sock, "--state-dir", d->state_dir,
+		      (char *)NULL);
+		_exit(127);
+	}
+	/* a loaded machine: up to a minute; luod is watched all along */
+	for (int i = 0; i < 6000; i++) {
+		int fd = luo_open(d->sock);
+
+		if (fd >= 0) {
+			close(fd);
+			return;
+		}
+		assert_true(luod_alive(d));
+		nanosleep(&ten_ms, NULL);
+	}
+	fail_msg("luod did not come back (log: %s)", d->log);
 }
 
 int e2e_recv_fd(int sock)

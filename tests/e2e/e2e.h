@@ -64,6 +64,15 @@ ssize_t e2e_raw_send(int sock, const void *data, size_t len, const int *fds, siz
 /* Exit status of a second luod started beside d with one option and value. */
 int e2e_luod_exit_status(const struct luod_proc *d, const char *opt, const char *val);
 
+/*
+ * A crash: SIGKILL d's luod and reap it; then start luod again on the same
+ * socket and state directory, as a person would after a crash (extra
+ * environment: none; $LUOD_TEST_PAUSE_AT is cleared), and wait until it
+ * accepts connections.
+ */
+void e2e_crash(struct luod_proc *d);
+void e2e_restart(struct luod_proc *d);
+
 /* Wait for a forked child; returns its exit status, or 128 + signal. */
 int e2e_wait(pid_t pid);
 

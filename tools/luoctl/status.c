@@ -31,10 +31,12 @@ int cmd_status(const struct luoctl_command *cmd, int argc, char **argv)
 		printf("{\"state\": \"%s\", \"generation\": %" PRIu64 ", \"sessions\": %u, "
 		       "\"incoming_sessions\": %u, \"files\": %" PRIu64 ", \"updates\": %" PRIu64
 		       ", \"participants\": %u, \"memfd_bytes\": %" PRIu64
-		       ", \"pid\": %u, \"uptime_ms\": %" PRIu64 ", \"backend\": \"%s\"",
+		       ", \"pid\": %u, \"uptime_ms\": %" PRIu64 ", \"backend\": \"%s\""
+		       ", \"instance\": \"%016" PRIx64 "\", \"predecessor\": \"%016" PRIx64 "\"",
 		       state_name(st.state), st.generation, st.sessions, st.incoming_sessions, st.files,
 		       st.updates, st.participants, st.memfd_bytes, st.pid, st.uptime_ns / 1000000,
-		       ks.backend == LUO_BACKEND_KERNEL ? "kernel" : "userspace");
+		       ks.backend == LUO_BACKEND_KERNEL ? "kernel" : "userspace", st.instance,
+		       st.predecessor);
 		/* no kernel LUO behind the userspace backend: no number to tell */
 		if (ks.backend == LUO_BACKEND_KERNEL) {
 			ks.session_name[LUO_NAME_MAX - 1] = '\0';
@@ -70,5 +72,9 @@ int cmd_status(const struct luoctl_command *cmd, int argc, char **argv)
 	printf("participants: %u\n", st.participants);
 	printf("updates:     %" PRIu64 "\n", st.updates);
 	printf("luod pid:    %u, up %.1f s\n", st.pid, (double)st.uptime_ns / 1e9);
+	printf("instance:    %016" PRIx64, st.instance);
+	if (st.predecessor)
+		printf(" (updated from %016" PRIx64 ")", st.predecessor);
+	printf("\n");
 	return 0;
 }
