@@ -15,6 +15,7 @@
 #include "core/luod.h"
 #include "base/fault.h"
 #include "crash/keeper.h"
+#include "report/report.h"
 #include "server/limit.h"
 #include "paths.h"
 
@@ -302,6 +303,9 @@ int main(int argc, char **argv)
 	cfg.argv = succ_argv;
 	luo_core.started_ns = main_ns;
 	core_new_instance();
+	/* the observers of the core, lowest layer first, before anything is read */
+	report_observe();
+	crash_observe();
 	r = limits_init();
 	if (r < 0) {
 		log_err("limits: %s", strerror(-r));

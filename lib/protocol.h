@@ -127,6 +127,9 @@ struct luo_msg_status {
 	uint64_t memfd_bytes; /* bytes of preserved memfds (the memfd handler's FLB) */
 	uint64_t instance;    /* as in struct luo_msg_state */
 	uint64_t predecessor;
+	uint32_t keeper;      /* the crash copy: 0 off, 1 whole, 2 lost (being replaced) */
+	uint32_t reserved2;
+	uint64_t keeper_failures; /* times the keeper was lost or could not be had */
 };
 
 /* KERNEL_STATUS reply: which backend luod runs, and the kernel's live-update number */

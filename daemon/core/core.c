@@ -24,16 +24,14 @@
 #include <unistd.h>
 
 #include "core/luod.h"
-#include "crash/keeper.h"
+#include "core/observer.h"
 #include "base/fault.h"
-#include "report/watch.h"
 
 struct luo_core luo_core = { .state = LUO_STATE_NORMAL };
 
 void core_notify(void)
 {
-	if (luo_core.changed)
-		luo_core.changed();
+	observe_changed();
 }
 
 struct luo_session *core_find_session(const char *name)
@@ -91,6 +89,22 @@ bool core_update_in_progress(void)
 	return transition_or_update();
 }
 
+void core_adopt_crash(bool have_lineage, uint64_t generation, uint64_t updates, size_t sessions)
+{
+	if (have_lineage) {
+		if (generation > luo_core.generation)
+			luo_core.generation = generation;
+		if (updates > luo_core.updates)
+			luo_core.updates = updates;
+	}
+	if (sessions) {
+		/* like after an update: every process lost its handles, as in a kexec */
+		luo_core.generation++;
+		luo_core.state = LUO_STATE_UPDATED;
+	}
+	core_notify();
+}
+
 void core_new_instance(void)
 {
 	uint64_t id = 0;
@@ -115,7 +129,7 @@ int core_create_session(const char *name, uid_t uid, struct luo_session **ret)
 	if (r < 0)
 		return r;
 	core_add_session(s);
-	mirror_session(s);
+	observe_session_added(s);
 	log_info("session %s: created by uid %u", name, (unsigned)uid);
 	core_notify();
 	*ret = s;
@@ -206,7 +220,7 @@ static void set_state(enum luo_state state)
 		luo_core.prepared_ns = now_ns();
 	luo_core.state = state;
 	core_notify();
-	watch_global();
+	observe_state_changed();
 }
 
 /* The last incoming session finished: the update is complete, tell the participants. */

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "core/luod.h"
-#include "crash/keeper.h"
+#include "core/observer.h"
 #include "base/fault.h"
 
 static const struct luo_file_handler *const handlers[] = {
@@ -169,7 +169,7 @@ int file_preserve(struct luo_session *s, int fd, uint64_t token, struct luo_file
 		goto err;
 	}
 	flb_file_added(file);
-	mirror_file(file); /* to the keeper, before the client hears "preserved" */
+	observe_file_added(file); /* to the keeper, before the client hears "preserved" */
 	*ret = file;
 	return 0;
 err:
@@ -183,7 +183,7 @@ void file_unpreserve(struct luo_file *file)
 	if (file->frozen)
 		file_unfreeze(file);
 	file->handler->unpreserve(file);
-	mirror_file_gone(file);
+	observe_file_gone(file);
 	file_free(file);
 }
 
@@ -233,7 +233,7 @@ int file_finish(struct luo_file *file)
 
 	if (r < 0)
 		return r;
-	mirror_file_gone(file);
+	observe_file_gone(file);
 	file_free(file);
 	return 0;
 }
@@ -360,7 +360,7 @@ void file_renew_undo(struct luo_file *file, bool unindex)
 
 void file_release(struct luo_file *file)
 {
-	mirror_file_gone(file);
+	observe_file_gone(file);
 	file_free(file);
 }
 

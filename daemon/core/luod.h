@@ -131,6 +131,7 @@ struct luo_file {
 	int retrieve_error; /* sticky: a failed retrieve fails the same way again */
 	uint8_t where; /* enum luo_file_where, for files a kexec brought (backend_kernel.c) */
 	bool in_flb;        /* counted in its handler's FLB */
+	bool fdstored;      /* has its entry in systemd's fd store (crash/fdstore.c) */
 	uint64_t flb_bytes; /* what it counts for there */
 	struct luo_file *ino_next;
 };
@@ -186,6 +187,7 @@ struct luo_session {
 	bool in_global_update; /* moved by the global PREPARE, CANCEL undoes it */
 	enum luo_state state_before_update;
 	void *handle; /* server's connection; NULL when no process holds the session */
+	bool fdstored; /* has its entry in systemd's fd store (crash/fdstore.c) */
 	struct luo_file **files; /* preservation order; LIFO teardown walks it backwards */
 	size_t nfiles;
 	size_t cap;
@@ -229,7 +231,6 @@ struct luo_core {
 	size_t nsessions;
 	size_t nfiles; /* outgoing and incoming */
 	struct luo_index inodes; /* outgoing files by inode, for EBUSY */
-	void (*changed)(void); /* set by the server: state or counts changed */
 	void (*detach)(void *handle); /* set by the server: a held session ended */
 	/* set by the server: send a participant its event */
 	/* tag: the event's, for a participant registered with LUO_PARTICIPANT_TAGS; else 0 */
@@ -261,6 +262,13 @@ size_t core_incoming_sessions(void);
 void core_free_all(void);
 /* A fresh random instance id for this process (never 0). */
 void core_new_instance(void);
+/*
+ * After a crash, once every source (keeper, fd store) has added its
+ * incoming sessions with core_add_session(): the core decides the state
+ * and the generation. have_lineage: a source kept the generation and the
+ * update count (they only ever grow). sessions: how many came back.
+ */
+void core_adopt_crash(bool have_lineage, uint64_t generation, uint64_t updates, size_t sessions);
 
 /* ---- participant.c ---- */
 #define LUO_PARTICIPANT_PAYLOAD_MAX (64 * 1024)

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "core/luod.h"
-#include "crash/keeper.h"
+#include "core/observer.h"
 #include "base/fault.h"
 
 int session_new(const char *name, uid_t uid, bool incoming, struct luo_session **ret)
@@ -48,7 +48,7 @@ void session_free(struct luo_session *s)
 {
 	if (!s)
 		return;
-	mirror_session_gone(s); /* and its files, in one message */
+	observe_session_gone(s); /* and its files: the mirror drops them in one message */
 	luo_core.nfiles -= s->nfiles;
 	while (s->nfiles)
 		file_release(s->files[--s->nfiles]);

@@ -26,9 +26,7 @@
 
 #include "core/luod.h"
 #include "base/fault.h"
-#include "crash/keeper.h"
-#include "report/history.h"
-#include "report/watch.h"
+#include "core/observer.h"
 
 extern char **environ;
 
@@ -89,8 +87,7 @@ static void end_failed(int result)
 	void *ctx = up.ctx;
 
 	up.active = false;
-	history_update_failed(result);
-	watch_update_step(LUO_STEP_FAILED, result);
+	observe_update_step(LUO_OBS_UPDATE_FAILED, result);
 	if (failed)
 		failed(result, ctx);
 }
@@ -149,7 +146,7 @@ static void after_frozen(int result, void *ctx)
 	}
 	up.h.marks[LUO_MARK_FREEZE] = luo_core.prepared_ns ? luo_core.prepared_ns : up.h.marks[0];
 	up.h.marks[LUO_MARK_FROZEN] = now_ns();
-	watch_update_step(LUO_STEP_FROZEN, 0);
+	observe_update_step(LUO_OBS_UPDATE_FROZEN, 0);
 	up.h.reply_fd = req->reply_fd;
 
 	for (argc = 0; req->argv[argc]; argc++)
@@ -182,11 +179,11 @@ static void after_frozen(int result, void *ctx)
 	 * the successor writes "updated" before it answers; meanwhile the file
 	 * shows the state before the update, as during any other blackout.
 	 */
+	/* the watchers' connections close, the keeper drops what does not cross */
+	observe_update_step(LUO_OBS_UPDATE_EXEC, 0);
 	log_info("update: handover of %zu bytes in fd %d; exec %s", bytes, fd, path);
 	snprintf(ns_arg, sizeof(ns_arg), "--handover-exec-ns=%" PRIu64, now_ns());
 	argv[argc + 1] = ns_arg;
-	watch_update_step(LUO_STEP_EXEC, 0); /* the watchers' connections close at the execve */
-	holder_before_exec(); /* the keeper drops what does not cross */
 	luod_test_pause("exec");
 	if (FAULT("exec"))
 		errno = EIO;
@@ -194,7 +191,7 @@ static void after_frozen(int result, void *ctx)
 		execve(path, argv, environ);
 	r = -errno;
 	log_err("update: execve %s: %s; rolling back", path, strerror(-r));
-	holder_exec_failed();
+	observe_update_step(LUO_OBS_UPDATE_EXEC_FAILED, r);
 
 restore:
 	carry_fds(req, fd, false);
@@ -232,8 +229,7 @@ int update_start(const struct luo_update_request *req, void (*failed)(int result
 	log_info("update: starting (generation %" PRIu64 ", %zu sessions, %zu files)",
 		 luo_core.generation, luo_core.nsessions, luo_core.nfiles);
 	up.h.marks[LUO_MARK_PREPARE] = now_ns();
-	history_update_started();
-	watch_update_step(LUO_STEP_START, 0);
+	observe_update_step(LUO_OBS_UPDATE_START, 0);
 	luo_core.prepared_ns = 0;
 	if (luo_core.state == LUO_STATE_FROZEN) {
 		after_frozen(0, NULL);

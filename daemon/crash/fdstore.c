@@ -160,12 +160,12 @@ static void unstore(const char *name)
 	notify(text, -1);
 }
 
-void fdstore_put_session(const struct luo_session *s)
+void fdstore_put_session(struct luo_session *s)
 {
 	char name[FDNAME_MAX];
 	int fd;
 
-	if (!fdstore_enabled())
+	if (!fdstore_enabled() || s->fdstored)
 		return;
 	/* the store holds fds only: an empty sealed memfd carries the session's name */
 	fd = memfd_create("luo-session", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -177,36 +177,56 @@ void fdstore_put_session(const struct luo_session *s)
 	session_fdname(name, s);
 	store(name, fd);
 	close(fd);
+	s->fdstored = true;
 }
 
-void fdstore_remove_session(const struct luo_session *s)
+void fdstore_remove_session(struct luo_session *s)
 {
 	char name[FDNAME_MAX];
 
 	if (!fdstore_enabled())
 		return;
+	/* its files first: an entry left behind would bring the file back after a crash */
+	for (size_t i = 0; i < s->nfiles; i++)
+		fdstore_remove_file(s->files[i]);
+	if (!s->fdstored)
+		return; /* never stored by us: a predecessor's entry, or none */
 	session_fdname(name, s);
 	unstore(name);
+	s->fdstored = false;
 }
 
-void fdstore_put_file(const struct luo_file *f)
+void fdstore_put_file(struct luo_file *f)
 {
 	char name[FDNAME_MAX];
 
-	if (!fdstore_enabled())
+	if (!fdstore_enabled() || f->fdstored)
 		return;
 	file_fdname(name, f);
 	store(name, f->fd);
+	f->fdstored = true;
 }
 
-void fdstore_remove_file(const struct luo_file *f)
+void fdstore_remove_file(struct luo_file *f)
 {
 	char name[FDNAME_MAX];
 
-	if (!fdstore_enabled())
+	if (!fdstore_enabled() || !f->fdstored)
 		return;
 	file_fdname(name, f);
 	unstore(name);
+	f->fdstored = false;
+}
+
+void fdstore_adopt_handover(void)
+{
+	if (!fdstore_enabled())
+		return;
+	for (struct luo_session *s = luo_core.sessions; s; s = s->next) {
+		s->fdstored = true;
+		for (size_t i = 0; i < s->nfiles; i++)
+			s->files[i]->fdstored = true;
+	}
 }
 
 static struct luo_session *find_or_add(const char *name, uid_t uid, bool *added)
@@ -247,8 +267,14 @@ static int recover_file(struct luo_session *s, uint64_t token, int fd)
 	struct stat st;
 	int r;
 
-	if (session_find_file(s, token)) {
+	f = session_find_file(s, token);
+	if (f) {
 		close(fd); /* the keeper had it already */
+		if (f->fdstored) { /* a second entry for one file: one too many */
+			fdstore_remove_file(f);
+			fdstore_put_file(f);
+		}
+		f->fdstored = true; /* the store has it */
 		return 0;
 	}
 	if (fstat(fd, &st) < 0 || !(h = luo_handler_find(fd, &st))) {
@@ -267,18 +293,55 @@ static int recover_file(struct luo_session *s, uint64_t token, int fd)
 		file_release(f);
 		return r;
 	}
+	f->fdstored = true; /* the store has it: it gave it back */
 	mirror_file(f); /* into the keeper too */
 	return 0;
 }
 
-int fdstore_recover(void)
+#define LINEAGE_FDNAME "luo-g-lineage"
+
+void fdstore_put_lineage(const void *data, size_t len)
+{
+	int fd;
+
+	if (!fdstore_enabled())
+		return;
+	fd = memfd_create("luo-lineage", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0 || write(fd, data, len) != (ssize_t)len) {
+		log_warn("fd store: generation and history record: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_WRITE);
+	unstore(LINEAGE_FDNAME); /* one entry of it, never more */
+	store(LINEAGE_FDNAME, fd);
+	close(fd);
+}
+
+void fdstore_remove_lineage(void)
+{
+	if (fdstore_enabled())
+		unstore(LINEAGE_FDNAME);
+}
+
+static void recover_lineage(int fd, struct lineage *lineage)
+{
+	static unsigned char buf[LINEAGE_MAX + 1];
+	ssize_t n = pread(fd, buf, sizeof(buf), 0);
+
+	if (n < 0 || lineage_decode(buf, (size_t)n, lineage) < 0)
+		log_warn("fd store: its generation and history record does not parse");
+}
+
+int fdstore_recover(struct lineage *lineage)
 {
 	int *fds = NULL, recovered = 0;
 	char **names = NULL;
 	size_t n = systemd_passed_fds(&fds, &names);
 
-	if (!n || !names)
-		return 0;
+	if (!names)
+		n = 0;
 	/* sessions first: a file's entry may come before its session's */
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < n; i++) {
@@ -287,6 +350,12 @@ int fdstore_recover(void)
 			struct luo_session *s;
 			bool added;
 
+			if (pass == 0 && fds[i] >= 0 && fn && !strcmp(fn, LINEAGE_FDNAME)) {
+				recover_lineage(fds[i], lineage);
+				close(fds[i]); /* the store keeps its own */
+				fds[i] = -1;
+				continue;
+			}
 			if (fds[i] < 0 || !fn || strncmp(fn, pass ? "luo-f-" : "luo-s-", 6))
 				continue;
 			if (pass == 0) {
@@ -297,6 +366,15 @@ int fdstore_recover(void)
 				s = find_or_add(name, (uid_t)uid, &added);
 				close(fds[i]); /* the stand-in memfd */
 				fds[i] = -1;
+				if (s && s->fdstored) {
+					/* a second stand-in for one session: one too many */
+					unstore(fn);
+					s->fdstored = false;
+					fdstore_put_session(s);
+					continue;
+				}
+				if (s)
+					s->fdstored = true; /* its stand-in stays in the store */
 				if (s && added) {
 					recovered++;
 					mirror_session(s);
@@ -321,9 +399,11 @@ int fdstore_recover(void)
 						 name, token, strerror(-r));
 			}
 		}
-	if (recovered && luo_core.state == LUO_STATE_NORMAL) {
-		luo_core.state = LUO_STATE_UPDATED;
-		core_notify();
+	/* what the keeper gave back and the store lacks goes into it, once */
+	for (struct luo_session *s = luo_core.sessions; s; s = s->next) {
+		fdstore_put_session(s);
+		for (size_t i = 0; i < s->nfiles; i++)
+			fdstore_put_file(s->files[i]);
 	}
 	if (recovered)
 		log_info("fd store: recovered %d sessions from systemd", recovered);

@@ -38,10 +38,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/observer.h"
 #include "crash/keeper.h"
 #include "base/fault.h"
 
@@ -52,8 +54,32 @@ static struct {
 	bool enabled;   /* mirroring wanted (not stopped, path usable) */
 	bool lost;      /* the connection broke: start a new keeper at the next flush */
 	bool dirty;     /* something was dropped since the last SYNC */
+	bool watched;   /* sock is in the server's loop */
+	uint64_t failures; /* connections to a keeper lost, or none could be had */
+	void (*watch)(int fd, bool on); /* the server's loop (holder_set_watch) */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 } hd = { .sock = -1 };
+
+static void unwatch(void)
+{
+	if (hd.watched && hd.watch)
+		hd.watch(hd.sock, false);
+	hd.watched = false;
+}
+
+static void watch(void)
+{
+	if (!hd.watched && hd.sock >= 0 && hd.watch) {
+		hd.watch(hd.sock, true);
+		hd.watched = true;
+	}
+}
+
+void holder_set_watch(void (*fn)(int fd, bool on))
+{
+	hd.watch = fn;
+	watch();
+}
 
 /* PUTs waiting to go out as one PUTV (see keeper_put()) */
 static struct {
@@ -64,6 +90,10 @@ static struct {
 } ob;
 
 static const char *keeper_key_prefix = "s/";
+static const char lineage_key[] = "g/lineage"; /* outside "s/": a reset keeps it */
+
+/* generation, update count and history found by the recovery, from any copy */
+static struct lineage found;
 
 /* "s/NAME\0" and, for a file, the token's 8 bytes after it. */
 static size_t make_key(unsigned char *key, const char *name, const uint64_t *token)
@@ -82,29 +112,17 @@ static size_t make_key(unsigned char *key, const char *name, const uint64_t *tok
 static int send_msg(uint32_t op, const void *key, size_t key_len, const void *d1, size_t l1,
 		    const void *d2, size_t l2, int fd)
 {
-	struct keeper_msg m = { KEEPER_MAGIC, op, (uint32_t)key_len, (uint32_t)(l1 + l2) };
-	struct iovec iov[4] = {
-		{ &m, sizeof(m) }, { (void *)key, key_len }, { (void *)d1, l1 }, { (void *)d2, l2 },
-	};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} control;
-	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 4 };
-	ssize_t n;
+	struct iovec iov[2] = { { (void *)d1, l1 }, { (void *)d2, l2 } };
 
-	if (fd >= 0)
-		luo_msg_attach_fds(&msg, control.buf, &fd, 1);
-	do
-		n = sendmsg(hd.sock, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : 0;
+	return keeper_msg_send(hd.sock, op, key, key_len, iov, 2, &fd, fd >= 0);
 }
 
 static void lose(const char *what, int err)
 {
 	ob.len = ob.nfds = 0; /* the new keeper gets everything anyway */
 	log_warn("keeper: %s: %s; starting a new one", what, strerror(-err));
+	hd.failures++;
+	unwatch();
 	close(hd.sock);
 	hd.sock = -1;
 	hd.lost = true;
@@ -122,18 +140,12 @@ static void lose(const char *what, int err)
 
 static void batch_send(void)
 {
-	struct keeper_msg m = { KEEPER_MAGIC, KEEPER_PUTV, 0, (uint32_t)ob.len };
-	struct iovec iov[2] = { { &m, sizeof(m) }, { ob.buf, ob.len } };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * KEEPER_BATCH_FDS)];
-		struct cmsghdr align;
-	} control;
-	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
-	ssize_t n;
+	struct iovec iov = { ob.buf, ob.len };
+	size_t nfds = ob.nfds;
+	int r;
 
 	if (!ob.len)
 		return;
-	luo_msg_attach_fds(&msg, control.buf, ob.fds, ob.nfds);
 	ob.len = ob.nfds = 0;
 	if (hd.sock < 0)
 		return;
@@ -141,11 +153,9 @@ static void batch_send(void)
 		lose("sending", -EPIPE);
 		return;
 	}
-	do
-		n = sendmsg(hd.sock, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		lose("sending", -errno);
+	r = keeper_msg_send(hd.sock, KEEPER_PUTV, NULL, 0, &iov, 1, ob.fds, nfds);
+	if (r < 0)
+		lose("sending", r);
 }
 
 static void keeper_put(const void *key, size_t key_len, const void *d1, size_t l1, const void *d2,
@@ -190,54 +200,17 @@ static void keeper_send(uint32_t op, const void *key, size_t key_len, const void
  */
 static int recv_msg(unsigned char *buf, size_t len, struct keeper_msg *m, int *fd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} control;
-	struct iovec iov = { buf, len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
-	};
-	ssize_t n;
-	int nfds = 0;
+	size_t nfds;
+	int r = keeper_msg_recv(hd.sock, buf, len, 0, m, fd, 1, &nfds);
 
-	*fd = -1;
-	do
-		n = recvmsg(hd.sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if (n == 0)
-		return -ECONNRESET;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-			int f;
-
-			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (nfds++ == 0)
-				*fd = f;
-			else
-				close(f);
-		}
-	}
-	memcpy(m, buf, (size_t)n >= sizeof(*m) ? sizeof(*m) : 0);
-	if ((size_t)n < sizeof(*m) || m->magic != KEEPER_MAGIC ||
-	    (size_t)n != sizeof(*m) + m->key_len + m->data_len || nfds > 1 ||
-	    (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-		if (*fd >= 0)
-			close(*fd);
+	if (r < 0 || nfds == 0)
 		*fd = -1;
-		return -EBADMSG;
-	}
-	return (int)m->op;
+	return r;
 }
 
 static int sync_keeper(void)
 {
-	unsigned char buf[sizeof(struct keeper_msg) + 64];
+	static unsigned char buf[KEEPER_MSG_MAX];
 	struct keeper_msg m;
 	int fd, r;
 
@@ -396,7 +369,7 @@ static int recover_file(const char *name, uint64_t token, const unsigned char *d
 
 static int recover(void)
 {
-	static unsigned char buf[sizeof(struct keeper_msg) + KEEPER_KEY_MAX + KEEPER_DATA_MAX];
+	static unsigned char buf[KEEPER_MSG_MAX];
 	size_t sessions_before = luo_core.nsessions, lost = 0;
 	int r;
 
@@ -416,6 +389,14 @@ static int recover(void)
 		if (r == KEEPER_END)
 			break;
 		data = key + m.key_len;
+		if (r == KEEPER_PUT && m.key_len == sizeof(lineage_key) - 1 &&
+		    !memcmp(key, lineage_key, m.key_len)) {
+			if (lineage_decode(data, m.data_len, &found) < 0)
+				log_warn("keeper: its generation and history record does not parse");
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
 		if (r != KEEPER_PUT || m.key_len < 3 || memcmp(key, keeper_key_prefix, 2)) {
 			if (fd >= 0)
 				close(fd);
@@ -450,20 +431,32 @@ static int recover(void)
 		if (fd >= 0)
 			close(fd);
 	}
-	if (luo_core.nsessions > sessions_before) {
-		luo_core.state = LUO_STATE_UPDATED;
-		luo_core.generation++;
-		core_notify();
-	}
 	log_info("keeper: recovered %zu sessions, %zu files after luod was killed%s",
 		 luo_core.nsessions - sessions_before, luo_core.nfiles,
 		 lost ? " (some entries could not be used: see above)" : "");
 	return 0;
 }
 
+/* The lineage record to both copies, when it changed (or force). */
+static void mirror_lineage(bool force)
+{
+	static unsigned char buf[LINEAGE_MAX];
+	size_t len;
+
+	if (!lineage_changed() && !force)
+		return;
+	len = lineage_encode(buf, sizeof(buf));
+	if (!len)
+		return;
+	if (hd.enabled)
+		keeper_put(lineage_key, sizeof(lineage_key) - 1, buf, len, NULL, 0, -1);
+	fdstore_put_lineage(buf, len);
+}
+
 /* Everything luod holds, to a keeper that has none of it. */
 static void resync(void)
 {
+	mirror_lineage(true);
 	for (struct luo_session *s = luo_core.sessions; s; s = s->next) {
 		mirror_session(s);
 		for (size_t i = 0; i < s->nfiles; i++)
@@ -503,30 +496,45 @@ static int attach(bool recover_state, bool reset)
 		r = recover();
 		if (r < 0)
 			log_err("keeper: reading what it holds: %s", strerror(-r));
+		watch();
 		return 0;
 	}
-	if (!fresh && reset) {
-		unsigned char all[2];
-
-		/* every key starts with "s/": this prefix drops them all */
-		memcpy(all, keeper_key_prefix, 2);
-		keeper_send(KEEPER_DELP, all, 2, NULL, 0, NULL, 0, -1);
-	}
-	if ((fresh || reset) && luo_core.sessions)
+	/*
+	 * A keeper that may hold a stale copy (a message to it was lost):
+	 * everything is sent again between MARK and SWEEP, so what luod no
+	 * longer holds goes and a crash in the middle empties nothing.
+	 */
+	if (!fresh && reset)
+		keeper_send(KEEPER_MARK, NULL, 0, NULL, 0, NULL, 0, -1);
+	if (fresh || reset)
 		resync(); /* the keeper died, lost a message, or a successor found none */
+	if (!fresh && reset) {
+		keeper_send(KEEPER_SWEEP, NULL, 0, NULL, 0, NULL, 0, -1);
+		hd.dirty = true; /* released fds close in the keeper before the next reply */
+	}
 	batch_send();
+	watch();
 	return hd.sock >= 0 ? 0 : -EPIPE;
 }
 
 int holder_start(const char *state_dir, bool recover_state)
 {
 	const char *off = getenv("LUOD_NO_KEEPER");
+	size_t before;
 	int r;
+
+	if (!recover_state)
+		fdstore_adopt_handover(); /* the predecessor stored what it handed over */
 
 	if (off && *off && strcmp(off, "0")) {
 		log_info("keeper: off ($LUOD_NO_KEEPER)");
-		if (recover_state)
-			fdstore_recover();
+		if (recover_state) {
+			size_t before = luo_core.nsessions;
+
+			fdstore_recover(&found);
+			lineage_adopt(&found, luo_core.nsessions - before);
+		}
+		mirror_lineage(false);
 		return 0;
 	}
 	if ((size_t)snprintf(hd.path, sizeof(hd.path), "%s/keeper.sock", state_dir) >=
@@ -536,21 +544,28 @@ int holder_start(const char *state_dir, bool recover_state)
 		return -ENAMETOOLONG;
 	}
 	hd.enabled = true;
+	before = luo_core.nsessions;
 	r = attach(recover_state, false);
 	if (r < 0) {
 		log_warn("keeper: cannot start one: %s; a crash of luod would lose what it holds",
 			 strerror(-r));
+		hd.failures++;
 		hd.lost = true;
 	}
 	/* under systemd, what its fd store kept and the keeper did not (it dies with the cgroup) */
-	if (recover_state)
-		fdstore_recover();
+	if (recover_state) {
+		fdstore_recover(&found);
+		lineage_adopt(&found, luo_core.nsessions - before);
+	}
+	mirror_lineage(false);
 	batch_send();
 	return r;
 }
 
 void holder_stop(void)
 {
+	fdstore_remove_lineage(); /* a clean stop lets everything go */
+	unwatch();
 	if (hd.sock >= 0) {
 		send_msg(KEEPER_QUIT, NULL, 0, NULL, 0, NULL, 0, -1);
 		close(hd.sock);
@@ -563,6 +578,7 @@ void holder_flush(void)
 {
 	int r;
 
+	mirror_lineage(false); /* an update, a cancel or a failure changed it */
 	if (!hd.enabled)
 		return;
 	if (!hd.lost) {
@@ -577,9 +593,34 @@ void holder_flush(void)
 	/* before the reply: what the client is about to be told must be kept */
 	if (hd.lost) {
 		hd.dirty = false;
-		if (attach(false, true) < 0)
+		if (attach(false, true) < 0) {
+			if (!hd.lost)
+				hd.failures++;
 			hd.lost = true;
+		}
 	}
+}
+
+/*
+ * The keeper never speaks unasked: its socket readable or hung up in the
+ * server's loop means it is gone (killed, or it replaced us with another
+ * peer). A new one is started and sent everything at once, not at the next
+ * request, so a crash of luod in between loses nothing.
+ */
+void holder_event(void)
+{
+	if (!hd.enabled || hd.sock < 0)
+		return;
+	lose("connection ended", -ECONNRESET);
+	holder_flush();
+}
+
+enum holder_state holder_state(uint64_t *failures)
+{
+	*failures = hd.failures;
+	if (!hd.enabled)
+		return HOLDER_OFF;
+	return hd.sock >= 0 && !hd.lost ? HOLDER_OK : HOLDER_LOST;
 }
 
 void holder_before_exec(void)
@@ -598,7 +639,7 @@ void holder_exec_failed(void)
 
 /* ---- the mirror ---- */
 
-void mirror_session(const struct luo_session *s)
+void mirror_session(struct luo_session *s)
 {
 	unsigned char key[KEEPER_KEY_MAX];
 	uint32_t uid = (uint32_t)s->uid;
@@ -608,7 +649,7 @@ void mirror_session(const struct luo_session *s)
 	fdstore_put_session(s);
 }
 
-void mirror_session_gone(const struct luo_session *s)
+void mirror_session_gone(struct luo_session *s)
 {
 	unsigned char key[KEEPER_KEY_MAX];
 
@@ -619,7 +660,7 @@ void mirror_session_gone(const struct luo_session *s)
 	fdstore_remove_session(s);
 }
 
-void mirror_file(const struct luo_file *f)
+void mirror_file(struct luo_file *f)
 {
 	unsigned char key[KEEPER_KEY_MAX], head[4 + 64];
 	uint32_t clen = (uint32_t)strlen(f->handler->compatible);
@@ -635,7 +676,7 @@ void mirror_file(const struct luo_file *f)
 	fdstore_put_file(f);
 }
 
-void mirror_file_gone(const struct luo_file *f)
+void mirror_file_gone(struct luo_file *f)
 {
 	unsigned char key[KEEPER_KEY_MAX];
 
@@ -647,4 +688,26 @@ void mirror_file_gone(const struct luo_file *f)
 		hd.dirty = true;
 	}
 	fdstore_remove_file(f);
+}
+
+static void update_step(enum luo_obs_step step, int result)
+{
+	(void)result;
+	if (step == LUO_OBS_UPDATE_EXEC)
+		holder_before_exec(); /* the keeper drops what does not cross */
+	else if (step == LUO_OBS_UPDATE_EXEC_FAILED)
+		holder_exec_failed();
+}
+
+static const struct luo_observer crash_observer = {
+	.session_added = mirror_session,
+	.session_gone = mirror_session_gone,
+	.file_added = mirror_file,
+	.file_gone = mirror_file_gone,
+	.update_step = update_step,
+};
+
+void crash_observe(void)
+{
+	core_observe(&crash_observer);
 }

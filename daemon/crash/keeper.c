@@ -9,32 +9,39 @@
  * what it holds and rebuilds the sessions. The keeper knows nothing of
  * sessions or handlers: it stores opaque entries (key, data, fd).
  *
- * It serves one connection at a time, reading it to its end before the
- * next: the messages of a luod that died or re-exec'd are all applied
- * before its successor's are read, so the order of changes is kept. Only
- * its own uid may connect (SO_PEERCRED). It exits on QUIT (luod stopped
- * cleanly and released everything), when its connection ends with nothing
- * held (there is nothing left to keep), or when its socket file is removed
- * or taken over by another keeper (no luod can reach it any more).
+ * It serves one peer, and only its own uid (SO_PEERCRED). A new
+ * connection replaces the one before it, whose queued messages are all
+ * applied first: those of a luod that died or re-exec'd, so the order of
+ * changes is kept; an idle stranger has none and cannot keep a new luod
+ * waiting. It exits on QUIT (luod stopped cleanly and released
+ * everything), when its peer leaves with nothing held (there is nothing
+ * left to keep), or when its socket file is removed or taken over by
+ * another keeper (no luod can reach it any more). Its pid file is removed
+ * only while it still names this process.
+ *
+ * It includes keeper_proto.h and nothing else of luod.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "crash/keeper.h"
+#include "crash/keeper_proto.h"
 
 struct entry {
 	struct entry *next, *prev;   /* storage order */
 	struct entry *hnext;         /* hash chain */
 	uint32_t hash;
+	bool stale;                  /* MARKed and not PUT since */
 	int fd;
 	uint32_t key_len;
 	uint32_t data_len;
@@ -128,6 +135,7 @@ static int put(const unsigned char *key, size_t key_len, const void *data, size_
 	free(e->data);
 	e->data = d;
 	e->data_len = (uint32_t)data_len;
+	e->stale = false;
 	if (fd >= 0) {
 		if (e->fd >= 0)
 			close(e->fd);
@@ -150,23 +158,9 @@ static void del_prefix(const unsigned char *key, size_t len)
 static int send_msg(int sock, uint32_t op, const void *key, size_t key_len, const void *data,
 		    size_t data_len, int fd)
 {
-	struct keeper_msg m = { KEEPER_MAGIC, op, (uint32_t)key_len, (uint32_t)data_len };
-	struct iovec iov[3] = {
-		{ &m, sizeof(m) }, { (void *)key, key_len }, { (void *)data, data_len },
-	};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} control;
-	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 3 };
-	ssize_t n;
+	struct iovec iov = { (void *)data, data_len };
 
-	if (fd >= 0)
-		luo_msg_attach_fds(&msg, control.buf, &fd, 1);
-	do
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : 0;
+	return keeper_msg_send(sock, op, key, key_len, &iov, 1, &fd, fd >= 0);
 }
 
 static int list(int sock)
@@ -182,10 +176,7 @@ static int list(int sock)
 	return send_msg(sock, KEEPER_END, NULL, 0, &count, sizeof(count), -1);
 }
 
-#define BUF_MAX (sizeof(struct keeper_msg) + \
-		 (KEEPER_BATCH_MAX > KEEPER_KEY_MAX + KEEPER_DATA_MAX ? KEEPER_BATCH_MAX : \
-		  KEEPER_KEY_MAX + KEEPER_DATA_MAX))
-static unsigned char buf[BUF_MAX];
+static unsigned char buf[KEEPER_MSG_MAX];
 
 /* PUTV: takes every fd in fds[0..nfds) whatever happens. */
 static int putv(const unsigned char *p, size_t len, int *fds, size_t nfds)
@@ -223,96 +214,92 @@ static int putv(const unsigned char *p, size_t len, int *fds, size_t nfds)
 	return r;
 }
 
-/* One connection, to its end. Returns 1 on QUIT, else 0. */
-static int serve(int sock)
+/*
+ * One message of the connection, if one is there (flags: MSG_DONTWAIT).
+ * Returns 1 on QUIT, 0 when one was handled, -EAGAIN when none waited,
+ * or <0 when the connection is over.
+ */
+static int serve_one(int sock, int flags)
 {
-	for (;;) {
-		struct keeper_msg m;
-		union {
-			char buf[CMSG_SPACE(sizeof(int) * KEEPER_BATCH_FDS)];
-			struct cmsghdr align;
-		} control;
-		int fds[KEEPER_BATCH_FDS];
-		size_t nfds = 0;
-		struct iovec iov = { buf, sizeof(buf) };
-		struct msghdr msg = {
-			.msg_iov = &iov, .msg_iovlen = 1,
-			.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
-		};
-		int fd = -1;
-		const unsigned char *key, *data;
-		ssize_t n;
-		bool batch;
+	struct keeper_msg m;
+	int fds[KEEPER_BATCH_FDS];
+	size_t nfds;
+	int fd = -1, op;
+	const unsigned char *key, *data;
 
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return 0;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-				continue;
-			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
-				if (nfds < KEEPER_BATCH_FDS)
-					memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-		}
-		memcpy(&m, buf, sizeof(m) <= (size_t)n ? sizeof(m) : 0);
-		batch = (size_t)n >= sizeof(m) && m.op == KEEPER_PUTV;
-		if ((size_t)n < sizeof(m) || m.magic != KEEPER_MAGIC || m.key_len > KEEPER_KEY_MAX ||
-		    m.data_len > (batch ? KEEPER_BATCH_MAX : KEEPER_DATA_MAX) ||
-		    (size_t)n != sizeof(m) + m.key_len + m.data_len || (!batch && nfds > 1) ||
-		    (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-			fprintf(stderr, "luod-keeper: malformed message dropped\n");
-			while (nfds)
-				close(fds[--nfds]);
-			continue;
-		}
-		key = buf + sizeof(m);
-		data = key + m.key_len;
-		if (batch) {
-			int r = putv(data, m.data_len, fds, nfds);
+	op = keeper_msg_recv(sock, buf, sizeof(buf), flags, &m, fds, KEEPER_BATCH_FDS, &nfds);
+	if (op == -EBADMSG) {
+		fprintf(stderr, "luod-keeper: malformed message dropped\n");
+		return 0;
+	}
+	if (op < 0)
+		return op == -EAGAIN || op == -EWOULDBLOCK ? -EAGAIN : op;
+	key = buf + sizeof(m);
+	data = key + m.key_len;
+	if (op == KEEPER_PUTV) {
+		int r = putv(data, m.data_len, fds, nfds);
 
-			if (r < 0)
-				fprintf(stderr, "luod-keeper: PUTV: %s: entries may be lost\n",
-					strerror(-r));
-			continue;
-		}
-		if (nfds)
-			fd = fds[0];
-		switch (m.op) {
-		case KEEPER_PUT:
-			if (put(key, m.key_len, data, m.data_len, fd) < 0)
-				fprintf(stderr, "luod-keeper: out of memory: an entry is lost\n");
-			fd = -1;
-			break;
-		case KEEPER_DEL: {
-			struct entry *e = lookup(key, m.key_len, hash_key(key, m.key_len));
+		if (r < 0)
+			fprintf(stderr, "luod-keeper: PUTV: %s: entries may be lost\n", strerror(-r));
+		return 0;
+	}
+	if (nfds)
+		fd = fds[0];
+	switch (op) {
+	case KEEPER_PUT:
+		if (put(key, m.key_len, data, m.data_len, fd) < 0)
+			fprintf(stderr, "luod-keeper: out of memory: an entry is lost\n");
+		fd = -1;
+		break;
+	case KEEPER_DEL: {
+		struct entry *e = lookup(key, m.key_len, hash_key(key, m.key_len));
 
-			if (e)
+		if (e)
+			entry_drop(e);
+		break;
+	}
+	case KEEPER_DELP:
+		del_prefix(key, m.key_len);
+		break;
+	case KEEPER_MARK:
+		for (struct entry *e = k.head; e; e = e->next)
+			e->stale = true;
+		break;
+	case KEEPER_SWEEP:
+		for (struct entry *e = k.head, *next; e; e = next) {
+			next = e->next;
+			if (e->stale)
 				entry_drop(e);
-			break;
 		}
-		case KEEPER_DELP:
-			del_prefix(key, m.key_len);
-			break;
-		case KEEPER_LIST:
-			if (list(sock) < 0)
-				return 0;
-			break;
-		case KEEPER_SYNC:
-			if (send_msg(sock, KEEPER_END, NULL, 0, NULL, 0, -1) < 0)
-				return 0;
-			break;
-		case KEEPER_QUIT:
-			if (fd >= 0)
-				close(fd);
-			return 1;
-		default:
-			fprintf(stderr, "luod-keeper: unknown op %u dropped\n", m.op);
-		}
+		break;
+	case KEEPER_LIST:
+		if (list(sock) < 0)
+			return -EPIPE;
+		break;
+	case KEEPER_SYNC:
+		if (send_msg(sock, KEEPER_END, NULL, 0, NULL, 0, -1) < 0)
+			return -EPIPE;
+		break;
+	case KEEPER_QUIT:
 		if (fd >= 0)
 			close(fd);
+		return 1;
+	default:
+		fprintf(stderr, "luod-keeper: unknown op %u dropped\n", m.op);
 	}
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
+/* Everything the connection has queued, without waiting: 1 on QUIT, else 0. */
+static int drain(int sock)
+{
+	int r;
+
+	while ((r = serve_one(sock, MSG_DONTWAIT)) == 0)
+		;
+	return r == 1;
 }
 
 static struct {
@@ -373,11 +360,42 @@ static int pid_file(char *path, size_t len)
 	return fclose(f) == 0 ? 0 : -EIO;
 }
 
+/* Remove the pid file only if it still names this process: a newer keeper may own it. */
+static void pid_file_remove(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	int pid = -1;
+
+	if (!f)
+		return;
+	if (fscanf(f, "%d", &pid) != 1)
+		pid = -1;
+	fclose(f);
+	if (pid == (int)getpid())
+		unlink(path);
+}
+
+/* A connection from the keeper's own uid, or -1 (a stranger is closed at once). */
+static int accept_peer(int lfd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (c < 0)
+		return -errno;
+	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid()) {
+		close(c);
+		return -EPERM;
+	}
+	return c;
+}
+
 int keeper_main(int argc, char **argv)
 {
 	char pid_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	bool have_pid_file;
-	int lfd = 3;
+	int lfd = 3, peer = -1;
 	sigset_t none;
 
 	(void)argc;
@@ -400,42 +418,59 @@ int keeper_main(int argc, char **argv)
 	fcntl(lfd, F_SETFD, FD_CLOEXEC);
 	have_pid_file = pid_file(pid_path, sizeof(pid_path)) == 0;
 	for (;;) {
-		struct pollfd pfd = { .fd = lfd, .events = POLLIN };
-		struct ucred cred;
-		socklen_t len = sizeof(cred);
-		int quit, c, n;
+		struct pollfd pfd[2] = { { .fd = lfd, .events = POLLIN }, { .fd = peer, .events = POLLIN } };
+		int n, c, r;
 
-		n = poll(&pfd, 1, KEEPER_CHECK_MS);
-		if (n == 0 || (n < 0 && errno == EINTR)) {
-			if (!sock_file_still_ours()) {
+		n = poll(pfd, peer >= 0 ? 2 : 1, KEEPER_CHECK_MS);
+		if (n < 0 && errno != EINTR) {
+			fprintf(stderr, "luod-keeper: poll: %s\n", strerror(errno));
+			break;
+		}
+		if (n <= 0) {
+			if (peer < 0 && !sock_file_still_ours()) {
 				fprintf(stderr, "luod-keeper: %s is gone or another keeper's; exiting\n",
 					sock_file.path);
 				break;
 			}
 			continue;
 		}
-		c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (c < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
+		if (peer >= 0 && pfd[1].revents) {
+			r = serve_one(peer, MSG_DONTWAIT);
+			if (r == 1)
+				break;
+			if (r < 0 && r != -EAGAIN) {
+				close(peer);
+				peer = -1;
+				if (k.count == 0)
+					break;
+			}
+		}
+		if (pfd[0].revents & POLLIN) {
+			c = accept_peer(lfd);
+			if (c == -EINTR || c == -ECONNABORTED || c == -EPERM || c == -EAGAIN)
 				continue;
-			fprintf(stderr, "luod-keeper: accept: %s\n", strerror(errno));
-			break;
+			if (c < 0) {
+				fprintf(stderr, "luod-keeper: accept: %s\n", strerror(-c));
+				break;
+			}
+			/* the one before it: what it queued first, then it is replaced */
+			if (peer >= 0) {
+				if (drain(peer)) {
+					close(c);
+					break;
+				}
+				close(peer);
+			}
+			peer = c;
 		}
-		if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-		    cred.uid != geteuid()) {
-			close(c);
-			continue;
-		}
-		quit = serve(c);
-		close(c);
-		if (quit || k.count == 0)
-			break;
 	}
+	if (peer >= 0)
+		close(peer);
 	while (k.head)
 		entry_drop(k.head);
 	/* the socket file stays: a new keeper unlinks it before binding its own */
 	if (have_pid_file)
-		unlink(pid_path);
+		pid_file_remove(pid_path);
 	close(lfd);
 	return 0;
 }

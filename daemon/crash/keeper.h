@@ -1,26 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The keeper: a tiny process that holds a copy of every preserved fd and
- * the record luod needs to rebuild its sessions, so that a SIGKILL of luod
- * loses nothing (keeper.c is the process, holder.c is luod's side of it,
- * fdstore.c mirrors the same into systemd's fd store).
- *
- * Wire format on the keeper's SOCK_SEQPACKET socket, one message each, in
- * host byte order (both ends are the same machine, usually the same
- * binary): struct keeper_msg, then key_len bytes of key, then data_len
- * bytes of data, with at most one fd in SCM_RIGHTS.
- *   PUT  key data [fd]  store or replace; an fd replaces the one held,
- *                       no fd keeps it
- *   PUTV records        many PUTs in one message (data: records of
- *                       struct keeper_rec, key, data; the fds of the
- *                       records that have one, in order, in SCM_RIGHTS)
- *   DEL  key            drop the entry (and close its fd)
- *   DELP key            drop every entry whose key starts with key
- *   LIST                the keeper answers with one PUT per entry, in the
- *                       order they were first stored, then END
- *   SYNC                the keeper answers END once everything before it
- *                       is done (luod's way to know a DEL has closed an fd)
- *   QUIT                close everything and exit: luod stopped cleanly
+ * luod's side of crash survival: the mirror of everything it holds in the
+ * keeper process (holder.c; the keeper itself is keeper.c, its wire format
+ * keeper_proto.h) and in systemd's fd store (fdstore.c).
  */
 #ifndef LUOD_KEEPER_H
 #define LUOD_KEEPER_H
@@ -29,42 +11,9 @@
 #include <stdint.h>
 
 #include "core/luod.h"
+#include "crash/keeper_proto.h"
 
-enum keeper_op {
-	KEEPER_PUT = 1,
-	KEEPER_DEL,
-	KEEPER_DELP,
-	KEEPER_LIST,
-	KEEPER_SYNC,
-	KEEPER_QUIT,
-	KEEPER_END,
-	KEEPER_PUTV,
-};
-
-#define KEEPER_MAGIC 0x6b70756cu /* "lupk" */
-#define KEEPER_KEY_MAX 128
-#define KEEPER_DATA_MAX (LUO_PAYLOAD_MAX + 256)
-
-struct keeper_msg {
-	uint32_t magic;
-	uint32_t op;
-	uint32_t key_len;
-	uint32_t data_len;
-};
-
-/* One record of a PUTV. */
-struct keeper_rec {
-	uint32_t key_len;
-	uint32_t data_len;
-	uint32_t has_fd;
-};
-
-/* A PUTV stays well inside a SOCK_SEQPACKET message (the default send buffer). */
-#define KEEPER_BATCH_MAX (128 * 1024)
-#define KEEPER_BATCH_FDS 253 /* SCM_MAX_FD */
-
-/* argv[1] is "--keeper": run as the keeper on the listening socket in fd 3. */
-int keeper_main(int argc, char **argv);
+_Static_assert(LUO_PAYLOAD_MAX + 4 + 64 <= KEEPER_DATA_MAX, "a file record fits a keeper entry");
 
 /* ---- holder.c: luod's side ---- */
 /*
@@ -79,20 +28,57 @@ void holder_flush(void);
 /* Around the update's execve: drop what does not cross; put it back on failure. */
 void holder_before_exec(void);
 void holder_exec_failed(void);
+/*
+ * The server's loop watches the keeper connection: fn(fd, true) when there
+ * is one to watch, fn(fd, false) before it is closed; an event on it calls
+ * holder_event(), which replaces the keeper and resyncs at once.
+ */
+void holder_set_watch(void (*fn)(int fd, bool on));
+void holder_event(void);
+/* For STATUS: whether the copy in a keeper is whole, and how often it was not. */
+enum holder_state { HOLDER_OFF = 0, HOLDER_OK = 1, HOLDER_LOST = 2 };
+enum holder_state holder_state(uint64_t *failures);
 
-/* ---- what core, session and file report (no sockets there) ---- */
-void mirror_session(const struct luo_session *s);
-void mirror_session_gone(const struct luo_session *s);
-void mirror_file(const struct luo_file *f);
-void mirror_file_gone(const struct luo_file *f);
+/*
+ * The mirror as an observer of the core (core/observer.h): every session
+ * and file added or gone goes to the keeper and the fd store. main.c
+ * registers it before anything is read.
+ */
+void crash_observe(void);
+void mirror_session(struct luo_session *s);
+void mirror_session_gone(struct luo_session *s);
+void mirror_file(struct luo_file *f);
+void mirror_file_gone(struct luo_file *f);
+
+/* ---- lineage.c: generation, update count and history, for the crash copies ---- */
+struct lineage {
+	bool have;
+	uint64_t generation;
+	uint64_t updates;
+	size_t count;
+	struct luo_msg_history_entry e[LUO_HISTORY_MAX];
+};
+#define LINEAGE_MAX (32 + LUO_HISTORY_MAX * sizeof(struct luo_msg_history_entry))
+size_t lineage_encode(unsigned char *buf, size_t cap); /* LINEAGE_MAX bytes at most */
+bool lineage_changed(void); /* since the last call: then the copies need it again */
+void lineage_forget_sent(void);
+/* Merge one copy into out (the newest wins); -EBADMSG if it does not parse. */
+int lineage_decode(const void *data, size_t len, struct lineage *out);
+/* After every source was read: the core decides state and generation, the history returns. */
+void lineage_adopt(const struct lineage *l, size_t sessions);
 
 /* ---- fdstore.c: systemd's fd store, when $NOTIFY_SOCKET is set ---- */
 bool fdstore_enabled(void);
-void fdstore_put_file(const struct luo_file *f);
-void fdstore_put_session(const struct luo_session *s);
-void fdstore_remove_file(const struct luo_file *f);
-void fdstore_remove_session(const struct luo_session *s);
+/* Each entry once: a session or file already stored is not stored again. */
+void fdstore_put_file(struct luo_file *f);
+void fdstore_put_session(struct luo_session *s);
+void fdstore_remove_file(struct luo_file *f);
+void fdstore_remove_session(struct luo_session *s); /* and its files */
+/* A successor after an update: what it was handed is in the store already. */
+void fdstore_adopt_handover(void);
+void fdstore_put_lineage(const void *data, size_t len); /* replaces the one stored */
+void fdstore_remove_lineage(void);
 /* On a fresh start: take the fds systemd passed back; returns sessions rebuilt. */
-int fdstore_recover(void);
+int fdstore_recover(struct lineage *lineage);
 
 #endif

@@ -95,6 +95,13 @@ void history_cancelled(void)
 	history_add(&e);
 }
 
+void history_restore(const struct luo_msg_history_entry *e, size_t n)
+{
+	ring.first = ring.n = 0;
+	for (size_t i = n > LUO_HISTORY_MAX ? n - LUO_HISTORY_MAX : 0; i < n; i++)
+		history_add(&e[i]);
+}
+
 static void to_record(const struct luo_msg_history_entry *e, fdt64_t *r)
 {
 	r[0] = cpu_to_fdt64(e->generation);

@@ -15,6 +15,9 @@ void history_add(const struct luo_msg_history_entry *e);
 size_t history_count(void);
 const struct luo_msg_history_entry *history_at(size_t i);
 
+/* The whole ring replaced by n entries, oldest first (a crash copy given back). */
+void history_restore(const struct luo_msg_history_entry *e, size_t n);
+
 /* The handover's /history node: written into a sequential-write FDT, read back. */
 int history_fdt_write(void *fdt);
 /* Takes what a valid /history holds; a missing or malformed one leaves the ring empty. */

@@ -192,6 +192,7 @@ static int op_status(const struct conn *c)
 					st.memfd_bytes += file_size(s->files[i]);
 		}
 	}
+	st.keeper = (uint32_t)holder_state(&st.keeper_failures);
 	memcpy(reply.body, &st, sizeof(st));
 	reply.len = sizeof(st);
 	return 0;

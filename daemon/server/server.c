@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "server/server.h"
+#include "core/observer.h"
 #include "crash/keeper.h"
 #include "server/limit.h"
 #include "server/request.h"
@@ -39,8 +40,8 @@
 struct server srv = { .event_chan = -1 };
 struct reply reply = { .chan = -1 };
 
-/* The listening socket and the signalfd are told apart from connections by these tags. */
-static int tag_listen, tag_signal;
+/* The listening socket, the signalfd and the keeper are told apart from connections by these tags. */
+static int tag_listen, tag_signal, tag_keeper;
 
 static unsigned char request[sizeof(struct luo_msg_hdr) + LUO_MSG_MAX] __attribute__((aligned(8)));
 
@@ -51,6 +52,15 @@ static int epoll_set(int op, int fd, uint32_t events, void *ptr)
 	struct epoll_event ev = { .events = events, .data.ptr = ptr };
 
 	return epoll_ctl(srv.epfd, op, fd, &ev) < 0 ? -errno : 0;
+}
+
+/* The keeper connection (holder.c) in the loop: its hang-up is noticed at once. */
+static void keeper_watch(int fd, bool on)
+{
+	if (on)
+		epoll_set(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP, &tag_keeper);
+	else
+		epoll_ctl(srv.epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
 struct conn *conn_new(int fd, bool is_session)
@@ -579,6 +589,9 @@ static void answer_update(const struct luod_config *cfg)
 		 (double)rep.blackout_ns / 1e6);
 }
 
+/* The server's STATUS= line and state file follow every change (core/observer.h). */
+static const struct luo_observer server_observer = { .changed = core_changed };
+
 int luod_serve(const struct luod_config *cfg)
 {
 	struct epoll_event evs[64];
@@ -586,7 +599,7 @@ int luod_serve(const struct luod_config *cfg)
 
 	srv.cfg = cfg;
 	srv.last_state = luo_core.state;
-	luo_core.changed = core_changed;
+	core_observe(&server_observer);
 	luo_core.detach = session_detached;
 	luo_core.participant_send = participant_send;
 	r = signals_setup();
@@ -605,6 +618,7 @@ int luod_serve(const struct luod_config *cfg)
 	    (r = epoll_set(EPOLL_CTL_ADD, srv.signal_fd, EPOLLIN, &tag_signal)) < 0)
 		return r;
 
+	holder_set_watch(keeper_watch);
 	if (cfg->update)
 		answer_update(cfg); /* writes the state file first, once */
 	else
@@ -649,11 +663,13 @@ int luod_serve(const struct luod_config *cfg)
 				void *p = evs[i].data.ptr;
 				bool hup = evs[i].events & (EPOLLHUP | EPOLLERR);
 
-				if (p == &tag_listen || p == &tag_signal) {
+				if (p == &tag_listen || p == &tag_signal || p == &tag_keeper) {
 					if (pass == 1 && p == &tag_listen)
 						accept_all();
-					else if (pass == 1)
+					else if (pass == 1 && p == &tag_signal)
 						signal_read();
+					else if (pass == 0 && p == &tag_keeper)
+						holder_event(); /* before any request: the copy is whole again */
 				} else if (hup == (pass == 0)) {
 					conn_event(p, evs[i].events);
 				}

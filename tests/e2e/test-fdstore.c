@@ -13,12 +13,16 @@
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kcmp.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -53,14 +57,35 @@ static int store_find(const char *name)
 	return -1;
 }
 
+/* FDSTOREREMOVE: every entry of that name goes, as systemd does it. */
 static void store_remove(const char *name)
 {
-	int i = store_find(name);
+	int i;
 
-	if (i < 0)
-		return;
-	close(store[i].fd);
-	store[i] = store[--nstore];
+	while ((i = store_find(name)) >= 0) {
+		close(store[i].fd);
+		store[i] = store[--nstore];
+	}
+}
+
+/* systemd keeps one entry per open file (same_fd()), whatever the name, and several per name. */
+static bool store_has_file(int fd)
+{
+	pid_t self = getpid();
+
+	for (size_t i = 0; i < nstore; i++)
+		if (syscall(SYS_kcmp, self, self, KCMP_FILE, store[i].fd, fd) == 0)
+			return true;
+	return false;
+}
+
+static size_t store_count(const char *name)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < nstore; i++)
+		n += !strcmp(store[i].name, name);
+	return n;
 }
 
 /* One "KEY=VALUE\n..." field of a notification, or NULL. */
@@ -128,9 +153,7 @@ static void *manager(void *arg)
 			pthread_cond_broadcast(&synced);
 		} else if (field(msg, "FDSTORE", flag, sizeof(flag)) && !strcmp(flag, "1") &&
 			   field(msg, "FDNAME", name, sizeof(name)) && fd >= 0) {
-			/* luod stores a name again only to replace it */
-			store_remove(name);
-			if (nstore < MAX_STORE) {
+			if (!store_has_file(fd) && nstore < MAX_STORE) {
 				snprintf(store[nstore].name, sizeof(store[nstore].name), "%s", name);
 				store[nstore++].fd = fd;
 				fd = -1;
@@ -258,16 +281,13 @@ static void start_with_store(struct luod_proc *d)
 	fail_msg("luod did not come back (log: %s)", d->log);
 }
 
-static void test_fd_store_recovers_everything(void **state)
+static pthread_t reader;
+
+/* The test becomes the service manager: $NOTIFY_SOCKET, luod without its own keeper. */
+static void manager_start(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct luod_proc d;
-	pthread_t reader;
-	int dev, web, none, gone, h, fd, mfd, p[2], efd, extra, status;
-	char buf[64] = "";
-	uint64_t count = 0;
 
-	(void)state;
 	snprintf(notify_path, sizeof(notify_path), "/tmp/luo-notify.%d", (int)getpid());
 	unlink(notify_path);
 	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -277,6 +297,29 @@ static void test_fd_store_recovers_everything(void **state)
 	assert_int_equal(pthread_create(&reader, NULL, manager, NULL), 0);
 	setenv("NOTIFY_SOCKET", notify_path, 1);
 	setenv("LUOD_NO_KEEPER", "1", 1);
+}
+
+static void manager_stop(void)
+{
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("LUOD_NO_KEEPER");
+	to_manager("X_QUIT=1");
+	pthread_join(reader, NULL);
+	close(notify_fd);
+	unlink(notify_path);
+	while (nstore)
+		close(store[--nstore].fd);
+}
+
+static void test_fd_store_recovers_everything(void **state)
+{
+	struct luod_proc d;
+	int dev, web, none, gone, h, fd, mfd, p[2], efd, extra, status;
+	char buf[64] = "";
+	uint64_t count = 0;
+
+	(void)state;
+	manager_start();
 	luod_start(&d, NULL);
 
 	dev = e2e_open(&d);
@@ -306,7 +349,9 @@ static void test_fd_store_recovers_everything(void **state)
 	assert_true(stored("f", "0000000000000002", "web"));
 	assert_true(stored("f", "0000000000000003", "web"));
 	assert_false(stored("f", "0000000000000004", "web"));
-	assert_int_equal(nstore, 5);
+	/* and the generation, update count and history, in one entry */
+	assert_true(store_find("luo-g-lineage") >= 0);
+	assert_int_equal(nstore, 5 + 1);
 	pthread_mutex_unlock(&lock);
 
 	/* the crash: systemd keeps the store, the service comes back with it */
@@ -347,20 +392,21 @@ static void test_fd_store_recovers_everything(void **state)
 	e2e_barrier(&d);
 	close(dev);
 
-	/* finished: nothing is left in the store */
+	/* finished: nothing is left in the store but the generation's record */
 	drain();
 	pthread_mutex_lock(&lock);
-	assert_int_equal(nstore, 0);
+	assert_true(store_find("luo-g-lineage") >= 0);
+	assert_int_equal(nstore, 1);
 	pthread_mutex_unlock(&lock);
 	e2e_assert_state(&d, "normal");
 
 	luod_stop(&d);
-	unsetenv("NOTIFY_SOCKET");
-	unsetenv("LUOD_NO_KEEPER");
-	to_manager("X_QUIT=1");
-	pthread_join(reader, NULL);
-	close(notify_fd);
-	unlink(notify_path);
+	/* a clean stop lets everything go: that record too */
+	drain();
+	pthread_mutex_lock(&lock);
+	assert_int_equal(nstore, 0);
+	pthread_mutex_unlock(&lock);
+	manager_stop();
 	close(p[1]);
 	close(mfd);
 	close(p[0]);
@@ -368,8 +414,131 @@ static void test_fd_store_recovers_everything(void **state)
 	close(extra);
 }
 
+
+/* A frozen session held by luod: n pattern memfds under tokens 1..n. */
+static void held_session(const struct luod_proc *d, const char *name, int n, uint32_t seed)
+{
+	int dev = e2e_open(d), s = luo_create_session(dev, name);
+
+	assert_true(s >= 0);
+	for (int i = 0; i < n; i++) {
+		int fd = memfd_pattern(name, 4096, seed + (uint32_t)i);
+
+		assert_int_equal(luo_session_preserve_fd(s, fd, (uint64_t)i + 1), 0);
+		close(fd);
+	}
+	assert_int_equal(luo_session_set_event(s, LUO_EVENT_FREEZE), 0);
+	close(s);
+	e2e_barrier(d);
+	close(dev);
+}
+
+static void check_session(const struct luod_proc *d, const char *name, int n, uint32_t seed)
+{
+	int dev = e2e_open(d), s = luo_retrieve_session(dev, name);
+
+	if (s < 0)
+		fail_msg("session %s: %s (log %s)", name, strerror(-s), d->log);
+	for (int i = 0; i < n; i++) {
+		int fd = luo_session_retrieve_fd(s, (uint64_t)i + 1);
+
+		assert_true(fd >= 0);
+		assert_true(memfd_pattern_ok(fd, 4096, seed + (uint32_t)i));
+		close(fd);
+	}
+	assert_int_equal(luo_session_finish(s), 0);
+	close(s);
+	close(dev);
+}
+
+static size_t stored_now(void)
+{
+	size_t n;
+
+	drain();
+	pthread_mutex_lock(&lock);
+	n = nstore;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+static void crash_with_store(struct luod_proc *d)
+{
+	int status;
+
+	assert_int_equal(kill(d->pid, SIGKILL), 0);
+	assert_int_equal(waitpid(d->pid, &status, 0), d->pid);
+	start_with_store(d);
+}
+
+/*
+ * The store kept exactly: one entry per session and per file, none more
+ * after each of several crashes; a session released by the second update
+ * leaves it whole (files too), so no crash brings it back; a handover the
+ * successor refuses removes nothing of the predecessor's.
+ */
+static void test_fd_store_exact(void **state)
+{
+	struct luod_proc d;
+	char out[8192];
+	size_t want;
+
+	(void)state;
+	manager_start();
+	luod_start(&d, NULL);
+	held_session(&d, "a", 2, 10);
+	held_session(&d, "b", 1, 20);
+	want = 2 + 3 + 1; /* two stand-ins, three files, the lineage */
+	assert_int_equal(stored_now(), want);
+	for (int i = 0; i < 3; i++) {
+		crash_with_store(&d);
+		assert_int_equal(luod_status_field(&d, "sessions"), 2);
+		assert_int_equal(stored_now(), want); /* no growth */
+	}
+	pthread_mutex_lock(&lock);
+	assert_int_equal(store_count("luo-g-lineage"), 1);
+	pthread_mutex_unlock(&lock);
+	check_session(&d, "b", 1, 20);
+	assert_int_equal(stored_now(), want - 2);
+
+	/* incoming "a" is released by the second update: all of it leaves the store */
+	luod_update(&d, NULL);
+	luod_update(&d, NULL);
+	assert_false(e2e_session_listed(&d, "a"));
+	assert_int_equal(stored_now(), 1);
+	crash_with_store(&d);
+	assert_false(e2e_session_listed(&d, "a")); /* not resurrected, as uid 0 or otherwise */
+	assert_int_equal(luod_status_field(&d, "sessions"), 0);
+	assert_int_equal(luod_status_field(&d, "updates"), 2); /* kept in the store */
+
+#ifdef LUO_FAULT_INJECTION
+	{
+		char wrapper[PATH_MAX + 16];
+		FILE *f;
+
+		/* a successor that refuses the handover: an allocation fails while it reads it */
+		held_session(&d, "c", 2, 30);
+		assert_int_equal(stored_now(), 1 + 3);
+		snprintf(wrapper, sizeof(wrapper), "%s/refusing-luod", d.dir);
+		f = fopen(wrapper, "w");
+		assert_non_null(f);
+		fprintf(f, "#!/bin/sh\nLUOD_FAULT=alloc:2 exec %s \"$@\"\n", getenv("LUOD"));
+		fclose(f);
+		assert_int_equal(chmod(wrapper, 0755), 0);
+		assert_true(luoctl(&d, out, sizeof(out), "update", "--exec", wrapper, NULL) != 0);
+		assert_int_equal(e2e_wait(d.pid), 1); /* it refused and exited */
+		assert_int_equal(stored_now(), 1 + 3); /* the predecessor's entries are all there */
+		start_with_store(&d);
+		check_session(&d, "c", 2, 30);
+	}
+#endif
+	luod_stop(&d);
+	manager_stop();
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_fd_store_recovers_everything),
+	cmocka_unit_test(test_fd_store_exact),
 };
 
 LUO_TEST_MAIN("e2e-fdstore", tests, NULL, NULL)

@@ -6,6 +6,12 @@
 
 #include "luoctl.h"
 
+/* The crash copy in luod's keeper (luod(8)): "off", "ok" or "lost". */
+static const char *keeper_name(uint32_t k)
+{
+	return k == 1 ? "ok" : k == 2 ? "lost" : "off";
+}
+
 int cmd_status(const struct luoctl_command *cmd, int argc, char **argv)
 {
 	struct luo_msg_status st = { 0 };
@@ -32,11 +38,12 @@ int cmd_status(const struct luoctl_command *cmd, int argc, char **argv)
 		       "\"incoming_sessions\": %u, \"files\": %" PRIu64 ", \"updates\": %" PRIu64
 		       ", \"participants\": %u, \"memfd_bytes\": %" PRIu64
 		       ", \"pid\": %u, \"uptime_ms\": %" PRIu64 ", \"backend\": \"%s\""
-		       ", \"instance\": \"%016" PRIx64 "\", \"predecessor\": \"%016" PRIx64 "\"",
+		       ", \"instance\": \"%016" PRIx64 "\", \"predecessor\": \"%016" PRIx64 "\""
+		       ", \"keeper\": \"%s\", \"keeper_failures\": %" PRIu64,
 		       state_name(st.state), st.generation, st.sessions, st.incoming_sessions, st.files,
 		       st.updates, st.participants, st.memfd_bytes, st.pid, st.uptime_ns / 1000000,
 		       ks.backend == LUO_BACKEND_KERNEL ? "kernel" : "userspace", st.instance,
-		       st.predecessor);
+		       st.predecessor, keeper_name(st.keeper), st.keeper_failures);
 		/* no kernel LUO behind the userspace backend: no number to tell */
 		if (ks.backend == LUO_BACKEND_KERNEL) {
 			ks.session_name[LUO_NAME_MAX - 1] = '\0';
@@ -72,6 +79,10 @@ int cmd_status(const struct luoctl_command *cmd, int argc, char **argv)
 	printf("participants: %u\n", st.participants);
 	printf("updates:     %" PRIu64 "\n", st.updates);
 	printf("luod pid:    %u, up %.1f s\n", st.pid, (double)st.uptime_ns / 1e9);
+	printf("keeper:      %s", keeper_name(st.keeper));
+	if (st.keeper_failures)
+		printf(" (lost %" PRIu64 " times)", st.keeper_failures);
+	printf("\n");
 	printf("instance:    %016" PRIx64, st.instance);
 	if (st.predecessor)
 		printf(" (updated from %016" PRIx64 ")", st.predecessor);
