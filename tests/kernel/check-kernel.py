@@ -502,14 +502,22 @@ def check_backend(tap, vm, binaries):
            "pipe with 10 bytes" in again,
            "a luod update and a workload restart keep all three (memfd checksum, a connection "
            "accepted on the listener, the pipe's bytes)", log_tail)
+    crash = first("CRASH-AGAIN ", b3) or ""
+    st_crash = st3[1] if len(st3) >= 2 else {}
+    tap.ok(crash.startswith("KEPT memfd %s" % created) and "pipe with 10 bytes" in crash and
+           st_crash.get("kernel_mode") == "device" and st_crash.get("kernel_sessions") == 1,
+           "luod killed (SIGKILL): the keeper gives all three back, and the new luod makes its "
+           "kernel session again (kernel_mode %s)" % st_crash.get("kernel_mode"), log_tail)
+    tap.ok("EXEC-HELD" in b3, "luoctl exec --create --listen tcp:127.0.0.1:8080 leaves its "
+           "listener held by luod", log_tail)
     refused, eexist = first("REFUSED ", b3) or "", first("EEXIST ", b3) or ""
     tap.ok("Exec format error" in refused and "File exists" in eexist,
            "luod refuses a non-kernel for --kernel (ENOEXEC) and a second session of a held "
            "name (EEXIST), and keeps serving", log_tail)
     now = st3[-1].get("kexec_now") if st3 else None
-    tap.ok(now == {"kernel": 1, "recreated": 1, "not_carried": 1},
-           "luoctl status before the kexec: it would carry 1 memfd, re-create 1 listener, "
-           "leave 1 file (got %s)" % now, log_tail)
+    tap.ok(now == {"kernel": 1, "recreated": 2, "not_carried": 1},
+           "luoctl status before the kexec: it would carry 1 memfd, re-create 2 listeners "
+           "(the workload's and luoctl exec's), leave 1 file (got %s)" % now, log_tail)
     boots = [l for l in vm if l.startswith("BOOT ")]
     # init.sh kexecs by itself only after a step gave up ("KEXEC n"): not from boot 3 on
     tap.ok("UPDATE 4" in b3 and "UPDATE 5" in b4 and "BOOT %d" % len(SCHEDULE) in boots and
@@ -517,7 +525,7 @@ def check_backend(tap, vm, binaries):
            not any(l.startswith("FAIL") for l in d),
            "luoctl update --kernel kexecs into the next kernel, twice", log_tail)
 
-    def after_kexec(lines, tag, want_sum, num, mode, what):
+    def after_kexec(lines, tag, want_sum, num, mode, what, recreated):
         st = statuses(lines)
         after = files(first("SHOW3%s " % tag, lines))
         tap.ok(after.get(1, (None,))[0] == "kernel" and
@@ -539,18 +547,30 @@ def check_backend(tap, vm, binaries):
                "%s: the pipe's retrieve answers ENOLINK (not carried), twice" % what, log_tail)
         s0 = st[0] if st else {}
         tap.ok(s0.get("kernel_liveupdate_num") == num and
-               s0.get("last_kexec") == {"carried": 1, "recreated": 1, "not_carried": 1} and
+               s0.get("last_kexec") == {"carried": 1, "recreated": recreated,
+                                        "not_carried": 1} and
                s0.get("kernel_mode") == mode,
                "%s: luoctl status: kernel_liveupdate_num %s (want %d), last kexec %s (want 1 "
-               "carried, 1 re-created, 1 not carried), kernel_mode %s (want %s)" %
-               (what, s0.get("kernel_liveupdate_num"), num, s0.get("last_kexec"),
+               "carried, %d re-created, 1 not carried), kernel_mode %s (want %s)" %
+               (what, s0.get("kernel_liveupdate_num"), num, s0.get("last_kexec"), recreated,
                 s0.get("kernel_mode"), mode), log_tail)
 
-    after_kexec(b4, "", created, len(SCHEDULE) - 2, "device", "after the kexec")
-    hist = first("HISTORY ", b4) or ""
-    tap.ok('"generation"' in hist and hist.count('"outcome": "ok"') >= 2,
-           "luoctl history after the kexec: luod's own update and the kexec", hist + "\n" +
-           log_tail)
+    after_kexec(b4, "", created, len(SCHEDULE) - 2, "device", "after the kexec", 2)
+    web = files(first("SHOW-WEB ", b4))
+    tap.ok(web == {0: ("re-created", 0)} and
+           (first("EXEC ", b4) or "").endswith("SERVED hello after the kexec"),
+           "a luoctl exec server comes back on the same port after the kexec: its listener "
+           "re-created, the client that connected during the boot served", "show %s\n%s" %
+           (web, log_tail))
+    try:
+        hist = json.loads(first("HISTORY ", b4) or "{}").get("history", [])
+    except ValueError:
+        hist = []
+    # (luod's own update before it is not there: a crash recovery starts the history anew)
+    tap.ok(any(h.get("outcome") == "ok" and h.get("sessions") == 2 and h.get("files") == 3 and
+               h.get("blackout_ms", 0) > 0 for h in hist),
+           "luoctl history after the kexec: the kexec, 2 sessions, 3 files carried or "
+           "re-created, its blackout", "%s\n%s" % (hist, log_tail))
     st4 = statuses(b4)
     given = st4[-1] if len(st4) >= 3 else {}
     tap.ok(given.get("kernel_mode") == "systemd" and given.get("kernel_session") == "luod-sd",
@@ -559,7 +579,7 @@ def check_backend(tap, vm, binaries):
            (given.get("kernel_mode"), given.get("kernel_session")), log_tail)
     # back from the given session luod finishes it and makes its next one through the device
     after_kexec(b5, "-SD", first("SD-CREATED ", b4), len(SCHEDULE) - 1, "device",
-                "after a kexec in the given session")
+                "after a kexec in the given session", 1)
 
 
 def main():

@@ -111,6 +111,18 @@ case $1 in
 	say "LUOD-UPDATED"
 	out=$(kernel-workload again "$sum") || fail "workload again: $out"
 	say "AGAIN $out"
+	# luod killed: the keeper gives the session back, luod makes a new kernel session
+	kill -9 "$luod_pid"
+	wait "$luod_pid" 2>/dev/null
+	rm -f "$LUO_SOCKET"
+	start_luod
+	status
+	out=$(kernel-workload again "$sum") || fail "workload again after the crash: $out"
+	say "CRASH-AGAIN $out"
+	# a socket-activated server's listener, held by luod while no server runs
+	out=$(luoctl exec --session web --create --listen tcp:127.0.0.1:8080 -- true 2>&1) ||
+		fail "luoctl exec: $out"
+	say "EXEC-HELD"
 	# bad input is refused and costs luod nothing: the session stays held
 	out=$(luoctl update --kernel /luo/luod-demo.sh 2>&1) &&
 		fail "a shell script was loaded as a kernel"
@@ -124,6 +136,11 @@ case $1 in
 2)
 	start_luod
 	after_kexec ""
+	# the luoctl exec server comes back on the same port: a client is already waiting
+	out=$(kernel-workload client 8080) || fail "client of the exec server: $out"
+	st=$(luoctl show web --json) && say "SHOW-WEB $(echo "$st" | tr -d '\n')"
+	out=$(luoctl exec --session web -- kernel-workload serve 2>&1) || fail "luoctl exec: $out"
+	say "EXEC $out"
 	luoctl history --json >/tmp/h 2>&1 && say "HISTORY $(tr -d '\n' </tmp/h)"
 	# now as systemd 262 runs a unit with LUOSession=luod-sd
 	stop_luod

@@ -17,13 +17,16 @@
  *       checks each (checksum; a connection it makes itself is accepted;
  *       the pipe still holds PIPE_DATA), then finishes the session and
  *       hands the same fds on in a new one, frozen, for the kexec.
- *   kernel-workload client
- *       connects to 127.0.0.1:PORT, sends CLIENT_DATA, exits: before the
- *       workload after the kexec has retrieved anything.
+ *   kernel-workload client [PORT]
+ *       connects to 127.0.0.1:PORT (7070), sends CLIENT_DATA, exits: before
+ *       the workload after the kexec has retrieved anything.
  *   kernel-workload verify HEX
  *       after the kexec: the memfd with its checksum; the listener on the
  *       same port with the client's connection waiting in its backlog; the
  *       pipe refused with ENOLINK (not carried); then finish.
+ *   kernel-workload serve
+ *       a socket-activated server under `luoctl exec`: accepts one
+ *       connection on fd 3 (LISTEN_FDS), prints "SERVED <what it sent>".
  *   kernel-workload sd-exec NAME create|retrieve LUOD [ARGS...]
  *       what systemd does for a unit with LUOSession=: opens
  *       /dev/liveupdate, creates (or, after a kexec, retrieves) kernel
@@ -119,11 +122,12 @@ static int accept_one(int l, char *got, size_t len)
 	return 0;
 }
 
-static int connect_send(const char *data)
+static int connect_send_port(const char *data, int port)
 {
 	struct sockaddr_in a = loopback();
 	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
+	a.sin_port = htons((uint16_t)port);
 	if (c < 0)
 		return -errno;
 	if (connect(c, (struct sockaddr *)&a, sizeof(a)) < 0 ||
@@ -134,6 +138,11 @@ static int connect_send(const char *data)
 		return r;
 	}
 	return c;
+}
+
+static int connect_send(const char *data)
+{
+	return connect_send_port(data, PORT);
 }
 
 /* The three files into session s, frozen: luod holds it once this process exits. */
@@ -231,14 +240,14 @@ static int again(int dev, const char *want)
 	return 0;
 }
 
-static int client(void)
+static int client(int port)
 {
-	int c = connect_send(CLIENT_DATA);
+	int c = connect_send_port(CLIENT_DATA, port);
 
 	if (c < 0)
 		return fail("connecting after the kexec", c);
 	close(c); /* what it sent waits in the backlog with the connection */
-	printf("CONNECTED to port %d\n", PORT);
+	printf("CONNECTED to port %d\n", port);
 	return 0;
 }
 
@@ -291,6 +300,22 @@ static int verify(int dev, const char *want)
 	return 0;
 }
 
+static int serve(void)
+{
+	const char *n = getenv("LISTEN_FDS");
+	char got[64];
+	int r;
+
+	if (!n || atoi(n) < 1)
+		return fail("serve: no LISTEN_FDS", ENOENT);
+	r = accept_one(3, got, sizeof(got));
+	if (r < 0)
+		return fail("serve: accepting on fd 3", r);
+	got[strcspn(got, "\n")] = '\0';
+	printf("SERVED %s\n", got);
+	return 0;
+}
+
 /* systemd's side of LUOSession=, as far as luod can tell: a session fd at 3 and its name. */
 static int sd_exec(int argc, char **argv)
 {
@@ -334,7 +359,9 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!strcmp(argv[1], "client"))
-		return client();
+		return client(argc > 2 ? atoi(argv[2]) : PORT);
+	if (!strcmp(argv[1], "serve"))
+		return serve();
 	if (!strcmp(argv[1], "sd-exec"))
 		return argc < 5 ? fail("usage", EINVAL) : sd_exec(argc, argv);
 	dev = luo_open(NULL);

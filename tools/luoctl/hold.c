@@ -17,7 +17,9 @@
  * are gone with it, which is why it does nothing else in between.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -64,7 +66,11 @@ int hold_generation(int dev, uint64_t *generation)
 	return 0;
 }
 
-/* The tokens of session name, in preservation order, appended to h (fds -1). */
+/*
+ * The tokens of session name, in preservation order, appended to h (fds -1).
+ * A file that did not cross a kexec (luod's kernel backend answers ENOLINK
+ * for it) is left out, and said so: the session is made afresh without it.
+ */
 static int list_tokens(struct hold *h)
 {
 	struct luo_msg_show req = { 0 };
@@ -88,6 +94,11 @@ static int list_tokens(struct hold *h)
 			struct luo_msg_file_info fi;
 
 			memcpy(&fi, e + i * sizeof(fi), sizeof(fi));
+			if (fi.retrieve_error == -ENOLINK) {
+				fprintf(stderr, "luoctl: session %s token %" PRIu64 ": not carried "
+					"across the kexec (ENOLINK); left out\n", h->name, fi.token);
+				continue;
+			}
 			if (h->n == h->cap && (r = grow(h)) < 0)
 				return r;
 			h->fds[h->n] = -1;
