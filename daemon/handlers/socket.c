@@ -21,12 +21,18 @@
  * the same peer (a peer that went away meanwhile is not a change of the
  * socket itself).
  *
- * Payload v1: struct socket_record below, addresses at their full size
- * (the layout of the first luod; kept, so its handovers still read).
+ * Payload v2 ("luo,socket-v2"): the six 32-bit fields of struct
+ * socket_record below, then local_len bytes of the local address and
+ * peer_len bytes of the peer's: 40 bytes for a TCP listener on IPv4, so
+ * that 10,000 of them stay under 256 bytes each in luod. Payload v1
+ * ("luo,socket-v1", what an older luod wrote, still read): the whole
+ * struct, both addresses at their full 128 bytes. The lengths tell the
+ * two apart (a v2 record is never 280 bytes: no address is 128 long).
  */
 #include <errno.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -47,6 +53,25 @@ struct socket_record {
 	struct sockaddr_storage local;
 	struct sockaddr_storage peer;
 };
+
+#define RECORD_HEAD offsetof(struct socket_record, local) /* the six fields */
+
+/* The v2 payload of rec: its head, then the addresses at their own lengths. */
+static int socket_encode(struct luo_file *file, const struct socket_record *rec)
+{
+	unsigned char buf[sizeof(*rec)];
+
+	size_t len = RECORD_HEAD + rec->local_len + rec->peer_len;
+
+	memcpy(buf, rec, RECORD_HEAD);
+	memcpy(buf + RECORD_HEAD, &rec->local, rec->local_len);
+	memcpy(buf + RECORD_HEAD + rec->local_len, &rec->peer, rec->peer_len);
+	if (file->payload && file->payload_len == len) {
+		memcpy(file->payload, buf, len); /* freeze, nothing moved: no allocation */
+		return 0;
+	}
+	return file_set_payload(file, buf, len);
+}
 
 static int getint(int fd, int opt, int32_t *v)
 {
@@ -193,7 +218,7 @@ static int socket_preserve(struct luo_file *file)
 		r = socket_read_state(file->fd, &rec);
 	if (r < 0)
 		return r;
-	return file_set_payload(file, &rec, sizeof(rec));
+	return socket_encode(file, &rec);
 }
 
 static int socket_decode(const struct luo_file *file, struct socket_record *rec);
@@ -209,8 +234,7 @@ static int socket_freeze(struct luo_file *file)
 	r = socket_read_state(file->fd, &rec);
 	if (r < 0)
 		return r;
-	memcpy(file->payload, &rec, sizeof(rec));
-	return 0;
+	return socket_encode(file, &rec);
 }
 
 /* For file_restore(): getsockopt() tells a socket without the fstat(). */
@@ -245,11 +269,23 @@ static const char *family_name(int32_t family)
 
 static int socket_decode(const struct luo_file *file, struct socket_record *rec)
 {
-	if (file->payload_len != sizeof(*rec))
+	size_t len = file->payload_len;
+
+	if (len < RECORD_HEAD)
 		return -EINVAL;
-	memcpy(rec, file->payload, sizeof(*rec));
-	if (rec->local_len > sizeof(rec->local) || rec->peer_len > sizeof(rec->peer))
+	if (len == sizeof(*rec)) { /* v1 */
+		memcpy(rec, file->payload, sizeof(*rec));
+		if (rec->local_len > sizeof(rec->local) || rec->peer_len > sizeof(rec->peer))
+			return -EINVAL;
+		return 0;
+	}
+	memset(rec, 0, sizeof(*rec));
+	memcpy(rec, file->payload, RECORD_HEAD);
+	if (rec->local_len > sizeof(rec->local) || rec->peer_len > sizeof(rec->peer) ||
+	    len != RECORD_HEAD + rec->local_len + rec->peer_len)
 		return -EINVAL;
+	memcpy(&rec->local, file->payload + RECORD_HEAD, rec->local_len);
+	memcpy(&rec->peer, file->payload + RECORD_HEAD + rec->local_len, rec->peer_len);
 	return 0;
 }
 
@@ -312,7 +348,8 @@ static uint64_t socket_size(const struct luo_file *file)
 
 const struct luo_file_handler luo_socket_handler = {
 	.name = "socket",
-	.compatible = "luo,socket-v1",
+	.compatible = "luo,socket-v2",
+	.compatible_old = "luo,socket-v1",
 	.type = S_IFSOCK,
 	.can_preserve = socket_can_preserve,
 	.is_type = socket_is_type,

@@ -10,7 +10,7 @@
  *       luod { listen-fd; [listen-activated;] reply-fd; marks = /bits/ 64 <...>;
  *              updates = /bits/ 64 <n>; instance = /bits/ 64 <id>; };
  *       sessions { <name> { name = "..."; uid = <u>;
- *                           handlers = "luo,memfd-v2", "luo,socket-v1", ...;
+ *                           handlers = "luo,memfd-v2", "luo,socket-v2", ...;
  *                           files = [records]; payloads = [bytes]; }; };
  *       participants { }; flb { }; history { }; };
  *

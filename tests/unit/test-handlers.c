@@ -512,6 +512,57 @@ static void test_socket(void **state)
 	close(u);
 }
 
+/*
+ * The socket payload: v2 keeps each address at its own length (40 bytes
+ * for a TCP listener on IPv4); a v1 payload, as an older luod wrote it
+ * (both addresses at 128 bytes), is still read and checked; a v2 payload
+ * whose lengths do not add up is refused.
+ */
+static void test_socket_payloads(void **state)
+{
+	struct {
+		int32_t family, type, protocol;
+		uint32_t flags, local_len, peer_len;
+		struct sockaddr_storage local, peer;
+	} v1 = { .family = AF_INET, .type = SOCK_STREAM, .protocol = IPPROTO_TCP,
+		 .flags = 0x1 /* listening */ };
+	const struct luo_file_handler *h = &luo_socket_handler;
+	int a = tcp_bound(SOCK_STREAM), b = tcp_bound(SOCK_STREAM), sv[2];
+	struct luo_file file = { .token = 10, .fd = a };
+	socklen_t len = sizeof(v1.local);
+
+	(void)state;
+	do_listen(a);
+	do_listen(b);
+	assert_int_equal(h->preserve(&file), 0);
+	assert_int_equal(h->freeze(&file), 0);
+	assert_int_equal(file.payload_len, 24 + sizeof(struct sockaddr_in));
+	assert_int_equal(h->retrieve(&file), 0);
+	file.payload[16] = 200; /* local_len past what the payload holds */
+	assert_int_equal(h->retrieve(&file), -EINVAL);
+
+	assert_int_equal(getsockname(a, (struct sockaddr *)&v1.local, &len), 0);
+	v1.local_len = len;
+	assert_int_equal(file_set_payload(&file, &v1, sizeof(v1)), 0);
+	assert_int_equal(file.payload_len, 280);
+	assert_int_equal(h->retrieve(&file), 0);
+	file.fd = b; /* another port */
+	assert_int_equal(h->retrieve(&file), -EIO);
+	free(file.payload);
+
+	/* connected: local and peer, each at its length */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	file = (struct luo_file){ .token = 11, .fd = sv[0] };
+	assert_int_equal(h->preserve(&file), 0);
+	assert_true(file.payload_len >= 24 && file.payload_len < 280);
+	assert_int_equal(h->retrieve(&file), 0);
+	free(file.payload);
+	close(sv[0]);
+	close(sv[1]);
+	close(a);
+	close(b);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_table),
 	cmocka_unit_test(test_pipe),
@@ -520,6 +571,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_memfd),
 	cmocka_unit_test(test_regular),
 	cmocka_unit_test(test_socket),
+	cmocka_unit_test(test_socket_payloads),
 };
 
 LUO_TEST_MAIN("unit-handlers", tests, setup, teardown)
