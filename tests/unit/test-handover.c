@@ -551,11 +551,17 @@ static void test_v1_fixture(void **state)
 	 * retrieve checks each fd against its record, which names the memfd's
 	 * and pipe's inodes and the eventfd's id as luod held them when the
 	 * blob was written: these fds are others of the same kind, and each is
-	 * refused as a wrong fd must be (the records were read, field by field)
+	 * refused as a wrong fd must be (the records were read, field by
+	 * field); an eventfd id is a small number the kernel hands out again,
+	 * so this eventfd may carry the recorded one
 	 */
 	assert_int_equal(core_retrieve_session("web", 1000, &s), 0);
 	assert_int_equal(session_retrieve(s, &web[0], 1, &fd), -EIO);
-	assert_int_equal(session_retrieve(s, &web[1], 1, &fd), -EIO);
+	{
+		int r = session_retrieve(s, &web[1], 1, &fd);
+
+		assert_true(r == -EIO || (r == 0 && fd == FUZZ_FD_BASE + 3));
+	}
 	assert_int_equal(core_retrieve_session("db", 0, &s), 0);
 	assert_int_equal(session_retrieve(s, &db[0], 1, &fd), -EIO);
 	assert_int_equal(session_retrieve(s, &db[1], 1, &fd), -EIO);
