@@ -3,8 +3,9 @@
  * The kernel backend's parts that need no LUO kernel: the index it keeps at
  * token 0 of its kernel session (what the writer puts in, the reader gives
  * back, file by file; a corrupt or foreign blob is refused whole, before
- * any session is made), and the listener a kexec re-creates (same address,
- * options and backlog, accepting again). The kernel itself is exercised in
+ * any session is made), the listener a kexec re-creates (same address,
+ * options and backlog, accepting again), and a file that did not cross
+ * (ENOLINK for good, FINISH still ends the session). The kernel itself is exercised in
  * the reference VM (tests/kernel/check-kernel.py).
  */
 #include <arpa/inet.h>
@@ -320,7 +321,59 @@ static void test_relisten_candidate(void **state)
 	close(u), close(sp[0]), close(sp[1]), close(l), close(c), close(fresh);
 }
 
+/*
+ * A file that did not cross a kexec, as the backend rebuilds it: its token
+ * stays, every retrieve says ENOLINK (alone or in a batch, which then
+ * hands out nothing), and FINISH releases it without its handler.
+ */
+static void test_lost_file(void **state)
+{
+	struct luo_session *s, *got;
+	struct luo_file *f;
+	unsigned char payload[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	uint64_t both[2] = { 3, 1 };
+	int fds[2] = { -7, -7 }, fd, m = memfd_pattern("carried", 4096, 5);
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(session_new("after-kexec", 1000, true, &s), 0);
+	core_add_session(s);
+	assert_int_equal(file_restore_lost(s, 3, &luo_pipe_handler, payload, sizeof(payload),
+					   -ENOLINK, &f), 0);
+	assert_int_equal(f->where, LUO_WHERE_LOST);
+	assert_int_equal(f->fd, -1);
+	assert_int_equal(session_add_file(s, f), 0);
+	/* a memfd that did cross, with the record its handler makes of it */
+	{
+		struct luo_file tmp = { .session = s, .handler = &luo_memfd_handler, .token = 1,
+					.fd = m };
+
+		assert_int_equal(fstat(m, &st), 0);
+		tmp.dev = st.st_dev;
+		tmp.ino = st.st_ino;
+		assert_true(luo_memfd_handler.can_preserve(m, &st));
+		assert_int_equal(luo_memfd_handler.preserve(&tmp), 0);
+		assert_int_equal(file_restore(s, m, 1, &luo_memfd_handler, tmp.payload,
+					      tmp.payload_len, &f), 0);
+		free(tmp.payload);
+		assert_int_equal(session_add_file(s, f), 0);
+	}
+	assert_int_equal(core_retrieve_session("after-kexec", 1000, &got), 0);
+	assert_ptr_equal(got, s);
+	assert_int_equal(session_retrieve(s, &both[0], 1, &fd), -ENOLINK);
+	assert_int_equal(session_retrieve(s, &both[0], 1, &fd), -ENOLINK); /* for good */
+	assert_int_equal(session_retrieve(s, both, 2, fds), -ENOLINK);
+	assert_int_equal(fds[0], -7); /* untouched on failure */
+	assert_int_equal(session_find_file(s, 3)->retrieve_error, -ENOLINK);
+	assert_int_equal(session_retrieve(s, &both[1], 1, &fd), 0);
+	assert_int_equal(fd, m); /* luod's copy, to send */
+	assert_true(memfd_pattern_ok(fd, 4096, 5));
+	assert_int_equal(session_finish(s), 0);
+	assert_null(core_find_session("after-kexec"));
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test_setup_teardown(test_lost_file, reset, reset),
 	cmocka_unit_test_setup_teardown(test_roundtrip, reset, reset),
 	cmocka_unit_test_setup_teardown(test_refuse_corrupt, reset, reset),
 	cmocka_unit_test_setup_teardown(test_relisten, reset, reset),
