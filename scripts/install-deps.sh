@@ -6,7 +6,7 @@ set -eu
 PACKAGES="gcc meson ninja-build pkg-config python3 libfdt-dev device-tree-compiler \
 libcmocka-dev scdoc libsystemd-dev clang-14 libclang-rt-14-dev valgrind \
 qemu-system-x86 busybox-static kexec-tools cpio bc flex bison libelf-dev libssl-dev \
-xz-utils make libc6-dev python3-gunicorn strace systemd \
+xz-utils make libc6-dev python3-gunicorn haproxy nginx-light strace systemd \
 mmdebstrap e2fsprogs debhelper lintian"
 
 missing=""

@@ -12,7 +12,7 @@
 #
 # Needs Debian's gunicorn for /usr/bin/python3 (apt install python3-gunicorn);
 # the load generator is a small python client that counts every answer.
-# tests/e2e/test-gunicorn.c runs the same scenario as a test.
+# tests/e2e/test-servers.c (e2e-gunicorn) runs the same scenario as a test.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
