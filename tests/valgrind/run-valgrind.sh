@@ -17,7 +17,8 @@ fi
 #   e2e-minivmm      a KVM guest run under the emulator under memcheck
 #   e2e-systemd      watchdog deadlines in real time
 #   e2e-exec         checks /proc/PID/exe, which under valgrind is valgrind
-skip="e2e-bigmemfd e2e-minivmm e2e-systemd e2e-exec"
+#   e2e-qemu         a Python driver and a TCG guest (QEMU itself under memcheck)
+skip="e2e-bigmemfd e2e-minivmm e2e-systemd e2e-exec e2e-qemu"
 
 log=$build.log
 if [ ! -f "$build/build.ninja" ]; then
