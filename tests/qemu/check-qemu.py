@@ -109,6 +109,9 @@ class Guest:
 
 
 def main():
+    if os.environ.get("LUO_UNDER_VALGRIND") == "1":
+        print("1..0 # SKIP a TCG guest does not survive memcheck's slowdown", flush=True)
+        return 0
     for var in ("LUOD", "LUOCTL", "LUO_QEMU"):
         if not os.environ.get(var):
             bail(f"${var} is not set (run through meson test)")
