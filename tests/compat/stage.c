@@ -750,12 +750,25 @@ static int case_scm_receiver(const char *arg)
 
 	s = recv_fd(sock);
 	CHECK(s >= 0);
+	EXPECT_ERR(write(s, "garbage!", 8), EINVAL); /* a session fd that came by SCM_RIGHTS */
 	expect_name(s, "handles");
 	m = memfd_pattern("from-receiver", 8192, 77);
 	EXPECT_OK(preserve(s, m, 77));
 	/* the sender still holds the device: EBUSY in this process too */
 	EXPECT_ERR(open(DEVICE, O_RDWR), EBUSY);
 	CHECK(write(sock, "k", 1) == 1);
+	return 0;
+}
+
+/* Run by case_handles in a new image that inherited session fd ARG across exec. */
+static int case_exec_inherited(const char *arg)
+{
+	int s = atoi(arg);
+	char buf[8];
+
+	EXPECT_ERR(write(s, "garbage!", 8), EINVAL);
+	EXPECT_ERR(read(s, buf, sizeof(buf)), EINVAL);
+	expect_name(s, "handles");
 	return 0;
 }
 
@@ -805,6 +818,17 @@ static int case_handles(const char *self)
 	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	EXPECT_ERR(preserve(s, m2, 77), EEXIST); /* the receiver used token 77 */
 	EXPECT_OK(preserve(s, m2, 3));
+
+	/* inherited across exec by a new image: still a session fd, to write() too */
+	CHECK(fcntl(s, F_SETFD, 0) == 0);
+	snprintf(arg, sizeof(arg), "%d", s);
+	pid = tr_fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		execl(self, self, "exec-inherited", arg, (char *)NULL);
+		_exit(127);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
 	CHECK(close(sp[0]) == 0 && close(m1) == 0 && close(m2) == 0);
 	CHECK(close(s) == 0 && close(dev) == 0);
@@ -1516,6 +1540,8 @@ static int run_case(int argc, char **argv)
 		return case_handles(argv[0]);
 	if (!strcmp(argv[1], "scm-receiver") && argc > 2)
 		return case_scm_receiver(argv[2]);
+	if (!strcmp(argv[1], "exec-inherited") && argc > 2)
+		return case_exec_inherited(argv[2]);
 	if (!strcmp(argv[1], "passthrough"))
 		return case_passthrough();
 	if (!strcmp(argv[1], "signal"))
