@@ -369,8 +369,11 @@ int kernel_request(struct conn *c, const void *msg, size_t len, const int *fds, 
 		if (cmdline_len || nfds)
 			return -EINVAL;
 		backend_kernel_status(&st);
-		if (!privileged(c))
-			st.sessions = 0; /* every uid's: as STATUS, a count for root */
+		if (!privileged(c)) {
+			/* every uid's: as STATUS, counts for root */
+			st.sessions = st.kernel_files = st.recreate_files = st.luod_files = 0;
+			st.carried = st.recreated = st.lost = 0;
+		}
 		memcpy(reply.body, &st, sizeof(st));
 		reply.len = sizeof(st);
 		return 0;

@@ -368,6 +368,9 @@ static void test_lost_file(void **state)
 	assert_int_equal(session_retrieve(s, &both[1], 1, &fd), 0);
 	assert_int_equal(fd, m); /* luod's copy, to send */
 	assert_true(memfd_pattern_ok(fd, 4096, 5));
+	/* RENEW cannot keep what never came: refused, the session stays incoming */
+	assert_int_equal(session_renew(s), -ENOLINK);
+	assert_true(s->incoming);
 	assert_int_equal(session_finish(s), 0);
 	assert_null(core_find_session("after-kexec"));
 }
