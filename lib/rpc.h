@@ -48,9 +48,12 @@ struct luo_call_reply {
  * cancellation point (cancellation is held off until it returns); an
  * O_NONBLOCK sock is waited for. At most LUO_FDS_PER_CALL fds.
  *
- * Returns as luo_rpc() does; also -EPROTO when luod dropped the request
- * unanswered (a luod that predates reply channels, or fds that did not
- * fit in its table) and -ECONNRESET when the handle was hung up meanwhile.
+ * Returns as luo_rpc() does. When luod could not take the request with
+ * its channel it answers on sock instead, with the op as sent (EBADMSG:
+ * the fds did not fit in its table; EINVAL: a luod older than reply
+ * channels) or op 0 (the connection refused): that error is returned, and
+ * anything else found on sock meanwhile is passed over as someone else's.
+ * -ECONNRESET when the handle was hung up meanwhile.
  * The caller owns reply->fds on success (luo_call_close_fds()).
  */
 int luo_call(int sock, uint16_t op, const void *body, size_t body_len, const int *fds,
