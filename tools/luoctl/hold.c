@@ -9,12 +9,14 @@
  * session on its own (per-session FREEZE) and closes the handle: luod then
  * holds it, retrievable by name, with every fd in it.
  *
- * Taking it back (hold_attach) retrieves the held session, takes its fds,
- * finishes it and creates it afresh with the same fds under the same
- * tokens: an incoming session cannot take new fds and cannot be frozen
- * again, a fresh outgoing one can. Between the FINISH and the new
- * preservation only luoctl holds the fds; if luoctl dies right there they
- * are gone with it, which is why it does nothing else in between.
+ * Taking it back (hold_attach) retrieves the held session, takes its fds
+ * and turns it back into an outgoing session with the same files under the
+ * same tokens in one step (luo_session_renew): an incoming session cannot
+ * take new fds and cannot be frozen again, an outgoing one can, and at no
+ * moment do only luoctl's copies hold the files. Where luod cannot renew
+ * (a session that lives in the kernel), it finishes the session and creates
+ * it afresh with the same fds; between the two only luoctl holds them, so
+ * it does nothing else in between.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -110,7 +112,11 @@ static int list_tokens(struct hold *h)
 	}
 }
 
-/* Take the held session's fds into h and end it in luod. */
+/*
+ * Take the held session's fds into h and make it outgoing again: RENEW, in
+ * one step (1); or, where luod cannot (a kernel session), FINISH so that a
+ * fresh session can be created with the same fds (0).
+ */
 static int take_back(struct hold *h, int session)
 {
 	size_t had = h->n;
@@ -126,6 +132,9 @@ static int take_back(struct hold *h, int session)
 			return r;
 		}
 	}
+	/* the same files under the same tokens, never only in luoctl's hands */
+	if (luo_session_renew(session) == 0)
+		return 1;
 	/* luod's copies go; ours (just retrieved, or kept all along) stay */
 	return luo_session_finish(session);
 }
@@ -164,6 +173,11 @@ int hold_attach(struct hold *h, bool create)
 		return -EEXIST; /* a process holds it: luod refuses to retrieve it under its feet */
 	if (s >= 0) {
 		r = take_back(h, s);
+		if (r == 1) {
+			h->existed = true;
+			h->handle = s;
+			return 0;
+		}
 		close(s);
 		if (r < 0)
 			return r;
