@@ -338,7 +338,8 @@ static void restore_done(const struct kindex_head *head, void *ctx)
 	/* the kexec's blackout, on the wall clock: index written until luod serves again */
 	if (head->written_realtime_ns && head->written_realtime_ns < now)
 		e.blackout_ns = now - head->written_realtime_ns;
-	luo_core.generation = head->generation + 1;
+	/* the counter never wraps to 0 (2^64 - 1 stays, as it does after a crash) */
+	luo_core.generation = head->generation < UINT64_MAX ? head->generation + 1 : UINT64_MAX;
 	luo_core.updates = head->updates + 1;
 	luo_core.state = LUO_STATE_UPDATED;
 	e.generation = luo_core.generation;

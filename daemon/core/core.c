@@ -19,6 +19,7 @@
  * (EBUSY).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -99,7 +100,11 @@ void core_adopt_crash(bool have_lineage, uint64_t generation, uint64_t updates, 
 	}
 	if (sessions) {
 		/* like after an update: every process lost its handles, as in a kexec */
-		luo_core.generation++;
+		if (luo_core.generation < UINT64_MAX)
+			luo_core.generation++;
+		else
+			log_warn("generation %" PRIu64 ": the counter cannot go further; kept",
+				 luo_core.generation);
 		luo_core.state = LUO_STATE_UPDATED;
 	}
 	core_notify();

@@ -209,6 +209,19 @@ static void test_updated_until_finished(void **state)
 	assert_int_equal(luo_core.state, LUO_STATE_NORMAL);
 }
 
+/* Sessions taken back after a crash bump the generation, which never wraps to 0. */
+static void test_generation_saturates(void **state)
+{
+	(void)state;
+	luo_core.generation = 5;
+	core_adopt_crash(true, UINT64_MAX - 1, 0, 1);
+	assert_true(luo_core.generation == UINT64_MAX);
+	core_adopt_crash(true, UINT64_MAX, 0, 1);
+	assert_true(luo_core.generation == UINT64_MAX);
+	core_adopt_crash(false, 0, 0, 0); /* nothing taken back: unchanged */
+	assert_true(luo_core.generation == UINT64_MAX);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_global_transitions, reset, reset),
 	cmocka_unit_test_setup_teardown(test_no_new_sessions_during_update, reset, reset),
@@ -218,6 +231,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_freeze_failure_rolls_back, reset, reset),
 	cmocka_unit_test_setup_teardown(test_batch_all_or_nothing, reset, reset),
 	cmocka_unit_test_setup_teardown(test_updated_until_finished, reset, reset),
+	cmocka_unit_test_setup_teardown(test_generation_saturates, reset, reset),
 };
 
 LUO_TEST_MAIN("state", tests, NULL, NULL)
