@@ -61,6 +61,7 @@
 
 #include "luo/liveupdate.h"
 #include "core/luod.h"
+#include "core/observer.h"
 #include "report/history.h"
 #include "backend/kernel_index.h"
 #include "handlers/procfd.h"
@@ -73,6 +74,8 @@
 #endif
 
 #define SESSION_LINK "anon_inode:[luo_session] "
+/* systemd's session across luod's own update: "FD FILLED" (luod cannot make another) */
+#define SESSION_ENV "LUOD_KERNEL_SESSION"
 
 static struct {
 	bool active;
@@ -471,13 +474,68 @@ static int device_start(bool restore)
 	return r;
 }
 
+/*
+ * luod's own update: a session systemd passed crosses the execve with luod
+ * (its fd number and whether it was filled in SESSION_ENV), as luod could
+ * not get another; its own session through the device does not, the
+ * successor makes a fresh one.
+ */
+static void update_step(enum luo_obs_step step, int result)
+{
+	char v[32];
+
+	(void)result;
+	if (kb.session < 0 || kb.mode != LUO_KERNEL_MODE_SYSTEMD)
+		return;
+	if (step == LUO_OBS_UPDATE_EXEC) {
+		snprintf(v, sizeof(v), "%d %d", kb.session, kb.index_in);
+		setenv(SESSION_ENV, v, 1);
+		fcntl(kb.session, F_SETFD, 0);
+	} else if (step == LUO_OBS_UPDATE_EXEC_FAILED) {
+		unsetenv(SESSION_ENV);
+		fcntl(kb.session, F_SETFD, FD_CLOEXEC);
+	}
+}
+
+static const struct luo_observer kernel_observer = { .update_step = update_step };
+
+/* The session the predecessor had from systemd, or -ENOENT. */
+static int inherited_session(char *name, size_t len, bool *filled)
+{
+	const char *e = getenv(SESSION_ENV);
+	int fd = -1, in = 0;
+
+	if (!e)
+		return -ENOENT;
+	if (sscanf(e, "%d %d", &fd, &in) != 2 || fd < 0 || session_fd_name(fd, name, len) < 0) {
+		log_warn("kernel backend: $%s=\"%s\" names no kernel session; ignored", SESSION_ENV, e);
+		unsetenv(SESSION_ENV);
+		return -ENOENT;
+	}
+	unsetenv(SESSION_ENV);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	*filled = in != 0;
+	return fd;
+}
+
 int backend_kernel_start(const char *device, bool restore, bool required)
 {
 	char name[LUO_NAME_MAX];
+	bool filled = false;
 	int fd, r;
 
 	kb.device = device;
 	kb.liveupdate_num = read_liveupdate_num();
+	core_observe(&kernel_observer);
+	if (!restore && (fd = inherited_session(name, sizeof(name), &filled)) >= 0) {
+		use_session(fd, name, LUO_KERNEL_MODE_SYSTEMD);
+		kb.index_in = filled;
+		kb.active = true;
+		log_info("kernel backend: systemd's session \"%s\" again, from the predecessor", name);
+		return 0;
+	}
+	if (restore)
+		unsetenv(SESSION_ENV); /* a fresh start inherits no session that way */
 	fd = restore ? systemd_session(name, sizeof(name)) : -ENOENT;
 	if (fd >= 0) {
 		/* an incoming one (after a kexec) answers RETRIEVE_FD; an outgoing one EINVAL */

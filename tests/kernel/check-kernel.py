@@ -572,11 +572,18 @@ def check_backend(tap, vm, binaries):
            "luoctl history after the kexec: the kexec, 2 sessions, 3 files carried or "
            "re-created, its blackout", "%s\n%s" % (hist, log_tail))
     st4 = statuses(b4)
-    given = st4[-1] if len(st4) >= 3 else {}
+    given = st4[2] if len(st4) >= 4 else {}
     tap.ok(given.get("kernel_mode") == "systemd" and given.get("kernel_session") == "luod-sd",
            "luod handed a kernel session as systemd does for LUOSession= (fd 3, LISTEN_FDS) "
            "uses it and does not open the device (kernel_mode %s, session %s)" %
            (given.get("kernel_mode"), given.get("kernel_session")), log_tail)
+    kept = st4[3] if len(st4) >= 4 else {}
+    tap.ok(kept.get("kernel_mode") == "systemd" and kept.get("kernel_session") == "luod-sd" and
+           kept.get("generation") == given.get("generation", -2) + 1 and
+           (first("SD-AGAIN ", b4) or "").startswith("KEPT memfd"),
+           "luod's own update keeps the session systemd gave it (kernel_mode %s, session %s), "
+           "and the workload its three files" % (kept.get("kernel_mode"),
+                                                kept.get("kernel_session")), log_tail)
     # back from the given session luod finishes it and makes its next one through the device
     after_kexec(b5, "-SD", first("SD-CREATED ", b4), len(SCHEDULE) - 1, "device",
                 "after a kexec in the given session", 1)

@@ -15,7 +15,8 @@
 #                        Then luod as under a unit with LUOSession=: started
 #                        by `kernel-workload sd-exec` with kernel session
 #                        "luod-sd" as fd 3 (what systemd 262 does), the
-#                        workload again, and a kexec into boot NEXT
+#                        workload again, luod's own update (the session
+#                        crosses it), and a kexec into boot NEXT
 #   luod-demo.sh 3       after it: luod given the incoming "luod-sd" the same
 #                        way restores from it; the same checks
 # Lines for the host start with "LUOT D ". The expected checksum crosses
@@ -147,8 +148,14 @@ case $1 in
 	start_luod sd-exec luod-sd create
 	status
 	out=$(kernel-workload create) || fail "workload create, luod given a session: $out"
-	echo "${out#CHECKSUM }" >/luo/expected-checksum
-	say "SD-CREATED ${out#CHECKSUM }"
+	sum=${out#CHECKSUM }
+	echo "$sum" >/luo/expected-checksum
+	say "SD-CREATED $sum"
+	# luod's own update keeps the session systemd gave it
+	out=$(luoctl update 2>&1) || fail "luoctl update, luod given a session: $out"
+	status
+	out=$(kernel-workload again "$sum") || fail "workload again, luod given a session: $out"
+	say "SD-AGAIN $out"
 	kexec_into "$2"
 	;;
 3)
