@@ -368,6 +368,19 @@ static int read_files(struct reader *rd, struct luo_session *s, int files, int *
 	}
 }
 
+/* A session node's name (valid, not seen before) and owner, in either format. */
+static int session_head(struct reader *rd, int node, const char **name, uint32_t *uid)
+{
+	const void *fdt = rd->fdt;
+
+	*name = get_string(fdt, node, "name", LUO_NAME_MAX);
+	if (!*name || luo_name_validate(*name, LUO_NAME_MAX) < 0)
+		FAIL("session node %s: bad name", fdt_get_name(fdt, node, NULL));
+	if (built_find(rd, *name))
+		FAIL("session %s appears twice", *name);
+	return get_u32(fdt, node, "uid", uid, true);
+}
+
 static int read_session(struct reader *rd, int node, int *end)
 {
 	const void *fdt = rd->fdt;
@@ -376,12 +389,7 @@ static int read_session(struct reader *rd, int node, int *end)
 	uint32_t uid;
 	int files, r;
 
-	name = get_string(fdt, node, "name", LUO_NAME_MAX);
-	if (!name || luo_name_validate(name, LUO_NAME_MAX) < 0)
-		FAIL("session node %s: bad name", fdt_get_name(fdt, node, NULL));
-	if (built_find(rd, name))
-		FAIL("session %s appears twice", name);
-	r = get_u32(fdt, node, "uid", &uid, true);
+	r = session_head(rd, node, &name, &uid);
 	if (r < 0)
 		return r;
 	r = session_new(name, (uid_t)uid, true, &s);
@@ -415,12 +423,7 @@ static int read_session_v2(struct reader *rd, int node)
 	size_t nh = 0, n;
 	uint32_t uid;
 
-	name = get_string(fdt, node, "name", LUO_NAME_MAX);
-	if (!name || luo_name_validate(name, LUO_NAME_MAX) < 0)
-		FAIL("session node %s: bad name", fdt_get_name(fdt, node, NULL));
-	if (built_find(rd, name))
-		FAIL("session %s appears twice", name);
-	r = get_u32(fdt, node, "uid", &uid, true);
+	r = session_head(rd, node, &name, &uid);
 	if (r < 0)
 		return r;
 	names = fdt_getprop(fdt, node, "handlers", &names_len);

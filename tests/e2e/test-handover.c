@@ -516,26 +516,35 @@ static void test_good_blob(void **state)
 	close(file);
 }
 
-/* A memfd changed behind luod's back (payload says another size): retrieve fails with EIO, twice. */
-static void test_memfd_mismatch(void **state)
+/*
+ * luod started on the blob (naming REPLY_FD as its requester) with file at
+ * FILE_FD; returns once it has answered there, so it serves.
+ */
+static void serve_blob(const char *buf, size_t len, int file)
 {
-	struct blob_opts o = good;
 	unsigned char msg[sizeof(struct luo_msg_hdr) + LUO_MSG_MAX];
-	char buf[8192];
-	size_t len, nfds;
-	int blob, file = guest_memfd(), sv[2], dev, s, fds[1];
+	int blob = blob_memfd(buf, len), sv[2], fds[1];
+	size_t nfds;
 
-	(void)state;
-	o.memfd_size = 4096;
-	o.reply_fd = REPLY_FD;
-	len = build_blob(buf, sizeof(buf), &o);
-	blob = blob_memfd(buf, len);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
 	d.pid = spawn_logged(blob, file, sv[1]);
 	close(sv[1]);
 	close(blob);
 	assert_true(luo_msg_recv(sv[0], msg, sizeof(msg), fds, 1, &nfds) > 0);
 	close(sv[0]);
+}
+
+/* A memfd changed behind luod's back (payload says another size): retrieve fails with EIO, twice. */
+static void test_memfd_mismatch(void **state)
+{
+	struct blob_opts o = good;
+	char buf[8192];
+	int file = guest_memfd(), dev, s;
+
+	(void)state;
+	o.memfd_size = 4096;
+	o.reply_fd = REPLY_FD;
+	serve_blob(buf, build_blob(buf, sizeof(buf), &o), file);
 	dev = e2e_open(&d);
 	s = luo_retrieve_session(dev, "vm");
 	assert_true(s >= 0);
@@ -554,11 +563,9 @@ static void test_memfd_mismatch(void **state)
  */
 static void test_memfd_v2(void **state)
 {
-	unsigned char msg[sizeof(struct luo_msg_hdr) + LUO_MSG_MAX];
 	struct blob_opts o = good;
 	char buf[8192];
-	size_t len, nfds;
-	int blob, file = guest_memfd(), sv[2], dev, s, fd, fds[1];
+	int file = guest_memfd(), dev, s, fd;
 	struct stat st;
 
 	assert_int_equal(fstat(file, &st), 0);
@@ -566,14 +573,7 @@ static void test_memfd_v2(void **state)
 	o.reply_fd = REPLY_FD;
 	for (int wrong = 0; wrong < 2; wrong++) {
 		o.memfd_ino = (uint64_t)st.st_ino + (uint64_t)wrong;
-		len = build_blob(buf, sizeof(buf), &o);
-		blob = blob_memfd(buf, len);
-		assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-		d.pid = spawn_logged(blob, file, sv[1]);
-		close(sv[1]);
-		close(blob);
-		assert_true(luo_msg_recv(sv[0], msg, sizeof(msg), fds, 1, &nfds) > 0);
-		close(sv[0]);
+		serve_blob(buf, build_blob(buf, sizeof(buf), &o), file);
 		dev = e2e_open(&d);
 		s = luo_retrieve_session(dev, "vm");
 		assert_true(s >= 0);
@@ -605,21 +605,13 @@ static void test_memfd_v2(void **state)
  */
 static void test_format2(void **state)
 {
-	unsigned char msg[sizeof(struct luo_msg_hdr) + LUO_MSG_MAX];
 	struct blob_opts o = good;
 	char buf[8192];
-	size_t len, nfds;
-	int blob, file = guest_memfd(), sv[2], dev, s, fd, fds[1], by_sum = 0;
+	size_t len;
+	int blob, file = guest_memfd(), dev, s, fd, by_sum = 0;
 
 	o.reply_fd = REPLY_FD;
-	len = build_blob_v2(buf, sizeof(buf), &o);
-	blob = blob_memfd(buf, len);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-	d.pid = spawn_logged(blob, file, sv[1]);
-	close(sv[1]);
-	close(blob);
-	assert_true(luo_msg_recv(sv[0], msg, sizeof(msg), fds, 1, &nfds) > 0);
-	close(sv[0]);
+	serve_blob(buf, build_blob_v2(buf, sizeof(buf), &o), file);
 	dev = e2e_open(&d);
 	s = luo_retrieve_session(dev, "vm");
 	assert_true(s >= 0);
