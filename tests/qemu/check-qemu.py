@@ -18,7 +18,8 @@ Skips (TAP "1..0 # SKIP") when QEMU, a static libc or a kernel cannot be
 had. About 40 s on an idle machine (one guest boot under TCG, then seconds
 per upgrade); the first run downloads Debian's kernel package once (about
 70 MB) into /var/cache/luo-qemu. Environment: LUOD, LUOCTL, LUO_QEMU (the
-tool); LUO_QEMU_CACHE; LUO_QEMU_KEEP=1 keeps the work directory.
+tool); LUO_QEMU_BINARY (default: qemu-system-x86_64 on PATH); LUO_QEMU_CACHE;
+LUO_QEMU_KEEP=1 keeps the work directory.
 """
 import json
 import os

@@ -16,8 +16,8 @@ class Unavailable(Exception):
 
 def qemu_binary():
     q = os.environ.get("LUO_QEMU_BINARY") or shutil.which("qemu-system-x86_64")
-    if not q:
-        raise Unavailable("qemu-system-x86_64 not found (Debian: qemu-system-x86)")
+    if not q or not os.access(q, os.X_OK):
+        raise Unavailable(f"{q or 'qemu-system-x86_64'} not found (Debian: qemu-system-x86)")
     return q
 
 
