@@ -8,7 +8,8 @@
  * several at once under consecutive tokens, all or none; the refusals (no
  * such process, no such fd, no fd matching, no session without --create, a
  * token in use, another uid: the kernel's ptrace check) each exit 1 with a
- * message that says why, and leave the session as it was.
+ * message that says why, and leave the session as it was; `luoctl drop`
+ * releases a session luod holds on its own, not one a process holds.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -284,6 +285,50 @@ static void test_select(void **state)
 	close(dev);
 }
 
+/* `luoctl drop`: a held session released, before and after a luod update; a running holder's refused. */
+static void test_drop(void **state)
+{
+	char out[4096], err[4096], pidstr[16];
+	int mfd = memfd_pattern("guest-ram", 4096, 3), dev, s;
+	pid_t a = holder(mfd, 9);
+
+	(void)state;
+	close(mfd);
+	snprintf(pidstr, sizeof(pidstr), "%d", (int)a);
+	assert_int_equal(run(NULL, out, sizeof(out), err, sizeof(err), "preserve", "--session", "d1",
+			     "--pid", pidstr, "--memfd", "guest-ram", "--token", "0", "--create", NULL),
+			 0);
+	assert_int_equal(run(NULL, out, sizeof(out), err, sizeof(err), "preserve", "--session", "d2",
+			     "--pid", pidstr, "--fd", "9", "--token", "0", "--create", NULL),
+			 1); /* the memfd is in d1 already */
+	assert_int_equal(run(NULL, out, sizeof(out), err, sizeof(err), "drop", "d1", "--json", NULL),
+			 0);
+	assert_true(e2e_json_valid(out));
+	assert_int_equal(e2e_json_int(out, "files"), 1);
+	assert_false(e2e_session_listed(&d, "d1"));
+	/* released: the same memfd can go into another session now */
+	assert_int_equal(run(NULL, out, sizeof(out), err, sizeof(err), "preserve", "--session", "d2",
+			     "--pid", pidstr, "--fd", "9", "--token", "0", "--create", NULL),
+			 0);
+	reap(a);
+	/* after a luod update the held session is incoming: dropped all the same */
+	luod_update(&d, NULL);
+	assert_int_equal(run(NULL, out, sizeof(out), err, sizeof(err), "drop", "d2", NULL), 0);
+	assert_non_null(strstr(out, "dropped session d2"));
+	assert_false(e2e_session_listed(&d, "d2"));
+	/* none of that name, and one a process holds: 1, and the latter stays */
+	assert_int_equal(run(NULL, out, sizeof(out), err, sizeof(err), "drop", "d2", NULL), 1);
+	assert_non_null(strstr(err, "luod holds no session d2"));
+	dev = e2e_open(&d);
+	s = luo_create_session(dev, "busy");
+	assert_true(s >= 0);
+	assert_int_equal(run(NULL, out, sizeof(out), err, sizeof(err), "drop", "busy", NULL), 1);
+	assert_non_null(strstr(err, "held by a running process"));
+	assert_true(e2e_session_listed(&d, "busy"));
+	close(s);
+	close(dev);
+}
+
 static void test_refusals(void **state)
 {
 	static const char *const nobody[] = { "setpriv", "--reuid=65534", "--regid=65534",
@@ -348,6 +393,7 @@ static void test_refusals(void **state)
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_preserve_from_process, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_select, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_drop, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 };
 

@@ -284,7 +284,8 @@ def run(work, qemu, vmlinuz, initrd):
 
         guest.check("across 4 upgrades, 2 rollbacks and 3 luod updates")
         rc, out, err = tool("stop", "vm")
-        ok(rc == 0 and gone(pid), "luo-qemu stop", err)
+        ok(rc == 0 and gone(pid) and out["ram_released"] and session() is None,
+           "luo-qemu stop: QEMU gone, the guest RAM released from luod", err + str(session()))
         ok(luod.poll() is None, "luod still runs")
         print(f"# serial log: {len(guest.lines())} lines, last: {guest.lines()[-1]}", flush=True)
         print(f"1..{n_test}", flush=True)

@@ -89,6 +89,7 @@ bool progress_wanted(void);
 int cmd_status(const struct luoctl_command *cmd, int argc, char **argv);
 int cmd_sessions(const struct luoctl_command *cmd, int argc, char **argv);
 int cmd_show(const struct luoctl_command *cmd, int argc, char **argv);
+int cmd_drop(const struct luoctl_command *cmd, int argc, char **argv);
 int cmd_event(const struct luoctl_command *cmd, int argc, char **argv);
 int cmd_update(const struct luoctl_command *cmd, int argc, char **argv);
 

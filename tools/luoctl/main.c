@@ -25,6 +25,8 @@ static const struct luoctl_command commands[] = {
 	{ "status", cmd_status, "", "global state, generation, counts", NULL },
 	{ "sessions", cmd_sessions, "", "list sessions", NULL },
 	{ "show", cmd_show, "NAME", "one session and its files", NULL },
+	{ "drop", cmd_drop, "NAME", "release a session luod holds on its own, and its files",
+	  NULL },
 	{ "prepare", cmd_event, "", "send the global PREPARE event", NULL },
 	{ "freeze", cmd_event, "", "send the global FREEZE event", NULL },
 	{ "cancel", cmd_event, "", "send the global CANCEL event", NULL },

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* `luoctl sessions` and `luoctl show NAME`: the sessions luod holds and their files. */
+/*
+ * `luoctl sessions` and `luoctl show NAME`: the sessions luod holds and their
+ * files; `luoctl drop NAME`: one of them released.
+ */
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "luoctl.h"
+#include "hold.h"
 
 /* Leaves the object open, for `show` to add the files. */
 static void print_session_json_fields(const struct luo_msg_session_info *si)
@@ -172,4 +175,55 @@ int cmd_show(const struct luoctl_command *cmd, int argc, char **argv)
 	r = show(dev, name);
 	close(dev);
 	return r;
+}
+
+/*
+ * `luoctl drop NAME`: a session luod holds on its own (frozen after its
+ * process, or incoming after an update) is retrieved and finished, which
+ * releases every file in it. One a process holds is refused: that process
+ * owns it.
+ */
+int cmd_drop(const struct luoctl_command *cmd, int argc, char **argv)
+{
+	struct luo_msg_session_info si;
+	const char *name;
+	int dev, s, r = parse_common(cmd, argc, argv, 1, 1);
+
+	if (r >= 0)
+		return r;
+	name = argv[optind];
+	if (luo_name_validate(name, strlen(name) + 1) < 0)
+		return usage_error(cmd, "bad session name");
+	dev = connect_luod();
+	if (dev < 0)
+		return 1;
+	r = hold_show(dev, name, &si);
+	if (r == 0 && si.attached) {
+		fprintf(stderr, "luoctl: drop: session %s is held by a running process; not dropped\n",
+			name);
+		close(dev);
+		return 1;
+	}
+	s = r < 0 ? r : luo_retrieve_session(dev, name);
+	if (s < 0) {
+		if (s == -ENOENT)
+			fprintf(stderr, "luoctl: drop: luod holds no session %s\n", name);
+		else
+			fail(name, s);
+		close(dev);
+		return 1;
+	}
+	r = luo_session_finish(s);
+	close(s);
+	close(dev);
+	if (r < 0)
+		return fail(name, r);
+	if (opt.json) {
+		printf("{\"session\": ");
+		json_string(stdout, name);
+		printf(", \"dropped\": true, \"files\": %u}\n", si.files);
+	} else {
+		printf("dropped session %s: its %u files released\n", name, si.files);
+	}
+	return 0;
 }
