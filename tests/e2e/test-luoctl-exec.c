@@ -743,30 +743,35 @@ static void test_relisten(void **state)
 	unlink(rep);
 }
 
-/* --protocol nginx: NGINX="3;4;" beside LISTEN_FDS, for nginx's own inheritance. */
+/* --protocol nginx: NGINX="3;4;" beside LISTEN_FDS, for nginx's own inheritance, and O_NONBLOCK. */
 static void test_protocol_nginx(void **state)
 {
-	char tcp[64], tcp2[64], log[PATH_MAX], rep[PATH_MAX], script[PATH_MAX * 2], buf[256];
+	char tcp[64], tcp2[64], log[PATH_MAX], rep[PATH_MAX], script[PATH_MAX * 5], buf[256];
 
 	(void)state;
 	snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%d", free_port());
 	snprintf(tcp2, sizeof(tcp2), "tcp:127.0.0.1:%d", free_port());
 	snprintf(log, sizeof(log), "%s/exec.log", d.dir);
 	snprintf(rep, sizeof(rep), "%s/env", d.dir);
-	snprintf(script, sizeof(script), "echo \"NGINX=$NGINX fds=$LISTEN_FDS\" > %s", rep);
+	snprintf(script, sizeof(script),
+		 "echo \"NGINX=$NGINX fds=$LISTEN_FDS\" > %s.tmp; "
+		 "sed -n 's/^flags:[[:space:]]*/flags=/p' /proc/$$/fdinfo/3 >> %s.tmp; mv %s.tmp %s",
+		 rep, rep, rep, rep);
 	assert_int_equal(exec_run(log, (const char *[]){ "--session", "ngx", "--create", "--listen",
 							 tcp, "--listen", tcp2, "--protocol",
 							 "nginx", "--", "/bin/sh", "-c", script,
 							 NULL }),
 			 0);
 	read_file(rep, buf, sizeof(buf));
-	assert_string_equal(buf, "NGINX=3;4; fds=2\n");
+	assert_non_null(strstr(buf, "NGINX=3;4; fds=2\nflags="));
+	/* non-blocking, as nginx takes an inherited listener to be */
+	assert_true(strtol(strstr(buf, "flags=") + 6, NULL, 8) & O_NONBLOCK);
 	/* without it, no NGINX: nginx would take none */
 	assert_int_equal(exec_run(log, (const char *[]){ "--session", "ngx", "--", "/bin/sh", "-c",
 							 script, NULL }),
 			 0);
 	read_file(rep, buf, sizeof(buf));
-	assert_string_equal(buf, "NGINX= fds=2\n");
+	assert_non_null(strstr(buf, "NGINX= fds=2\nflags="));
 	assert_int_equal(exec_run(log, (const char *[]){ "--session", "ngx", "--protocol", "bogus",
 							 "--", "/bin/true", NULL }),
 			 2);

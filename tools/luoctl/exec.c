@@ -47,7 +47,7 @@
  * it at that moment are reset by the kernel and cannot be saved.
  *
  * --protocol nginx also sets NGINX="3;4;...;", nginx's own inheritance
- * variable. Exit status: CMD's (128 + signal when killed); 126/127 when
+ * variable, and makes the sockets non-blocking as nginx expects. Exit status: CMD's (128 + signal when killed); 126/127 when
  * CMD cannot be executed; 1 when luod refused, 2 for usage errors.
  */
 #include <arpa/inet.h>
@@ -173,15 +173,28 @@ static struct {
 	bool nginx;      /* --protocol nginx */
 } run = { .stop_signal = SIGTERM };
 
-/* NGINX="3;4;...;": nginx takes inherited listeners from it (ngx_set_inherited_sockets). */
+/*
+ * NGINX="3;4;...;": nginx takes inherited listeners from it
+ * (ngx_set_inherited_sockets), as from an nginx before it, and so takes
+ * them to be non-blocking already, as an nginx leaves them: a blocking one
+ * leaves a worker that lost the race for a connection asleep in accept(),
+ * deaf to SIGQUIT (seen here: a graceful stop that never ended). The flag
+ * belongs to the socket, shared with every copy; nginx wants it set.
+ */
 static int set_nginx(size_t n)
 {
 	char *v = calloc(n + 1, 24), *p = v;
 
 	if (!v)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + (int)i, fl = fcntl(fd, F_GETFL);
+		struct stat st;
+
+		if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && fl >= 0 && !(fl & O_NONBLOCK))
+			fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 		p += sprintf(p, "%zu;", SD_LISTEN_FDS_START + i);
+	}
 	setenv("NGINX", v, 1);
 	free(v);
 	return 0;
