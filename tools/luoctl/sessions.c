@@ -159,19 +159,28 @@ static int show(int dev, const char *name)
 	return 0;
 }
 
-int cmd_show(const struct luoctl_command *cmd, int argc, char **argv)
+/* For `show NAME` and `drop NAME`: -1 with *name and *dev set to go on, else the exit status. */
+static int name_command(const struct luoctl_command *cmd, int argc, char **argv,
+			const char **name, int *dev)
 {
-	const char *name;
-	int dev, r = parse_common(cmd, argc, argv, 1, 1);
+	int r = parse_common(cmd, argc, argv, 1, 1);
 
 	if (r >= 0)
 		return r;
-	name = argv[optind];
-	if (luo_name_validate(name, strlen(name) + 1) < 0)
+	*name = argv[optind];
+	if (luo_name_validate(*name, strlen(*name) + 1) < 0)
 		return usage_error(cmd, "bad session name");
-	dev = connect_luod();
-	if (dev < 0)
-		return 1;
+	*dev = connect_luod();
+	return *dev < 0 ? 1 : -1;
+}
+
+int cmd_show(const struct luoctl_command *cmd, int argc, char **argv)
+{
+	const char *name;
+	int dev, r = name_command(cmd, argc, argv, &name, &dev);
+
+	if (r >= 0)
+		return r;
 	r = show(dev, name);
 	close(dev);
 	return r;
@@ -187,16 +196,10 @@ int cmd_drop(const struct luoctl_command *cmd, int argc, char **argv)
 {
 	struct luo_msg_session_info si;
 	const char *name;
-	int dev, s, r = parse_common(cmd, argc, argv, 1, 1);
+	int dev, s, r = name_command(cmd, argc, argv, &name, &dev);
 
 	if (r >= 0)
 		return r;
-	name = argv[optind];
-	if (luo_name_validate(name, strlen(name) + 1) < 0)
-		return usage_error(cmd, "bad session name");
-	dev = connect_luod();
-	if (dev < 0)
-		return 1;
 	r = hold_show(dev, name, &si);
 	if (r == 0 && si.attached) {
 		fprintf(stderr, "luoctl: drop: session %s is held by a running process; not dropped\n",
