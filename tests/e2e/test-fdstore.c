@@ -480,7 +480,6 @@ static void crash_with_store(struct luod_proc *d)
 static void test_fd_store_exact(void **state)
 {
 	struct luod_proc d;
-	char out[8192];
 	size_t want;
 
 	(void)state;
@@ -513,7 +512,7 @@ static void test_fd_store_exact(void **state)
 
 #ifdef LUO_FAULT_INJECTION
 	{
-		char wrapper[PATH_MAX + 16];
+		char wrapper[PATH_MAX + 16], out[8192];
 		FILE *f;
 
 		/* a successor that refuses the handover: an allocation fails while it reads it */
