@@ -177,7 +177,7 @@ static int name_command(const struct luoctl_command *cmd, int argc, char **argv,
 int cmd_show(const struct luoctl_command *cmd, int argc, char **argv)
 {
 	const char *name;
-	int dev, r = name_command(cmd, argc, argv, &name, &dev);
+	int dev = -1, r = name_command(cmd, argc, argv, &name, &dev);
 
 	if (r >= 0)
 		return r;
@@ -196,7 +196,7 @@ int cmd_drop(const struct luoctl_command *cmd, int argc, char **argv)
 {
 	struct luo_msg_session_info si;
 	const char *name;
-	int dev, s, r = name_command(cmd, argc, argv, &name, &dev);
+	int dev = -1, s, r = name_command(cmd, argc, argv, &name, &dev);
 
 	if (r >= 0)
 		return r;
