@@ -29,288 +29,10 @@
 #include <unistd.h>
 
 #include "e2e.h"
+#include "manager.h"
 
 #define MEMFD_SIZE (128 * 1024 + 5)
 #define PIPE_DATA "kept by the manager"
-#define MAX_STORE 32
-
-static struct {
-	char name[256];
-	int fd;
-} store[MAX_STORE];
-static size_t nstore;
-static int notify_fd = -1;
-static char notify_path[100];
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static int store_find(const char *name)
-{
-	for (size_t i = 0; i < nstore; i++)
-		if (!strcmp(store[i].name, name))
-			return (int)i;
-	return -1;
-}
-
-/* FDSTOREREMOVE: every entry of that name goes, as systemd does it. */
-static void store_remove(const char *name)
-{
-	int i;
-
-	while ((i = store_find(name)) >= 0) {
-		close(store[i].fd);
-		store[i] = store[--nstore];
-	}
-}
-
-/* systemd keeps one entry per open file (same_fd()), whatever the name, and several per name. */
-static bool store_has_file(int fd)
-{
-	pid_t self = getpid();
-
-	for (size_t i = 0; i < nstore; i++)
-		if (syscall(SYS_kcmp, self, self, KCMP_FILE, store[i].fd, fd) == 0)
-			return true;
-	return false;
-}
-
-static size_t store_count(const char *name)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < nstore; i++)
-		n += !strcmp(store[i].name, name);
-	return n;
-}
-
-/* One "KEY=VALUE\n..." field of a notification, or NULL. */
-static const char *field(const char *msg, const char *key, char *buf, size_t len)
-{
-	size_t klen = strlen(key);
-
-	for (const char *p = msg; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-		if (!strncmp(p, key, klen) && p[klen] == '=') {
-			const char *v = p + klen + 1, *end = strchr(v, '\n');
-			size_t n = end ? (size_t)(end - v) : strlen(v);
-
-			if (n >= len)
-				n = len - 1;
-			memcpy(buf, v, n);
-			buf[n] = '\0';
-			return buf;
-		}
-	}
-	return NULL;
-}
-
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t synced = PTHREAD_COND_INITIALIZER;
-static unsigned long syncs_seen;
-
-/*
- * The manager's reader: like systemd it reads every notification as it
- * comes (a datagram socket holds only a few; a manager that stopped
- * reading would stall luod for its send timeout). X_SYNC=1 is the test's
- * own marker, see drain().
- */
-static void *manager(void *arg)
-{
-	(void)arg;
-	for (;;) {
-		char msg[4096], name[256], flag[8];
-		union {
-			char buf[CMSG_SPACE(sizeof(int) * 8)];
-			struct cmsghdr align;
-		} control;
-		struct iovec iov = { msg, sizeof(msg) - 1 };
-		struct msghdr mh = {
-			.msg_iov = &iov, .msg_iovlen = 1,
-			.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
-		};
-		int fd = -1;
-		ssize_t n = recvmsg(notify_fd, &mh, MSG_CMSG_CLOEXEC);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return NULL;
-		}
-		msg[n] = '\0';
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-			    c->cmsg_len == CMSG_LEN(sizeof(int)))
-				memcpy(&fd, CMSG_DATA(c), sizeof(int));
-		if (field(msg, "X_QUIT", flag, sizeof(flag)))
-			return NULL;
-		pthread_mutex_lock(&lock);
-		if (field(msg, "X_SYNC", flag, sizeof(flag))) {
-			syncs_seen++;
-			pthread_cond_broadcast(&synced);
-		} else if (field(msg, "FDSTORE", flag, sizeof(flag)) && !strcmp(flag, "1") &&
-			   field(msg, "FDNAME", name, sizeof(name)) && fd >= 0) {
-			if (!store_has_file(fd) && nstore < MAX_STORE) {
-				snprintf(store[nstore].name, sizeof(store[nstore].name), "%s", name);
-				store[nstore++].fd = fd;
-				fd = -1;
-			}
-		} else if (field(msg, "FDSTOREREMOVE", flag, sizeof(flag)) && !strcmp(flag, "1") &&
-			   field(msg, "FDNAME", name, sizeof(name))) {
-			store_remove(name);
-		}
-		pthread_mutex_unlock(&lock);
-		if (fd >= 0)
-			close(fd);
-	}
-}
-
-/*
- * Everything luod has sent so far has been applied: luod sends before it
- * replies, so its notifications are queued ahead of the marker sent now.
- */
-static void to_manager(const char *msg)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", notify_path);
-	assert_int_equal(sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&sa, sizeof(sa)),
-			 (ssize_t)strlen(msg));
-	close(fd);
-}
-
-static void drain(void)
-{
-	unsigned long want;
-
-	pthread_mutex_lock(&lock);
-	want = syncs_seen + 1;
-	pthread_mutex_unlock(&lock);
-	to_manager("X_SYNC=1");
-	pthread_mutex_lock(&lock);
-	while (syncs_seen < want)
-		pthread_cond_wait(&synced, &lock);
-	pthread_mutex_unlock(&lock);
-}
-
-static void hexname(char *out, const char *s)
-{
-	for (; *s; s++, out += 2)
-		sprintf(out, "%02x", (unsigned char)*s);
-	*out = '\0';
-}
-
-static bool stored(const char *kind, const char *id, const char *session)
-{
-	char hex[160], name[256];
-
-	hexname(hex, session);
-	snprintf(name, sizeof(name), "luo-%s-%s-%s", kind, id, hex);
-	return store_find(name) >= 0;
-}
-
-/*
- * luod as systemd restarts it: the store's fds at 3.. with their names.
- * The test has a thread, so the child only dup2()s, formats and execs:
- * everything it needs is built before fork().
- */
-static void start_with_store(struct luod_proc *d)
-{
-	static char names[4096], count[32], pid_var[32];
-	extern char **environ;
-	const char *luod = getenv("LUOD");
-	char *argv[] = { "luod", "--socket", d->sock, "--state-dir", d->state_dir, NULL };
-	char **envp;
-	size_t nenv = 0, n;
-	int log, high[MAX_STORE];
-
-	while (environ[nenv])
-		nenv++;
-	envp = calloc(nenv + 4, sizeof(*envp));
-	assert_non_null(envp);
-	for (size_t i = 0; i < nenv; i++)
-		envp[i] = environ[i];
-	log = open(d->log, O_WRONLY | O_APPEND | O_CLOEXEC);
-	assert_true(log >= 0);
-
-	pthread_mutex_lock(&lock); /* the store as it is now is what luod gets */
-	strcpy(names, "LISTEN_FDNAMES=");
-	for (size_t i = 0; i < nstore; i++) {
-		if (i)
-			strcat(names, ":");
-		strcat(names, store[i].name);
-		/* out of the way of 3..: moving them there must overwrite none */
-		high[i] = fcntl(store[i].fd, F_DUPFD_CLOEXEC, 200);
-		assert_true(high[i] >= 200);
-	}
-	n = nstore;
-	snprintf(count, sizeof(count), "LISTEN_FDS=%zu", n);
-	envp[nenv] = names;
-	envp[nenv + 1] = count;
-	envp[nenv + 2] = pid_var;
-	d->pid = fork();
-	pthread_mutex_unlock(&lock);
-	assert_true(d->pid >= 0);
-	if (d->pid == 0) {
-		dup2(log, 2);
-		for (size_t i = 0; i < n; i++)
-			dup2(high[i], 3 + (int)i); /* dup2 clears close-on-exec */
-		snprintf(pid_var, sizeof(pid_var), "LISTEN_PID=%d", (int)getpid());
-		execve(luod, argv, envp);
-		_exit(127);
-	}
-	for (size_t i = 0; i < n; i++)
-		close(high[i]);
-	close(log);
-	free(envp);
-	for (int i = 0; i < 500; i++) {
-		int fd = luo_open(d->sock);
-
-		if (fd >= 0) {
-			close(fd);
-			return;
-		}
-		assert_true(luod_alive(d));
-		sleep_ms(10);
-	}
-	fail_msg("luod did not come back (log: %s)", d->log);
-}
-
-static pthread_t reader;
-
-/* The test becomes the service manager: $NOTIFY_SOCKET, luod without its own keeper. */
-static void manager_start(void)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	snprintf(notify_path, sizeof(notify_path), "/tmp/luo-notify.%d", (int)getpid());
-	unlink(notify_path);
-	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	assert_true(notify_fd >= 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", notify_path);
-	assert_int_equal(bind(notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(pthread_create(&reader, NULL, manager, NULL), 0);
-	setenv("NOTIFY_SOCKET", notify_path, 1);
-	setenv("LUOD_NO_KEEPER", "1", 1);
-}
-
-static void manager_stop(void)
-{
-	unsetenv("NOTIFY_SOCKET");
-	unsetenv("LUOD_NO_KEEPER");
-	to_manager("X_QUIT=1");
-	pthread_join(reader, NULL);
-	close(notify_fd);
-	unlink(notify_path);
-	while (nstore)
-		close(store[--nstore].fd);
-}
-
 static void test_fd_store_recovers_everything(void **state)
 {
 	struct luod_proc d;
@@ -341,7 +63,7 @@ static void test_fd_store_recovers_everything(void **state)
 	e2e_barrier(&d);
 	drain();
 
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&store_lock);
 	assert_true(stored("s", "0", "web"));
 	assert_true(stored("s", "0", "none"));
 	assert_false(stored("s", "0", "gone"));
@@ -352,7 +74,7 @@ static void test_fd_store_recovers_everything(void **state)
 	/* and the generation, update count and history, in one entry */
 	assert_true(store_find("luo-g-lineage") >= 0);
 	assert_int_equal(nstore, 5 + 1);
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&store_lock);
 
 	/* the crash: systemd keeps the store, the service comes back with it */
 	assert_int_equal(kill(d.pid, SIGKILL), 0);
@@ -394,18 +116,18 @@ static void test_fd_store_recovers_everything(void **state)
 
 	/* finished: nothing is left in the store but the generation's record */
 	drain();
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&store_lock);
 	assert_true(store_find("luo-g-lineage") >= 0);
 	assert_int_equal(nstore, 1);
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&store_lock);
 	e2e_assert_state(&d, "normal");
 
 	luod_stop(&d);
 	/* a clean stop lets everything go: that record too */
 	drain();
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&store_lock);
 	assert_int_equal(nstore, 0);
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&store_lock);
 	manager_stop();
 	close(p[1]);
 	close(mfd);
@@ -451,26 +173,6 @@ static void check_session(const struct luod_proc *d, const char *name, int n, ui
 	close(dev);
 }
 
-static size_t stored_now(void)
-{
-	size_t n;
-
-	drain();
-	pthread_mutex_lock(&lock);
-	n = nstore;
-	pthread_mutex_unlock(&lock);
-	return n;
-}
-
-static void crash_with_store(struct luod_proc *d)
-{
-	int status;
-
-	assert_int_equal(kill(d->pid, SIGKILL), 0);
-	assert_int_equal(waitpid(d->pid, &status, 0), d->pid);
-	start_with_store(d);
-}
-
 /*
  * The store kept exactly: one entry per session and per file, none more
  * after each of several crashes; a session released by the second update
@@ -494,9 +196,9 @@ static void test_fd_store_exact(void **state)
 		assert_int_equal(luod_status_field(&d, "sessions"), 2);
 		assert_int_equal(stored_now(), want); /* no growth */
 	}
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&store_lock);
 	assert_int_equal(store_count("luo-g-lineage"), 1);
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&store_lock);
 	check_session(&d, "b", 1, 20);
 	assert_int_equal(stored_now(), want - 2);
 
