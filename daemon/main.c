@@ -303,6 +303,7 @@ int main(int argc, char **argv)
 	cfg.argv = succ_argv;
 	luo_core.started_ns = main_ns;
 	core_new_instance();
+	handlers_register();
 	/* the observers of the core, lowest layer first, before anything is read */
 	report_observe();
 	crash_observe();

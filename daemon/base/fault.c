@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/luod.h"
+#include "base/base.h"
 #include "base/fault.h"
 
 void luod_test_pause(const char *point)

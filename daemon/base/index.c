@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "core/luod.h"
+#include "base/base.h"
 
 static size_t slot_of(uint64_t key, size_t cap)
 {

@@ -24,7 +24,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "escape.h"
-#include "core/luod.h"
+#include "base/base.h"
 
 enum log_level log_max_level = LOG_INFO;
 

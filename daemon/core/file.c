@@ -25,19 +25,31 @@
 #include "core/observer.h"
 #include "base/fault.h"
 
-static const struct luo_file_handler *const handlers[] = {
-	&luo_memfd_handler,
-	&luo_socket_handler,
-	&luo_pipe_handler,
-	&luo_eventfd_handler,
-	&luo_timerfd_handler,
-	&luo_kvm_handler,
-	&luo_regular_handler, /* after memfd: any other S_IFREG */
-};
+/* The handlers, in the order they are asked (handlers/handlers.c registers them). */
+#define HANDLERS_MAX 16
+static const struct luo_file_handler *handlers[HANDLERS_MAX];
+static size_t nhandlers;
+
+void luo_handler_register(const struct luo_file_handler *h)
+{
+	for (size_t i = 0; i < nhandlers; i++)
+		if (handlers[i] == h)
+			return;
+	if (nhandlers < HANDLERS_MAX)
+		handlers[nhandlers++] = h;
+}
+
+const struct luo_file_handler *luo_handler_named(const char *name)
+{
+	for (size_t i = 0; i < nhandlers; i++)
+		if (!strcmp(handlers[i]->name, name))
+			return handlers[i];
+	return NULL;
+}
 
 const struct luo_file_handler *luo_handler_find(int fd, const struct stat *st)
 {
-	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+	for (size_t i = 0; i < nhandlers; i++)
 		if (handlers[i]->can_preserve(fd, st))
 			return handlers[i];
 	return NULL;
@@ -45,7 +57,7 @@ const struct luo_file_handler *luo_handler_find(int fd, const struct stat *st)
 
 const struct luo_file_handler *luo_handler_by_compatible(const char *compatible)
 {
-	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+	for (size_t i = 0; i < nhandlers; i++)
 		if (!strcmp(handlers[i]->compatible, compatible) ||
 		    (handlers[i]->compatible_old && !strcmp(handlers[i]->compatible_old, compatible)))
 			return handlers[i];

@@ -94,7 +94,8 @@ void flb_file_removed(struct luo_file *file)
 
 uint64_t flb_memfd_bytes(void)
 {
-	struct luo_flb *flb = flb_get(&luo_memfd_handler);
+	const struct luo_file_handler *memfd = luo_handler_named("memfd");
+	struct luo_flb *flb = memfd ? flb_get(memfd) : NULL;
 
 	return flb ? flb->bytes : 0;
 }

@@ -2,20 +2,31 @@
 /*
  * luod internals: the declarations the daemon's files share.
  *
- * Ownership, in one place (the folders are the layers, doc/design.md):
- *  - core/core.c owns the global state machine and the list of sessions;
+ * Ownership, in one place (the folders are the layers, lowest first;
+ * doc/design.md draws them, scripts/check-layers.py checks them):
+ *  - base/ is what every layer uses: log.c, index.c, fault.c, systemd.c
+ *    (base/base.h);
+ *  - core/core.c owns the global state machine and the list of sessions,
+ *    and adopts what a crash copy gives back (core_adopt_crash);
  *  - core/session.c owns each session's state machine and its files array;
- *  - core/file.c owns each preserved fd (one luod copy per file) and the
- *    index that makes preserving the same open file twice EBUSY;
- *  - core/update.c runs PREPARE -> FREEZE -> FDT -> execve and undoes it
- *    on failure; core/participant.c and core/flb.c the participants and FLB;
- *  - handlers/ know one fd type each and keep their record in file->payload;
- *  - handover/ (handover_write.c, handover_read.c) turn all of that into
+ *  - core/file.c owns each preserved fd (one luod copy per file), the
+ *    registered handlers and the index that makes preserving the same open
+ *    file twice EBUSY;
+ *  - core/participant.c and core/flb.c the participants and FLB;
+ *  - core/observer.c: everything above that reacts to a change registers
+ *    there (core/observer.h); the core names none of it;
+ *  - handlers/ know one fd type each and keep their record in
+ *    file->payload; handlers.c registers them;
+ *  - report/ tells the world: history.c, watch.c, statefile.c (report.c
+ *    is their observer);
+ *  - handover/ (handover_write.c, handover_read.c) turn the model into
  *    the FDT and back;
- *  - backend/backend_kernel.c drives the LUO kernel's /dev/liveupdate;
+ *  - update/update.c runs PREPARE -> FREEZE -> FDT -> execve and undoes
+ *    it on failure;
  *  - crash/ keeps copies that survive a crash: keeper.c (the fd holder
- *    process), holder.c (luod's mirror in it), fdstore.c (systemd's store);
- *  - report/ tells the world: history.c, watch.c, statefile.c;
+ *    process, keeper_proto.h its wire format), holder.c (luod's mirror in
+ *    it, an observer), fdstore.c (systemd's store), lineage.c;
+ *  - backend/backend_kernel.c drives the LUO kernel's /dev/liveupdate;
  *  - server/server.c owns every socket (the loop, connections, replies); the
  *    rest reaches a session's handle only through the opaque
  *    session->handle pointer;
@@ -23,8 +34,7 @@
  *    acts on it (pure: the fuzz target drives it);
  *  - server/ops.c carries out each decoded request against the core, access
  *    checks by uid included, as it knows the connection (server/server.h);
- *  - server/limit.c owns the resource limits (sessions per uid, files, fds);
- *  - base/ is what every layer uses: log.c, index.c, fault.c.
+ *  - server/limit.c owns the resource limits (sessions per uid, files, fds).
  * luod is single-threaded: no locks.
  */
 #ifndef LUOD_H
@@ -38,31 +48,7 @@
 
 #include "luo/luo.h"
 #include "protocol.h"
-
-/* ---- log.c ---- */
-enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
-extern enum log_level log_max_level;
-void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
-#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
-
-uint64_t now_ns(void); /* CLOCK_MONOTONIC: the same clock before and after execve */
-const char *luo_state_name(enum luo_state state);
-const char *luo_event_name(enum luo_event event);
-
-/* ---- index.c: u64 -> pointer hash, for tokens and inodes ---- */
-struct luo_index {
-	uint64_t *keys;
-	void **vals;
-	size_t cap;
-	size_t used;
-};
-void *luo_index_get(const struct luo_index *idx, uint64_t key);
-int luo_index_put(struct luo_index *idx, uint64_t key, void *val); /* replaces */
-void luo_index_del(struct luo_index *idx, uint64_t key);
-void luo_index_free(struct luo_index *idx);
+#include "base/base.h"
 
 /* ---- file.c and handlers/ ---- */
 struct luo_file;
@@ -104,6 +90,10 @@ extern const struct luo_file_handler luo_timerfd_handler;
 extern const struct luo_file_handler luo_kvm_handler;
 extern const struct luo_file_handler luo_regular_handler;
 
+/* The core knows handlers only as registered here (handlers_register() does all). */
+void luo_handler_register(const struct luo_file_handler *h);
+void handlers_register(void); /* handlers/handlers.c: every fd type luod knows, in order */
+const struct luo_file_handler *luo_handler_named(const char *name);
 const struct luo_file_handler *luo_handler_find(int fd, const struct stat *st);
 const struct luo_file_handler *luo_handler_by_compatible(const char *compatible);
 
@@ -411,19 +401,6 @@ void backend_kernel_status(struct luo_msg_kernel_status *st);
 /* Loads the next kernel and fills the kernel session for it. */
 int backend_kernel_load(int kernel_fd, int initrd_fd, const char *cmdline, size_t len);
 void backend_kernel_reboot(void); /* after a successful load has been answered */
-
-/* ---- systemd.c: sd_notify and socket activation; silent without systemd ---- */
-/* The activated listening socket (taken once), -ENOENT when there is none, or -errno. */
-int systemd_listen_fd(void);
-/* Every fd systemd passed on a fresh start and its name; a taken fd reads -1. */
-size_t systemd_passed_fds(int **fds, char ***names);
-void systemd_ready(const char *status);
-void systemd_reloading(const char *status);
-void systemd_status(const char *status); /* sent only when it changed */
-void systemd_stopping(void);
-/* ms until the next watchdog ping is due (for epoll_wait), or -1 without a watchdog */
-int systemd_watchdog_timeout_ms(uint64_t now);
-void systemd_watchdog(uint64_t now); /* pings when due */
 
 /* ---- statefile.c ---- */
 int luo_statefile_init(const char *dir);

@@ -28,6 +28,12 @@
 #include "server/request.h"
 #include "server/server.h"
 
+/* the core knows the fd types only once they are registered, as luod's main() does */
+__attribute__((constructor)) static void register_handlers(void)
+{
+	handlers_register();
+}
+
 #define NPART 4
 
 static const uint8_t *in;

@@ -16,6 +16,12 @@
 #include "core/luod.h"
 #include "server/request.h"
 
+/* the core knows the fd types only once they are registered, as luod's main() does */
+__attribute__((constructor)) static void register_handlers(void)
+{
+	handlers_register();
+}
+
 #define HDR sizeof(struct luo_msg_hdr)
 
 static unsigned char msg[HDR + LUO_MSG_MAX + 64] __attribute__((aligned(8)));

@@ -20,6 +20,12 @@
 #include "fuzz-fds.h"
 #include "core/luod.h"
 
+/* the core knows the fd types only once they are registered, as luod's main() does */
+__attribute__((constructor)) static void register_handlers(void)
+{
+	handlers_register();
+}
+
 static const char *dir;
 
 static int write_file(const char *sub, const char *name, const void *a, size_t alen,

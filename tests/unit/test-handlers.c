@@ -28,6 +28,12 @@
 #include "harness.h"
 #include "core/luod.h"
 
+/* the core knows the fd types only once they are registered, as luod's main() does */
+__attribute__((constructor)) static void register_handlers(void)
+{
+	handlers_register();
+}
+
 static char dir[] = "/tmp/luo-unit-handlers.XXXXXX";
 
 static int setup(void **state)

@@ -18,6 +18,12 @@
 #include "core/luod.h"
 #include "report/history.h"
 
+/* the core knows the fd types only once they are registered, as luod's main() does */
+__attribute__((constructor)) static void register_handlers(void)
+{
+	handlers_register();
+}
+
 #define NFILES 4
 
 static int fds[2][NFILES];

@@ -6,6 +6,12 @@
 #include "harness.h"
 #include "core/luod.h"
 
+/* the core knows the fd types only once they are registered, as luod's main() does */
+__attribute__((constructor)) static void register_handlers(void)
+{
+	handlers_register();
+}
+
 static void test_put_get_del(void **state)
 {
 	struct luo_index idx = { 0 };

@@ -28,6 +28,12 @@
 #include "backend/relisten.h"
 #include "report/history.h"
 
+/* the core knows the fd types only once they are registered, as luod's main() does */
+__attribute__((constructor)) static void register_handlers(void)
+{
+	handlers_register();
+}
+
 static int reset(void **state)
 {
 	(void)state;

@@ -11,6 +11,12 @@
 #include "harness.h"
 #include "core/luod.h"
 
+/* the core knows the fd types only once they are registered, as luod's main() does */
+__attribute__((constructor)) static void register_handlers(void)
+{
+	handlers_register();
+}
+
 static int handle_token; /* stands for a process holding the session */
 
 static int reset(void **state)

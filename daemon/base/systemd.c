@@ -30,7 +30,7 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "core/luod.h"
+#include "base/base.h"
 
 static struct {
 	bool fds_read;
