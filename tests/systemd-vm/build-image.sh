@@ -14,6 +14,7 @@
 # Safe when several test runs start at once: the build holds an flock on
 # $LUO_SYSTEMD_VM_CACHE/lock, works in a private directory and renames the
 # finished result into place; a finished cache is read without the lock.
+# A new image replaces those of earlier versions of this script.
 #
 # Prints the image directory on stdout. Exit 77 (skip) when mmdebstrap or
 # Debian's archive cannot be had, 1 on a real failure.
@@ -115,6 +116,11 @@ chroot "$root" dpkg-query -W systemd linux-image-amd64 >"$work/out/versions" 2>/
 touch "$work/out/done"
 rm -rf "$out"
 mv "$work/out" "$out"
+# images of other versions of this script go (a QEMU still reading one
+# keeps its open file until it ends)
+for d in "$cache"/[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]; do
+	[ "$d" = "$out" ] || [ ! -f "$d/done" ] || rm -rf "$d"
+done
 exec 9>&- # the image is in place: a waiting run may use it while the rootfs goes
 rm -rf "$work"
 log "image cached in $out ($(du -sh "$out" | cut -f1) on disk)"

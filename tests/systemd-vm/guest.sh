@@ -140,7 +140,21 @@ check "after the reload the content is there" sh -c "[ \"\$(python3 $D/client.py
 # released: finished after the update, and closed without a freeze
 client get fin 1 finish >/dev/null
 client close gone 1 gone-text
-systemctl reload luod.service
+# the second update: the package's own upgrade path where there is one
+if [ -d /tmp/debs ]; then
+	pid=$(mainpid)
+	gen=$(status_field generation)
+	(cd /tmp/debs && apt-get install -y -q --reinstall ./luo_*.deb) >/tmp/reinstall.out 2>&1
+	if [ "$(mainpid)" = "$pid" ] && [ "$(status_field generation)" = $((gen + 1)) ]; then
+		ok "apt install --reinstall ./luo_*.deb live-updates the running luod (pid $pid, generation $gen -> $((gen + 1)))"
+	else
+		not_ok "apt install --reinstall ./luo_*.deb live-updates the running luod"
+		echo "pid $pid -> $(mainpid), generation $gen -> $(status_field generation)" | diag
+		diag </tmp/reinstall.out
+	fi
+else
+	systemctl reload luod.service
+fi
 client put crash 9 crash-text
 
 # ---- SIGKILL of the main pid ----
