@@ -125,13 +125,17 @@ static int recv_waiting(int sock, struct luo_call_reply *reply)
 }
 
 /*
- * The channel ended with no reply: luod could not take the request (its
- * fds did not fit, or the connection was refused) and says why on the
- * connection, with the op as sent or op 0, or the connection has ended.
- * What else is there is someone else's (a client without channels, an
- * answer to a stray write) and is passed over.
+ * The reply on the connection itself, for sent_op: with errors_only, the
+ * answer luod gives there when it could not take a request with its
+ * channel (its fds did not fit in its table, or the connection was
+ * refused: op as sent or op 0), after the channel ended with no reply;
+ * else any reply to sent_op, for a request sent without a channel. What
+ * else is there is someone else's (a client without channels, an answer
+ * to a stray write) and is passed over. 0 with the reply in *reply (its
+ * result still to be checked), or a transport -errno.
  */
-static int answer_on_connection(int sock, uint16_t sent_op, struct luo_call_reply *reply)
+static int reply_on_connection(int sock, uint16_t sent_op, bool errors_only,
+			       struct luo_call_reply *reply)
 {
 	for (;;) {
 		int r = recv_waiting(sock, reply);
@@ -140,9 +144,11 @@ static int answer_on_connection(int sock, uint16_t sent_op, struct luo_call_repl
 			continue; /* not for us: too large for this buffer */
 		if (r < 0)
 			return r;
+		if (op0_error(&reply->hdr, reply->body_len, reply->nfds))
+			return 0;
+		if (reply->hdr.op == sent_op && (!errors_only || reply->hdr.result < 0))
+			return 0;
 		luo_call_close_fds(reply);
-		if (reply->hdr.result < 0 && (reply->hdr.op == sent_op || reply->hdr.op == 0))
-			return reply->hdr.result;
 	}
 }
 
@@ -171,8 +177,21 @@ static int call(int sock, uint16_t op, const void *body, size_t body_len, const 
 			       got == -EBADMSG ? -EPROTO : got;
 		}
 	} else {
-		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ch) < 0)
-			return -errno;
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ch) < 0) {
+			if (errno != EMFILE && errno != ENFILE)
+				return -errno;
+			/*
+			 * No fds left for a channel: a call that needs none (GET_NAME,
+			 * PRESERVE...) must still work, as an ioctl does at the fd limit.
+			 * The reply then comes on the handle, as before reply channels.
+			 */
+			r = send_waiting(sock, op, body, body_len, fds, nfds);
+			if (r == 0)
+				r = reply_on_connection(sock, op, false, reply);
+			if (r < 0)
+				return r == -EPIPE ? -ECONNRESET : r;
+			goto check;
+		}
 		out[0] = ch[1];
 		if (nfds)
 			memcpy(out + 1, fds, nfds * sizeof(int));
@@ -181,11 +200,17 @@ static int call(int sock, uint16_t op, const void *body, size_t body_len, const 
 		if (r == 0)
 			r = recv_waiting(ch[0], reply);
 		close(ch[0]);
-		if (r == -EPIPE || r == -ECONNRESET)
-			return answer_on_connection(sock, op | LUO_OP_REPLY_CHANNEL, reply);
+		if (r == -EPIPE || r == -ECONNRESET) {
+			r = reply_on_connection(sock, op | LUO_OP_REPLY_CHANNEL, true, reply);
+			if (r < 0)
+				return r;
+			luo_call_close_fds(reply);
+			return reply->hdr.result;
+		}
 		if (r < 0)
 			return r == -EBADMSG ? -EPROTO : r;
 	}
+check:
 	r = reply_check(&reply->hdr, op, reply->body_len, reply->nfds);
 	if (r == -EPROTO)
 		luo_call_close_fds(reply);

@@ -1100,6 +1100,35 @@ static int case_stray(void)
 	return 0;
 }
 
+/* At its fd limit a process still gets answers to commands that make no fd, as from the kernel. */
+static int case_fd_limit(void)
+{
+	struct rlimit old, low;
+	int dev = dev_open(), s, m, fill[256], n = 0;
+
+	s = create_session(dev, "fd-limit");
+	CHECK(s >= 0);
+	m = memfd_pattern("fd-limit", 0, 0);
+	CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+	low = old;
+	low.rlim_cur = (rlim_t)fd_count() + 64;
+	CHECK(low.rlim_cur <= old.rlim_max && setrlimit(RLIMIT_NOFILE, &low) == 0);
+	while (n < 256 && (fill[n] = dup(0)) >= 0)
+		n++;
+	CHECK(n < 256 && errno == EMFILE);
+	expect_name(s, "fd-limit");
+	EXPECT_OK(preserve(s, m, 1));
+	EXPECT_ERR(preserve(s, m, 2), EBUSY);
+	EXPECT_ERR(retrieve_fd(s, 1), EINVAL);
+	expect_name(s, "fd-limit");
+	while (n > 0)
+		CHECK(close(fill[--n]) == 0);
+	CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+	expect_name(s, "fd-limit");
+	CHECK(close(m) == 0 && close(s) == 0 && close(dev) == 0);
+	return 0;
+}
+
 /* The device node as a program looks at it: access(), stat(), and an O_PATH open. */
 static int case_node(void)
 {
@@ -1554,6 +1583,8 @@ static int run_case(int argc, char **argv)
 		return case_stray();
 	if (!strcmp(argv[1], "node"))
 		return case_node();
+	if (!strcmp(argv[1], "fd-limit"))
+		return case_fd_limit();
 	if (!strcmp(argv[1], "extensions"))
 		return case_extensions();
 	if (!strcmp(argv[1], "literal"))

@@ -263,6 +263,13 @@ static void test_device_node(void **state)
 	stage("node");
 }
 
+/* at the fd limit: commands that make no fd still answer */
+static void test_at_the_fd_limit(void **state)
+{
+	(void)state;
+	stage("fd-limit");
+}
+
 static void test_other_fds_untouched(void **state)
 {
 	(void)state;
@@ -368,6 +375,7 @@ static const struct CMUnitTest tests[] = {
 	CASE(test_one_fd_two_processes),
 	CASE(test_stray_read_write),
 	CASE(test_device_node),
+	CASE(test_at_the_fd_limit),
 	CASE(test_other_fds_untouched),
 	CASE(test_luo_extensions),
 	CASE(test_default_device_path),

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -26,10 +27,12 @@
 #include "rpc.h"
 
 static struct luod_proc d;
+static struct rlimit nofile; /* as the test started: a failed case cannot leave it lowered */
 
 static int setup(void **state)
 {
 	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &nofile), 0);
 	luod_start(&d, NULL);
 	return 0;
 }
@@ -37,6 +40,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
+	setrlimit(RLIMIT_NOFILE, &nofile);
 	assert_true(luod_alive(&d));
 	luod_stop(&d);
 	return 0;
@@ -287,6 +291,38 @@ static void test_stray_writes(void **state)
 	close(dev);
 }
 
+/* At the fd limit there is no fd for a channel: calls that make no fd still work. */
+static void test_at_the_fd_limit(void **state)
+{
+	int dev = e2e_open(&d), s, m = memfd_pattern("limit", 0, 0), fill[256], n = 0;
+	struct rlimit old, low;
+	enum luo_state st;
+
+	(void)state;
+	s = luo_create_session(dev, "limit");
+	assert_true(s >= 0);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)e2e_own_fd_count() + 64;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (n < 256 && (fill[n] = dup(0)) >= 0)
+		n++;
+	assert_true(n < 256 && errno == EMFILE);
+	assert_true(name_is(s, "limit"));
+	assert_int_equal(luo_session_preserve_fd(s, m, 1), 0);
+	assert_int_equal(luo_session_preserve_fd(s, m, 2), -EBUSY);
+	assert_int_equal(luo_get_state(dev, &st), 0);
+	assert_int_equal(luo_session_retrieve_fd(s, 1), -EINVAL);
+	while (n > 0)
+		close(fill[--n]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_true(name_is(s, "limit"));
+	assert_int_equal(e2e_session_files(&d, "limit"), 1);
+	close(m);
+	close(s);
+	close(dev);
+}
+
 /* A client that predates reply channels, beside one that uses them, on the same handles. */
 static void test_old_clients(void **state)
 {
@@ -440,6 +476,7 @@ static const struct CMUnitTest tests[] = {
 	CASE(test_calls_from_signal_handler),
 	CASE(test_cancelled_threads),
 	CASE(test_stray_writes),
+	CASE(test_at_the_fd_limit),
 	CASE(test_old_clients),
 	CASE(test_reply_channel_rules),
 };

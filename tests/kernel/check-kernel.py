@@ -66,6 +66,7 @@ SCHEDULE = [
         ("stage", "shared", ""),
         ("stage", "stray", ""),
         ("stage", "node", ""),
+        ("stage", "fd-limit", ""),
         ("stage", "stage1-basic", ""),
         ("stage", "cycle", "0"),
         ("stage", "stage1-many", ""),
