@@ -550,11 +550,13 @@ def check_backend(tap, vm, binaries):
         tap.ok(s0.get("kernel_liveupdate_num") == num and
                s0.get("last_kexec") == {"carried": 1, "recreated": recreated,
                                         "not_carried": 1} and
-               s0.get("kernel_mode") == mode,
+               s0.get("kernel_mode") == mode and
+               s0.get("not_carried_files") == [{"session": "vm-workload", "token": 3}],
                "%s: luoctl status: kernel_liveupdate_num %s (want %d), last kexec %s (want 1 "
-               "carried, %d re-created, 1 not carried), kernel_mode %s (want %s)" %
+               "carried, %d re-created, 1 not carried), kernel_mode %s (want %s), not carried "
+               "%s (want vm-workload token 3)" %
                (what, s0.get("kernel_liveupdate_num"), num, s0.get("last_kexec"), recreated,
-                s0.get("kernel_mode"), mode), log_tail)
+                s0.get("kernel_mode"), mode, s0.get("not_carried_files")), log_tail)
 
     after_kexec(b4, "", created, len(SCHEDULE) - 2, "device", "after the kexec", 2)
     web = files(first("SHOW-WEB ", b4))

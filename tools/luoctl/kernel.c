@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -50,6 +51,97 @@ const char *where_name(uint32_t where)
 	default:
 		return "luod";
 	}
+}
+
+/*
+ * The files that did not cross the last kexec (their retrieve is ENOLINK),
+ * session by session, among the incoming sessions this uid may see.
+ */
+int kernel_not_carried(int dev, struct not_carried **ret, size_t *ret_n)
+{
+	struct luo_msg_list lreq = { 0 };
+	char (*names)[LUO_NAME_MAX] = NULL;
+	struct not_carried *out = NULL;
+	size_t nnames = 0, n = 0;
+	int r;
+
+	for (;;) { /* the names first: each SHOW below reuses the reply */
+		struct luo_msg_list_reply rep;
+
+		r = luo_rpc(dev, LUO_OP_LIST_SESSIONS, &lreq, sizeof(lreq), NULL, 0, &reply);
+		if (r < 0)
+			goto out;
+		luo_reply_close_fds(&reply);
+		r = -EPROTO;
+		if (reply.body_len < sizeof(rep))
+			goto out;
+		memcpy(&rep, reply.body, sizeof(rep));
+		if (reply.body_len < sizeof(rep) + rep.count * sizeof(struct luo_msg_session_info))
+			goto out;
+		for (uint32_t i = 0; i < rep.count; i++) {
+			struct luo_msg_session_info si;
+			void *p;
+
+			memcpy(&si, reply.body + sizeof(rep) + i * sizeof(si), sizeof(si));
+			if (!si.incoming)
+				continue;
+			r = -ENOMEM;
+			p = realloc(names, (nnames + 1) * sizeof(*names));
+			if (!p)
+				goto out;
+			names = p;
+			memcpy(names[nnames], si.name, LUO_NAME_MAX);
+			names[nnames++][LUO_NAME_MAX - 1] = '\0';
+		}
+		lreq.cursor += rep.count;
+		if (rep.count == 0 || lreq.cursor >= rep.total)
+			break;
+	}
+	for (size_t k = 0; k < nnames; k++) {
+		struct luo_msg_show req = { 0 };
+
+		memcpy(req.name, names[k], LUO_NAME_MAX);
+		for (;;) {
+			struct luo_msg_show_reply rep;
+
+			r = luo_rpc(dev, LUO_OP_SHOW_SESSION, &req, sizeof(req), NULL, 0, &reply);
+			if (r < 0)
+				break; /* gone meanwhile: nothing to say of it */
+			luo_reply_close_fds(&reply);
+			r = -EPROTO;
+			if (reply.body_len < sizeof(rep))
+				goto out;
+			memcpy(&rep, reply.body, sizeof(rep));
+			if (reply.body_len < sizeof(rep) + rep.count * sizeof(struct luo_msg_file_info))
+				goto out;
+			for (uint32_t i = 0; i < rep.count; i++) {
+				struct luo_msg_file_info fi;
+				void *p;
+
+				memcpy(&fi, reply.body + sizeof(rep) + i * sizeof(fi), sizeof(fi));
+				if (fi.where != LUO_WHERE_LOST)
+					continue;
+				r = -ENOMEM;
+				p = realloc(out, (n + 1) * sizeof(*out));
+				if (!p)
+					goto out;
+				out = p;
+				memcpy(out[n].session, names[k], LUO_NAME_MAX);
+				out[n++].token = fi.token;
+			}
+			req.cursor += rep.count;
+			if (rep.count == 0 || req.cursor >= rep.total)
+				break;
+		}
+	}
+	r = 0;
+	*ret = out;
+	*ret_n = n;
+	out = NULL;
+out:
+	free(out);
+	free(names);
+	return r;
 }
 
 /* The running kernel's command line, for a next kernel given no --append. */

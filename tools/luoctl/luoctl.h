@@ -95,6 +95,13 @@ int cmd_update(const struct luoctl_command *cmd, int argc, char **argv);
 
 /* kernel.c: the kernel backend */
 int kernel_status(int dev, struct luo_msg_kernel_status *st); /* 0 or -errno */
+/* A file the last kexec did not carry (kernel backend): retrieve says ENOLINK. */
+struct not_carried {
+	char session[LUO_NAME_MAX];
+	uint64_t token;
+};
+/* Every one this uid may see, in *ret (the caller frees it); 0 or -errno. */
+int kernel_not_carried(int dev, struct not_carried **ret, size_t *ret_n);
 int update_kernel(int dev, const char *kernel, const char *initrd, const char *append);
 int cmd_preserve(const struct luoctl_command *cmd, int argc, char **argv);
 int cmd_exec(const struct luoctl_command *cmd, int argc, char **argv);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* `luoctl status`: luod's global state, generation and counts. */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,6 +17,8 @@ int cmd_status(const struct luoctl_command *cmd, int argc, char **argv)
 {
 	struct luo_msg_status st = { 0 };
 	struct luo_msg_kernel_status ks;
+	struct not_carried *lost = NULL;
+	size_t nlost = 0;
 	int dev, r = parse_common(cmd, argc, argv, 0, 0);
 
 	if (r >= 0)
@@ -30,6 +33,8 @@ int cmd_status(const struct luoctl_command *cmd, int argc, char **argv)
 	}
 	memcpy(&st, reply.body, reply.body_len < sizeof(st) ? reply.body_len : sizeof(st));
 	r = kernel_status(dev, &ks);
+	if (r == 0 && ks.backend == LUO_BACKEND_KERNEL && ks.lost)
+		r = kernel_not_carried(dev, &lost, &nlost);
 	close(dev);
 	if (r < 0)
 		return fail("status", r);
@@ -52,12 +57,20 @@ int cmd_status(const struct luoctl_command *cmd, int argc, char **argv)
 			       ks.liveupdate_num, ks.sessions, kernel_mode_name(ks.mode));
 			json_string(stdout, ks.session_name);
 			printf(", \"kexec_now\": {\"kernel\": %u, \"recreated\": %u, \"not_carried\": %u}"
-			       ", \"last_kexec\": {\"carried\": %u, \"recreated\": %u, \"not_carried\": %u}}\n",
+			       ", \"last_kexec\": {\"carried\": %u, \"recreated\": %u, \"not_carried\": %u}"
+			       ", \"not_carried_files\": [",
 			       ks.kernel_files, ks.recreate_files, ks.luod_files, ks.carried, ks.recreated,
 			       ks.lost);
+			for (size_t i = 0; i < nlost; i++) {
+				printf("%s{\"session\": ", i ? ", " : "");
+				json_string(stdout, lost[i].session);
+				printf(", \"token\": %" PRIu64 "}", lost[i].token);
+			}
+			printf("]}\n");
 		} else {
 			printf(", \"kernel_liveupdate_num\": null}\n");
 		}
+		free(lost);
 		return 0;
 	}
 	printf("backend:     %s\n", ks.backend == LUO_BACKEND_KERNEL ? "kernel" : "userspace");
@@ -70,6 +83,12 @@ int cmd_status(const struct luoctl_command *cmd, int argc, char **argv)
 		       ks.kernel_files, ks.recreate_files, ks.luod_files);
 		printf("last kexec:  %u memfds carried, %u listeners re-created, %u files not carried\n",
 		       ks.carried, ks.recreated, ks.lost);
+		for (size_t i = 0; i < nlost; i++) {
+			char name[LUO_ESCAPED_NAME_MAX];
+
+			printf("not carried: session %s token %" PRIu64 " (its retrieve: ENOLINK)\n",
+			       luo_escape(lost[i].session, name, sizeof(name)), lost[i].token);
+		}
 	}
 	printf("state:       %s\n", state_name(st.state));
 	printf("generation:  %" PRIu64 "\n", st.generation);
@@ -87,5 +106,6 @@ int cmd_status(const struct luoctl_command *cmd, int argc, char **argv)
 	if (st.predecessor)
 		printf(" (updated from %016" PRIx64 ")", st.predecessor);
 	printf("\n");
+	free(lost);
 	return 0;
 }
