@@ -99,6 +99,30 @@ static void track(pid_t pid)
 		}
 }
 
+/* SIGKILL pid and every process below it (a server's workers), children first. */
+static void kill_tree(pid_t pid)
+{
+	char path[64], buf[1024], *p, *end;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		for (p = buf;; p = end) {
+			long child = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			kill_tree((pid_t)child);
+		}
+	}
+	kill(pid, SIGKILL);
+}
+
 static int teardown(void **state)
 {
 	(void)state;
@@ -106,9 +130,10 @@ static int teardown(void **state)
 		load->stop = 1;
 	for (size_t i = 0; i < sizeof(running_pids) / sizeof(running_pids[0]); i++)
 		/* only a child not yet reaped: a pid reaped since may be anyone's now */
-		if (running_pids[i] > 0 && waitpid(running_pids[i], NULL, WNOHANG) == 0 &&
-		    kill(running_pids[i], SIGKILL) == 0)
+		if (running_pids[i] > 0 && waitpid(running_pids[i], NULL, WNOHANG) == 0) {
+			kill_tree(running_pids[i]);
 			waitpid(running_pids[i], NULL, 0);
+		}
 	assert_true(luod_alive(&d));
 	luod_stop(&d);
 	return 0;
