@@ -168,7 +168,7 @@ static int fallback_child(const char *state_dir)
 	int ok = 0, refused = -ECONNREFUSED, fd = -1, status;
 	pid_t pid;
 
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("tmpfs", "/run", "tmpfs", 0, "mode=0755") < 0)
 		return 77;
 	if (mkdir("/run/luo", 0755) < 0)
