@@ -19,6 +19,7 @@
 
 #include "bench.h"
 #include "core/luod.h"
+#include "core/state.h" /* it measures the core itself */
 
 static void report(const char *phase, size_t n, int reps, double *v, size_t bytes)
 {
@@ -87,7 +88,7 @@ int main(int argc, char **argv)
 		if (luo_handover_read(blob, len, &back) < 0)
 			bench_die("luo_handover_read");
 		t_read[r] = bench_ms(bench_now_ns() - t0);
-		for (struct luo_session *x = luo_core.sessions; x; x = x->next)
+		for (struct luo_session *x = core_first_session(); x; x = x->next)
 			for (size_t i = 0; i < x->nfiles; i++)
 				x->files[i]->fd = -1;
 		core_free_all();

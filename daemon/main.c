@@ -301,7 +301,7 @@ int main(int argc, char **argv)
 		cfg.state_dir = state_dir;
 	}
 	cfg.argv = succ_argv;
-	luo_core.started_ns = main_ns;
+	core_set_started_ns(main_ns);
 	core_new_instance();
 	handlers_register();
 	/* the observers of the core, lowest layer first, before anything is read */
@@ -328,9 +328,9 @@ int main(int argc, char **argv)
 		if (!exec_ns)
 			exec_ns = (long long)h.marks[LUO_MARK_FROZEN];
 		update = (struct luo_msg_update_reply){
-			.generation = luo_core.generation,
-			.sessions = (uint32_t)luo_core.nsessions,
-			.files = luo_core.nfiles,
+			.generation = core_generation(),
+			.sessions = (uint32_t)core_session_count(),
+			.files = core_file_count(),
 			.prepare_ns = h.marks[LUO_MARK_FREEZE] - h.marks[LUO_MARK_PREPARE],
 			.freeze_ns = h.marks[LUO_MARK_FROZEN] - h.marks[LUO_MARK_FREEZE],
 			.fdt_write_ns = (uint64_t)exec_ns - h.marks[LUO_MARK_FROZEN],
@@ -345,7 +345,7 @@ int main(int argc, char **argv)
 		cfg.listen_activated = h.listen_activated;
 		cfg.reply_fd = h.reply_fd;
 		log_info("handover: generation %" PRIu64 ", %zu sessions, %zu files, %zu bytes",
-			 luo_core.generation, luo_core.nsessions, luo_core.nfiles, bytes);
+			 core_generation(), core_session_count(), core_file_count(), bytes);
 	} else {
 		/* socket activation: only a fresh start; an update carries the socket itself */
 		r = systemd_listen_fd();

@@ -342,10 +342,8 @@ static void restore_done(const struct kindex_head *head, void *ctx)
 	if (head->written_realtime_ns && head->written_realtime_ns < now)
 		e.blackout_ns = now - head->written_realtime_ns;
 	/* the counter never wraps to 0 (2^64 - 1 stays, as it does after a crash) */
-	luo_core.generation = head->generation < UINT64_MAX ? head->generation + 1 : UINT64_MAX;
-	luo_core.updates = head->updates + 1;
-	luo_core.state = LUO_STATE_UPDATED;
-	e.generation = luo_core.generation;
+	core_adopt_update(head->generation, head->updates, 0);
+	e.generation = core_generation();
 	e.sessions = (uint32_t)rs->sessions;
 	e.files = kb.carried + kb.recreated;
 	history_add(&e);
@@ -768,7 +766,7 @@ void backend_kernel_status(struct luo_msg_kernel_status *st)
 	st->recreated = kb.recreated;
 	st->lost = kb.lost;
 	snprintf(st->session_name, sizeof(st->session_name), "%s", kb.session >= 0 ? kb.session_name : "");
-	for (const struct luo_session *s = luo_core.sessions; s; s = s->next) {
+	for (const struct luo_session *s = core_first_session(); s; s = s->next) {
 		if (s->incoming)
 			continue;
 		for (size_t i = 0; i < s->nfiles; i++) {

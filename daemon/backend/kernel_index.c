@@ -67,11 +67,11 @@ static int write_tree(void *fdt, size_t cap, kindex_classify_fn classify, void *
 	TRY(fdt_finish_reservemap(fdt));
 	TRY(fdt_begin_node(fdt, ""));
 	TRY(fdt_property_string(fdt, "compatible", LUO_KINDEX_COMPATIBLE));
-	TRY(fdt_property_u64(fdt, "generation", luo_core.generation));
-	TRY(fdt_property_u64(fdt, "updates", luo_core.updates));
+	TRY(fdt_property_u64(fdt, "generation", core_generation()));
+	TRY(fdt_property_u64(fdt, "updates", core_updates()));
 	TRY(fdt_property_u64(fdt, "written-realtime-ns", realtime_ns()));
 	TRY(fdt_begin_node(fdt, "sessions"));
-	for (struct luo_session *s = luo_core.sessions; s; s = s->next) {
+	for (struct luo_session *s = core_first_session(); s; s = s->next) {
 		char node[24];
 		unsigned j = 0;
 
@@ -103,7 +103,7 @@ int kindex_write(kindex_classify_fn classify, void *ctx)
 	void *buf;
 	int r;
 
-	for (struct luo_session *s = luo_core.sessions; s; s = s->next)
+	for (struct luo_session *s = core_first_session(); s; s = s->next)
 		for (size_t i = 0; i < s->nfiles; i++)
 			cap += 400 + s->files[i]->payload_len;
 	for (;;) {

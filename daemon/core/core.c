@@ -25,10 +25,88 @@
 #include <unistd.h>
 
 #include "core/luod.h"
+#include "core/state.h"
 #include "core/observer.h"
 #include "base/fault.h"
 
 struct luo_core luo_core = { .state = LUO_STATE_NORMAL };
+
+enum luo_state core_state(void)
+{
+	return luo_core.state;
+}
+
+uint64_t core_generation(void)
+{
+	return luo_core.generation;
+}
+
+uint64_t core_updates(void)
+{
+	return luo_core.updates;
+}
+
+uint64_t core_instance(void)
+{
+	return luo_core.instance;
+}
+
+uint64_t core_predecessor(void)
+{
+	return luo_core.predecessor;
+}
+
+uint64_t core_started_ns(void)
+{
+	return luo_core.started_ns;
+}
+
+uint64_t core_prepared_ns(void)
+{
+	return luo_core.prepared_ns;
+}
+
+size_t core_session_count(void)
+{
+	return luo_core.nsessions;
+}
+
+size_t core_file_count(void)
+{
+	return luo_core.nfiles;
+}
+
+struct luo_session *core_first_session(void)
+{
+	return luo_core.sessions;
+}
+
+
+void core_set_started_ns(uint64_t ns)
+{
+	luo_core.started_ns = ns;
+}
+
+void core_clear_prepared(void)
+{
+	luo_core.prepared_ns = 0;
+}
+
+void core_set_server(void (*detach)(void *handle),
+		     int (*participant_send)(void *handle, enum luo_event event, unsigned timeout_ms,
+					     uint64_t tag))
+{
+	luo_core.detach = detach;
+	luo_core.participant_send = participant_send;
+}
+
+void core_adopt_update(uint64_t generation, uint64_t updates, uint64_t predecessor)
+{
+	luo_core.generation = generation < UINT64_MAX ? generation + 1 : UINT64_MAX;
+	luo_core.updates = updates + 1;
+	luo_core.predecessor = predecessor;
+	luo_core.state = LUO_STATE_UPDATED;
+}
 
 void core_notify(void)
 {

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/luod.h"
+#include "core/state.h"
 #include "core/observer.h"
 #include "base/fault.h"
 
@@ -177,7 +178,8 @@ int file_preserve(struct luo_session *s, int fd, uint64_t token, struct luo_file
 		goto err;
 	r = index_add(file);
 	if (r < 0) {
-		h->unpreserve(file);
+		if (h->unpreserve)
+			h->unpreserve(file);
 		goto err;
 	}
 	flb_file_added(file);
@@ -194,7 +196,8 @@ void file_unpreserve(struct luo_file *file)
 {
 	if (file->frozen)
 		file_unfreeze(file);
-	file->handler->unpreserve(file);
+	if (file->handler->unpreserve)
+		file->handler->unpreserve(file);
 	observe_file_gone(file);
 	file_free(file);
 }
@@ -217,7 +220,8 @@ void file_unfreeze(struct luo_file *file)
 {
 	if (!file->frozen)
 		return;
-	file->handler->unfreeze(file);
+	if (file->handler->unfreeze)
+		file->handler->unfreeze(file);
 	file->frozen = false;
 }
 
@@ -241,7 +245,12 @@ int file_retrieve(struct luo_file *file)
 int file_finish(struct luo_file *file)
 {
 	/* a file that never crossed (file_restore_lost) has nothing to finish */
-	int r = file->fd < 0 ? 0 : FAULT("handler") ? -EIO : file->handler->finish(file);
+	int r = 0;
+
+	if (file->fd >= 0 && FAULT("handler"))
+		r = -EIO;
+	else if (file->fd >= 0 && file->handler->finish)
+		r = file->handler->finish(file);
 
 	if (r < 0)
 		return r;
@@ -343,6 +352,7 @@ int file_renew(struct luo_file *file)
 	if (r == 0 && !file->indexed) {
 		r = index_add(file);
 		if (r < 0)
+			if (h->unpreserve)
 			h->unpreserve(file);
 	}
 	if (r < 0) {
@@ -362,7 +372,8 @@ int file_renew(struct luo_file *file)
 
 void file_renew_undo(struct luo_file *file, bool unindex)
 {
-	file->handler->unpreserve(file);
+	if (file->handler->unpreserve)
+		file->handler->unpreserve(file);
 	if (unindex)
 		index_del(file);
 	file->frozen = true;

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/luod.h"
+#include "core/state.h"
 
 #define FLB_MAX 16
 

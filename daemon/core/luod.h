@@ -73,11 +73,11 @@ struct luo_file_handler {
 	 */
 	int (*is_type)(int fd);
 	int (*preserve)(struct luo_file *file);
-	void (*unpreserve)(struct luo_file *file);
+	void (*unpreserve)(struct luo_file *file); /* optional: NULL when there is nothing to undo */
 	int (*freeze)(struct luo_file *file);
-	void (*unfreeze)(struct luo_file *file);
+	void (*unfreeze)(struct luo_file *file); /* optional */
 	int (*retrieve)(struct luo_file *file);
-	int (*finish)(struct luo_file *file);
+	int (*finish)(struct luo_file *file); /* optional: NULL finishes at once */
 	uint64_t (*size)(const struct luo_file *file); /* bytes it accounts for, or NULL */
 	bool flb; /* keeps file-lifecycle-bound global state (flb.c) */
 };
@@ -210,25 +210,35 @@ void session_cancel(struct luo_session *s, enum luo_state to);
 bool session_retrievable(const struct luo_session *s);
 
 /* ---- core.c ---- */
-struct luo_core {
-	enum luo_state state;
-	uint64_t generation;
-	uint64_t updates;
-	uint64_t instance;    /* random, new in every luod process (core_new_instance) */
-	uint64_t predecessor; /* the instance a live update took over from, or 0 */
-	uint64_t started_ns;
-	struct luo_session *sessions;
-	size_t nsessions;
-	size_t nfiles; /* outgoing and incoming */
-	struct luo_index inodes; /* outgoing files by inode, for EBUSY */
-	void (*detach)(void *handle); /* set by the server: a held session ended */
-	/* set by the server: send a participant its event */
-	/* tag: the event's, for a participant registered with LUO_PARTICIPANT_TAGS; else 0 */
-	int (*participant_send)(void *handle, enum luo_event event, unsigned timeout_ms, uint64_t tag);
-	bool busy; /* a global event is waiting for participants */
-	uint64_t prepared_ns; /* when the state last became PREPARED */
-};
-extern struct luo_core luo_core;
+/*
+ * The core's state is its own (core/state.h, seen by core/ alone); every
+ * other layer reads it through these and changes it only through the
+ * core's own operations.
+ */
+enum luo_state core_state(void);
+uint64_t core_generation(void);
+uint64_t core_updates(void);
+uint64_t core_instance(void);    /* random, new in every luod process */
+uint64_t core_predecessor(void); /* the instance a live update took over from, or 0 */
+uint64_t core_started_ns(void);
+uint64_t core_prepared_ns(void); /* when the state last became PREPARED, or 0 */
+size_t core_session_count(void);
+size_t core_file_count(void); /* outgoing and incoming */
+struct luo_session *core_first_session(void); /* then s->next: creation order */
+void core_set_started_ns(uint64_t ns);
+void core_clear_prepared(void);
+/* The server's side of a held session and of a participant (set once, at start). */
+/* tag: the event's, for a participant registered with LUO_PARTICIPANT_TAGS; else 0 */
+void core_set_server(void (*detach)(void *handle),
+		     int (*participant_send)(void *handle, enum luo_event event, unsigned timeout_ms,
+					     uint64_t tag));
+/*
+ * A successor (the handover, or the kernel backend's) adopted the
+ * sessions it was handed with core_add_session(): the core is one update
+ * further, UPDATED, with the predecessor's instance (0 if unknown).
+ */
+void core_adopt_update(uint64_t generation, uint64_t updates, uint64_t predecessor);
+
 
 struct luo_session *core_find_session(const char *name);
 void core_add_session(struct luo_session *s);

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "core/luod.h"
+#include "core/state.h"
 
 static struct luo_participant *participants; /* registration order */
 static size_t nparticipants;

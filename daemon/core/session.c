@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "core/luod.h"
+#include "core/state.h"
 #include "core/observer.h"
 #include "base/fault.h"
 

@@ -222,7 +222,7 @@ void fdstore_adopt_handover(void)
 {
 	if (!fdstore_enabled())
 		return;
-	for (struct luo_session *s = luo_core.sessions; s; s = s->next) {
+	for (struct luo_session *s = core_first_session(); s; s = s->next) {
 		s->fdstored = true;
 		for (size_t i = 0; i < s->nfiles; i++)
 			s->files[i]->fdstored = true;
@@ -400,7 +400,7 @@ int fdstore_recover(struct lineage *lineage)
 			}
 		}
 	/* what the keeper gave back and the store lacks goes into it, once */
-	for (struct luo_session *s = luo_core.sessions; s; s = s->next) {
+	for (struct luo_session *s = core_first_session(); s; s = s->next) {
 		fdstore_put_session(s);
 		for (size_t i = 0; i < s->nfiles; i++)
 			fdstore_put_file(s->files[i]);

@@ -370,7 +370,7 @@ static int recover_file(const char *name, uint64_t token, const unsigned char *d
 static int recover(void)
 {
 	static unsigned char buf[KEEPER_MSG_MAX];
-	size_t sessions_before = luo_core.nsessions, lost = 0;
+	size_t sessions_before = core_session_count(), lost = 0;
 	int r;
 
 	r = send_msg(KEEPER_LIST, NULL, 0, NULL, 0, NULL, 0, -1);
@@ -432,7 +432,7 @@ static int recover(void)
 			close(fd);
 	}
 	log_info("keeper: recovered %zu sessions, %zu files after luod was killed%s",
-		 luo_core.nsessions - sessions_before, luo_core.nfiles,
+		 core_session_count() - sessions_before, core_file_count(),
 		 lost ? " (some entries could not be used: see above)" : "");
 	return 0;
 }
@@ -457,7 +457,7 @@ static void mirror_lineage(bool force)
 static void resync(void)
 {
 	mirror_lineage(true);
-	for (struct luo_session *s = luo_core.sessions; s; s = s->next) {
+	for (struct luo_session *s = core_first_session(); s; s = s->next) {
 		mirror_session(s);
 		for (size_t i = 0; i < s->nfiles; i++)
 			mirror_file(s->files[i]);
@@ -529,10 +529,10 @@ int holder_start(const char *state_dir, bool recover_state)
 	if (off && *off && strcmp(off, "0")) {
 		log_info("keeper: off ($LUOD_NO_KEEPER)");
 		if (recover_state) {
-			size_t before = luo_core.nsessions;
+			size_t before = core_session_count();
 
 			fdstore_recover(&found);
-			lineage_adopt(&found, luo_core.nsessions - before);
+			lineage_adopt(&found, core_session_count() - before);
 		}
 		mirror_lineage(false);
 		return 0;
@@ -544,7 +544,7 @@ int holder_start(const char *state_dir, bool recover_state)
 		return -ENAMETOOLONG;
 	}
 	hd.enabled = true;
-	before = luo_core.nsessions;
+	before = core_session_count();
 	r = attach(recover_state, false);
 	if (r < 0) {
 		log_warn("keeper: cannot start one: %s; a crash of luod would lose what it holds",
@@ -555,7 +555,7 @@ int holder_start(const char *state_dir, bool recover_state)
 	/* under systemd, what its fd store kept and the keeper did not (it dies with the cgroup) */
 	if (recover_state) {
 		fdstore_recover(&found);
-		lineage_adopt(&found, luo_core.nsessions - before);
+		lineage_adopt(&found, core_session_count() - before);
 	}
 	mirror_lineage(false);
 	batch_send();
@@ -625,7 +625,7 @@ enum holder_state holder_state(uint64_t *failures)
 
 void holder_before_exec(void)
 {
-	for (struct luo_session *s = luo_core.sessions; s; s = s->next)
+	for (struct luo_session *s = core_first_session(); s; s = s->next)
 		if (s->incoming || s->state != LUO_STATE_FROZEN)
 			mirror_session_gone(s);
 	batch_send(); /* nothing may wait here across the execve */

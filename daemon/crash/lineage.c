@@ -42,8 +42,8 @@ size_t lineage_encode(unsigned char *buf, size_t cap)
 		.magic = LINEAGE_MAGIC,
 		.count = (uint32_t)history_count(),
 		.entry_size = sizeof(struct luo_msg_history_entry),
-		.generation = luo_core.generation,
-		.updates = luo_core.updates,
+		.generation = core_generation(),
+		.updates = core_updates(),
 	};
 	size_t len = sizeof(h) + h.count * sizeof(struct luo_msg_history_entry);
 
@@ -61,12 +61,12 @@ bool lineage_changed(void)
 	size_t n = history_count();
 	uint64_t last = n ? history_at(n - 1)->start_realtime_ns ^ history_at(n - 1)->outcome : 0;
 
-	if (sent.valid && sent.generation == luo_core.generation && sent.updates == luo_core.updates &&
+	if (sent.valid && sent.generation == core_generation() && sent.updates == core_updates() &&
 	    sent.count == n && sent.last_start == last)
 		return false;
 	sent.valid = true;
-	sent.generation = luo_core.generation;
-	sent.updates = luo_core.updates;
+	sent.generation = core_generation();
+	sent.updates = core_updates();
 	sent.count = n;
 	sent.last_start = last;
 	return true;

@@ -89,11 +89,6 @@ static int eventfd_record(struct luo_file *file)
 	return file_set_payload(file, &rec, sizeof(rec));
 }
 
-static void eventfd_nop(struct luo_file *file)
-{
-	(void)file;
-}
-
 static bool known_differs(uint64_t a, uint64_t b)
 {
 	return a != EVENTFD_UNKNOWN && b != EVENTFD_UNKNOWN && a != b;
@@ -128,22 +123,13 @@ static int eventfd_retrieve(struct luo_file *file)
 	return 0;
 }
 
-static int eventfd_finish(struct luo_file *file)
-{
-	(void)file;
-	return 0;
-}
-
 const struct luo_file_handler luo_eventfd_handler = {
 	.name = "eventfd",
 	.compatible = "luo,eventfd-v1",
 	.type = 0, /* anonymous inodes have no S_IFMT type */
 	.can_preserve = eventfd_can_preserve,
 	.preserve = eventfd_record,
-	.unpreserve = eventfd_nop,
 	.freeze = eventfd_record,
-	.unfreeze = eventfd_nop,
 	.retrieve = eventfd_retrieve,
-	.finish = eventfd_finish,
 	.size = NULL,
 };

@@ -40,11 +40,6 @@ static int kvm_preserve(struct luo_file *file)
 	return -ENOENT;
 }
 
-static void kvm_nop(struct luo_file *file)
-{
-	(void)file;
-}
-
 static int kvm_freeze(struct luo_file *file)
 {
 	(void)file;
@@ -57,22 +52,13 @@ static int kvm_retrieve(struct luo_file *file)
 	return -EIO;
 }
 
-static int kvm_finish(struct luo_file *file)
-{
-	(void)file;
-	return 0;
-}
-
 const struct luo_file_handler luo_kvm_handler = {
 	.name = "kvm",
 	.compatible = "luo,kvm-refused",
 	.type = 0,
 	.can_preserve = kvm_can_preserve,
 	.preserve = kvm_preserve,
-	.unpreserve = kvm_nop,
 	.freeze = kvm_freeze,
-	.unfreeze = kvm_nop,
 	.retrieve = kvm_retrieve,
-	.finish = kvm_finish,
 	.size = NULL,
 };

@@ -245,11 +245,6 @@ static int memfd_freeze(struct luo_file *file)
 	return 0;
 }
 
-static void memfd_nop(struct luo_file *file)
-{
-	(void)file;
-}
-
 static int memfd_retrieve(struct luo_file *file)
 {
 	char name[MEMFD_NAME_MAX + 1] = "";
@@ -289,12 +284,6 @@ static int memfd_retrieve(struct luo_file *file)
 	return 0;
 }
 
-static int memfd_finish(struct luo_file *file)
-{
-	(void)file;
-	return 0;
-}
-
 static uint64_t memfd_size(const struct luo_file *file)
 {
 	struct memfd_record rec;
@@ -310,11 +299,8 @@ const struct luo_file_handler luo_memfd_handler = {
 	.can_preserve = memfd_can_preserve,
 	.is_type = memfd_is_type,
 	.preserve = memfd_preserve,
-	.unpreserve = memfd_nop,
 	.freeze = memfd_freeze,
-	.unfreeze = memfd_nop,
 	.retrieve = memfd_retrieve,
-	.finish = memfd_finish,
 	.size = memfd_size,
 	.flb = true,
 };

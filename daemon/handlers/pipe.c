@@ -114,11 +114,6 @@ static int pipe_decode(const struct luo_file *file, struct pipe_state *ps)
 	return 0;
 }
 
-static void pipe_nop(struct luo_file *file)
-{
-	(void)file;
-}
-
 static int pipe_retrieve(struct luo_file *file)
 {
 	struct pipe_state want, have;
@@ -155,12 +150,6 @@ static int pipe_retrieve(struct luo_file *file)
 	return 0;
 }
 
-static int pipe_finish(struct luo_file *file)
-{
-	(void)file;
-	return 0;
-}
-
 /* The bytes buffered in the pipe right now (either end can ask). */
 static uint64_t pipe_size(const struct luo_file *file)
 {
@@ -177,10 +166,7 @@ const struct luo_file_handler luo_pipe_handler = {
 	.type = S_IFIFO,
 	.can_preserve = pipe_can_preserve,
 	.preserve = pipe_record,
-	.unpreserve = pipe_nop,
 	.freeze = pipe_record,
-	.unfreeze = pipe_nop,
 	.retrieve = pipe_retrieve,
-	.finish = pipe_finish,
 	.size = pipe_size,
 };

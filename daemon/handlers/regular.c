@@ -131,11 +131,6 @@ static int regular_decode(const struct luo_file *file, struct regular_state *rs)
 	return 0;
 }
 
-static void regular_nop(struct luo_file *file)
-{
-	(void)file;
-}
-
 static int regular_retrieve(struct luo_file *file)
 {
 	struct regular_state want, have;
@@ -172,12 +167,6 @@ static int regular_retrieve(struct luo_file *file)
 	return 0;
 }
 
-static int regular_finish(struct luo_file *file)
-{
-	(void)file;
-	return 0;
-}
-
 static uint64_t regular_size(const struct luo_file *file)
 {
 	struct stat st;
@@ -193,10 +182,7 @@ const struct luo_file_handler luo_regular_handler = {
 	.type = S_IFREG,
 	.can_preserve = regular_can_preserve,
 	.preserve = regular_record,
-	.unpreserve = regular_nop,
 	.freeze = regular_record,
-	.unfreeze = regular_nop,
 	.retrieve = regular_retrieve,
-	.finish = regular_finish,
 	.size = regular_size,
 };

@@ -248,11 +248,6 @@ static int socket_is_type(int fd)
 	return r < 0 ? -EBADFD : 0;
 }
 
-static void socket_nop(struct luo_file *file)
-{
-	(void)file;
-}
-
 static const char *family_name(int32_t family)
 {
 	switch (family) {
@@ -327,12 +322,6 @@ static int socket_retrieve(struct luo_file *file)
 	return 0;
 }
 
-static int socket_finish(struct luo_file *file)
-{
-	(void)file;
-	return 0;
-}
-
 /* Bytes (or, for datagrams, the next datagram's bytes) waiting to be read. */
 static uint64_t socket_size(const struct luo_file *file)
 {
@@ -354,10 +343,7 @@ const struct luo_file_handler luo_socket_handler = {
 	.can_preserve = socket_can_preserve,
 	.is_type = socket_is_type,
 	.preserve = socket_preserve,
-	.unpreserve = socket_nop,
 	.freeze = socket_freeze,
-	.unfreeze = socket_nop,
 	.retrieve = socket_retrieve,
-	.finish = socket_finish,
 	.size = socket_size,
 };

@@ -97,11 +97,6 @@ static int timerfd_record(struct luo_file *file)
 	return file_set_payload(file, &rec, sizeof(rec));
 }
 
-static void timerfd_nop(struct luo_file *file)
-{
-	(void)file;
-}
-
 static bool armed(const struct timerfd_record *rec)
 {
 	return rec->value_sec || rec->value_nsec;
@@ -143,22 +138,13 @@ static int timerfd_retrieve(struct luo_file *file)
 	return 0;
 }
 
-static int timerfd_finish(struct luo_file *file)
-{
-	(void)file;
-	return 0;
-}
-
 const struct luo_file_handler luo_timerfd_handler = {
 	.name = "timerfd",
 	.compatible = "luo,timerfd-v1",
 	.type = 0, /* anonymous inodes have no S_IFMT type */
 	.can_preserve = timerfd_can_preserve,
 	.preserve = timerfd_record,
-	.unpreserve = timerfd_nop,
 	.freeze = timerfd_record,
-	.unfreeze = timerfd_nop,
 	.retrieve = timerfd_retrieve,
-	.finish = timerfd_finish,
 	.size = NULL,
 };

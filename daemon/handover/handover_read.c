@@ -739,10 +739,7 @@ static int handover_read(const void *blob, size_t len, int self_fd, struct luo_h
 		}
 	}
 	history_fdt_read(blob); /* never fails the handover: at worst the history is empty */
-	luo_core.generation = generation + 1;
-	luo_core.updates = luod->updates + 1;
-	luo_core.predecessor = luod->instance;
-	luo_core.state = LUO_STATE_UPDATED;
+	core_adopt_update(generation, luod->updates, luod->instance);
 	return 0;
 }
 

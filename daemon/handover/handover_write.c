@@ -207,7 +207,7 @@ static int write_flbs(void *fdt)
 
 		if (!flb)
 			continue;
-		for (struct luo_session *s = luo_core.sessions; s; s = s->next)
+		for (struct luo_session *s = core_first_session(); s; s = s->next)
 			for (size_t k = 0; carried(s) && k < s->nfiles; k++)
 				if (s->files[k]->handler == flb->handler && s->files[k]->in_flb) {
 					files++;
@@ -242,7 +242,7 @@ static int write_tree(void *fdt, size_t cap, const struct luo_handover_luod *luo
 	TRY(fdt_property_u64(fdt, "checksum", 0)); /* filled in by seal_checksum() */
 	TRY(fdt_property_string(fdt, "compatible", LUO_HANDOVER_COMPATIBLE));
 	TRY(fdt_property_u32(fdt, "version", LUO_HANDOVER_VERSION));
-	TRY(fdt_property_u64(fdt, "generation", luo_core.generation));
+	TRY(fdt_property_u64(fdt, "generation", core_generation()));
 
 	TRY(fdt_begin_node(fdt, "luod"));
 	TRY(fdt_property_u32(fdt, "listen-fd", (uint32_t)luod->listen_fd));
@@ -257,7 +257,7 @@ static int write_tree(void *fdt, size_t cap, const struct luo_handover_luod *luo
 	TRY(fdt_end_node(fdt));
 
 	TRY(fdt_begin_node(fdt, "sessions"));
-	for (struct luo_session *s = luo_core.sessions; s; s = s->next)
+	for (struct luo_session *s = core_first_session(); s; s = s->next)
 		if (carried(s))
 			TRY(write_session(fdt, s, idx++));
 	TRY(fdt_end_node(fdt));
@@ -286,12 +286,12 @@ static int seal_checksum(void *fdt)
 
 int luo_handover_build(const struct luo_handover_luod *luod, void **ret, size_t *ret_len)
 {
-	size_t cap = 4096 + luo_core.nsessions * 256;
+	size_t cap = 4096 + core_session_count() * 256;
 
 	for (struct luo_participant *p = participant_first(); p; p = p->next)
 		cap += 256 + p->payload_len;
 
-	for (struct luo_session *s = luo_core.sessions; s; s = s->next)
+	for (struct luo_session *s = core_first_session(); s; s = s->next)
 		for (size_t i = 0; i < s->nfiles; i++)
 			cap += 64 + s->files[i]->payload_len;
 

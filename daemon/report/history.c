@@ -61,10 +61,10 @@ const struct luo_msg_history_entry *history_at(size_t i)
 void history_update_started(void)
 {
 	ring.trying = (struct luo_msg_history_entry){
-		.generation = luo_core.generation,
+		.generation = core_generation(),
 		.start_realtime_ns = realtime_ns(),
-		.sessions = (uint32_t)(luo_core.nsessions - core_incoming_sessions()),
-		.files = luo_core.nfiles,
+		.sessions = (uint32_t)(core_session_count() - core_incoming_sessions()),
+		.files = core_file_count(),
 	};
 	ring.active = true;
 }
@@ -82,15 +82,15 @@ void history_update_failed(int error)
 void history_cancelled(void)
 {
 	struct luo_msg_history_entry e = {
-		.generation = luo_core.generation,
+		.generation = core_generation(),
 		.start_realtime_ns = realtime_ns(),
 		.outcome = LUO_HISTORY_CANCELLED,
 		.error = -ECANCELED,
 	};
 
-	if (luo_core.prepared_ns) {
+	if (core_prepared_ns()) {
 		/* it began at PREPARE: that is when the sessions stopped changing */
-		e.start_realtime_ns -= now_ns() - luo_core.prepared_ns;
+		e.start_realtime_ns -= now_ns() - core_prepared_ns();
 	}
 	history_add(&e);
 }

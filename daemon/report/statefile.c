@@ -95,8 +95,8 @@ void luo_statefile_write(void)
 		"{\"state\": \"%s\", \"generation\": %" PRIu64 ", \"sessions\": %zu, "
 		"\"incoming_sessions\": %zu, \"files\": %zu, \"updates\": %" PRIu64 ", \"pid\": %d, "
 		"\"last_update\": ",
-		luo_state_name(luo_core.state), luo_core.generation, luo_core.nsessions,
-		core_incoming_sessions(), luo_core.nfiles, luo_core.updates, (int)getpid());
+		luo_state_name(core_state()), core_generation(), core_session_count(),
+		core_incoming_sessions(), core_file_count(), core_updates(), (int)getpid());
 	if (history_count()) {
 		static const char *const outcomes[] = { "ok", "failed", "cancelled" };
 		const struct luo_msg_history_entry *e = history_at(history_count() - 1);

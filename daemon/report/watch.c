@@ -41,7 +41,7 @@ static struct {
 
 static void emit(struct luo_msg_watch_event *ev)
 {
-	ev->generation = luo_core.generation;
+	ev->generation = core_generation();
 	ev->realtime_ns = realtime_ns();
 	if (watch_hook)
 		watch_hook(ev);
@@ -49,7 +49,7 @@ static void emit(struct luo_msg_watch_event *ev)
 
 void watch_global(void)
 {
-	struct luo_msg_watch_event ev = { .kind = LUO_WATCH_GLOBAL, .state = luo_core.state };
+	struct luo_msg_watch_event ev = { .kind = LUO_WATCH_GLOBAL, .state = core_state() };
 
 	if (!watch_hook)
 		return;
@@ -61,10 +61,10 @@ void watch_update_step(enum luo_update_step step, int result)
 {
 	struct luo_msg_watch_event ev = {
 		.kind = LUO_WATCH_UPDATE,
-		.state = luo_core.state,
+		.state = core_state(),
 		.step = step,
 		.result = result,
-		.files = (uint32_t)luo_core.nsessions,
+		.files = (uint32_t)core_session_count(),
 	};
 
 	if (!watch_hook)
@@ -116,13 +116,13 @@ static bool differs(const struct seen *a, const struct seen *b)
 /* Rebuild the record of sessions from now; returns false when out of memory. */
 static bool scan_sessions(void)
 {
-	size_t n = luo_core.nsessions, i = 0;
+	size_t n = core_session_count(), i = 0;
 	struct seen *now = calloc(n ? n : 1, sizeof(*now));
 	struct luo_index idx = { 0 };
 
 	if (!now)
 		return false;
-	for (struct luo_session *s = luo_core.sessions; s && i < n; s = s->next, i++) {
+	for (struct luo_session *s = core_first_session(); s && i < n; s = s->next, i++) {
 		uintptr_t at = (uintptr_t)luo_index_get(&w.by_ptr, (uint64_t)(uintptr_t)s);
 
 		session_seen(s, &now[i]);
@@ -206,21 +206,21 @@ void watch_scan(void)
 void watch_snapshot(void (*send)(const struct luo_msg_watch_event *ev, void *ctx), void *ctx)
 {
 	struct luo_msg_watch_event ev = { .kind = LUO_WATCH_GLOBAL,
-					  .state = luo_core.state,
+					  .state = core_state(),
 					  .flags = LUO_WATCH_SNAPSHOT };
 	uint64_t now = realtime_ns();
 
-	ev.generation = luo_core.generation;
+	ev.generation = core_generation();
 	ev.realtime_ns = now;
 	send(&ev, ctx);
-	for (struct luo_session *s = luo_core.sessions; s; s = s->next) {
+	for (struct luo_session *s = core_first_session(); s; s = s->next) {
 		struct seen seen;
 
 		session_seen(s, &seen);
 		ev = (struct luo_msg_watch_event){ .kind = LUO_WATCH_SESSION, .state = seen.state,
 						   .flags = seen.flags | LUO_WATCH_SNAPSHOT,
 						   .files = seen.files,
-						   .generation = luo_core.generation,
+						   .generation = core_generation(),
 						   .realtime_ns = now };
 		memcpy(ev.name, seen.name, sizeof(ev.name));
 		send(&ev, ctx);
@@ -231,7 +231,7 @@ void watch_snapshot(void (*send)(const struct luo_msg_watch_event *ev, void *ctx
 		participant_seen(p, &seen);
 		ev = (struct luo_msg_watch_event){ .kind = LUO_WATCH_PARTICIPANT, .state = seen.state,
 						   .flags = seen.flags | LUO_WATCH_SNAPSHOT,
-						   .generation = luo_core.generation,
+						   .generation = core_generation(),
 						   .realtime_ns = now };
 		memcpy(ev.name, seen.name, sizeof(ev.name));
 		send(&ev, ctx);

@@ -187,7 +187,7 @@ int limits_create(uid_t uid)
 {
 	size_t n = 0;
 
-	for (const struct luo_session *s = luo_core.sessions; s; s = s->next)
+	for (const struct luo_session *s = core_first_session(); s; s = s->next)
 		n += s->uid == uid;
 	if (n >= luo_limits.sessions_per_uid) {
 		log_warn("uid %u: session refused: it has %zu, the limit (--max-sessions-per-uid)",
@@ -204,15 +204,15 @@ int limits_preserve(const struct luo_session *s, size_t n)
 			 s->name, n, s->nfiles, luo_limits.files_per_session);
 		return -EMFILE;
 	}
-	if (luo_core.nfiles + n > luo_limits.fds) {
+	if (core_file_count() + n > luo_limits.fds) {
 		log_warn("session %s: %zu more files refused: luod holds %zu, the limit is %zu (--max-fds)",
-			 s->name, n, luo_core.nfiles, luo_limits.fds);
+			 s->name, n, core_file_count(), luo_limits.fds);
 		return -ENOSPC;
 	}
 	/* the last 16th of --max-fds is for root's and luod's uid's sessions */
-	if (!uid_privileged(s->uid) && luo_core.nfiles + n > luo_limits.fds - luo_limits.fds / 16) {
+	if (!uid_privileged(s->uid) && core_file_count() + n > luo_limits.fds - luo_limits.fds / 16) {
 		log_warn("session %s: %zu more files refused: luod holds %zu, the rest of --max-fds %zu is kept for root",
-			 s->name, n, luo_core.nfiles, luo_limits.fds);
+			 s->name, n, core_file_count(), luo_limits.fds);
 		return -ENOSPC;
 	}
 	return 0;

@@ -112,10 +112,10 @@ static int op_session_handle(struct conn *c, const struct luo_request *req)
 static int op_get_state(void)
 {
 	struct luo_msg_state st = {
-		.state = luo_core.state,
-		.generation = luo_core.generation,
-		.instance = luo_core.instance,
-		.predecessor = luo_core.predecessor,
+		.state = core_state(),
+		.generation = core_generation(),
+		.instance = core_instance(),
+		.predecessor = core_predecessor(),
 	};
 
 	memcpy(reply.body, &st, sizeof(st));
@@ -164,24 +164,24 @@ static int op_set_event(struct conn *c, const struct luo_msg_event *ev)
 static int op_status(const struct conn *c)
 {
 	struct luo_msg_status st = {
-		.state = luo_core.state,
+		.state = core_state(),
 		.pid = (uint32_t)getpid(),
-		.generation = luo_core.generation,
-		.sessions = (uint32_t)luo_core.nsessions,
+		.generation = core_generation(),
+		.sessions = (uint32_t)core_session_count(),
 		.incoming_sessions = (uint32_t)core_incoming_sessions(),
-		.files = luo_core.nfiles,
-		.uptime_ns = now_ns() - luo_core.started_ns,
-		.updates = luo_core.updates,
+		.files = core_file_count(),
+		.uptime_ns = now_ns() - core_started_ns(),
+		.updates = core_updates(),
 		.participants = (uint32_t)participant_count(),
 		.memfd_bytes = flb_memfd_bytes(),
-		.instance = luo_core.instance,
-		.predecessor = luo_core.predecessor,
+		.instance = core_instance(),
+		.predecessor = core_predecessor(),
 	};
 
 	if (!privileged(c)) {
 		st.sessions = st.incoming_sessions = st.participants = 0;
 		st.files = st.memfd_bytes = 0;
-		for (const struct luo_session *s = luo_core.sessions; s; s = s->next) {
+		for (const struct luo_session *s = core_first_session(); s; s = s->next) {
 			if (s->uid != c->uid)
 				continue;
 			st.sessions++;
@@ -212,7 +212,7 @@ static int op_list(struct conn *c, const struct luo_msg_list *req)
 
 	rep->total = 0;
 	rep->count = 0;
-	for (struct luo_session *s = luo_core.sessions; s; s = s->next) {
+	for (struct luo_session *s = core_first_session(); s; s = s->next) {
 		if (!may_see(c, s))
 			continue;
 		rep->total++;
@@ -259,8 +259,8 @@ const char *status_line(void)
 	static char line[160];
 
 	snprintf(line, sizeof(line), "generation %" PRIu64 ", %s, %zu sessions, %zu files",
-		 luo_core.generation, luo_state_name(luo_core.state), luo_core.nsessions,
-		 luo_core.nfiles);
+		 core_generation(), luo_state_name(core_state()), core_session_count(),
+		 core_file_count());
 	return line;
 }
 
@@ -442,7 +442,7 @@ static int op_history(const struct conn *c)
 	size_t n = history_count();
 
 	memset(rep, 0, sizeof(*rep));
-	rep->updates = luo_core.updates;
+	rep->updates = core_updates();
 	rep->count = (uint32_t)n;
 	for (size_t i = 0; i < n; i++) {
 		rep->entries[i] = *history_at(i);
@@ -458,7 +458,7 @@ static int op_history(const struct conn *c)
 static int op_dump(struct conn *c)
 {
 	struct luo_handover_luod h = { .listen_fd = -1, .reply_fd = -1,
-				       .updates = luo_core.updates };
+				       .updates = core_updates() };
 	size_t bytes;
 	int fd;
 

@@ -135,7 +135,7 @@ static void session_detached(void *handle)
 static void core_changed(void)
 {
 	srv.dirty = true;
-	if (luo_core.state != srv.last_state)
+	if (core_state() != srv.last_state)
 		srv.state_changed = true;
 }
 
@@ -156,7 +156,7 @@ static int participant_send(void *handle, enum luo_event event, unsigned timeout
 	struct luo_msg_participant_event ev = {
 		.event = event,
 		.timeout_ms = timeout_ms,
-		.generation = luo_core.generation,
+		.generation = core_generation(),
 		.tag = tag,
 	};
 
@@ -475,7 +475,7 @@ static void maybe_write_state(void)
 	luo_statefile_write();
 	systemd_status(status_line());
 	srv.dirty = srv.state_changed = false;
-	srv.last_state = luo_core.state;
+	srv.last_state = core_state();
 	srv.last_write_ns = now;
 }
 
@@ -598,10 +598,9 @@ int luod_serve(const struct luod_config *cfg)
 	int r;
 
 	srv.cfg = cfg;
-	srv.last_state = luo_core.state;
+	srv.last_state = core_state();
 	core_observe(&server_observer);
-	luo_core.detach = session_detached;
-	luo_core.participant_send = participant_send;
+	core_set_server(session_detached, participant_send);
 	r = signals_setup();
 	if (r < 0) {
 		log_err("signals: %s", strerror(-r));
@@ -627,8 +626,8 @@ int luod_serve(const struct luod_config *cfg)
 	holder_start(cfg->state_dir, !cfg->update);
 	log_info("serving %s (generation %" PRIu64 ", state %s, %zu sessions, %zu files)",
 		 cfg->listen_activated ? "the activated socket" : cfg->socket_path,
-		 luo_core.generation, luo_state_name(luo_core.state), luo_core.nsessions,
-		 luo_core.nfiles);
+		 core_generation(), luo_state_name(core_state()), core_session_count(),
+		 core_file_count());
 	systemd_ready(status_line());
 
 	while (!srv.quit) {
@@ -685,9 +684,9 @@ int luod_serve(const struct luod_config *cfg)
 	}
 
 	systemd_stopping();
-	if (luo_core.nfiles)
+	if (core_file_count())
 		log_warn("stopping with %zu sessions and %zu preserved files; they are released",
-			 luo_core.nsessions, luo_core.nfiles);
+			 core_session_count(), core_file_count());
 	else
 		log_info("stopping");
 	while (srv.conns) {

@@ -48,7 +48,7 @@ static int carry_fds(const struct luo_update_request *req, int handover_fd, bool
 {
 	int r = 0;
 
-	for (struct luo_session *s = luo_core.sessions; carry && s; s = s->next) {
+	for (struct luo_session *s = core_first_session(); carry && s; s = s->next) {
 		bool crosses = !s->incoming && s->state == LUO_STATE_FROZEN;
 
 		for (size_t i = 0; i < s->nfiles; i++) {
@@ -144,7 +144,7 @@ static void after_frozen(int result, void *ctx)
 		end_failed(result); /* FREEZE already went back to where it was */
 		return;
 	}
-	up.h.marks[LUO_MARK_FREEZE] = luo_core.prepared_ns ? luo_core.prepared_ns : up.h.marks[0];
+	up.h.marks[LUO_MARK_FREEZE] = core_prepared_ns() ? core_prepared_ns() : up.h.marks[0];
 	up.h.marks[LUO_MARK_FROZEN] = now_ns();
 	observe_update_step(LUO_OBS_UPDATE_FROZEN, 0);
 	up.h.reply_fd = req->reply_fd;
@@ -223,15 +223,15 @@ int update_start(const struct luo_update_request *req, void (*failed)(int result
 		.listen_fd = req->listen_fd,
 		.listen_activated = req->listen_activated,
 		.reply_fd = req->reply_fd,
-		.updates = luo_core.updates,
-		.instance = luo_core.instance,
+		.updates = core_updates(),
+		.instance = core_instance(),
 	};
 	log_info("update: starting (generation %" PRIu64 ", %zu sessions, %zu files)",
-		 luo_core.generation, luo_core.nsessions, luo_core.nfiles);
+		 core_generation(), core_session_count(), core_file_count());
 	up.h.marks[LUO_MARK_PREPARE] = now_ns();
 	observe_update_step(LUO_OBS_UPDATE_START, 0);
-	luo_core.prepared_ns = 0;
-	if (luo_core.state == LUO_STATE_FROZEN) {
+	core_clear_prepared();
+	if (core_state() == LUO_STATE_FROZEN) {
 		after_frozen(0, NULL);
 		return 0;
 	}

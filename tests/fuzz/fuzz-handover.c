@@ -23,6 +23,7 @@
 
 #include "fuzz-fds.h"
 #include "core/luod.h"
+#include "core/state.h" /* reset between runs */
 
 /* the core knows the fd types only once they are registered, as luod's main() does */
 __attribute__((constructor)) static void register_handlers(void)
@@ -80,9 +81,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = luo_handover_read(blob, size, &h);
 	free(blob);
 	if (r < 0) {
-		assert(!luo_core.sessions && luo_core.nfiles == 0);
+		assert(!core_first_session() && core_file_count() == 0);
 	} else {
-		for (struct luo_session *s = luo_core.sessions; s; s = s->next) {
+		for (struct luo_session *s = core_first_session(); s; s = s->next) {
 			assert(s->incoming);
 			for (size_t i = 0; i < s->nfiles; i++) {
 				struct stat st;

@@ -178,7 +178,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in = data;
 	left = size;
 	log_max_level = LOG_ERR;
-	luo_core.participant_send = fake_send;
+	core_set_server(NULL, fake_send);
 	rounds_started = rounds_done = 0;
 	fail_send = false;
 	memset(conns, 0, sizeof(conns));

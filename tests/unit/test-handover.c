@@ -16,6 +16,7 @@
 #include "fuzz-fds.h"
 #include "harness.h"
 #include "core/luod.h"
+#include "core/state.h" /* the core's own state: these test the core */
 #include "report/history.h"
 
 /* the core knows the fd types only once they are registered, as luod's main() does */

@@ -24,6 +24,7 @@
 
 #include "harness.h"
 #include "core/luod.h"
+#include "core/state.h" /* the core's own state: these test the core */
 #include "backend/kernel_index.h"
 #include "backend/relisten.h"
 #include "report/history.h"

@@ -10,6 +10,7 @@
 
 #include "harness.h"
 #include "core/luod.h"
+#include "core/state.h" /* the core's own state: these test the core */
 
 /* the core knows the fd types only once they are registered, as luod's main() does */
 __attribute__((constructor)) static void register_handlers(void)
