@@ -3,6 +3,31 @@
 # every test (README's second command). Ends with "N passed, N failed".
 set -eu
 cd "$(dirname "$0")/.."
+
+# Say up front what this run downloads and builds, and what it reuses.
+cached() { ls "$1" >/dev/null 2>&1; }
+{
+	echo "luo check: installs missing Debian packages (scripts/install-deps.sh), builds"
+	echo "  luo under ASan+UBSan and runs every test; besides, once per machine:"
+	if cached '/var/cache/luo-kernel/*/done'; then
+		echo "  - reference LUO kernel: cached in /var/cache/luo-kernel"
+	else
+		echo "  - reference LUO kernel: downloads Debian sid's linux-source (~165 MB) and"
+		echo "    builds it into /var/cache/luo-kernel: 10-25 min on 2 cores"
+	fi
+	if cached '/var/cache/luo-systemd-vm/*/root.img'; then
+		echo "  - systemd VM image: cached in /var/cache/luo-systemd-vm"
+	else
+		echo "  - systemd VM image: mmdebstrap of Debian 12 (~300 MB from the archive,"
+		echo "    800 MB on disk) into /var/cache/luo-systemd-vm: 3-7 min"
+	fi
+	if cached '/var/cache/luo-qemu/kernel-*'; then
+		echo "  - QEMU guest kernel: cached in /var/cache/luo-qemu"
+	else
+		echo "  - QEMU guest kernel: Debian's linux-image (~70 MB) into /var/cache/luo-qemu"
+	fi
+	echo "  The tests themselves take about 25-40 min on an idle machine (VMs under TCG)."
+} >&2
 sh scripts/install-deps.sh
 dir=build-asan
 if [ ! -d "$dir" ]; then

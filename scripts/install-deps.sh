@@ -1,13 +1,26 @@
 #!/bin/sh
-# Install what building, testing and the demo need, on Debian 12 (bookworm).
-# Only missing packages are installed; nothing happens when all are present.
+# Install what building and the demo need (--demo), or everything the tests
+# need too (the default), on Debian 12 (bookworm). Only missing packages are
+# installed; nothing happens when all are present.
+# Usage: install-deps.sh [--demo]
 set -eu
 
-PACKAGES="gcc meson ninja-build pkg-config python3 libfdt-dev device-tree-compiler \
-libcmocka-dev scdoc libsystemd-dev clang-14 libclang-rt-14-dev valgrind \
+# The demo builds luod, luoctl, libluo and the man pages: a compiler and a few libraries.
+DEMO="gcc libc6-dev meson ninja-build pkg-config python3 libfdt-dev libsystemd-dev scdoc"
+# The tests add their framework, sanitizers, fuzzing and valgrind, the
+# reference-kernel VM (QEMU, busybox, kexec, the kernel's build tools), the
+# systemd VM and the Debian package (mmdebstrap, debhelper, lintian), and the
+# stock servers they run under luoctl exec.
+TESTS="libcmocka-dev device-tree-compiler clang-14 libclang-rt-14-dev valgrind \
 qemu-system-x86 busybox-static kexec-tools cpio bc flex bison libelf-dev libssl-dev \
-xz-utils make libc6-dev python3-gunicorn haproxy nginx-light strace systemd \
+xz-utils make python3-gunicorn haproxy nginx-light strace systemd \
 mmdebstrap e2fsprogs debhelper lintian"
+
+case "${1:-}" in
+--demo) PACKAGES=$DEMO ;;
+"") PACKAGES="$DEMO $TESTS" ;;
+*) echo "usage: install-deps.sh [--demo]" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $PACKAGES; do
