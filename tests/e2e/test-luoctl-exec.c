@@ -703,7 +703,7 @@ static void test_relisten(void **state)
 	pid = exec_start(log, (const char *[]){ "--session", "shut", "--create", "--listen", tcp,
 						"--", "/usr/bin/python3", "-c", shut, rep, stop, NULL });
 	wait_file(rep);
-	wait_text(log, "the command shut listener 0 down; listening again");
+	wait_text(log, "the command shut down its listener on fd 3; listening again");
 	c = tcp_connect(port);
 	if (c < 0)
 		fail_msg("connect after luoctl listened again: %s", strerror(-c));

@@ -247,19 +247,23 @@ static bool tcp_listener(int fd)
  */
 struct watch {
 	struct pollfd *p; /* [0] signals, [1] the handle, [2...] the listeners */
+	size_t *at;       /* for p[2 + k]: its index in the hold (CMD's fd 3 + index) */
 	size_t n;
 };
 
 static int watch_init(struct watch *w, const struct hold *h, int sfd)
 {
 	w->p = calloc(h->n + 2, sizeof(*w->p));
-	if (!w->p)
+	w->at = calloc(h->n + 1, sizeof(*w->at));
+	if (!w->p || !w->at)
 		return -ENOMEM;
 	w->p[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	w->n = 2;
 	for (size_t i = 0; i < h->n; i++)
-		if (tcp_listener(h->fds[i]))
+		if (tcp_listener(h->fds[i])) {
+			w->at[w->n - 2] = i;
 			w->p[w->n++] = (struct pollfd){ .fd = h->fds[i] };
+		}
 	return 0;
 }
 
@@ -267,7 +271,7 @@ static int watch_init(struct watch *w, const struct hold *h, int sfd)
 static void relisten(struct watch *w, const char *session, bool hung_up_only)
 {
 	for (size_t i = 2; i < w->n; i++) {
-		int fd = w->p[i].fd, v = 1;
+		int fd = w->p[i].fd, v = 1, cmd_fd = SD_LISTEN_FDS_START + (int)w->at[i - 2];
 		socklen_t len = sizeof(v);
 
 		if (fd < 0 || (hung_up_only && !(w->p[i].revents & (POLLHUP | POLLERR))))
@@ -275,11 +279,12 @@ static void relisten(struct watch *w, const char *session, bool hung_up_only)
 		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v)
 			continue;
 		if (listen(fd, SOMAXCONN) == 0) {
-			fprintf(stderr, "luoctl: exec: session %s: the command shut listener %zu down; "
-					"listening again\n", session, i - 2);
+			fprintf(stderr, "luoctl: exec: session %s: the command shut down its listener "
+					"on fd %d; listening again\n", session, cmd_fd);
 		} else {
-			fprintf(stderr, "luoctl: exec: session %s: listener %zu was shut down and "
-					"cannot listen again: %s\n", session, i - 2, strerror(errno));
+			fprintf(stderr, "luoctl: exec: session %s: the listener on fd %d was shut "
+					"down and cannot listen again: %s\n", session, cmd_fd,
+				strerror(errno));
 			w->p[i].fd = -1;
 		}
 	}
@@ -610,6 +615,7 @@ int cmd_exec(const struct luoctl_command *cmd, int argc, char **argv)
 	r = status;
 out:
 	free(w.p);
+	free(w.at);
 	if (sfd >= 0)
 		close(sfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
