@@ -119,6 +119,13 @@ def run_size(env, work, qemu, vmlinuz, initrd, mib, checks, rows):
     args = guestvm.qemu_args(vmlinuz, initrd, serial, pattern)
     say(f"{mib} MiB guest ({pattern} MiB pattern): booting")
     pid = tool(env, "start", name, "--ram", f"{mib}M", "--qemu", qemu, "--", *args)["qemu_pid"]
+    try:
+        measure(env, name, serial, mib, pid, checks, rows)
+    finally:  # the guest goes whatever happened: nothing of the run outlives it
+        subprocess.run([TOOL, "stop", name], capture_output=True, env=env)
+
+
+def measure(env, name, serial, mib, pid, checks, rows):
     deadline = time.monotonic() + 1200
     while not any(l.startswith("luo-guest: boot") for l in serial_lines(serial)):
         if time.monotonic() > deadline or not os.path.exists(f"/proc/{pid}"):
@@ -149,7 +156,6 @@ def run_size(env, work, qemu, vmlinuz, initrd, mib, checks, rows):
     checks.append((f"{mib} MiB: one boot, pattern intact across {len(METHODS) * REPS} upgrades "
                    f"(passes {before} -> {last_passes(serial)})",
                    boots == 1 and bad == 0 and last_passes(serial) > before))
-    tool(env, "stop", name)
 
 
 def med(rows, method, mib, col):
