@@ -285,6 +285,34 @@ static void test_update_while_running(void **state)
 }
 
 /*
+ * luod SIGKILLed and started again while the command runs: the session
+ * comes back from the keeper, luoctl sees a new luod instance (not the
+ * generation, which a crash may repeat), takes it back in one step
+ * (RENEW) and holds it again; its command and its listener are untouched.
+ */
+static void test_crash_while_running(void **state)
+{
+	char first[512], log[PATH_MAX], rep[PATH_MAX], stop[PATH_MAX];
+	pid_t pid;
+
+	(void)state;
+	snprintf(log, sizeof(log), "%s/exec-crash.log", d.dir);
+	snprintf(rep, sizeof(rep), "%s/report-crash", d.dir);
+	snprintf(stop, sizeof(stop), "%s/stop-crash", d.dir);
+	pid = start_until_stop("crashsvc", log, rep, stop, first, sizeof(first));
+	wait_session("crashsvc", "frozen", true);
+	e2e_crash(&d);
+	e2e_restart(&d);
+	wait_session("crashsvc", "frozen", true); /* luoctl holds it again */
+	assert_int_equal(luod_status_field(&d, "incoming_sessions"), 0);
+	assert_int_equal(creat(stop, 0644) >= 0, 1);
+	assert_int_equal(e2e_wait(pid), 0);
+	assert_true(session_is("crashsvc", "frozen", false));
+	unlink(stop);
+	unlink(rep);
+}
+
+/*
  * A second `luoctl exec` while the first one's command runs: refused as
  * held (not "no session"); with --take-over it gets the same fds at once
  * while the first command still runs, and the first luoctl leaves the
@@ -780,6 +808,7 @@ static void test_protocol_nginx(void **state)
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_listen_fds, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_update_while_running, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_crash_while_running, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_take_over, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_signals, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),

@@ -53,19 +53,14 @@ static int grow(struct hold *h)
 	return 0;
 }
 
-int hold_generation(int dev, uint64_t *generation)
+/*
+ * Which luod answers: its instance id, new in every luod process (a live
+ * update's successor, a restart after a crash) and never repeated, as the
+ * generation can be after a crash.
+ */
+int hold_instance(int dev, uint64_t *instance)
 {
-	struct luo_msg_state st;
-	int r = luo_rpc(dev, LUO_OP_GET_STATE, NULL, 0, NULL, 0, &reply);
-
-	if (r < 0)
-		return r;
-	luo_reply_close_fds(&reply);
-	if (reply.body_len < sizeof(st))
-		return -EPROTO;
-	memcpy(&st, reply.body, sizeof(st));
-	*generation = st.generation;
-	return 0;
+	return luo_get_instance(dev, instance, NULL);
 }
 
 /*
@@ -165,7 +160,7 @@ int hold_attach(struct hold *h, bool create)
 		if (h->dev < 0)
 			return h->dev;
 	}
-	r = hold_generation(h->dev, &h->generation);
+	r = hold_instance(h->dev, &h->instance);
 	if (r < 0)
 		return r;
 	s = luo_retrieve_session(h->dev, h->name);
@@ -262,7 +257,7 @@ bool hold_hung_up(const struct hold *h)
 
 int hold_lost(struct hold *h)
 {
-	uint64_t generation;
+	uint64_t instance;
 	int r;
 
 	close(h->handle);
@@ -270,15 +265,26 @@ int hold_lost(struct hold *h)
 	if (h->dev >= 0)
 		close(h->dev);
 	h->dev = -1;
-	/* luod may be between execve and serving: its socket queues us meanwhile */
-	h->dev = luo_open(opt.socket);
-	if (h->dev < 0)
-		return h->dev;
-	r = hold_generation(h->dev, &generation);
-	if (r < 0)
-		return r;
-	if (generation == h->generation) {
-		/* not a luod update: someone handed this session on (update --session) */
+	/*
+	 * luod may be between execve and serving (its socket queues us
+	 * meanwhile), or it crashed and is being started again (nothing
+	 * listens for a moment): wait for it, bounded.
+	 */
+	for (int tries = 0;; tries++) {
+		h->dev = luo_open(opt.socket);
+		r = h->dev < 0 ? h->dev : hold_instance(h->dev, &instance);
+		if (r >= 0)
+			break;
+		if (h->dev >= 0)
+			close(h->dev);
+		h->dev = -1;
+		if ((r != -ECONNREFUSED && r != -ENOENT && r != -ECONNRESET && r != -EPIPE) ||
+		    tries == 600)
+			return r;
+		pause_ms(50);
+	}
+	if (instance == h->instance) {
+		/* the same luod: someone handed this session on (update --session) */
 		h->handed_on = true;
 		return 0;
 	}

@@ -12,7 +12,7 @@ struct hold {
 	int *fds;   /* luoctl's copies, in preservation order */
 	uint64_t *tokens;
 	size_t n, cap;
-	uint64_t generation; /* luod's when attached: a change means luod was updated */
+	uint64_t instance; /* luod's when attached: a change means an update or a restart */
 	bool existed;        /* attach found the session held by luod */
 	bool handed_on;      /* update --session took it from luoctl */
 };
@@ -49,7 +49,7 @@ int hold_freeze(struct hold *h);
 int hold_pin(struct hold *h);
 /* Close what luoctl still holds (the fds too) and free. */
 void hold_close(struct hold *h);
-int hold_generation(int dev, uint64_t *generation);
+int hold_instance(int dev, uint64_t *instance);
 /* SHOW_SESSION's summary of session name: 0, or -ENOENT when luod has none. */
 int hold_show(int dev, const char *name, struct luo_msg_session_info *si);
 
