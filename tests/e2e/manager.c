@@ -311,6 +311,8 @@ void crash_with_store(struct luod_proc *d)
 
 	assert_int_equal(kill(d->pid, SIGKILL), 0);
 	assert_int_equal(waitpid(d->pid, &status, 0), d->pid);
+	/* as systemd does: the notifications the dead process sent first, then the restart */
+	drain();
 	start_with_store(d);
 }
 

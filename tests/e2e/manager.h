@@ -39,7 +39,10 @@ size_t store_count(const char *name);
 bool stored(const char *kind, const char *id, const char *session);
 /* Entries in the store, after drain(). */
 size_t stored_now(void);
-/* luod as systemd restarts it, with the store; and SIGKILL then that. */
+/*
+ * luod as systemd restarts it, with the store; and SIGKILL then that (the
+ * notifications luod sent before it died applied first, as systemd does).
+ */
 void start_with_store(struct luod_proc *d);
 void crash_with_store(struct luod_proc *d);
 

@@ -264,6 +264,7 @@ static void kill_luod(void)
 		assert_int_equal(kill(d.pid, SIGKILL), 0);
 		handles_lost();
 		assert_int_equal(e2e_wait(d.pid), 128 + SIGKILL);
+		drain(); /* what it sent before it died, as systemd applies it */
 		start_with_store(&d);
 	} else {
 		e2e_crash(&d);

@@ -82,6 +82,7 @@ static void test_fd_store_recovers_everything(void **state)
 	close(web);
 	close(none);
 	close(dev);
+	drain();
 	start_with_store(&d);
 
 	e2e_assert_state(&d, "updated");
