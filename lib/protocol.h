@@ -370,6 +370,18 @@ struct luo_msg_tokens {
 	uint64_t tokens[];
 };
 
+/*
+ * SESSION_RENEW: no body (an older client), or flags. LUO_RENEW_FROZEN
+ * freezes the renewed session in the same request, so there is no moment
+ * when closing its handle would release it (an outgoing NORMAL session
+ * ends with its last handle); an older luod answers E2BIG.
+ */
+#define LUO_RENEW_FROZEN 1u
+struct luo_msg_renew {
+	uint32_t flags;
+	uint32_t reserved; /* 0 */
+};
+
 /* SESSION_UNPRESERVE */
 struct luo_msg_token {
 	uint64_t token;

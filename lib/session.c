@@ -162,6 +162,16 @@ int luo_session_renew(int session)
 	return luo_call(session, LUO_OP_SESSION_RENEW, NULL, 0, NULL, 0, &reply);
 }
 
+int luo_session_renew_frozen(int session)
+{
+	struct luo_msg_renew req = { .flags = LUO_RENEW_FROZEN };
+	struct luo_call_reply reply;
+
+	if (luo_kernel_session(session))
+		return -EOPNOTSUPP;
+	return luo_call(session, LUO_OP_SESSION_RENEW, &req, sizeof(req), NULL, 0, &reply);
+}
+
 int luo_session_get_name(int session, char name[LUO_NAME_MAX])
 {
 	struct luo_call_reply reply;

@@ -604,7 +604,10 @@ int session_request(struct conn *c, const void *msg, size_t len, int *fds, size_
 	case LUO_OP_SESSION_SET_EVENT:
 		return session_event(s, req.event.event);
 	case LUO_OP_SESSION_RENEW:
-		return session_renew(s);
+		r = session_renew(s);
+		if (r == 0 && (req.renew.flags & LUO_RENEW_FROZEN))
+			r = session_event(s, LUO_EVENT_FREEZE);
+		return r;
 	case LUO_OP_SESSION_GET_STATE:
 		memset(&st, 0, sizeof(st));
 		st.state = s->state;

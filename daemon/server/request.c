@@ -34,6 +34,18 @@ static int body_name(const void *body, size_t len, struct luo_msg_name *out)
 	return luo_name_validate(out->name, sizeof(out->name)) < 0 ? -EINVAL : 0;
 }
 
+/* No body (an older client) or struct luo_msg_renew. */
+static int body_renew(const void *body, size_t len, struct luo_msg_renew *out)
+{
+	int r = luo_msg_body_check(body, len, 0, sizeof(*out));
+
+	if (r < 0)
+		return r;
+	memset(out, 0, sizeof(*out));
+	memcpy(out, body, len < sizeof(*out) ? len : sizeof(*out));
+	return (out->flags & ~LUO_RENEW_FROZEN) || out->reserved ? -EINVAL : 0;
+}
+
 /* The name alone (an older client) or the name and flags. */
 static int body_register(const void *body, size_t len, struct luo_msg_participant_register *out)
 {
@@ -146,8 +158,9 @@ static int decode_session(uint16_t op, const void *body, size_t len, size_t nfds
 	case LUO_OP_SESSION_RETRIEVE:
 		return body_tokens(body, len, req);
 	case LUO_OP_SESSION_FINISH:
-	case LUO_OP_SESSION_RENEW:
 		return luo_msg_body_check(body, len, 0, 0);
+	case LUO_OP_SESSION_RENEW:
+		return body_renew(body, len, &req->renew);
 	case LUO_OP_SESSION_SET_EVENT:
 		return body_event(body, len, &req->event);
 	case LUO_OP_SESSION_GET_NAME:

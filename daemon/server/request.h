@@ -29,6 +29,7 @@ struct luo_request {
 		struct luo_msg_list list;
 		struct luo_msg_show show;
 		struct luo_msg_token token; /* SESSION_UNPRESERVE */
+		struct luo_msg_renew renew; /* SESSION_RENEW (zero from old clients) */
 		struct luo_msg_update update;
 		struct {
 			const uint64_t *v;

@@ -81,6 +81,15 @@ int luo_session_get_state(int session, enum luo_state *state, bool *incoming);
  * handler's error (the fd is no longer what was preserved).
  */
 int luo_session_renew(int session);
+/*
+ * The same, and frozen in the same request: an outgoing NORMAL session ends
+ * with its last handle, a FROZEN one is kept by luod, so a caller that may
+ * die at any moment (a supervisor) never leaves a window where its death
+ * releases the files. Errors as luo_session_renew(); besides, the freeze's
+ * error, and then the session is renewed but NORMAL
+ * (luo_session_get_state() tells); E2BIG from a luod older than this call.
+ */
+int luo_session_renew_frozen(int session);
 
 int luo_get_state(int dev, enum luo_state *state);
 

@@ -196,6 +196,48 @@ static void test_renew_in_place(void **state)
 	luod_stop(&d);
 }
 
+/*
+ * RENEW frozen: outgoing and FROZEN in one request, so the handle's close
+ * right after it (a supervisor SIGKILLed) leaves a session luod keeps, with
+ * every byte, retrievable by the next process. Plain RENEW then closing
+ * the handle: the session ends, which is what the frozen form avoids.
+ */
+static void test_renew_frozen(void **state)
+{
+	struct luod_proc d;
+	enum luo_state st;
+	bool incoming;
+	int dev, s;
+
+	(void)state;
+	luod_start(&d, NULL);
+	dev = e2e_open(&d);
+	s = make_session(dev, "kept", 60);
+	assert_int_equal(luo_session_set_event(s, LUO_EVENT_FREEZE), 0);
+	close(s);
+	e2e_barrier(&d);
+	s = luo_retrieve_session(dev, "kept");
+	assert_true(s >= 0);
+	assert_int_equal(luo_session_renew_frozen(s), 0);
+	assert_int_equal(luo_session_get_state(s, &st, &incoming), 0);
+	assert_int_equal(st, LUO_STATE_FROZEN);
+	assert_false(incoming);
+	assert_int_equal(luo_session_renew_frozen(s), -EINVAL); /* outgoing now */
+	close(s); /* the supervisor dies here */
+	e2e_barrier(&d);
+	assert_int_equal(e2e_session_files(&d, "kept"), NF);
+	s = luo_retrieve_session(dev, "kept");
+	assert_true(s >= 0);
+	check_files(s, 60);
+	/* plain RENEW, then the handle closes: an outgoing NORMAL session ends */
+	assert_int_equal(luo_session_renew(s), 0);
+	close(s);
+	e2e_barrier(&d);
+	assert_false(e2e_session_listed(&d, "kept"));
+	close(dev);
+	luod_stop(&d);
+}
+
 /* No restart: the same id; a restart after a crash: a new id and no predecessor. */
 static void test_instance(void **state)
 {
@@ -229,6 +271,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_renew_after_update),
 	cmocka_unit_test(test_renew_busy),
 	cmocka_unit_test(test_renew_in_place),
+	cmocka_unit_test(test_renew_frozen),
 	cmocka_unit_test(test_instance),
 };
 

@@ -108,10 +108,21 @@ static int list_tokens(struct hold *h)
 }
 
 /*
- * Take the held session's fds into h and make it outgoing again: RENEW, in
- * one step (1); or, where luod cannot (a kernel session), FINISH so that a
- * fresh session can be created with the same fds (0).
+ * Take the held session's fds into h and make it outgoing again: RENEW and
+ * FREEZE in one request, so that luoctl's death at any moment leaves a
+ * session luod keeps (1); a luod before that call renews, and the caller's
+ * freeze follows (1); or, where luod cannot renew (a kernel session),
+ * FINISH so that a fresh session can be created with the same fds (0).
  */
+/* Renewed after all (RENEW worked, its FREEZE did not): outgoing now. */
+static bool renewed(int session)
+{
+	enum luo_state state;
+	bool incoming;
+
+	return luo_session_get_state(session, &state, &incoming) == 0 && !incoming;
+}
+
 static int take_back(struct hold *h, int session)
 {
 	size_t had = h->n;
@@ -128,8 +139,11 @@ static int take_back(struct hold *h, int session)
 		}
 	}
 	/* the same files under the same tokens, never only in luoctl's hands */
-	if (luo_session_renew(session) == 0)
-		return 1;
+	r = luo_session_renew_frozen(session);
+	if (r == -E2BIG)
+		r = luo_session_renew(session);
+	if (r == 0 || (r != -EOPNOTSUPP && renewed(session)))
+		return 1; /* a failed freeze is retried, and reported, by the caller's */
 	/* luod's copies go; ours (just retrieved, or kept all along) stay */
 	return luo_session_finish(session);
 }
