@@ -398,6 +398,51 @@ void e2e_restart(struct luod_proc *d)
 	fail_msg("luod did not come back (log: %s)", d->log);
 }
 
+pid_t e2e_keeper_pid(const struct luod_proc *d)
+{
+	struct timespec ten_ms = { .tv_nsec = 10 * 1000000L };
+	char path[PATH_MAX + 16];
+	int pid = -1;
+
+	snprintf(path, sizeof(path), "%s/keeper.pid", d->state_dir);
+	for (int i = 0; i < 3000 && pid < 0; i++) {
+		FILE *f = fopen(path, "r");
+
+		if (f) {
+			if (fscanf(f, "%d", &pid) != 1)
+				pid = -1;
+			fclose(f);
+		}
+		if (pid < 0)
+			nanosleep(&ten_ms, NULL);
+	}
+	return pid;
+}
+
+bool e2e_gone(pid_t pid)
+{
+	char path[64], st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return true;
+	if (fscanf(f, "%*d %*s %c", &st) != 1)
+		st = 0;
+	fclose(f);
+	return st == 'Z' || st == 'X';
+}
+
+void e2e_wait_gone(pid_t pid)
+{
+	struct timespec ten_ms = { .tv_nsec = 10 * 1000000L };
+
+	for (int i = 0; i < 6000 && !e2e_gone(pid); i++)
+		nanosleep(&ten_ms, NULL);
+	assert_true(e2e_gone(pid));
+}
+
 int e2e_recv_fd(int sock)
 {
 	union {

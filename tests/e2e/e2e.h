@@ -73,6 +73,12 @@ int e2e_luod_exit_status(const struct luod_proc *d, const char *opt, const char 
 void e2e_crash(struct luod_proc *d);
 void e2e_restart(struct luod_proc *d);
 
+/* The pid in d's keeper.pid, waited for (the keeper writes it once it runs); -1 if none. */
+pid_t e2e_keeper_pid(const struct luod_proc *d);
+/* Whether pid is gone (or a zombie nobody reaped yet); and a bounded wait for it. */
+bool e2e_gone(pid_t pid);
+void e2e_wait_gone(pid_t pid);
+
 /* Wait for a forked child; returns its exit status, or 128 + signal. */
 int e2e_wait(pid_t pid);
 

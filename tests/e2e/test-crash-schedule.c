@@ -206,51 +206,15 @@ static void op_retrieve(bool renew)
 	x->where = FREE;
 }
 
-static pid_t keeper_pid(void)
-{
-	char path[PATH_MAX + 16];
-	int pid = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/keeper.pid", d.state_dir);
-	for (int i = 0; i < 3000 && pid < 0; i++) {
-		f = fopen(path, "r");
-		if (f) {
-			if (fscanf(f, "%d", &pid) != 1)
-				pid = -1;
-			fclose(f);
-		}
-		if (pid < 0)
-			sleep_ms(10);
-	}
-	return pid;
-}
-
-static bool gone(pid_t pid)
-{
-	char path[64], st = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return true;
-	if (fscanf(f, "%*d %*s %c", &st) != 1)
-		st = 0;
-	fclose(f);
-	return st == 'Z' || st == 'X';
-}
-
 static void kill_keeper(void)
 {
-	pid_t k = keeper_pid();
+	pid_t k = e2e_keeper_pid(&d);
 
 	assert_true(k > 0);
 	assert_int_equal(kill(k, SIGKILL), 0);
-	for (int i = 0; i < 6000 && !gone(k); i++)
-		sleep_ms(10);
+	e2e_wait_gone(k);
 	e2e_barrier(&d); /* luod has replaced it and sent it everything */
-	for (int i = 0; i < 3000 && keeper_pid() == k; i++)
+	for (int i = 0; i < 3000 && e2e_keeper_pid(&d) == k; i++)
 		sleep_ms(10);
 }
 

@@ -38,60 +38,6 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Start luod again on d's socket and state directory, as a person would after a crash. */
-static void restart(struct luod_proc *d)
-{
-	const char *luod = getenv("LUOD");
-	int i;
-
-	d->pid = fork();
-	assert_true(d->pid >= 0);
-	if (d->pid == 0) {
-		int log = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-		if (log >= 0) {
-			dup2(log, 2);
-			close(log);
-		}
-		unsetenv("LUOD_TEST_PAUSE_AT");
-		execl(luod && *luod ? luod : "luod", "luod", "--socket", d->sock, "--state-dir",
-		      d->state_dir, (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < 500; i++) {
-		int fd = luo_open(d->sock);
-
-		if (fd >= 0) {
-			close(fd);
-			return;
-		}
-		assert_true(luod_alive(d));
-		sleep_ms(10);
-	}
-	fail_msg("luod did not come back (log: %s)", d->log);
-}
-
-/* The keeper writes its pid file once it runs, which may be a moment after luod serves. */
-static pid_t keeper_pid(const struct luod_proc *d)
-{
-	char path[PATH_MAX + 16];
-	int pid = -1;
-
-	snprintf(path, sizeof(path), "%s/keeper.pid", d->state_dir);
-	for (int i = 0; i < 500 && pid < 0; i++) {
-		FILE *f = fopen(path, "r");
-
-		if (f) {
-			if (fscanf(f, "%d", &pid) != 1)
-				pid = -1;
-			fclose(f);
-		}
-		if (pid < 0)
-			sleep_ms(10);
-	}
-	return pid;
-}
-
 static int fd_count(pid_t pid)
 {
 	char path[64], cmd[128];
@@ -239,7 +185,7 @@ static void crash_at(const char *point)
 		setenv("LUOD_TEST_PAUSE_AT", point, 1);
 	luod_start(&d, NULL);
 	unsetenv("LUOD_TEST_PAUSE_AT");
-	keeper = keeper_pid(&d);
+	keeper = e2e_keeper_pid(&d);
 	assert_true(keeper > 0);
 	keeper_base = fd_count(keeper);
 	dev = e2e_open(&d);
@@ -257,7 +203,7 @@ static void crash_at(const char *point)
 		close(empty);
 		close(dev);
 		/* the same keeper, still one copy of each file */
-		assert_int_equal(keeper_pid(&d), keeper);
+		assert_int_equal(e2e_keeper_pid(&d), keeper);
 		keeper_fds_become(keeper, keeper_base + 3);
 	} else if (!idle) {
 		child = fork();
@@ -283,9 +229,9 @@ static void crash_at(const char *point)
 		close(dev);
 	}
 
-	restart(&d);
+	e2e_restart(&d);
 	/* the keeper that held everything serves the new luod */
-	assert_int_equal(keeper_pid(&d), keeper);
+	assert_int_equal(e2e_keeper_pid(&d), keeper);
 	verify(&d, !strcmp(point, "preserve"), false);
 	/* finished: the keeper holds nothing more than when it started */
 	keeper_fds_become(keeper, keeper_base);
@@ -357,7 +303,7 @@ static void test_twice(void **state)
 			close(empty);
 			close(dev);
 		}
-		restart(&d);
+		e2e_restart(&d);
 		assert_int_equal(e2e_session_files(&d, "work"), 3);
 	}
 	verify(&d, false, false);
@@ -378,7 +324,7 @@ static void test_keeper_killed(void **state)
 
 	(void)state;
 	luod_start(&d, NULL);
-	keeper = keeper_pid(&d);
+	keeper = e2e_keeper_pid(&d);
 	assert_true(keeper > 0);
 	dev = e2e_open(&d);
 	populate(dev, &work, &empty);
@@ -389,10 +335,10 @@ static void test_keeper_killed(void **state)
 	fd = memfd_pattern("after", 4096, 10);
 	assert_int_equal(luo_session_preserve_fd(work, fd, TOK_BATCH1), 0);
 	close(fd);
-	keeper2 = keeper_pid(&d);
+	keeper2 = e2e_keeper_pid(&d);
 	for (int i = 0; i < 500 && keeper2 == keeper; i++) {
 		sleep_ms(10);
-		keeper2 = keeper_pid(&d);
+		keeper2 = e2e_keeper_pid(&d);
 	}
 	assert_true(keeper2 > 0 && keeper2 != keeper);
 
@@ -401,7 +347,7 @@ static void test_keeper_killed(void **state)
 	close(work);
 	close(empty);
 	close(dev);
-	restart(&d);
+	e2e_restart(&d);
 	verify(&d, false, true);
 	close(pipe_fds[1]);
 	luod_stop(&d);
@@ -417,7 +363,7 @@ static void test_unreachable_keeper_exits(void **state)
 
 	(void)state;
 	luod_start(&d, NULL);
-	keeper = keeper_pid(&d);
+	keeper = e2e_keeper_pid(&d);
 	assert_true(keeper > 0);
 	dev = e2e_open(&d);
 	populate(dev, &work, &empty);

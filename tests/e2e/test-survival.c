@@ -34,50 +34,6 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* The pid in keeper.pid, waited for (the keeper writes it once it runs); -1 if none. */
-static pid_t keeper_pid(const struct luod_proc *d)
-{
-	char path[PATH_MAX + 16];
-	int pid = -1;
-
-	snprintf(path, sizeof(path), "%s/keeper.pid", d->state_dir);
-	for (int i = 0; i < 3000 && pid < 0; i++) {
-		FILE *f = fopen(path, "r");
-
-		if (f) {
-			if (fscanf(f, "%d", &pid) != 1)
-				pid = -1;
-			fclose(f);
-		}
-		if (pid < 0)
-			sleep_ms(10);
-	}
-	return pid;
-}
-
-static bool gone(pid_t pid)
-{
-	char path[64], st = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return true;
-	/* a zombie nobody reaped yet is gone as well */
-	if (fscanf(f, "%*d %*s %c", &st) != 1)
-		st = 0;
-	fclose(f);
-	return st == 'Z' || st == 'X';
-}
-
-static void wait_gone(pid_t pid)
-{
-	for (int i = 0; i < 6000 && !gone(pid); i++)
-		sleep_ms(10);
-	assert_true(gone(pid));
-}
-
 /* NSESS frozen sessions held by luod, NPER pattern memfds each, no copy outside luod. */
 static void populate(const struct luod_proc *d)
 {
@@ -140,10 +96,10 @@ static void test_keeper_death_noticed(void **state)
 	(void)state;
 	luod_start(&d, NULL);
 	populate(&d);
-	keeper = keeper_pid(&d);
+	keeper = e2e_keeper_pid(&d);
 	assert_true(keeper > 0);
 	assert_int_equal(kill(keeper, SIGKILL), 0);
-	wait_gone(keeper);
+	e2e_wait_gone(keeper);
 	/* read-only: nothing is mirrored for it; luod must have noticed by itself */
 	assert_int_equal(luoctl(&d, out, sizeof(out), "status", "--json", NULL), 0);
 	e2e_barrier(&d);
@@ -151,7 +107,7 @@ static void test_keeper_death_noticed(void **state)
 	e2e_json_str(out, "keeper", v, sizeof(v));
 	assert_string_equal(v, "ok"); /* replaced */
 	assert_true(e2e_json_int(out, "keeper_failures") >= 1); /* and it says so */
-	assert_true(keeper_pid(&d) != keeper);
+	assert_true(e2e_keeper_pid(&d) != keeper);
 	e2e_crash(&d);
 	e2e_restart(&d);
 	assert_int_equal(luod_status_field(&d, "sessions"), NSESS);
@@ -182,7 +138,7 @@ static void test_idle_stranger(void **state)
 	(void)state;
 	luod_start(&d, NULL);
 	populate(&d);
-	assert_true(keeper_pid(&d) > 0);
+	assert_true(e2e_keeper_pid(&d) > 0);
 	/* a process of luod's uid (root here) connects and sits there */
 	stranger = connect_keeper(&d);
 	e2e_barrier(&d);
@@ -266,18 +222,18 @@ static void test_old_keeper_leaves_pid_file(void **state)
 	(void)state;
 	luod_start(&d, NULL);
 	populate(&d);
-	old = keeper_pid(&d);
+	old = e2e_keeper_pid(&d);
 	assert_true(old > 0);
 	assert_int_equal(kill(old, SIGSTOP), 0);
 	e2e_crash(&d);
 	e2e_restart(&d); /* its SYNC to the stopped keeper times out (5 s) */
-	for (int i = 0; i < 3000 && (now = keeper_pid(&d)) == old; i++)
+	for (int i = 0; i < 3000 && (now = e2e_keeper_pid(&d)) == old; i++)
 		sleep_ms(10);
 	assert_true(now > 0 && now != old);
 	assert_int_equal(kill(old, SIGCONT), 0);
-	wait_gone(old); /* its socket file is another keeper's now: it exits */
-	assert_int_equal(keeper_pid(&d), now);
-	assert_false(gone(now));
+	e2e_wait_gone(old); /* its socket file is another keeper's now: it exits */
+	assert_int_equal(e2e_keeper_pid(&d), now);
+	assert_false(e2e_gone(now));
 	luod_stop(&d);
 }
 
