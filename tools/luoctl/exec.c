@@ -534,6 +534,7 @@ int cmd_exec(const struct luoctl_command *cmd, int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, &old);
 	sigprocmask(SIG_UNBLOCK, &alarm_mask, NULL);
 	hold_init(&h, session);
+	h.pinned = true; /* nothing is added to it: taken back frozen */
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (sfd < 0) {
 		r = fail("signalfd", -errno);

@@ -108,10 +108,10 @@ static int list_tokens(struct hold *h)
 }
 
 /*
- * Take the held session's fds into h and make it outgoing again: RENEW and
- * FREEZE in one request, so that luoctl's death at any moment leaves a
- * session luod keeps (1); a luod before that call renews, and the caller's
- * freeze follows (1); or, where luod cannot renew (a kernel session),
+ * Take the held session's fds into h and make it outgoing again: for a
+ * pinned hold RENEW and FREEZE in one request, so that luoctl's death at any
+ * moment leaves a session luod keeps (1); else (or a luod before that call)
+ * RENEW, and the caller's freeze follows (1); or, where luod cannot renew (a kernel session),
  * FINISH so that a fresh session can be created with the same fds (0).
  */
 /* Renewed after all (RENEW worked, its FREEZE did not): outgoing now. */
@@ -139,7 +139,7 @@ static int take_back(struct hold *h, int session)
 		}
 	}
 	/* the same files under the same tokens, never only in luoctl's hands */
-	r = luo_session_renew_frozen(session);
+	r = h->pinned ? luo_session_renew_frozen(session) : -E2BIG;
 	if (r == -E2BIG)
 		r = luo_session_renew(session);
 	if (r == 0 || (r != -EOPNOTSUPP && renewed(session)))

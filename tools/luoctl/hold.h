@@ -15,6 +15,12 @@ struct hold {
 	uint64_t instance; /* luod's when attached: a change means an update or a restart */
 	bool existed;        /* attach found the session held by luod */
 	bool handed_on;      /* update --session took it from luoctl */
+	/*
+	 * Taken back frozen (RENEW and FREEZE in one request): for exec, which
+	 * adds nothing to it and pins it anyway; preserve, which adds files,
+	 * takes it back NORMAL and freezes once they are in.
+	 */
+	bool pinned;
 };
 
 void hold_init(struct hold *h, const char *name);
