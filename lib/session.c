@@ -153,23 +153,26 @@ int luo_session_finish(int session)
 	return luo_call(session, LUO_OP_SESSION_FINISH, NULL, 0, NULL, 0, &reply);
 }
 
-int luo_session_renew(int session)
+/* RENEW with flags; none is sent without a body, as before flags existed. */
+static int renew(int session, uint32_t flags)
 {
+	struct luo_msg_renew req = { .flags = flags };
 	struct luo_call_reply reply;
 
 	if (luo_kernel_session(session))
 		return -EOPNOTSUPP; /* the kernel's sessions have no such step */
-	return luo_call(session, LUO_OP_SESSION_RENEW, NULL, 0, NULL, 0, &reply);
+	return luo_call(session, LUO_OP_SESSION_RENEW, flags ? &req : NULL, flags ? sizeof(req) : 0,
+			NULL, 0, &reply);
+}
+
+int luo_session_renew(int session)
+{
+	return renew(session, 0);
 }
 
 int luo_session_renew_frozen(int session)
 {
-	struct luo_msg_renew req = { .flags = LUO_RENEW_FROZEN };
-	struct luo_call_reply reply;
-
-	if (luo_kernel_session(session))
-		return -EOPNOTSUPP;
-	return luo_call(session, LUO_OP_SESSION_RENEW, &req, sizeof(req), NULL, 0, &reply);
+	return renew(session, LUO_RENEW_FROZEN);
 }
 
 int luo_session_get_name(int session, char name[LUO_NAME_MAX])

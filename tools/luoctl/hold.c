@@ -139,8 +139,8 @@ static int take_back(struct hold *h, int session)
 		}
 	}
 	/* the same files under the same tokens, never only in luoctl's hands */
-	r = h->pinned ? luo_session_renew_frozen(session) : -E2BIG;
-	if (r == -E2BIG)
+	r = h->pinned ? luo_session_renew_frozen(session) : luo_session_renew(session);
+	if (r == -E2BIG && h->pinned) /* a luod before frozen renewals */
 		r = luo_session_renew(session);
 	if (r == 0 || (r != -EOPNOTSUPP && renewed(session)))
 		return 1; /* a failed freeze is retried, and reported, by the caller's */
