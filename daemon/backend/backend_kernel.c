@@ -231,6 +231,7 @@ static int fresh_file(struct luo_session *s, int fd, uint64_t token,
 {
 	struct luo_file tmp = { .session = s, .handler = h, .token = token, .fd = fd };
 	struct luo_file *f = NULL;
+	struct luo_probe probe;
 	struct stat st;
 	int r;
 
@@ -238,9 +239,9 @@ static int fresh_file(struct luo_session *s, int fd, uint64_t token,
 		return -errno;
 	tmp.dev = st.st_dev;
 	tmp.ino = st.st_ino;
-	if (!h->can_preserve(fd, &st))
+	if (!h->can_preserve(fd, &st, &probe))
 		return -EBADFD;
-	r = h->preserve(&tmp);
+	r = h->preserve(&tmp, &probe);
 	if (r == 0)
 		r = file_restore(s, fd, token, h, tmp.payload, tmp.payload_len, &f);
 	free(tmp.payload);

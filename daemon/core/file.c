@@ -48,10 +48,11 @@ const struct luo_file_handler *luo_handler_named(const char *name)
 	return NULL;
 }
 
-const struct luo_file_handler *luo_handler_find(int fd, const struct stat *st)
+const struct luo_file_handler *luo_handler_find(int fd, const struct stat *st,
+						struct luo_probe *probe)
 {
 	for (size_t i = 0; i < nhandlers; i++)
-		if (handlers[i]->can_preserve(fd, st))
+		if (handlers[i]->can_preserve(fd, st, probe))
 			return handlers[i];
 	return NULL;
 }
@@ -151,6 +152,7 @@ static void file_free(struct luo_file *file)
 int file_preserve(struct luo_session *s, int fd, uint64_t token, struct luo_file **ret)
 {
 	const struct luo_file_handler *h;
+	struct luo_probe probe;
 	struct luo_file *file;
 	struct stat st;
 	int r;
@@ -161,7 +163,7 @@ int file_preserve(struct luo_session *s, int fd, uint64_t token, struct luo_file
 		return -errno;
 	if (outgoing_busy(fd, &st))
 		return -EBUSY;
-	h = luo_handler_find(fd, &st);
+	h = luo_handler_find(fd, &st, &probe);
 	if (!h)
 		return -ENOENT;
 
@@ -173,7 +175,7 @@ int file_preserve(struct luo_session *s, int fd, uint64_t token, struct luo_file
 		.dev = st.st_dev, .ino = st.st_ino,
 	};
 	file->fd = fd;
-	r = FAULT("handler") ? -EIO : h->preserve(file);
+	r = FAULT("handler") ? -EIO : h->preserve(file, &probe);
 	if (r < 0)
 		goto err;
 	r = index_add(file);
@@ -326,6 +328,7 @@ int file_restore_lost(struct luo_session *s, uint64_t token, const struct luo_fi
 int file_renew(struct luo_file *file)
 {
 	const struct luo_file_handler *h;
+	struct luo_probe probe;
 	unsigned char *old = file->payload;
 	size_t old_len = file->payload_len;
 	dev_t dev = file->dev;
@@ -339,7 +342,7 @@ int file_renew(struct luo_file *file)
 		return -errno;
 	if (!file->indexed && outgoing_busy(file->fd, &st))
 		return -EBUSY;
-	h = luo_handler_find(file->fd, &st);
+	h = luo_handler_find(file->fd, &st, &probe);
 	if (h != file->handler)
 		return -EBADFD; /* no longer the type it was preserved as */
 	file->payload = NULL;
@@ -348,7 +351,7 @@ int file_renew(struct luo_file *file)
 		file->dev = st.st_dev;
 		file->ino = st.st_ino;
 	}
-	r = FAULT("handler") ? -EIO : h->preserve(file);
+	r = FAULT("handler") ? -EIO : h->preserve(file, &probe);
 	if (r == 0 && !file->indexed) {
 		r = index_add(file);
 		if (r < 0)

@@ -54,6 +54,25 @@
 struct luo_file;
 
 /*
+ * What a handler's can_preserve() learnt about an fd, handed to its
+ * preserve() so that nothing is asked twice (10,000 fds in one batch).
+ * Owned by the caller, who asks can_preserve() and then preserve() about
+ * the same fd (luo_handler_find() passes it through): it is filled only by
+ * the handler that says yes, each handler reading only its own part.
+ * preserve() gets NULL when no can_preserve() came before, and asks itself.
+ */
+struct luo_probe {
+	struct {
+		uint64_t size;  /* st_size */
+		uint32_t seals; /* F_GET_SEALS */
+		ino_t ino;      /* st_ino */
+	} memfd;
+	struct {
+		int32_t family, type, protocol; /* SO_DOMAIN, SO_TYPE, SO_PROTOCOL */
+	} socket;
+};
+
+/*
  * A file handler knows one fd type. Its record of the fd (size, flags,
  * addresses, ...) lives in file->payload, in a layout the handler owns and
  * versions through its compatible string; the payload crosses the update in
@@ -65,14 +84,16 @@ struct luo_file_handler {
 	const char *compatible; /* in the FDT: "luo,memfd-v2" */
 	const char *compatible_old; /* an older payload it still reads, or NULL */
 	mode_t type;            /* S_IFREG, S_IFSOCK, ...: checked when a handover names an fd */
-	bool (*can_preserve)(int fd, const struct stat *st);
+	/* Whether this handler takes fd; what it learnt doing so goes into *probe. */
+	bool (*can_preserve)(int fd, const struct stat *st, struct luo_probe *probe);
 	/*
 	 * Optional: whether an fd a handover names is of this type, cheaper
 	 * than the fstat() against .type done without it (10,000 of those
 	 * are in the blackout). 0, -EBADF (not open) or -EBADFD (another type).
 	 */
 	int (*is_type)(int fd);
-	int (*preserve)(struct luo_file *file);
+	/* probe: what can_preserve() filled for this fd a moment ago, or NULL */
+	int (*preserve)(struct luo_file *file, const struct luo_probe *probe);
 	void (*unpreserve)(struct luo_file *file); /* optional: NULL when there is nothing to undo */
 	int (*freeze)(struct luo_file *file);
 	void (*unfreeze)(struct luo_file *file); /* optional */
@@ -94,7 +115,9 @@ extern const struct luo_file_handler luo_regular_handler;
 void luo_handler_register(const struct luo_file_handler *h);
 void handlers_register(void); /* handlers/handlers.c: every fd type luod knows, in order */
 const struct luo_file_handler *luo_handler_named(const char *name);
-const struct luo_file_handler *luo_handler_find(int fd, const struct stat *st);
+/* The first handler whose can_preserve() takes fd, having filled *probe; or NULL. */
+const struct luo_file_handler *luo_handler_find(int fd, const struct stat *st,
+						struct luo_probe *probe);
 const struct luo_file_handler *luo_handler_by_compatible(const char *compatible);
 
 #define LUO_PAYLOAD_MAX (64 * 1024)

@@ -263,6 +263,7 @@ static int recover_file(struct luo_session *s, uint64_t token, int fd)
 {
 	static const unsigned char none;
 	const struct luo_file_handler *h;
+	struct luo_probe probe;
 	struct luo_file *f;
 	struct stat st;
 	int r;
@@ -277,7 +278,7 @@ static int recover_file(struct luo_session *s, uint64_t token, int fd)
 		f->fdstored = true; /* the store has it */
 		return 0;
 	}
-	if (fstat(fd, &st) < 0 || !(h = luo_handler_find(fd, &st))) {
+	if (fstat(fd, &st) < 0 || !(h = luo_handler_find(fd, &st, &probe))) {
 		close(fd);
 		return -ENOENT;
 	}
@@ -286,7 +287,7 @@ static int recover_file(struct luo_session *s, uint64_t token, int fd)
 		close(fd);
 		return r;
 	}
-	r = h->preserve(f);
+	r = h->preserve(f, &probe);
 	if (r == 0)
 		r = session_add_file(s, f);
 	if (r < 0) {

@@ -36,8 +36,9 @@ struct eventfd_record {
 	uint32_t pad;
 };
 
-static bool eventfd_can_preserve(int fd, const struct stat *st)
+static bool eventfd_can_preserve(int fd, const struct stat *st, struct luo_probe *probe)
 {
+	(void)probe; /* nothing to hand on */
 	return (st->st_mode & S_IFMT) == 0 && procfd_link_is(fd, EVENTFD_LINK);
 }
 
@@ -89,6 +90,12 @@ static int eventfd_record(struct luo_file *file)
 	return file_set_payload(file, &rec, sizeof(rec));
 }
 
+static int eventfd_preserve(struct luo_file *file, const struct luo_probe *probe)
+{
+	(void)probe; /* can_preserve() learnt nothing that eventfd_record() uses */
+	return eventfd_record(file);
+}
+
 static bool known_differs(uint64_t a, uint64_t b)
 {
 	return a != EVENTFD_UNKNOWN && b != EVENTFD_UNKNOWN && a != b;
@@ -128,7 +135,7 @@ const struct luo_file_handler luo_eventfd_handler = {
 	.compatible = "luo,eventfd-v1",
 	.type = 0, /* anonymous inodes have no S_IFMT type */
 	.can_preserve = eventfd_can_preserve,
-	.preserve = eventfd_record,
+	.preserve = eventfd_preserve,
 	.freeze = eventfd_record,
 	.retrieve = eventfd_retrieve,
 	.size = NULL,

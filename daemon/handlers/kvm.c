@@ -21,18 +21,20 @@
 
 #define KVM_PREFIX "anon_inode:kvm-"
 
-static bool kvm_can_preserve(int fd, const struct stat *st)
+static bool kvm_can_preserve(int fd, const struct stat *st, struct luo_probe *probe)
 {
 	char link[64];
 
+	(void)probe; /* nothing to hand on */
 	return (st->st_mode & S_IFMT) == 0 && procfd_link(fd, link, sizeof(link)) == 0 &&
 	       !strncmp(link, KVM_PREFIX, strlen(KVM_PREFIX));
 }
 
-static int kvm_preserve(struct luo_file *file)
+static int kvm_preserve(struct luo_file *file, const struct luo_probe *probe)
 {
 	char link[64];
 
+	(void)probe;
 	if (procfd_link(file->fd, link, sizeof(link)) < 0)
 		strcpy(link, "anon_inode:kvm-?");
 	log_warn("session %s token %llu: refused %s: a KVM fd cannot move between processes (KVM answers EIO to any process but the one that created the VM); preserve guest memory as a memfd and vCPU state as data, and build a new VM from them",

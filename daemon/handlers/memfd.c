@@ -17,7 +17,8 @@
  * works only on shmem and hugetlbfs files, confirms it. Only a file that is
  * not on that mount but passes F_GET_SEALS (a MFD_HUGETLB memfd, or a tmpfs
  * file) has its /proc link read to tell which it is. can_preserve() hands
- * what it learnt to preserve() so nothing is asked twice.
+ * what it learnt to preserve() in the caller's struct luo_probe, so nothing
+ * is asked twice.
  *
  * Payload v2 ("luo,memfd-v2"): u64 size, u32 seals, u32 zero, u64 inode.
  * Payload v1 ("luo,memfd-v1", still read from an older luod's handover):
@@ -95,23 +96,12 @@ static dev_t shm_dev(void)
 	return dev;
 }
 
-/* What can_preserve() learnt about the fd that file_preserve() passes to preserve() next. */
-static struct memfd_seen {
-	bool valid;
-	int fd;
-	dev_t dev;
-	ino_t ino;
-	uint64_t size;
-	uint32_t seals;
-} seen;
-
-static bool memfd_can_preserve(int fd, const struct stat *st)
+static bool memfd_can_preserve(int fd, const struct stat *st, struct luo_probe *probe)
 {
 	char name[MEMFD_NAME_MAX + 1];
 	dev_t shm = shm_dev();
 	int seals;
 
-	seen.valid = false;
 	if (!S_ISREG(st->st_mode))
 		return false;
 	seals = fcntl(fd, F_GET_SEALS); /* EINVAL: neither shmem nor hugetlbfs */
@@ -119,10 +109,9 @@ static bool memfd_can_preserve(int fd, const struct stat *st)
 		return false;
 	if ((!shm || st->st_dev != shm) && memfd_name(fd, name, sizeof(name)) < 0)
 		return false;
-	seen = (struct memfd_seen){
-		.valid = true, .fd = fd, .dev = st->st_dev, .ino = st->st_ino,
-		.size = (uint64_t)st->st_size, .seals = (uint32_t)seals,
-	};
+	probe->memfd.size = (uint64_t)st->st_size;
+	probe->memfd.seals = (uint32_t)seals;
+	probe->memfd.ino = st->st_ino;
 	return true;
 }
 
@@ -142,15 +131,16 @@ static void payload_v2(const struct memfd_record *rec, unsigned char out[PAYLOAD
 	memcpy(out + 16, &rec->ino, 8);
 }
 
-static int memfd_preserve(struct luo_file *file)
+static int memfd_preserve(struct luo_file *file, const struct luo_probe *probe)
 {
-	struct memfd_record rec = { .ino = (uint64_t)file->ino };
+	struct memfd_record rec = { 0 };
 	unsigned char buf[PAYLOAD_V2];
 
-	if (seen.valid && seen.fd == file->fd && seen.dev == file->dev && seen.ino == file->ino) {
-		/* from file_preserve()'s fstat and can_preserve(), a moment ago */
-		rec.size = seen.size;
-		rec.seals = seen.seals;
+	if (probe) {
+		/* from the caller's fstat and can_preserve(), a moment ago */
+		rec.size = probe->memfd.size;
+		rec.seals = probe->memfd.seals;
+		rec.ino = (uint64_t)probe->memfd.ino;
 	} else {
 		struct stat st;
 		int seals;
@@ -164,7 +154,6 @@ static int memfd_preserve(struct luo_file *file)
 		rec.seals = (uint32_t)seals;
 		rec.ino = (uint64_t)st.st_ino;
 	}
-	seen.valid = false;
 	payload_v2(&rec, buf);
 	return file_set_payload(file, buf, sizeof(buf));
 }

@@ -107,24 +107,10 @@ static bool socket_supported(int32_t family, int32_t type, int32_t protocol)
 	}
 }
 
-/*
- * What can_preserve() learnt about the fd that file_preserve() passes to
- * preserve() next, so that preserve does not ask again (10,000 sockets in
- * one batch).
- */
-static struct socket_seen {
-	bool valid;
-	int fd;
-	dev_t dev;
-	ino_t ino;
-	int32_t family, type, protocol;
-} seen;
-
-static bool socket_can_preserve(int fd, const struct stat *st)
+static bool socket_can_preserve(int fd, const struct stat *st, struct luo_probe *probe)
 {
 	int32_t family = 0, type = 0, protocol = 0;
 
-	seen.valid = false;
 	if (!S_ISSOCK(st->st_mode))
 		return false;
 	if (getint(fd, SO_DOMAIN, &family) < 0 || getint(fd, SO_TYPE, &type) < 0 ||
@@ -132,10 +118,10 @@ static bool socket_can_preserve(int fd, const struct stat *st)
 		return false;
 	if (!socket_supported(family, type, protocol) || is_luod_socket(fd))
 		return false;
-	seen = (struct socket_seen){
-		.valid = true, .fd = fd, .dev = st->st_dev, .ino = st->st_ino,
-		.family = family, .type = type, .protocol = protocol,
-	};
+	/* for preserve(), so that it does not ask again (10,000 sockets in one batch) */
+	probe->socket.family = family;
+	probe->socket.type = type;
+	probe->socket.protocol = protocol;
 	return true;
 }
 
@@ -199,21 +185,20 @@ static int socket_read(int fd, struct socket_record *rec)
 	return r < 0 ? r : socket_read_state(fd, rec);
 }
 
-static int socket_preserve(struct luo_file *file)
+static int socket_preserve(struct luo_file *file, const struct luo_probe *probe)
 {
 	struct socket_record rec;
 	int r;
 
 	memset(&rec, 0, sizeof(rec));
-	if (seen.valid && seen.fd == file->fd && seen.dev == file->dev && seen.ino == file->ino) {
-		rec.family = seen.family;
-		rec.type = seen.type;
-		rec.protocol = seen.protocol;
+	if (probe) {
+		rec.family = probe->socket.family;
+		rec.type = probe->socket.type;
+		rec.protocol = probe->socket.protocol;
 		r = 0;
 	} else {
 		r = socket_read_kind(file->fd, &rec);
 	}
-	seen.valid = false;
 	if (r == 0)
 		r = socket_read_state(file->fd, &rec);
 	if (r < 0)

@@ -40,8 +40,9 @@ struct timerfd_record {
 	uint32_t pad;
 };
 
-static bool timerfd_can_preserve(int fd, const struct stat *st)
+static bool timerfd_can_preserve(int fd, const struct stat *st, struct luo_probe *probe)
 {
+	(void)probe; /* nothing to hand on */
 	return (st->st_mode & S_IFMT) == 0 && procfd_link_is(fd, TIMERFD_LINK);
 }
 
@@ -97,6 +98,12 @@ static int timerfd_record(struct luo_file *file)
 	return file_set_payload(file, &rec, sizeof(rec));
 }
 
+static int timerfd_preserve(struct luo_file *file, const struct luo_probe *probe)
+{
+	(void)probe; /* can_preserve() learnt nothing that timerfd_record() uses */
+	return timerfd_record(file);
+}
+
 static bool armed(const struct timerfd_record *rec)
 {
 	return rec->value_sec || rec->value_nsec;
@@ -143,7 +150,7 @@ const struct luo_file_handler luo_timerfd_handler = {
 	.compatible = "luo,timerfd-v1",
 	.type = 0, /* anonymous inodes have no S_IFMT type */
 	.can_preserve = timerfd_can_preserve,
-	.preserve = timerfd_record,
+	.preserve = timerfd_preserve,
 	.freeze = timerfd_record,
 	.retrieve = timerfd_retrieve,
 	.size = NULL,

@@ -53,10 +53,11 @@ static int teardown(void **state)
 
 static const struct luo_file_handler *pick(int fd)
 {
+	struct luo_probe probe;
 	struct stat st;
 
 	assert_int_equal(fstat(fd, &st), 0);
-	return luo_handler_find(fd, &st);
+	return luo_handler_find(fd, &st, &probe);
 }
 
 /* Record fd with h (preserve and freeze), then retrieve with other in its place. */
@@ -65,7 +66,7 @@ static int swap_retrieve(const struct luo_file_handler *h, int fd, int other)
 	struct luo_file file = { .token = 7, .fd = fd };
 	int r;
 
-	assert_int_equal(h->preserve(&file), 0);
+	assert_int_equal(h->preserve(&file, NULL), 0);
 	assert_int_equal(h->freeze(&file), 0);
 	file.fd = other;
 	r = h->retrieve(&file);
@@ -79,7 +80,7 @@ static int change_retrieve(const struct luo_file_handler *h, int fd, void (*chan
 	struct luo_file file = { .token = 8, .fd = fd };
 	int r;
 
-	assert_int_equal(h->preserve(&file), 0);
+	assert_int_equal(h->preserve(&file, NULL), 0);
 	assert_int_equal(h->freeze(&file), 0);
 	change(fd);
 	r = h->retrieve(&file);
@@ -92,7 +93,7 @@ static void assert_short_payload(const struct luo_file_handler *h, int fd)
 {
 	struct luo_file file = { .token = 9, .fd = fd };
 
-	assert_int_equal(h->preserve(&file), 0);
+	assert_int_equal(h->preserve(&file, NULL), 0);
 	file.payload_len--;
 	assert_int_equal(h->retrieve(&file), -EINVAL);
 	free(file.payload);
@@ -190,7 +191,7 @@ static void test_table(void **state)
 			struct luo_file file = { .token = 1, .fd = vm };
 
 			assert_ptr_equal(pick(vm), &luo_kvm_handler);
-			assert_int_equal(luo_kvm_handler.preserve(&file), -ENOENT);
+			assert_int_equal(luo_kvm_handler.preserve(&file, NULL), -ENOENT);
 			close(vm);
 		}
 		close(kvm);
@@ -377,13 +378,14 @@ static void test_memfd(void **state)
 	/* through the table, as file_preserve() does it: can_preserve() then preserve() */
 	{
 		struct luo_file file = { .token = 11, .fd = a };
+		struct luo_probe probe;
 		struct stat st;
 
 		assert_int_equal(fstat(a, &st), 0);
 		file.dev = st.st_dev;
 		file.ino = st.st_ino;
-		assert_ptr_equal(luo_handler_find(a, &st), h);
-		assert_int_equal(h->preserve(&file), 0);
+		assert_ptr_equal(luo_handler_find(a, &st, &probe), h);
+		assert_int_equal(h->preserve(&file, &probe), 0);
 		assert_int_equal(h->freeze(&file), 0);
 		assert_int_equal(h->size(&file), 4096);
 		assert_int_equal(h->retrieve(&file), 0);
@@ -540,7 +542,7 @@ static void test_socket_payloads(void **state)
 	(void)state;
 	do_listen(a);
 	do_listen(b);
-	assert_int_equal(h->preserve(&file), 0);
+	assert_int_equal(h->preserve(&file, NULL), 0);
 	assert_int_equal(h->freeze(&file), 0);
 	assert_int_equal(file.payload_len, 24 + sizeof(struct sockaddr_in));
 	assert_int_equal(h->retrieve(&file), 0);
@@ -559,7 +561,7 @@ static void test_socket_payloads(void **state)
 	/* connected: local and peer, each at its length */
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	file = (struct luo_file){ .token = 11, .fd = sv[0] };
-	assert_int_equal(h->preserve(&file), 0);
+	assert_int_equal(h->preserve(&file, NULL), 0);
 	assert_true(file.payload_len >= 24 && file.payload_len < 280);
 	assert_int_equal(h->retrieve(&file), 0);
 	free(file.payload);

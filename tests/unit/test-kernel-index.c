@@ -354,12 +354,13 @@ static void test_lost_file(void **state)
 	{
 		struct luo_file tmp = { .session = s, .handler = &luo_memfd_handler, .token = 1,
 					.fd = m };
+		struct luo_probe probe;
 
 		assert_int_equal(fstat(m, &st), 0);
 		tmp.dev = st.st_dev;
 		tmp.ino = st.st_ino;
-		assert_true(luo_memfd_handler.can_preserve(m, &st));
-		assert_int_equal(luo_memfd_handler.preserve(&tmp), 0);
+		assert_true(luo_memfd_handler.can_preserve(m, &st, &probe));
+		assert_int_equal(luo_memfd_handler.preserve(&tmp, &probe), 0);
 		assert_int_equal(file_restore(s, m, 1, &luo_memfd_handler, tmp.payload,
 					      tmp.payload_len, &f), 0);
 		free(tmp.payload);
