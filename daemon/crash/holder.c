@@ -291,11 +291,17 @@ static int spawn_keeper(void)
 		char *argv[] = { "luod-keeper", "--keeper", NULL };
 		int null;
 
-		setsid();
-		if (fork() != 0)
-			_exit(0);
-		null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (null < 0 || dup2(lfd, 3) < 0)
+		/*
+		 * Every other fd is closed here, in the child luod waits for, not
+		 * after the second fork: once this returns, no process holds a
+		 * copy of luod's fds. A grandchild not yet scheduled would keep
+		 * luod's listening socket alive past a SIGKILL of luod, and the
+		 * luod started next would take it for another luod serving.
+		 */
+		if (dup2(lfd, 3) < 0 || fcntl(3, F_SETFD, 0) < 0)
+			_exit(127);
+		null = open("/dev/null", O_RDWR);
+		if (null < 0)
 			_exit(127);
 		dup2(null, 0);
 		dup2(null, 1);
@@ -303,6 +309,9 @@ static int spawn_keeper(void)
 		if (!keep_stderr)
 			dup2(null, 2);
 		close_range(4, ~0u, 0);
+		setsid();
+		if (fork() != 0)
+			_exit(0);
 		execv(luod_self_exe(), argv);
 		_exit(127);
 	}
