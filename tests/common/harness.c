@@ -305,5 +305,8 @@ int luo_test_run(const char *name, const struct CMUnitTest *tests, size_t n,
 {
 	signal(SIGPIPE, SIG_IGN);
 	cmocka_set_message_output(CM_OUTPUT_TAP);
+	/* one case, or a few, by name (a glob): to run it in a loop */
+	if (getenv("LUO_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("LUO_TEST_FILTER"));
 	return _cmocka_run_group_tests(name, tests, n, setup, teardown);
 }
