@@ -19,7 +19,17 @@
 #include "report/history.h"
 #include "report/watch.h"
 
-void (*watch_hook)(const struct luo_msg_watch_event *ev);
+/* Where events go (the server's watchers), or nowhere. */
+static struct {
+	void (*send)(const struct luo_msg_watch_event *ev, void *ctx);
+	void *ctx;
+} sink;
+
+void watch_set_sink(void (*send)(const struct luo_msg_watch_event *ev, void *ctx), void *ctx)
+{
+	sink.send = send;
+	sink.ctx = ctx;
+}
 
 struct seen {
 	const void *ptr;
@@ -43,15 +53,15 @@ static void emit(struct luo_msg_watch_event *ev)
 {
 	ev->generation = core_generation();
 	ev->realtime_ns = realtime_ns();
-	if (watch_hook)
-		watch_hook(ev);
+	if (sink.send)
+		sink.send(ev, sink.ctx);
 }
 
 void watch_global(void)
 {
 	struct luo_msg_watch_event ev = { .kind = LUO_WATCH_GLOBAL, .state = core_state() };
 
-	if (!watch_hook)
+	if (!sink.send)
 		return;
 	watch_scan(); /* sessions first: they changed on the way to this state */
 	emit(&ev);
@@ -67,7 +77,7 @@ void watch_update_step(enum luo_update_step step, int result)
 		.files = (uint32_t)core_session_count(),
 	};
 
-	if (!watch_hook)
+	if (!sink.send)
 		return;
 	watch_scan();
 	emit(&ev);
@@ -186,16 +196,16 @@ static bool scan_participants(void)
 
 void watch_scan(void)
 {
-	if (!watch_hook)
+	if (!sink.send)
 		return;
 	if (!w.primed) {
 		/* the first watcher got a snapshot: record it silently */
-		void (*hook)(const struct luo_msg_watch_event *) = watch_hook;
+		void (*send)(const struct luo_msg_watch_event *, void *) = sink.send;
 
-		watch_hook = NULL;
+		sink.send = NULL;
 		scan_sessions();
 		scan_participants();
-		watch_hook = hook;
+		sink.send = send;
 		w.primed = true;
 		return;
 	}

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * watch.c: state changes as events, for `luoctl watch`. The core and the
- * update call in here; the server sets the hook that sends them, so
+ * update call in here; the server sets the sink that sends them, so
  * neither core.c nor update.c touches a socket.
  */
 #ifndef LUOD_WATCH_H
@@ -11,8 +11,11 @@
 
 #include "protocol.h"
 
-/* Set by the server when someone watches: sends ev to every watcher. */
-extern void (*watch_hook)(const struct luo_msg_watch_event *ev);
+/*
+ * Set by the server when someone watches: send(ev, ctx) sends ev to every
+ * watcher; NULL when nobody does any more.
+ */
+void watch_set_sink(void (*send)(const struct luo_msg_watch_event *ev, void *ctx), void *ctx);
 
 void watch_global(void);                      /* luod's state changed (core.c) */
 void watch_update_step(enum luo_update_step step, int result); /* update.c */

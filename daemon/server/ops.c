@@ -3,12 +3,14 @@
  * DOC: The ops: what each decoded request does.
  *
  * server.c receives a request and request.c decodes it; here it is carried
- * out against the core and its reply built in `reply`: device ops (sessions
+ * out against the core and its reply built in the `struct reply` the server
+ * hands over with the connection: device ops (sessions
  * by name, global events, status, listings, the update, participants,
  * watch, history, dump, the kernel backend's ops), session ops on a
  * session handle, and a participant's answers. The ops never read or write
  * a socket themselves, except to create a session handle's socketpair and
- * to shut down a handle taken away by a per-session update.
+ * to shut down a handle taken away by a per-session update; an answer that
+ * comes later (REPLY_LATER) is left to the server (server_wait()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +25,6 @@
 #include "crash/keeper.h"
 #include "server/limit.h"
 #include "report/history.h"
-#include "report/watch.h"
 
 /* ---- request helpers ---- */
 
@@ -45,7 +46,8 @@ static void fill_session_info(const struct luo_session *s, struct luo_msg_sessio
 }
 
 /* A new session handle: luod keeps one end, the client gets the other. */
-static int handle_new(struct conn *owner, struct conn **ret, int *ret_client_fd)
+static int handle_new(struct server *srv, struct conn *owner, struct conn **ret,
+		      int *ret_client_fd)
 {
 	int sp[2];
 	struct conn *c;
@@ -58,7 +60,7 @@ static int handle_new(struct conn *owner, struct conn **ret, int *ret_client_fd)
 		close(sp[1]);
 		return -EUSERS;
 	}
-	c = conn_new(sp[0], true);
+	c = conn_new(srv, sp[0], true);
 	if (!c) {
 		close(sp[0]);
 		close(sp[1]);
@@ -73,19 +75,20 @@ static int handle_new(struct conn *owner, struct conn **ret, int *ret_client_fd)
 	return 0;
 }
 
-static void handle_bind(struct conn *c, struct luo_session *s, int client_fd)
+static void handle_bind(struct conn *c, struct luo_session *s, int client_fd, struct reply *rep)
 {
 	c->session = s;
 	memcpy(c->name, s->name, sizeof(c->name));
 	s->handle = c;
-	reply.fds[0] = client_fd;
-	reply.nfds = 1;
-	reply.own_fds = true;
+	rep->fds[0] = client_fd;
+	rep->nfds = 1;
+	rep->own_fds = true;
 }
 
 /* ---- device requests ---- */
 
-static int op_session_handle(struct conn *c, const struct luo_request *req)
+static int op_session_handle(struct server *srv, struct conn *c, const struct luo_request *req,
+			     struct reply *rep)
 {
 	struct luo_session *s;
 	struct conn *h = NULL;
@@ -93,7 +96,7 @@ static int op_session_handle(struct conn *c, const struct luo_request *req)
 
 	if (req->op == LUO_OP_CREATE_SESSION && (r = limits_create(c->uid)) < 0)
 		return r;
-	r = handle_new(c, &h, &client_fd);
+	r = handle_new(srv, c, &h, &client_fd);
 	if (r < 0)
 		return r;
 	if (req->op == LUO_OP_CREATE_SESSION)
@@ -102,14 +105,14 @@ static int op_session_handle(struct conn *c, const struct luo_request *req)
 		r = core_retrieve_session(req->name.name, c->uid, &s);
 	if (r < 0) {
 		close(client_fd);
-		conn_free(h);
+		conn_free(srv, h);
 		return r;
 	}
-	handle_bind(h, s, client_fd);
+	handle_bind(h, s, client_fd, rep);
 	return 0;
 }
 
-static int op_get_state(void)
+static int op_get_state(struct reply *rep)
 {
 	struct luo_msg_state st = {
 		.state = core_state(),
@@ -118,41 +121,32 @@ static int op_get_state(void)
 		.predecessor = core_predecessor(),
 	};
 
-	memcpy(reply.body, &st, sizeof(st));
-	reply.len = sizeof(st);
+	memcpy(rep->body, &st, sizeof(st));
+	rep->len = sizeof(st);
 	return 0;
 }
 
 static void event_done(int result, void *ctx)
 {
-	struct conn *c = srv.event_waiter;
-
-	(void)ctx;
-	srv.event_waiter = NULL;
-	if (!c)
-		return;
-	reply_reset();
-	reply.chan = srv.event_chan;
-	srv.event_chan = -1;
-	reply.result = result;
-	reply_send(c, LUO_OP_SET_EVENT);
+	server_answer(ctx, WAIT_EVENT, LUO_OP_SET_EVENT, result);
 }
 
-static int op_set_event(struct conn *c, const struct luo_msg_event *ev)
+static int op_set_event(struct server *srv, struct conn *c, const struct luo_msg_event *ev,
+			struct reply *rep)
 {
 	int r;
 
 	if (!privileged(c))
 		return -EPERM;
 	log_info("event %s from pid %d", luo_event_name(ev->event), (int)c->pid);
-	r = core_event_async(ev->event, event_done, NULL);
+	r = core_event_async(ev->event, event_done, srv);
 	if (r >= 0 && ev->event == LUO_EVENT_CANCEL)
 		history_cancelled();
-	if (r == REPLY_LATER) {
-		srv.event_waiter = c;
-		srv.event_chan = reply_chan_take();
-	}
-	return r;
+	if (r != 1)
+		return r; /* done now, or refused */
+	/* the participants have not all answered: event_done() replies */
+	server_wait(srv, WAIT_EVENT, c, reply_chan_take(rep));
+	return REPLY_LATER;
 }
 
 /*
@@ -161,7 +155,7 @@ static int op_set_event(struct conn *c, const struct luo_msg_event *ev)
  * whether an update is under way), and counts of its own sessions, files
  * and memfd bytes only; participants, registered by root alone, are 0 for it.
  */
-static int op_status(const struct conn *c)
+static int op_status(const struct conn *c, struct reply *rep)
 {
 	struct luo_msg_status st = {
 		.state = core_state(),
@@ -193,8 +187,8 @@ static int op_status(const struct conn *c)
 		}
 	}
 	st.keeper = (uint32_t)holder_state(&st.keeper_failures);
-	memcpy(reply.body, &st, sizeof(st));
-	reply.len = sizeof(st);
+	memcpy(rep->body, &st, sizeof(st));
+	rep->len = sizeof(st);
 	return 0;
 }
 
@@ -204,10 +198,10 @@ static bool may_see(const struct conn *c, const struct luo_session *s)
 	return privileged(c) || c->uid == s->uid;
 }
 
-static int op_list(struct conn *c, const struct luo_msg_list *req)
+static int op_list(struct conn *c, const struct luo_msg_list *req, struct reply *reply)
 {
-	struct luo_msg_list_reply *rep = (void *)reply.body;
-	size_t max = (sizeof(reply.body) - sizeof(*rep)) / sizeof(rep->entries[0]);
+	struct luo_msg_list_reply *rep = (void *)reply->body;
+	size_t max = (sizeof(reply->body) - sizeof(*rep)) / sizeof(rep->entries[0]);
 	uint32_t i = 0;
 
 	rep->total = 0;
@@ -219,14 +213,14 @@ static int op_list(struct conn *c, const struct luo_msg_list *req)
 		if (i++ >= req->cursor && rep->count < max)
 			fill_session_info(s, &rep->entries[rep->count++]);
 	}
-	reply.len = sizeof(*rep) + rep->count * sizeof(rep->entries[0]);
+	reply->len = sizeof(*rep) + rep->count * sizeof(rep->entries[0]);
 	return 0;
 }
 
-static int op_show(struct conn *c, const struct luo_msg_show *req)
+static int op_show(struct conn *c, const struct luo_msg_show *req, struct reply *reply)
 {
-	struct luo_msg_show_reply *rep = (void *)reply.body;
-	size_t max = (sizeof(reply.body) - sizeof(*rep)) / sizeof(rep->entries[0]);
+	struct luo_msg_show_reply *rep = (void *)reply->body;
+	size_t max = (sizeof(reply->body) - sizeof(*rep)) / sizeof(rep->entries[0]);
 	struct luo_session *s;
 
 	s = core_find_session(req->name);
@@ -249,7 +243,7 @@ static int op_show(struct conn *c, const struct luo_msg_show *req)
 		fi->retrieve_error = f->retrieve_error;
 		fi->where = (uint8_t)backend_kernel_where(f);
 	}
-	reply.len = sizeof(*rep) + rep->count * sizeof(rep->entries[0]);
+	reply->len = sizeof(*rep) + rep->count * sizeof(rep->entries[0]);
 	return 0;
 }
 
@@ -266,47 +260,44 @@ const char *status_line(void)
 
 static void update_failed(int result, void *ctx)
 {
-	struct conn *c = srv.update_waiter;
+	struct server *srv = ctx;
+	struct conn *c = server_waiter(srv, WAIT_UPDATE);
 
-	(void)ctx;
-	srv.update_waiter = NULL;
 	systemd_ready(status_line()); /* still the same luod, serving as before */
-	if (!c)
-		return;
-	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
-	reply_reset();
-	reply.result = result;
-	reply_send(c, LUO_OP_UPDATE);
+	if (c)
+		fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+	server_answer(srv, WAIT_UPDATE, LUO_OP_UPDATE, result);
 }
 
-static int op_update(struct conn *c, const struct luo_msg_update *up)
+static int op_update(struct server *srv, struct conn *c, const struct luo_msg_update *up)
 {
 	/* static: update_start() keeps exec_path past this request's buffer */
 	static struct luo_msg_update req;
+	const struct luod_config *cfg = server_config(srv);
 	struct luo_update_request ur = {
-		.argv = srv.cfg->argv,
-		.listen_fd = srv.listen_fd,
-		.listen_activated = srv.cfg->listen_activated,
+		.argv = cfg->argv,
+		.listen_fd = server_listen_fd(srv),
+		.listen_activated = cfg->listen_activated,
 		.reply_fd = c->fd,
 	};
 	int r;
 
 	if (!privileged(c))
 		return -EPERM;
-	if (srv.update_waiter)
+	if (server_waiter(srv, WAIT_UPDATE))
 		return -EBUSY;
 	req = *up;
 	if (req.flags & LUO_UPDATE_EXEC)
 		ur.exec_path = req.exec_path;
 	/* the requester's connection crosses the execve in blocking mode: the successor answers it */
 	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
-	srv.update_waiter = c;
+	server_wait(srv, WAIT_UPDATE, c, -1); /* no channel: refused before it gets here */
 	/* before update_start: a rollback inside it says READY=1 again, and must come last */
 	systemd_reloading("live update: replacing luod");
-	r = update_start(&ur, update_failed, NULL);
+	r = update_start(&ur, update_failed, srv);
 	if (r < 0) {
 		systemd_ready(status_line());
-		srv.update_waiter = NULL;
+		server_wait(srv, WAIT_UPDATE, NULL, -1);
 		fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 		return r;
 	}
@@ -317,7 +308,7 @@ static int op_update(struct conn *c, const struct luo_msg_update *up)
  * The holder's connection is shut down, not freed: the loop sees the
  * hang-up and frees it in its turn, and the process sees EOF on its handle.
  */
-static int op_session_update(struct conn *c, const struct luo_msg_name *req)
+static int op_session_update(struct conn *c, const struct luo_msg_name *req, struct reply *rep)
 {
 	struct luo_session *s = NULL;
 	struct conn *holder;
@@ -330,14 +321,15 @@ static int op_session_update(struct conn *c, const struct luo_msg_name *req)
 		return r;
 	if (holder && shutdown(holder->fd, SHUT_RDWR) < 0)
 		log_warn("session %s: shutting down its old handle: %s", s->name, strerror(errno));
-	fill_session_info(s, (struct luo_msg_session_info *)reply.body);
-	reply.len = sizeof(struct luo_msg_session_info);
+	fill_session_info(s, (struct luo_msg_session_info *)rep->body);
+	rep->len = sizeof(struct luo_msg_session_info);
 	return 0;
 }
 
-static int op_participant_register(struct conn *c, const struct luo_msg_participant_register *req)
+static int op_participant_register(struct conn *c, const struct luo_msg_participant_register *req,
+				   struct reply *reply)
 {
-	struct luo_msg_payload *rep = (void *)reply.body;
+	struct luo_msg_payload *rep = (void *)reply->body;
 	struct luo_participant *p;
 	int r;
 
@@ -352,12 +344,13 @@ static int op_participant_register(struct conn *c, const struct luo_msg_particip
 	rep->len = p->has_incoming ? (uint32_t)p->incoming_len : 0;
 	if (rep->len)
 		memcpy(rep->data, p->incoming, rep->len);
-	reply.len = sizeof(*rep) + rep->len;
+	reply->len = sizeof(*rep) + rep->len;
 	return 0;
 }
 
 /* KERNEL_STATUS and KERNEL_UPDATE: the kernel backend's own ops (backend_kernel.c). */
-int kernel_request(struct conn *c, const void *msg, size_t len, const int *fds, size_t nfds)
+int kernel_request(struct conn *c, const void *msg, size_t len, const int *fds, size_t nfds,
+		   struct reply *rep)
 {
 	const char *cmdline = (const char *)msg + sizeof(struct luo_msg_hdr);
 	size_t cmdline_len = len - sizeof(struct luo_msg_hdr);
@@ -374,8 +367,8 @@ int kernel_request(struct conn *c, const void *msg, size_t len, const int *fds, 
 			st.sessions = st.kernel_files = st.recreate_files = st.luod_files = 0;
 			st.carried = st.recreated = st.lost = 0;
 		}
-		memcpy(reply.body, &st, sizeof(st));
-		reply.len = sizeof(st);
+		memcpy(rep->body, &st, sizeof(st));
+		rep->len = sizeof(st);
 		return 0;
 	}
 	if (!privileged(c))
@@ -388,57 +381,20 @@ int kernel_request(struct conn *c, const void *msg, size_t len, const int *fds, 
 
 /* ---- watch, history, dump ---- */
 
-/* Never blocks: a watcher that does not keep up is cut off, not waited for. */
-static void watch_send_one(const struct luo_msg_watch_event *ev, void *ctx)
+static int op_watch(struct server *srv, struct conn *c)
 {
-	struct conn *c = ctx;
-	int r;
-
-	if (c->watch_dead)
-		return;
-	r = luo_msg_send(c->fd, LUO_OP_WATCH, 0, ev, sizeof(*ev), NULL, 0);
-	if (r < 0) {
-		log_warn("watcher pid %d: %s; disconnected", (int)c->pid,
-			 r == -EAGAIN ? "not reading its events" : strerror(-r));
-		c->watch_dead = true;
-		shutdown(c->fd, SHUT_RDWR); /* the loop sees the hang-up and frees it */
-	}
-}
-
-static void watch_send_all(const struct luo_msg_watch_event *ev)
-{
-	for (struct conn *c = srv.conns; c; c = c->next)
-		if (c->watcher)
-			watch_send_one(ev, c);
-}
-
-static int op_watch(struct conn *c)
-{
-	int r;
-
 	if (!privileged(c))
 		return -EPERM; /* it shows every session */
 	if (c->pending)
 		return -EBUSY;
-	if (!watch_hook)
-		watch_hook = watch_send_all;
-	watch_scan(); /* the watchers so far learn what changed; the record is current */
-	r = luo_msg_send(c->fd, LUO_OP_WATCH, 0, NULL, 0, NULL, 0);
-	c->watcher = true;
-	srv.nwatchers++;
-	if (r < 0) {
-		c->watch_dead = true;
-		shutdown(c->fd, SHUT_RDWR);
-		return REPLY_LATER;
-	}
-	watch_snapshot(watch_send_one, c);
-	return REPLY_LATER; /* answered above, ahead of its snapshot */
+	server_watch(srv, c);
+	return REPLY_LATER; /* answered already, ahead of its snapshot */
 }
 
 /* Another uid learns when updates ran and how they went, not what they carried. */
-static int op_history(const struct conn *c)
+static int op_history(const struct conn *c, struct reply *reply)
 {
-	struct luo_msg_history_reply *rep = (void *)reply.body;
+	struct luo_msg_history_reply *rep = (void *)reply->body;
 	size_t n = history_count();
 
 	memset(rep, 0, sizeof(*rep));
@@ -451,11 +407,11 @@ static int op_history(const struct conn *c)
 			rep->entries[i].files = 0;
 		}
 	}
-	reply.len = sizeof(*rep) + n * sizeof(rep->entries[0]);
+	reply->len = sizeof(*rep) + n * sizeof(rep->entries[0]);
 	return 0;
 }
 
-static int op_dump(struct conn *c)
+static int op_dump(struct conn *c, struct reply *rep)
 {
 	struct luo_handover_luod h = { .listen_fd = -1, .reply_fd = -1,
 				       .updates = core_updates() };
@@ -473,41 +429,42 @@ static int op_dump(struct conn *c)
 		close(fd);
 		return r;
 	}
-	reply.fds[0] = fd;
-	reply.nfds = 1;
-	reply.own_fds = true;
+	rep->fds[0] = fd;
+	rep->nfds = 1;
+	rep->own_fds = true;
 	return 0;
 }
 
 /* A decoded request (request.c) on a device connection. */
-int device_request(struct conn *c, const struct luo_request *req)
+int device_request(struct server *srv, struct conn *c, const struct luo_request *req,
+		   struct reply *rep)
 {
 	switch (req->op) {
 	case LUO_OP_CREATE_SESSION:
 	case LUO_OP_RETRIEVE_SESSION:
-		return op_session_handle(c, req);
+		return op_session_handle(srv, c, req, rep);
 	case LUO_OP_GET_STATE:
-		return op_get_state();
+		return op_get_state(rep);
 	case LUO_OP_SET_EVENT:
-		return op_set_event(c, &req->event);
+		return op_set_event(srv, c, &req->event, rep);
 	case LUO_OP_STATUS:
-		return op_status(c);
+		return op_status(c, rep);
 	case LUO_OP_LIST_SESSIONS:
-		return op_list(c, &req->list);
+		return op_list(c, &req->list, rep);
 	case LUO_OP_SHOW_SESSION:
-		return op_show(c, &req->show);
+		return op_show(c, &req->show, rep);
 	case LUO_OP_UPDATE:
-		return op_update(c, &req->update);
+		return op_update(srv, c, &req->update);
 	case LUO_OP_PARTICIPANT_REGISTER:
-		return op_participant_register(c, &req->reg);
+		return op_participant_register(c, &req->reg, rep);
 	case LUO_OP_SESSION_UPDATE:
-		return op_session_update(c, &req->name);
+		return op_session_update(c, &req->name, rep);
 	case LUO_OP_WATCH:
-		return op_watch(c);
+		return op_watch(srv, c);
 	case LUO_OP_HISTORY:
-		return op_history(c);
+		return op_history(c, rep);
 	case LUO_OP_DUMP:
-		return op_dump(c);
+		return op_dump(c, rep);
 	}
 	return -EINVAL;
 }
@@ -539,18 +496,18 @@ void participant_message(struct conn *c, const void *msg, size_t len)
 /* ---- session requests ---- */
 
 /* A handle whose session has ended still answers, as a finished kernel session does. */
-static int ended_request(struct conn *c, uint16_t op)
+static int ended_request(struct conn *c, uint16_t op, struct reply *rep)
 {
 	struct luo_msg_session_state st = { .state = LUO_STATE_NORMAL, .incoming = 1 };
 
 	switch (op) {
 	case LUO_OP_SESSION_GET_NAME:
-		memcpy(reply.body, c->name, LUO_NAME_MAX);
-		reply.len = LUO_NAME_MAX;
+		memcpy(rep->body, c->name, LUO_NAME_MAX);
+		rep->len = LUO_NAME_MAX;
 		return 0;
 	case LUO_OP_SESSION_GET_STATE:
-		memcpy(reply.body, &st, sizeof(st));
-		reply.len = sizeof(st);
+		memcpy(rep->body, &st, sizeof(st));
+		rep->len = sizeof(st);
 		return 0;
 	case LUO_OP_SESSION_FINISH:
 		return 0;
@@ -560,7 +517,8 @@ static int ended_request(struct conn *c, uint16_t op)
 	return -EINVAL;
 }
 
-int session_request(struct conn *c, const void *msg, size_t len, int *fds, size_t *nfds)
+int session_request(struct conn *c, const void *msg, size_t len, int *fds, size_t *nfds,
+		    struct reply *rep)
 {
 	struct luo_session *s = c->session;
 	struct luo_msg_session_state st;
@@ -571,7 +529,7 @@ int session_request(struct conn *c, const void *msg, size_t len, int *fds, size_
 		struct luo_msg_hdr hdr;
 
 		memcpy(&hdr, msg, sizeof(hdr));
-		return hdr.result || *nfds ? -EINVAL : ended_request(c, hdr.op);
+		return hdr.result || *nfds ? -EINVAL : ended_request(c, hdr.op, rep);
 	}
 	r = request_decode(LUO_CONN_SESSION, msg, len, *nfds, &req);
 	if (r < 0)
@@ -591,15 +549,15 @@ int session_request(struct conn *c, const void *msg, size_t len, int *fds, size_
 	case LUO_OP_SESSION_UNPRESERVE:
 		return session_unpreserve(s, req.token.token);
 	case LUO_OP_SESSION_RETRIEVE:
-		r = session_retrieve(s, req.tokens.v, req.tokens.n, reply.fds);
+		r = session_retrieve(s, req.tokens.v, req.tokens.n, rep->fds);
 		if (r == 0)
-			reply.nfds = req.tokens.n;
+			rep->nfds = req.tokens.n;
 		return r;
 	case LUO_OP_SESSION_FINISH:
 		return session_finish(s);
 	case LUO_OP_SESSION_GET_NAME:
-		memcpy(reply.body, s->name, LUO_NAME_MAX);
-		reply.len = LUO_NAME_MAX;
+		memcpy(rep->body, s->name, LUO_NAME_MAX);
+		rep->len = LUO_NAME_MAX;
 		return 0;
 	case LUO_OP_SESSION_SET_EVENT:
 		return session_event(s, req.event.event);
@@ -612,8 +570,8 @@ int session_request(struct conn *c, const void *msg, size_t len, int *fds, size_
 		memset(&st, 0, sizeof(st));
 		st.state = s->state;
 		st.incoming = s->incoming;
-		memcpy(reply.body, &st, sizeof(st));
-		reply.len = sizeof(st);
+		memcpy(rep->body, &st, sizeof(st));
+		rep->len = sizeof(st);
 		return 0;
 	}
 	return -EINVAL;

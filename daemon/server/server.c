@@ -37,33 +37,70 @@
 #include "report/history.h"
 #include "report/watch.h"
 
-struct server srv = { .event_chan = -1 };
-struct reply reply = { .chan = -1 };
+struct pending {
+	uint16_t op;
+	int32_t result;
+	void *body;
+	size_t len;
+	int fds[LUO_FDS_PER_MSG];
+	size_t nfds;
+};
+
+struct server {
+	const struct luod_config *cfg;
+	int epfd;
+	int listen_fd;
+	int signal_fd;
+	bool accept_paused;
+	uint64_t accept_resume_ns;
+	struct conn *conns;
+	size_t nconns;
+	bool dirty;
+	bool state_changed;
+	uint64_t last_write_ns;
+	enum luo_state last_state;
+	bool quit;
+	struct {
+		struct conn *c;
+		int chan; /* its reply channel, or -1 */
+	} wait[WAIT_COUNT];
+	size_t nwatchers;
+	struct reply reply; /* of the request being handled */
+	unsigned char request[sizeof(struct luo_msg_hdr) + LUO_MSG_MAX] __attribute__((aligned(8)));
+};
+
+/*
+ * The one server, for what calls back without a context (the core's
+ * observer, the keeper's watch, the core's detach). The ops get it as an
+ * argument.
+ */
+static struct server the_server = {
+	.wait = { { NULL, -1 }, { NULL, -1 } },
+	.reply = { .chan = -1 },
+};
 
 /* The listening socket, the signalfd and the keeper are told apart from connections by these tags. */
 static int tag_listen, tag_signal, tag_keeper;
 
-static unsigned char request[sizeof(struct luo_msg_hdr) + LUO_MSG_MAX] __attribute__((aligned(8)));
-
 /* ---- connections ---- */
 
-static int epoll_set(int op, int fd, uint32_t events, void *ptr)
+static int epoll_set(struct server *srv, int op, int fd, uint32_t events, void *ptr)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = ptr };
 
-	return epoll_ctl(srv.epfd, op, fd, &ev) < 0 ? -errno : 0;
+	return epoll_ctl(srv->epfd, op, fd, &ev) < 0 ? -errno : 0;
 }
 
 /* The keeper connection (holder.c) in the loop: its hang-up is noticed at once. */
 static void keeper_watch(int fd, bool on)
 {
 	if (on)
-		epoll_set(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP, &tag_keeper);
+		epoll_set(&the_server, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP, &tag_keeper);
 	else
-		epoll_ctl(srv.epfd, EPOLL_CTL_DEL, fd, NULL);
+		epoll_ctl(the_server.epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
-struct conn *conn_new(int fd, bool is_session)
+struct conn *conn_new(struct server *srv, int fd, bool is_session)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
@@ -71,15 +108,15 @@ struct conn *conn_new(int fd, bool is_session)
 		return NULL;
 	c->fd = fd;
 	c->is_session = is_session;
-	if (epoll_set(EPOLL_CTL_ADD, fd, EPOLLIN, c) < 0) {
+	if (epoll_set(srv, EPOLL_CTL_ADD, fd, EPOLLIN, c) < 0) {
 		free(c);
 		return NULL;
 	}
-	c->next = srv.conns;
-	if (srv.conns)
-		srv.conns->prev = c;
-	srv.conns = c;
-	srv.nconns++;
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->nconns++;
 	return c;
 }
 
@@ -93,23 +130,20 @@ static void pending_free(struct pending *p)
 	free(p);
 }
 
-void conn_free(struct conn *c)
+void conn_free(struct server *srv, struct conn *c)
 {
-	if (c->watcher && --srv.nwatchers == 0) {
-		watch_hook = NULL;
+	if (c->watcher && --srv->nwatchers == 0) {
+		watch_set_sink(NULL, NULL);
 		watch_reset();
 	}
-	if (srv.event_waiter == c) {
-		srv.event_waiter = NULL;
-		if (srv.event_chan >= 0)
-			close(srv.event_chan);
-		srv.event_chan = -1;
+	for (int w = 0; w < WAIT_COUNT; w++) {
+		if (srv->wait[w].c != c)
+			continue;
+		server_wait(srv, (enum server_wait)w, NULL, -1);
+		if (w == WAIT_UPDATE)
+			update_requester_gone();
 	}
-	if (srv.update_waiter == c) {
-		srv.update_waiter = NULL;
-		update_requester_gone();
-	}
-	epoll_ctl(srv.epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->counted)
 		limits_disconnect(c->uid);
@@ -117,11 +151,21 @@ void conn_free(struct conn *c)
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		srv.conns = c->next;
+		srv->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	srv.nconns--;
+	srv->nconns--;
 	free(c);
+}
+
+const struct luod_config *server_config(const struct server *srv)
+{
+	return srv->cfg;
+}
+
+int server_listen_fd(const struct server *srv)
+{
+	return srv->listen_fd;
 }
 
 /* core -> server: the session this handle held has ended (finished or released). */
@@ -134,18 +178,18 @@ static void session_detached(void *handle)
 
 static void core_changed(void)
 {
-	srv.dirty = true;
-	if (core_state() != srv.last_state)
-		srv.state_changed = true;
+	the_server.dirty = true;
+	if (core_state() != the_server.last_state)
+		the_server.state_changed = true;
 }
 
-static void conn_closed(struct conn *c)
+static void conn_closed(struct server *srv, struct conn *c)
 {
 	struct luo_participant *p = c->participant;
 
 	if (c->session)
 		session_handle_closed(c->session);
-	conn_free(c);
+	conn_free(srv, c);
 	if (p)
 		participant_disconnected(p);
 }
@@ -167,89 +211,101 @@ static int participant_send(void *handle, enum luo_event event, unsigned timeout
 
 /* ---- replies ---- */
 
-void reply_reset(void)
+/* Empty, as if no request had come; a channel still held is closed. */
+static void reply_reset(struct reply *rep)
 {
-	reply.result = 0;
-	reply.len = 0;
-	reply.nfds = 0;
-	reply.own_fds = false;
-	if (reply.chan >= 0)
-		close(reply.chan);
-	reply.chan = -1;
+	rep->result = 0;
+	rep->len = 0;
+	rep->nfds = 0;
+	rep->own_fds = false;
+	if (rep->chan >= 0)
+		close(rep->chan);
+	rep->chan = -1;
 }
 
-int reply_chan_take(void)
+int reply_chan_take(struct reply *rep)
 {
-	int chan = reply.chan;
+	int chan = rep->chan;
 
-	reply.chan = -1;
+	rep->chan = -1;
 	return chan;
 }
 
-static int pending_store(struct conn *c, uint16_t op)
+static int pending_store(struct server *srv, struct conn *c, uint16_t op, const struct reply *rep)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return -ENOMEM;
 	p->op = op;
-	p->result = reply.result;
-	p->len = reply.len;
-	if (reply.len) {
-		p->body = malloc(reply.len);
+	p->result = rep->result;
+	p->len = rep->len;
+	if (rep->len) {
+		p->body = malloc(rep->len);
 		if (!p->body)
 			goto fail;
-		memcpy(p->body, reply.body, reply.len);
+		memcpy(p->body, rep->body, rep->len);
 	}
-	for (; p->nfds < reply.nfds; p->nfds++) {
-		p->fds[p->nfds] = fcntl(reply.fds[p->nfds], F_DUPFD_CLOEXEC, 3);
+	for (; p->nfds < rep->nfds; p->nfds++) {
+		p->fds[p->nfds] = fcntl(rep->fds[p->nfds], F_DUPFD_CLOEXEC, 3);
 		if (p->fds[p->nfds] < 0)
 			goto fail;
 	}
 	c->pending = p;
-	return epoll_set(EPOLL_CTL_MOD, c->fd, EPOLLOUT, c);
+	return epoll_set(srv, EPOLL_CTL_MOD, c->fd, EPOLLOUT, c);
 fail:
 	pending_free(p);
 	return -ENOMEM;
 }
 
-void reply_send(struct conn *c, uint16_t op)
+static void reply_send(struct server *srv, struct conn *c, uint16_t op, struct reply *rep)
 {
 	int r;
 
-	if (reply.result < 0) {
-		reply.len = 0;
-		if (reply.own_fds)
-			for (size_t i = 0; i < reply.nfds; i++)
-				close(reply.fds[i]);
-		reply.nfds = 0;
+	if (rep->result < 0) {
+		rep->len = 0;
+		if (rep->own_fds)
+			for (size_t i = 0; i < rep->nfds; i++)
+				close(rep->fds[i]);
+		rep->nfds = 0;
 	}
-	if (reply.chan >= 0) {
+	if (rep->chan >= 0) {
 		/*
 		 * The caller's own channel, never waited for (MSG_DONTWAIT): it is
 		 * empty, so a reply that does not fit is the caller's doing.
 		 */
-		r = luo_msg_send_flags(reply.chan, MSG_DONTWAIT, op, reply.result, reply.body,
-				       reply.len, reply.fds, reply.nfds);
+		r = luo_msg_send_flags(rep->chan, MSG_DONTWAIT, op, rep->result, rep->body,
+				       rep->len, rep->fds, rep->nfds);
 		if (r < 0 && r != -EPIPE && r != -ECONNRESET)
 			log_warn("connection of pid %d: reply channel: %s; reply dropped", (int)c->pid,
 				 strerror(-r));
-		close(reply.chan);
-		reply.chan = -1;
+		close(rep->chan);
+		rep->chan = -1;
 	} else {
-		r = luo_msg_send(c->fd, op, reply.result, reply.body, reply.len, reply.fds,
-				 reply.nfds);
-		if (r == -EAGAIN && pending_store(c, op) < 0)
+		r = luo_msg_send(c->fd, op, rep->result, rep->body, rep->len, rep->fds, rep->nfds);
+		if (r == -EAGAIN && pending_store(srv, c, op, rep) < 0)
 			log_warn("connection of pid %d: reply dropped: out of memory", (int)c->pid);
 		else if (r < 0 && r != -EAGAIN && r != -EPIPE && r != -ECONNRESET)
 			log_warn("connection of pid %d: sending reply: %s", (int)c->pid, strerror(-r));
 	}
-	if (reply.own_fds)
-		for (size_t i = 0; i < reply.nfds; i++)
-			close(reply.fds[i]);
+	if (rep->own_fds)
+		for (size_t i = 0; i < rep->nfds; i++)
+			close(rep->fds[i]);
 }
 
-static void pending_flush(struct conn *c)
+/* A result alone (errors, refusals), on c or chan. */
+static void reply_result(struct server *srv, struct conn *c, uint16_t op, int result, int chan)
+{
+	struct reply rep;
+
+	rep.result = result;
+	rep.len = rep.nfds = 0;
+	rep.own_fds = false;
+	rep.chan = chan;
+	reply_send(srv, c, op, &rep);
+}
+
+static void pending_flush(struct server *srv, struct conn *c)
 {
 	struct pending *p = c->pending;
 	int r = luo_msg_send(c->fd, p->op, p->result, p->body, p->len, p->fds, p->nfds);
@@ -258,13 +314,88 @@ static void pending_flush(struct conn *c)
 		return;
 	pending_free(p);
 	c->pending = NULL;
-	epoll_set(EPOLL_CTL_MOD, c->fd, EPOLLIN, c);
+	epoll_set(srv, EPOLL_CTL_MOD, c->fd, EPOLLIN, c);
+}
+
+/* ---- answers that come later ---- */
+
+void server_wait(struct server *srv, enum server_wait w, struct conn *c, int chan)
+{
+	if (srv->wait[w].chan >= 0)
+		close(srv->wait[w].chan);
+	srv->wait[w].c = c;
+	srv->wait[w].chan = chan;
+}
+
+struct conn *server_waiter(const struct server *srv, enum server_wait w)
+{
+	return srv->wait[w].c;
+}
+
+void server_answer(struct server *srv, enum server_wait w, uint16_t op, int result)
+{
+	struct conn *c = srv->wait[w].c;
+	int chan = srv->wait[w].chan;
+
+	srv->wait[w].c = NULL;
+	srv->wait[w].chan = -1;
+	if (c)
+		reply_result(srv, c, op, result, chan);
+	else if (chan >= 0)
+		close(chan);
+}
+
+/* ---- the watch stream ---- */
+
+/* Never blocks: a watcher that does not keep up is cut off, not waited for. */
+static void watch_send_one(const struct luo_msg_watch_event *ev, void *ctx)
+{
+	struct conn *c = ctx;
+	int r;
+
+	if (c->watch_dead)
+		return;
+	r = luo_msg_send(c->fd, LUO_OP_WATCH, 0, ev, sizeof(*ev), NULL, 0);
+	if (r < 0) {
+		log_warn("watcher pid %d: %s; disconnected", (int)c->pid,
+			 r == -EAGAIN ? "not reading its events" : strerror(-r));
+		c->watch_dead = true;
+		shutdown(c->fd, SHUT_RDWR); /* the loop sees the hang-up and frees it */
+	}
+}
+
+static void watch_send_all(const struct luo_msg_watch_event *ev, void *ctx)
+{
+	struct server *srv = ctx;
+
+	for (struct conn *c = srv->conns; c; c = c->next)
+		if (c->watcher)
+			watch_send_one(ev, c);
+}
+
+void server_watch(struct server *srv, struct conn *c)
+{
+	int r;
+
+	watch_set_sink(watch_send_all, srv);
+	watch_scan(); /* the watchers so far learn what changed; the record is current */
+	r = luo_msg_send(c->fd, LUO_OP_WATCH, 0, NULL, 0, NULL, 0);
+	c->watcher = true;
+	srv->nwatchers++;
+	if (r < 0) {
+		c->watch_dead = true;
+		shutdown(c->fd, SHUT_RDWR);
+		return;
+	}
+	watch_snapshot(watch_send_one, c); /* answered above, ahead of its snapshot */
 }
 
 /* ---- the loop ---- */
 
-static void conn_readable(struct conn *c)
+static void conn_readable(struct server *srv, struct conn *c)
 {
+	unsigned char *request = srv->request;
+	struct reply *rep = &srv->reply;
 	struct luo_msg_hdr hdr;
 	int fds[LUO_FDS_PER_MSG];
 	size_t nfds = 0;
@@ -280,14 +411,15 @@ static void conn_readable(struct conn *c)
 	 * returns, and nothing else in luod execs while it is open (the
 	 * keeper's start closes every fd above 3 itself).
 	 */
-	n = luo_msg_recv_flags(c->fd, request, sizeof(request), fds, LUO_FDS_PER_MSG, &nfds, 0);
+	n = luo_msg_recv_flags(c->fd, request, sizeof(srv->request), fds, LUO_FDS_PER_MSG, &nfds,
+			       0);
 	if (n == -EAGAIN)
 		return;
 	if (n == 0 || n == -ECONNRESET) {
-		conn_closed(c);
+		conn_closed(srv, c);
 		return;
 	}
-	reply_reset();
+	reply_reset(rep);
 	if (n < 0) {
 		/*
 		 * malformed (an empty record too): answered with the op it names,
@@ -310,14 +442,14 @@ static void conn_readable(struct conn *c)
 			luo_msg_send(c->fd, hdr.op, (int32_t)n, NULL, 0, NULL, 0);
 			return;
 		}
-		reply.result = (int32_t)n;
-		reply_send(c, hdr.op);
+		rep->result = (int32_t)n;
+		reply_send(srv, c, hdr.op, rep);
 		return;
 	}
 	memcpy(&hdr, request, sizeof(hdr));
 	if ((hdr.op & LUO_OP_REPLY_CHANNEL) && !c->participant && nfds) {
 		/* the reply goes to the request's own channel, its first fd (protocol.h) */
-		reply.chan = fds[0];
+		rep->chan = fds[0];
 		memmove(fds, fds + 1, --nfds * sizeof(int));
 		hdr.op &= (uint16_t)~LUO_OP_REPLY_CHANNEL;
 		hdr.nfds--;
@@ -327,8 +459,8 @@ static void conn_readable(struct conn *c)
 			/* these make the connection what it is: their replies are its own */
 			for (size_t i = 0; i < nfds; i++)
 				close(fds[i]);
-			reply.result = -EINVAL;
-			reply_send(c, hdr.op);
+			rep->result = -EINVAL;
+			reply_send(srv, c, hdr.op, rep);
 			return;
 		}
 	}
@@ -343,8 +475,8 @@ static void conn_readable(struct conn *c)
 			participant_answer(c->participant, -EMSGSIZE, NULL, 0, false);
 			return;
 		}
-		reply.result = -EMSGSIZE;
-		reply_send(c, op);
+		rep->result = -EMSGSIZE;
+		reply_send(srv, c, op, rep);
 		return;
 	}
 	if (c->participant) {
@@ -354,43 +486,43 @@ static void conn_readable(struct conn *c)
 		return;
 	}
 	if (c->is_session) {
-		reply.result = session_request(c, request, (size_t)n, fds, &nfds);
+		rep->result = session_request(c, request, (size_t)n, fds, &nfds, rep);
 	} else if (op == LUO_OP_KERNEL_STATUS || op == LUO_OP_KERNEL_UPDATE) {
-		reply.result = kernel_request(c, request, (size_t)n, fds, nfds);
+		rep->result = kernel_request(c, request, (size_t)n, fds, nfds, rep);
 	} else {
 		struct luo_request req;
 
-		reply.result = request_decode(LUO_CONN_DEVICE, request, (size_t)n, nfds, &req) ?:
-			       device_request(c, &req);
+		rep->result = request_decode(LUO_CONN_DEVICE, request, (size_t)n, nfds, &req) ?:
+			      device_request(srv, c, &req, rep);
 	}
 	for (size_t i = 0; i < nfds; i++)
 		close(fds[i]);
 	holder_flush(); /* what this request released is gone from the keeper too */
-	if (reply.result != REPLY_LATER)
-		reply_send(c, op);
+	if (rep->result != REPLY_LATER)
+		reply_send(srv, c, op, rep);
 	else
-		reply_reset(); /* a channel the op did not keep is closed */
+		reply_reset(rep); /* a channel the op did not keep is closed */
 	backend_kernel_reboot(); /* a kernel update answered: now the kexec */
 }
 
-static void conn_event(struct conn *c, uint32_t events)
+static void conn_event(struct server *srv, struct conn *c, uint32_t events)
 {
 	if (c->watcher) {
 		/* an event stream: whatever comes from the watcher's side ends it */
 		if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-			conn_closed(c);
+			conn_closed(srv, c);
 		return;
 	}
 	if (c->pending && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
-		pending_flush(c);
+		pending_flush(srv, c);
 		if (c->pending && (events & (EPOLLERR | EPOLLHUP)))
-			conn_closed(c);
+			conn_closed(srv, c);
 		return;
 	}
 	if (events & EPOLLIN)
-		conn_readable(c);
+		conn_readable(srv, c);
 	else if (events & (EPOLLERR | EPOLLHUP))
-		conn_closed(c);
+		conn_closed(srv, c);
 }
 
 /*
@@ -411,21 +543,21 @@ static void conn_refuse(int fd, int err)
 	close(fd);
 }
 
-static void accept_all(void)
+static void accept_all(struct server *srv)
 {
 	for (;;) {
 		struct ucred cred;
 		socklen_t len = sizeof(cred);
 		struct conn *c;
-		int fd = accept4(srv.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 				/* out of fds: stop accepting for a while instead of spinning */
 				log_warn("accept: %s; pausing for 100 ms", strerror(errno));
-				epoll_set(EPOLL_CTL_DEL, srv.listen_fd, 0, NULL);
-				srv.accept_paused = true;
-				srv.accept_resume_ns = now_ns() + 100000000u;
+				epoll_set(srv, EPOLL_CTL_DEL, srv->listen_fd, 0, NULL);
+				srv->accept_paused = true;
+				srv->accept_resume_ns = now_ns() + 100000000u;
 			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
 				log_warn("accept: %s", strerror(errno));
 			}
@@ -440,7 +572,7 @@ static void accept_all(void)
 			conn_refuse(fd, -EUSERS);
 			continue;
 		}
-		c = conn_new(fd, false);
+		c = conn_new(srv, fd, false);
 		if (!c) {
 			limits_disconnect(cred.uid);
 			close(fd);
@@ -452,31 +584,31 @@ static void accept_all(void)
 	}
 }
 
-static void signal_read(void)
+static void signal_read(struct server *srv)
 {
 	struct signalfd_siginfo si;
 
-	while (read(srv.signal_fd, &si, sizeof(si)) == sizeof(si)) {
+	while (read(srv->signal_fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-			srv.quit = true;
+			srv->quit = true;
 	}
 }
 
-static void maybe_write_state(void)
+static void maybe_write_state(struct server *srv)
 {
 	uint64_t now;
 
-	if (!srv.dirty)
+	if (!srv->dirty)
 		return;
 	now = now_ns();
 	/* global state changes at once; counts at most ten times a second */
-	if (!srv.state_changed && now - srv.last_write_ns < 100000000u)
+	if (!srv->state_changed && now - srv->last_write_ns < 100000000u)
 		return;
 	luo_statefile_write();
 	systemd_status(status_line());
-	srv.dirty = srv.state_changed = false;
-	srv.last_state = core_state();
-	srv.last_write_ns = now;
+	srv->dirty = srv->state_changed = false;
+	srv->last_state = core_state();
+	srv->last_write_ns = now;
 }
 
 static int listen_socket(const char *path, mode_t mode, gid_t gid)
@@ -534,7 +666,7 @@ fail:
 	return r;
 }
 
-static int signals_setup(void)
+static int signals_setup(struct server *srv)
 {
 	sigset_t set;
 
@@ -544,8 +676,8 @@ static int signals_setup(void)
 	sigaddset(&set, SIGINT);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -errno;
-	srv.signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	return srv.signal_fd < 0 ? -errno : 0;
+	srv->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return srv->signal_fd < 0 ? -errno : 0;
 }
 
 static void answer_update(const struct luod_config *cfg)
@@ -594,27 +726,28 @@ static const struct luo_observer server_observer = { .changed = core_changed };
 
 int luod_serve(const struct luod_config *cfg)
 {
+	struct server *srv = &the_server;
 	struct epoll_event evs[64];
 	int r;
 
-	srv.cfg = cfg;
-	srv.last_state = core_state();
+	srv->cfg = cfg;
+	srv->last_state = core_state();
 	core_observe(&server_observer);
 	core_set_server(session_detached, participant_send);
-	r = signals_setup();
+	r = signals_setup(srv);
 	if (r < 0) {
 		log_err("signals: %s", strerror(-r));
 		return r;
 	}
-	srv.listen_fd = cfg->listen_fd >= 0 ? cfg->listen_fd : listen_socket(cfg->socket_path, cfg->socket_mode, cfg->socket_gid);
-	if (srv.listen_fd < 0)
-		return srv.listen_fd;
-	fcntl(srv.listen_fd, F_SETFL, fcntl(srv.listen_fd, F_GETFL) | O_NONBLOCK);
-	srv.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (srv.epfd < 0)
+	srv->listen_fd = cfg->listen_fd >= 0 ? cfg->listen_fd : listen_socket(cfg->socket_path, cfg->socket_mode, cfg->socket_gid);
+	if (srv->listen_fd < 0)
+		return srv->listen_fd;
+	fcntl(srv->listen_fd, F_SETFL, fcntl(srv->listen_fd, F_GETFL) | O_NONBLOCK);
+	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (srv->epfd < 0)
 		return -errno;
-	if ((r = epoll_set(EPOLL_CTL_ADD, srv.listen_fd, EPOLLIN, &tag_listen)) < 0 ||
-	    (r = epoll_set(EPOLL_CTL_ADD, srv.signal_fd, EPOLLIN, &tag_signal)) < 0)
+	if ((r = epoll_set(srv, EPOLL_CTL_ADD, srv->listen_fd, EPOLLIN, &tag_listen)) < 0 ||
+	    (r = epoll_set(srv, EPOLL_CTL_ADD, srv->signal_fd, EPOLLIN, &tag_signal)) < 0)
 		return r;
 
 	holder_set_watch(keeper_watch);
@@ -630,8 +763,8 @@ int luod_serve(const struct luod_config *cfg)
 		 core_file_count());
 	systemd_ready(status_line());
 
-	while (!srv.quit) {
-		int timeout = srv.dirty || srv.accept_paused ? 100 : -1;
+	while (!srv->quit) {
+		int timeout = srv->dirty || srv->accept_paused ? 100 : -1;
 		uint64_t deadline = participant_deadline();
 		int wd = systemd_watchdog_timeout_ms(now_ns());
 		int n;
@@ -645,7 +778,7 @@ int luod_serve(const struct luod_config *cfg)
 
 			timeout = timeout < 0 || ms < timeout ? ms : timeout;
 		}
-		n = epoll_wait(srv.epfd, evs, 64, timeout);
+		n = epoll_wait(srv->epfd, evs, 64, timeout);
 
 		if (n < 0 && errno != EINTR) {
 			r = -errno;
@@ -664,23 +797,23 @@ int luod_serve(const struct luod_config *cfg)
 
 				if (p == &tag_listen || p == &tag_signal || p == &tag_keeper) {
 					if (pass == 1 && p == &tag_listen)
-						accept_all();
+						accept_all(srv);
 					else if (pass == 1 && p == &tag_signal)
-						signal_read();
+						signal_read(srv);
 					else if (pass == 0 && p == &tag_keeper)
 						holder_event(); /* before any request: the copy is whole again */
 				} else if (hup == (pass == 0)) {
-					conn_event(p, evs[i].events);
+					conn_event(srv, p, evs[i].events);
 				}
 			}
 		participant_tick(now_ns());
 		systemd_watchdog(now_ns()); /* from the loop itself: a stuck loop stops the pings */
-		if (srv.accept_paused && now_ns() >= srv.accept_resume_ns) {
-			srv.accept_paused = false;
-			epoll_set(EPOLL_CTL_ADD, srv.listen_fd, EPOLLIN, &tag_listen);
+		if (srv->accept_paused && now_ns() >= srv->accept_resume_ns) {
+			srv->accept_paused = false;
+			epoll_set(srv, EPOLL_CTL_ADD, srv->listen_fd, EPOLLIN, &tag_listen);
 		}
 		watch_scan(); /* sessions and participants that changed in this pass */
-		maybe_write_state();
+		maybe_write_state(srv);
 	}
 
 	systemd_stopping();
@@ -689,19 +822,19 @@ int luod_serve(const struct luod_config *cfg)
 			 core_session_count(), core_file_count());
 	else
 		log_info("stopping");
-	while (srv.conns) {
+	while (srv->conns) {
 		/* the session outlives its handle here: it must not point at a freed conn */
-		if (srv.conns->session)
-			srv.conns->session->handle = NULL;
-		srv.conns->session = NULL;
-		conn_free(srv.conns);
+		if (srv->conns->session)
+			srv->conns->session->handle = NULL;
+		srv->conns->session = NULL;
+		conn_free(srv, srv->conns);
 	}
 	holder_stop(); /* a clean stop releases everything: so does the keeper */
 	core_free_all();
 	if (!cfg->listen_activated) /* else the socket unit owns the path */
 		unlink(cfg->socket_path);
-	close(srv.listen_fd);
-	close(srv.signal_fd);
-	close(srv.epfd);
+	close(srv->listen_fd);
+	close(srv->signal_fd);
+	close(srv->epfd);
 	return 0;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Between the server loop (server.c) and the ops (ops.c): a connection,
- * the reply being built, and the loop's own state. Nothing else in luod
- * includes this; the core reaches a connection only as an opaque handle.
+ * Between the server loop (server.c) and the ops (ops.c). The server owns
+ * the loop, the connections and the replies; an op is handed the
+ * connection, the reply it fills and, where it makes handles or answers
+ * later, the server as an opaque handle. Nothing else in luod includes
+ * this; the core reaches a connection only as an opaque handle.
  */
 #ifndef LUOD_SERVER_H
 #define LUOD_SERVER_H
@@ -15,14 +17,8 @@
 #include "core/luod.h"
 #include "server/request.h"
 
-struct pending {
-	uint16_t op;
-	int32_t result;
-	void *body;
-	size_t len;
-	int fds[LUO_FDS_PER_MSG];
-	size_t nfds;
-};
+struct server;  /* server.c's own: the loop, its connections, the waiting answers */
+struct pending; /* a reply that did not fit, kept until the connection is writable */
 
 struct conn {
 	int fd;
@@ -40,6 +36,7 @@ struct conn {
 	struct conn *prev;
 };
 
+/* The reply to one request, which the server sends once the op has filled it. */
 struct reply {
 	int32_t result;
 	size_t len;
@@ -53,45 +50,42 @@ struct reply {
 	};
 };
 
-struct server {
-	const struct luod_config *cfg;
-	int epfd;
-	int listen_fd;
-	int signal_fd;
-	bool accept_paused;
-	uint64_t accept_resume_ns;
-	struct conn *conns;
-	size_t nconns;
-	bool dirty;
-	bool state_changed;
-	uint64_t last_write_ns;
-	enum luo_state last_state;
-	bool quit;
-	struct conn *event_waiter;  /* asked for a global event that waits for participants */
-	int event_chan;             /* its reply channel, or -1 */
-	struct conn *update_waiter; /* asked for the update */
-	size_t nwatchers;
-};
-extern struct server srv;
-
-/* A request whose reply comes later (global events, the update). */
+/* A request whose reply comes later (global events, the update, WATCH). */
 #define REPLY_LATER 1
 
-/* The reply of the request being handled; reply_send() sends and resets it. */
-extern struct reply reply;
+/* ---- server.c, for the ops ---- */
+struct conn *conn_new(struct server *srv, int fd, bool is_session);
+void conn_free(struct server *srv, struct conn *c);
+const struct luod_config *server_config(const struct server *srv);
+int server_listen_fd(const struct server *srv);
+/* The request's reply channel, now the caller's (-1: none). */
+int reply_chan_take(struct reply *rep);
 
-/* ---- server.c ---- */
-struct conn *conn_new(int fd, bool is_session);
-void conn_free(struct conn *c);
-void reply_reset(void);
-void reply_send(struct conn *c, uint16_t op);
-/* The reply channel of the request being handled, now the caller's (-1: none). */
-int reply_chan_take(void);
+/* The answers that come later, one connection at a time for each. */
+enum server_wait {
+	WAIT_EVENT,  /* a global event that waits for participants */
+	WAIT_UPDATE, /* the update: answered by the successor, or here if it fails */
+	WAIT_COUNT,
+};
+/*
+ * c waits for w, its answer to go on chan (a reply channel, or -1: c
+ * itself); c NULL: nobody does any more. A connection that closes stops
+ * waiting (and the update learns that its requester is gone).
+ */
+void server_wait(struct server *srv, enum server_wait w, struct conn *c, int chan);
+struct conn *server_waiter(const struct server *srv, enum server_wait w); /* or NULL */
+/* Answer whoever waits for w (if anyone still does) with result alone; nobody waits then. */
+void server_answer(struct server *srv, enum server_wait w, uint16_t op, int result);
+/* c becomes an event stream (WATCH): answered at once, then its snapshot. */
+void server_watch(struct server *srv, struct conn *c);
 
-/* ---- ops.c: each returns 0 (reply built), -errno, or REPLY_LATER ---- */
-int device_request(struct conn *c, const struct luo_request *req);
-int session_request(struct conn *c, const void *msg, size_t len, int *fds, size_t *nfds);
-int kernel_request(struct conn *c, const void *msg, size_t len, const int *fds, size_t nfds);
+/* ---- ops.c: each returns 0 (rep filled), -errno, or REPLY_LATER ---- */
+int device_request(struct server *srv, struct conn *c, const struct luo_request *req,
+		   struct reply *rep);
+int session_request(struct conn *c, const void *msg, size_t len, int *fds, size_t *nfds,
+		    struct reply *rep);
+int kernel_request(struct conn *c, const void *msg, size_t len, const int *fds, size_t nfds,
+		   struct reply *rep);
 void participant_message(struct conn *c, const void *msg, size_t len);
 const char *status_line(void); /* for systemd's STATUS= */
 
