@@ -16,6 +16,7 @@
 #include "base/fault.h"
 #include "crash/keeper.h"
 #include "report/report.h"
+#include "report/update_report.h"
 #include "server/limit.h"
 #include "paths.h"
 
@@ -325,20 +326,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		close((int)handover_fd);
-		if (!exec_ns)
-			exec_ns = (long long)h.marks[LUO_MARK_FROZEN];
-		update = (struct luo_msg_update_reply){
-			.generation = core_generation(),
-			.sessions = (uint32_t)core_session_count(),
-			.files = core_file_count(),
-			.prepare_ns = h.marks[LUO_MARK_FREEZE] - h.marks[LUO_MARK_PREPARE],
-			.freeze_ns = h.marks[LUO_MARK_FROZEN] - h.marks[LUO_MARK_FREEZE],
-			.fdt_write_ns = (uint64_t)exec_ns - h.marks[LUO_MARK_FROZEN],
-			.exec_ns = main_ns - (uint64_t)exec_ns,
-			.fdt_parse_ns = now_ns() - main_ns,
-			.fdt_bytes = bytes,
-			.successor_pid = (uint32_t)getpid(),
-		};
+		update_report_phases(&h, (uint64_t)exec_ns, main_ns, bytes, &update);
 		cfg.update = &update;
 		cfg.freeze_mark_ns = h.marks[LUO_MARK_FREEZE];
 		cfg.listen_fd = h.listen_fd;

@@ -18,7 +18,8 @@
  *  - handlers/ know one fd type each and keep their record in
  *    file->payload; handlers.c registers them;
  *  - report/ tells the world: history.c, watch.c, statefile.c (report.c
- *    is their observer);
+ *    is their observer), update_report.c (a live update's report, made
+ *    once by the successor);
  *  - handover/ (handover_write.c, handover_read.c) turn the model into
  *    the FDT and back;
  *  - update/update.c runs PREPARE -> FREEZE -> FDT -> execve and undoes

@@ -34,7 +34,7 @@
 #include "crash/keeper.h"
 #include "server/limit.h"
 #include "server/request.h"
-#include "report/history.h"
+#include "report/update_report.h"
 #include "report/watch.h"
 
 struct pending {
@@ -680,45 +680,15 @@ static int signals_setup(struct server *srv)
 	return srv->signal_fd < 0 ? -errno : 0;
 }
 
-static void answer_update(const struct luod_config *cfg)
+/* The requester of the update that started this luod gets its report (report/update_report.c). */
+static void update_answer(const struct luo_msg_update_reply *rep, void *ctx)
 {
-	struct luo_msg_update_reply rep = *cfg->update;
-	char line[512];
+	const struct luod_config *cfg = ctx;
 
-	rep.blackout_ns = now_ns() - cfg->freeze_mark_ns;
-	{
-		/* the update began at PREPARE: freeze mark less the prepare time, on the same clock */
-		uint64_t began = cfg->freeze_mark_ns - rep.prepare_ns;
-		struct luo_msg_history_entry e = {
-			.generation = rep.generation,
-			.start_realtime_ns = realtime_ns() - (now_ns() - began),
-			.prepare_ns = rep.prepare_ns,
-			.freeze_ns = rep.freeze_ns,
-			.blackout_ns = rep.blackout_ns,
-			.files = rep.files,
-			.sessions = rep.sessions,
-			.outcome = LUO_HISTORY_OK,
-		};
-
-		history_add(&e);
-	}
-	luo_statefile_write(); /* with it: a script reading the file after luoctl returns sees it */
 	if (cfg->reply_fd >= 0) {
-		luo_msg_send(cfg->reply_fd, LUO_OP_UPDATE, 0, &rep, sizeof(rep), NULL, 0);
+		luo_msg_send(cfg->reply_fd, LUO_OP_UPDATE, 0, rep, sizeof(*rep), NULL, 0);
 		close(cfg->reply_fd);
 	}
-	snprintf(line, sizeof(line),
-		 "{\"generation\": %" PRIu64 ", \"pid\": %u, \"sessions\": %u, \"files\": %" PRIu64
-		 ", \"prepare_ns\": %" PRIu64 ", \"freeze_ns\": %" PRIu64
-		 ", \"fdt_write_ns\": %" PRIu64 ", \"exec_ns\": %" PRIu64
-		 ", \"fdt_parse_ns\": %" PRIu64 ", \"blackout_ns\": %" PRIu64
-		 ", \"fdt_bytes\": %" PRIu64 ", \"outcome\": \"ok\"}",
-		 rep.generation, rep.successor_pid, rep.sessions, rep.files, rep.prepare_ns,
-		 rep.freeze_ns, rep.fdt_write_ns, rep.exec_ns, rep.fdt_parse_ns, rep.blackout_ns,
-		 rep.fdt_bytes);
-	luo_history_append(line);
-	log_info("update: generation %" PRIu64 " serving; blackout %.3f ms", rep.generation,
-		 (double)rep.blackout_ns / 1e6);
 }
 
 /* The server's STATUS= line and state file follow every change (core/observer.h). */
@@ -751,8 +721,8 @@ int luod_serve(const struct luod_config *cfg)
 		return r;
 
 	holder_set_watch(keeper_watch);
-	if (cfg->update)
-		answer_update(cfg); /* writes the state file first, once */
+	if (cfg->update) /* writes the state file first, once */
+		update_report_done(cfg->update, cfg->freeze_mark_ns, update_answer, (void *)cfg);
 	else
 		luo_statefile_write();
 	/* a fresh start takes back what a killed luod left with the keeper */
