@@ -24,6 +24,7 @@
 
 #include "core/luod.h"
 #include "handlers/procfd.h"
+#include "handlers/record.h"
 
 #define EVENTFD_LINK "anon_inode:[eventfd]"
 #define EVENTFD_UNKNOWN UINT64_MAX /* this kernel does not show it */
@@ -39,22 +40,7 @@ struct eventfd_record {
 static bool eventfd_can_preserve(int fd, const struct stat *st, struct luo_probe *probe)
 {
 	(void)probe; /* nothing to hand on */
-	return (st->st_mode & S_IFMT) == 0 && procfd_link_is(fd, EVENTFD_LINK);
-}
-
-static int info_or_unknown(int fd, const char *key, int base, uint64_t *val)
-{
-	unsigned long long v;
-	int r = procfd_info_u64(fd, key, base, &v);
-
-	if (r == -ENOENT) {
-		*val = EVENTFD_UNKNOWN;
-		return 0;
-	}
-	if (r < 0)
-		return r;
-	*val = v;
-	return 0;
+	return procfd_anon_is(fd, st, EVENTFD_LINK);
 }
 
 static int eventfd_read(int fd, struct eventfd_record *rec)
@@ -72,8 +58,8 @@ static int eventfd_read(int fd, struct eventfd_record *rec)
 	r = procfd_info_u64(fd, "eventfd-count", 16, &count);
 	if (r < 0)
 		return r;
-	if ((r = info_or_unknown(fd, "eventfd-semaphore", 10, &rec->semaphore)) < 0 ||
-	    (r = info_or_unknown(fd, "eventfd-id", 10, &rec->id)) < 0)
+	if ((r = procfd_info_or(fd, "eventfd-semaphore", 10, EVENTFD_UNKNOWN, &rec->semaphore)) < 0 ||
+	    (r = procfd_info_or(fd, "eventfd-id", 10, EVENTFD_UNKNOWN, &rec->id)) < 0)
 		return r;
 	rec->count = count;
 	rec->fl = (uint32_t)fl;
@@ -87,13 +73,7 @@ static int eventfd_record(struct luo_file *file)
 
 	if (r < 0)
 		return r;
-	return file_set_payload(file, &rec, sizeof(rec));
-}
-
-static int eventfd_preserve(struct luo_file *file, const struct luo_probe *probe)
-{
-	(void)probe; /* can_preserve() learnt nothing that eventfd_record() uses */
-	return eventfd_record(file);
+	return record_store(file, &rec, sizeof(rec), NULL, 0);
 }
 
 static bool known_differs(uint64_t a, uint64_t b)
@@ -106,14 +86,11 @@ static int eventfd_retrieve(struct luo_file *file)
 	struct eventfd_record want, have;
 	int r;
 
-	if (file->payload_len != sizeof(want))
+	if (record_load(file, &want, sizeof(want), 0, NULL, 0) < 0)
 		return -EINVAL;
-	memcpy(&want, file->payload, sizeof(want));
 	r = eventfd_read(file->fd, &have);
-	if (r == -EBADFD) {
-		log_warn("eventfd token %llu: the fd is not an eventfd", (unsigned long long)file->token);
-		return -EIO;
-	}
+	if (r == -EBADFD)
+		return record_wrong_type(file, "an eventfd");
 	if (r < 0)
 		return r;
 	if (known_differs(want.id, have.id) || known_differs(want.semaphore, have.semaphore) ||
@@ -135,7 +112,7 @@ const struct luo_file_handler luo_eventfd_handler = {
 	.compatible = "luo,eventfd-v1",
 	.type = 0, /* anonymous inodes have no S_IFMT type */
 	.can_preserve = eventfd_can_preserve,
-	.preserve = eventfd_preserve,
+	.preserve = record_preserve,
 	.freeze = eventfd_record,
 	.retrieve = eventfd_retrieve,
 	.size = NULL,

@@ -20,17 +20,19 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "core/luod.h"
 #include "handlers/procfd.h"
+#include "handlers/record.h"
 
 #define PIPE_NAMED 0x1   /* a FIFO on a filesystem, not pipe:[ino] */
 #define PIPE_DELETED 0x2 /* its path was unlinked when recorded */
 #define PIPE_PATH_UNKNOWN 0x4 /* a FIFO whose link could not be read: no path recorded */
-#define PIPE_PATH_MAX 4096
+#define PIPE_PATH_MAX RECORD_PATH_MAX
 
 struct pipe_record {
 	uint64_t dev;
@@ -92,33 +94,11 @@ static int pipe_read(int fd, struct pipe_state *ps)
 static int pipe_record(struct luo_file *file)
 {
 	struct pipe_state ps;
-	unsigned char buf[sizeof(ps.rec) + PIPE_PATH_MAX];
 	int r = pipe_read(file->fd, &ps);
 
 	if (r < 0)
 		return r;
-	memcpy(buf, &ps.rec, sizeof(ps.rec));
-	memcpy(buf + sizeof(ps.rec), ps.path, ps.rec.path_len);
-	return file_set_payload(file, buf, sizeof(ps.rec) + ps.rec.path_len);
-}
-
-static int pipe_preserve(struct luo_file *file, const struct luo_probe *probe)
-{
-	(void)probe; /* can_preserve() learnt nothing that pipe_record() uses */
-	return pipe_record(file);
-}
-
-static int pipe_decode(const struct luo_file *file, struct pipe_state *ps)
-{
-	if (file->payload_len < sizeof(ps->rec))
-		return -EINVAL;
-	memcpy(&ps->rec, file->payload, sizeof(ps->rec));
-	if (ps->rec.path_len >= PIPE_PATH_MAX ||
-	    file->payload_len != sizeof(ps->rec) + ps->rec.path_len)
-		return -EINVAL;
-	memcpy(ps->path, file->payload + sizeof(ps->rec), ps->rec.path_len);
-	ps->path[ps->rec.path_len] = '\0';
-	return 0;
+	return record_store(file, &ps.rec, sizeof(ps.rec), ps.path, ps.rec.path_len);
 }
 
 static int pipe_retrieve(struct luo_file *file)
@@ -126,15 +106,13 @@ static int pipe_retrieve(struct luo_file *file)
 	struct pipe_state want, have;
 	int r;
 
-	r = pipe_decode(file, &want);
+	r = record_load(file, &want.rec, sizeof(want.rec), offsetof(struct pipe_record, path_len),
+			want.path, sizeof(want.path));
 	if (r < 0)
 		return r;
 	r = pipe_read(file->fd, &have);
-	if (r < 0) {
-		log_warn("pipe token %llu: cannot inspect the fd: %s",
-			 (unsigned long long)file->token, strerror(-r));
-		return r == -EBADFD ? -EIO : r;
-	}
+	if (r < 0)
+		return record_unreadable(file, r);
 	if (want.rec.dev != have.rec.dev || want.rec.ino != have.rec.ino ||
 	    (want.rec.flags & PIPE_NAMED) != (have.rec.flags & PIPE_NAMED)) {
 		log_warn("pipe token %llu: not the pipe that was preserved (inode %llu -> %llu)",
@@ -148,12 +126,10 @@ static int pipe_retrieve(struct luo_file *file)
 			 want.rec.pipe_size, have.rec.pipe_size);
 		return -EIO;
 	}
-	if ((want.rec.flags & PIPE_NAMED) &&
-	    (strcmp(want.path, have.path) ||
-	     (want.rec.flags ^ have.rec.flags) & (PIPE_DELETED | PIPE_PATH_UNKNOWN)))
-		log_info("fifo token %llu: was %s%s, now %s%s", (unsigned long long)file->token,
-			 procfd_path_shown(want.path), want.rec.flags & PIPE_DELETED ? PROCFD_DELETED : "",
-			 procfd_path_shown(have.path), have.rec.flags & PIPE_DELETED ? PROCFD_DELETED : "");
+	if (want.rec.flags & PIPE_NAMED)
+		record_path_report(file, "fifo", want.path, want.rec.flags & PIPE_DELETED,
+				   want.rec.flags & PIPE_PATH_UNKNOWN, have.path,
+				   have.rec.flags & PIPE_DELETED, have.rec.flags & PIPE_PATH_UNKNOWN);
 	return 0;
 }
 
@@ -172,7 +148,7 @@ const struct luo_file_handler luo_pipe_handler = {
 	.compatible = "luo,pipe-v1",
 	.type = S_IFIFO,
 	.can_preserve = pipe_can_preserve,
-	.preserve = pipe_preserve,
+	.preserve = record_preserve,
 	.freeze = pipe_record,
 	.retrieve = pipe_retrieve,
 	.size = pipe_size,

@@ -40,6 +40,11 @@ bool procfd_link_is(int fd, const char *target)
 	return procfd_link(fd, buf, sizeof(buf)) == 0 && !strcmp(buf, target);
 }
 
+bool procfd_anon_is(int fd, const struct stat *st, const char *target)
+{
+	return (st->st_mode & S_IFMT) == 0 && procfd_link_is(fd, target);
+}
+
 const char *procfd_path_shown(const char *path)
 {
 	return *path ? path : "(path unknown)";
@@ -120,5 +125,20 @@ int procfd_info_u64(int fd, const char *key, int base, unsigned long long *val)
 	*val = strtoull(buf, &end, base);
 	if (errno || end == buf)
 		return -EINVAL;
+	return 0;
+}
+
+int procfd_info_or(int fd, const char *key, int base, uint64_t unknown, uint64_t *val)
+{
+	unsigned long long v;
+	int r = procfd_info_u64(fd, key, base, &v);
+
+	if (r == -ENOENT) {
+		*val = unknown;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	*val = v;
 	return 0;
 }

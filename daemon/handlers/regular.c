@@ -29,6 +29,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <linux/magic.h>
 #include <string.h>
 #include <sys/vfs.h>
@@ -36,10 +37,11 @@
 
 #include "core/luod.h"
 #include "handlers/procfd.h"
+#include "handlers/record.h"
 
 #define REGULAR_DELETED 0x1
 #define REGULAR_PATH_UNKNOWN 0x2 /* the link could not be read: no path recorded */
-#define REGULAR_PATH_MAX 4096
+#define REGULAR_PATH_MAX RECORD_PATH_MAX
 
 struct regular_record {
 	uint64_t dev;
@@ -109,33 +111,11 @@ static int regular_read(int fd, struct regular_state *rs)
 static int regular_record(struct luo_file *file)
 {
 	struct regular_state rs;
-	unsigned char buf[sizeof(rs.rec) + REGULAR_PATH_MAX];
 	int r = regular_read(file->fd, &rs);
 
 	if (r < 0)
 		return r;
-	memcpy(buf, &rs.rec, sizeof(rs.rec));
-	memcpy(buf + sizeof(rs.rec), rs.path, rs.rec.path_len);
-	return file_set_payload(file, buf, sizeof(rs.rec) + rs.rec.path_len);
-}
-
-static int regular_preserve(struct luo_file *file, const struct luo_probe *probe)
-{
-	(void)probe; /* can_preserve() learnt nothing that regular_record() uses */
-	return regular_record(file);
-}
-
-static int regular_decode(const struct luo_file *file, struct regular_state *rs)
-{
-	if (file->payload_len < sizeof(rs->rec))
-		return -EINVAL;
-	memcpy(&rs->rec, file->payload, sizeof(rs->rec));
-	if (rs->rec.path_len >= REGULAR_PATH_MAX ||
-	    file->payload_len != sizeof(rs->rec) + rs->rec.path_len)
-		return -EINVAL;
-	memcpy(rs->path, file->payload + sizeof(rs->rec), rs->rec.path_len);
-	rs->path[rs->rec.path_len] = '\0';
-	return 0;
+	return record_store(file, &rs.rec, sizeof(rs.rec), rs.path, rs.rec.path_len);
 }
 
 static int regular_retrieve(struct luo_file *file)
@@ -143,15 +123,13 @@ static int regular_retrieve(struct luo_file *file)
 	struct regular_state want, have;
 	int r;
 
-	r = regular_decode(file, &want);
+	r = record_load(file, &want.rec, sizeof(want.rec), offsetof(struct regular_record, path_len),
+			want.path, sizeof(want.path));
 	if (r < 0)
 		return r;
 	r = regular_read(file->fd, &have);
-	if (r < 0) {
-		log_warn("file token %llu: cannot inspect the fd: %s", (unsigned long long)file->token,
-			 strerror(-r));
-		return r == -EBADFD ? -EIO : r;
-	}
+	if (r < 0)
+		return record_unreadable(file, r);
 	if (want.rec.dev != have.rec.dev || want.rec.ino != have.rec.ino) {
 		log_warn("file token %llu: not the file that was preserved (%s, inode %llu -> %s, inode %llu)",
 			 (unsigned long long)file->token, procfd_path_shown(want.path),
@@ -166,11 +144,9 @@ static int regular_retrieve(struct luo_file *file)
 			 (long long)want.rec.offset, (long long)have.rec.offset);
 		return -EIO;
 	}
-	if (strcmp(want.path, have.path) ||
-	    (want.rec.flags ^ have.rec.flags) & (REGULAR_DELETED | REGULAR_PATH_UNKNOWN))
-		log_info("file token %llu: was %s%s, now %s%s", (unsigned long long)file->token,
-			 procfd_path_shown(want.path), want.rec.flags & REGULAR_DELETED ? PROCFD_DELETED : "",
-			 procfd_path_shown(have.path), have.rec.flags & REGULAR_DELETED ? PROCFD_DELETED : "");
+	record_path_report(file, "file", want.path, want.rec.flags & REGULAR_DELETED,
+			   want.rec.flags & REGULAR_PATH_UNKNOWN, have.path,
+			   have.rec.flags & REGULAR_DELETED, have.rec.flags & REGULAR_PATH_UNKNOWN);
 	return 0;
 }
 
@@ -188,7 +164,7 @@ const struct luo_file_handler luo_regular_handler = {
 	.compatible = "luo,file-v1",
 	.type = S_IFREG,
 	.can_preserve = regular_can_preserve,
-	.preserve = regular_preserve,
+	.preserve = record_preserve,
 	.freeze = regular_record,
 	.retrieve = regular_retrieve,
 	.size = regular_size,

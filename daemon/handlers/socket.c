@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "core/luod.h"
+#include "handlers/record.h"
 
 #define SOCK_LISTENING 0x1
 #define SOCK_CONNECTED 0x2
@@ -280,10 +281,8 @@ static int socket_retrieve(struct luo_file *file)
 		return r;
 	/* no fstat(): getsockopt() says ENOTSOCK for anything but a socket */
 	r = socket_read(file->fd, &have);
-	if (r == -ENOTSOCK) {
-		log_warn("socket token %llu: the fd is not a socket", (unsigned long long)file->token);
-		return -EIO;
-	}
+	if (r == -ENOTSOCK)
+		return record_wrong_type(file, "a socket");
 	if (r < 0)
 		return r;
 	if (want.family != have.family || want.type != have.type || want.protocol != have.protocol)

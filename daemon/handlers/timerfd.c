@@ -25,6 +25,7 @@
 
 #include "core/luod.h"
 #include "handlers/procfd.h"
+#include "handlers/record.h"
 
 #define TIMERFD_LINK "anon_inode:[timerfd]"
 #define TIMERFD_UNKNOWN UINT32_MAX
@@ -43,21 +44,20 @@ struct timerfd_record {
 static bool timerfd_can_preserve(int fd, const struct stat *st, struct luo_probe *probe)
 {
 	(void)probe; /* nothing to hand on */
-	return (st->st_mode & S_IFMT) == 0 && procfd_link_is(fd, TIMERFD_LINK);
+	return procfd_anon_is(fd, st, TIMERFD_LINK);
 }
 
+/* A u32 of fdinfo, TIMERFD_UNKNOWN when this kernel does not show it. */
 static int info_u32(int fd, const char *key, int base, uint32_t *val)
 {
-	unsigned long long v;
-	int r = procfd_info_u64(fd, key, base, &v);
+	uint64_t v;
+	int r = procfd_info_or(fd, key, base, UINT64_MAX, &v);
 
-	if (r == -ENOENT) {
-		*val = TIMERFD_UNKNOWN;
-		return 0;
-	}
 	if (r < 0)
 		return r;
-	if (v >= TIMERFD_UNKNOWN)
+	if (v == UINT64_MAX)
+		v = TIMERFD_UNKNOWN;
+	else if (v >= TIMERFD_UNKNOWN)
 		return -EINVAL;
 	*val = (uint32_t)v;
 	return 0;
@@ -95,13 +95,7 @@ static int timerfd_record(struct luo_file *file)
 
 	if (r < 0)
 		return r;
-	return file_set_payload(file, &rec, sizeof(rec));
-}
-
-static int timerfd_preserve(struct luo_file *file, const struct luo_probe *probe)
-{
-	(void)probe; /* can_preserve() learnt nothing that timerfd_record() uses */
-	return timerfd_record(file);
+	return record_store(file, &rec, sizeof(rec), NULL, 0);
 }
 
 static bool armed(const struct timerfd_record *rec)
@@ -119,14 +113,11 @@ static int timerfd_retrieve(struct luo_file *file)
 	struct timerfd_record want, have;
 	int r;
 
-	if (file->payload_len != sizeof(want))
+	if (record_load(file, &want, sizeof(want), 0, NULL, 0) < 0)
 		return -EINVAL;
-	memcpy(&want, file->payload, sizeof(want));
 	r = timerfd_read(file->fd, &have);
-	if (r == -EBADFD) {
-		log_warn("timerfd token %llu: the fd is not a timerfd", (unsigned long long)file->token);
-		return -EIO;
-	}
+	if (r == -EBADFD)
+		return record_wrong_type(file, "a timerfd");
 	if (r < 0)
 		return r;
 	if (want.clockid != have.clockid || want.fl != have.fl ||
@@ -150,7 +141,7 @@ const struct luo_file_handler luo_timerfd_handler = {
 	.compatible = "luo,timerfd-v1",
 	.type = 0, /* anonymous inodes have no S_IFMT type */
 	.can_preserve = timerfd_can_preserve,
-	.preserve = timerfd_preserve,
+	.preserve = record_preserve,
 	.freeze = timerfd_record,
 	.retrieve = timerfd_retrieve,
 	.size = NULL,

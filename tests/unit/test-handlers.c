@@ -63,7 +63,7 @@ static const struct luo_file_handler *pick(int fd)
 /* Record fd with h (preserve and freeze), then retrieve with other in its place. */
 static int swap_retrieve(const struct luo_file_handler *h, int fd, int other)
 {
-	struct luo_file file = { .token = 7, .fd = fd };
+	struct luo_file file = { .handler = h, .token = 7, .fd = fd };
 	int r;
 
 	assert_int_equal(h->preserve(&file, NULL), 0);
@@ -77,7 +77,7 @@ static int swap_retrieve(const struct luo_file_handler *h, int fd, int other)
 /* The same, with a change made to fd between freeze and retrieve. */
 static int change_retrieve(const struct luo_file_handler *h, int fd, void (*change)(int fd))
 {
-	struct luo_file file = { .token = 8, .fd = fd };
+	struct luo_file file = { .handler = h, .token = 8, .fd = fd };
 	int r;
 
 	assert_int_equal(h->preserve(&file, NULL), 0);
@@ -91,7 +91,7 @@ static int change_retrieve(const struct luo_file_handler *h, int fd, void (*chan
 /* A payload one byte short is refused, not read past its end. */
 static void assert_short_payload(const struct luo_file_handler *h, int fd)
 {
-	struct luo_file file = { .token = 9, .fd = fd };
+	struct luo_file file = { .handler = h, .token = 9, .fd = fd };
 
 	assert_int_equal(h->preserve(&file, NULL), 0);
 	file.payload_len--;
@@ -188,7 +188,7 @@ static void test_table(void **state)
 		assert_null(pick(kvm));
 		vm = ioctl(kvm, KVM_CREATE_VM, 0);
 		if (vm >= 0) {
-			struct luo_file file = { .token = 1, .fd = vm };
+			struct luo_file file = { .handler = &luo_kvm_handler, .token = 1, .fd = vm };
 
 			assert_ptr_equal(pick(vm), &luo_kvm_handler);
 			assert_int_equal(luo_kvm_handler.preserve(&file, NULL), -ENOENT);
@@ -350,7 +350,8 @@ static int retrieve_v1(int fd, uint64_t size, uint32_t seals, const char *name)
 {
 	uint32_t n = (uint32_t)strlen(name);
 	unsigned char payload[16 + 64];
-	struct luo_file file = { .token = 10, .fd = fd, .payload = payload };
+	struct luo_file file = { .handler = &luo_memfd_handler, .token = 10, .fd = fd,
+				 .payload = payload };
 
 	memcpy(payload, &size, 8);
 	memcpy(payload + 8, &seals, 4);
@@ -377,7 +378,7 @@ static void test_memfd(void **state)
 
 	/* through the table, as file_preserve() does it: can_preserve() then preserve() */
 	{
-		struct luo_file file = { .token = 11, .fd = a };
+		struct luo_file file = { .handler = h, .token = 11, .fd = a };
 		struct luo_probe probe;
 		struct stat st;
 
@@ -536,7 +537,7 @@ static void test_socket_payloads(void **state)
 		 .flags = 0x1 /* listening */ };
 	const struct luo_file_handler *h = &luo_socket_handler;
 	int a = tcp_bound(SOCK_STREAM), b = tcp_bound(SOCK_STREAM), sv[2];
-	struct luo_file file = { .token = 10, .fd = a };
+	struct luo_file file = { .handler = h, .token = 10, .fd = a };
 	socklen_t len = sizeof(v1.local);
 
 	(void)state;
@@ -560,7 +561,7 @@ static void test_socket_payloads(void **state)
 
 	/* connected: local and peer, each at its length */
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	file = (struct luo_file){ .token = 11, .fd = sv[0] };
+	file = (struct luo_file){ .handler = h, .token = 11, .fd = sv[0] };
 	assert_int_equal(h->preserve(&file, NULL), 0);
 	assert_true(file.payload_len >= 24 && file.payload_len < 280);
 	assert_int_equal(h->retrieve(&file), 0);
