@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -30,6 +31,19 @@
 #include "base/fault.h"
 
 struct luo_core luo_core = { .state = LUO_STATE_NORMAL };
+
+int core_buf_set(unsigned char **buf, size_t *buf_len, const void *data, size_t len)
+{
+	unsigned char *copy = malloc(len ? len : 1);
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, data, len);
+	free(*buf);
+	*buf = copy;
+	*buf_len = len;
+	return 0;
+}
 
 enum luo_state core_state(void)
 {
@@ -119,6 +133,22 @@ struct luo_session *core_find_session(const char *name)
 		if (!strcmp(s->name, name))
 			return s;
 	return NULL;
+}
+
+struct luo_session *core_incoming_session(const char *name, uid_t uid, bool *added)
+{
+	struct luo_session *s = core_find_session(name);
+
+	if (added)
+		*added = false;
+	if (s)
+		return s;
+	if (session_new(name, uid, true, &s) < 0)
+		return NULL;
+	core_add_session(s);
+	if (added)
+		*added = true;
+	return s;
 }
 
 /* New sessions go to the tail, so listings and the FDT keep creation order. */

@@ -125,18 +125,11 @@ static void index_del(struct luo_file *file)
 
 int file_set_payload(struct luo_file *file, const void *data, size_t len)
 {
-	unsigned char *p;
-
 	if (len > LUO_PAYLOAD_MAX)
 		return -EOVERFLOW;
-	p = FAULT("alloc") ? NULL : malloc(len ? len : 1);
-	if (!p)
+	if (FAULT("alloc"))
 		return -ENOMEM;
-	memcpy(p, data, len);
-	free(file->payload);
-	file->payload = p;
-	file->payload_len = len;
-	return 0;
+	return core_buf_set(&file->payload, &file->payload_len, data, len);
 }
 
 static void file_free(struct luo_file *file)

@@ -266,6 +266,11 @@ void core_adopt_update(uint64_t generation, uint64_t updates, uint64_t predecess
 
 struct luo_session *core_find_session(const char *name);
 void core_add_session(struct luo_session *s);
+/*
+ * The session of that name, or a new incoming one added for it (what a
+ * crash copy names); *added (if not NULL) says which. NULL when out of memory.
+ */
+struct luo_session *core_incoming_session(const char *name, uid_t uid, bool *added);
 void core_remove_session(struct luo_session *s); /* unlinks only */
 int core_create_session(const char *name, uid_t uid, struct luo_session **ret);
 int core_retrieve_session(const char *name, uid_t uid, struct luo_session **ret);

@@ -104,19 +104,14 @@ static void participant_free(struct luo_participant *p)
 
 int participant_set_payload(struct luo_participant *p, const void *data, size_t len)
 {
-	unsigned char *copy;
+	int r;
 
 	if (len > LUO_PARTICIPANT_PAYLOAD_MAX)
 		return -EOVERFLOW;
-	copy = malloc(len ? len : 1);
-	if (!copy)
-		return -ENOMEM;
-	memcpy(copy, data, len);
-	free(p->payload);
-	p->payload = copy;
-	p->payload_len = len;
-	p->has_payload = true;
-	return 0;
+	r = core_buf_set(&p->payload, &p->payload_len, data, len);
+	if (r == 0)
+		p->has_payload = true;
+	return r;
 }
 
 int participant_restore(const char *name, const void *payload, size_t len)

@@ -28,4 +28,7 @@ struct luo_core {
 };
 extern struct luo_core luo_core;
 
+/* *buf replaced by a copy of len bytes of data (a file's or a participant's payload); -ENOMEM */
+int core_buf_set(unsigned char **buf, size_t *buf_len, const void *data, size_t len);
+
 #endif

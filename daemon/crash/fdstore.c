@@ -229,20 +229,6 @@ void fdstore_adopt_handover(void)
 	}
 }
 
-static struct luo_session *find_or_add(const char *name, uid_t uid, bool *added)
-{
-	struct luo_session *s = core_find_session(name);
-
-	*added = false;
-	if (s)
-		return s;
-	if (session_new(name, uid, true, &s) < 0)
-		return NULL;
-	core_add_session(s);
-	*added = true;
-	return s;
-}
-
 /* "HEXNAME" into name; -EINVAL unless it is a valid session name. */
 static int name_from_hex(const char *h, char *name)
 {
@@ -364,7 +350,7 @@ int fdstore_recover(struct lineage *lineage)
 
 				if (*end != '-' || name_from_hex(end + 1, name) < 0)
 					continue;
-				s = find_or_add(name, (uid_t)uid, &added);
+				s = core_incoming_session(name, (uid_t)uid, &added);
 				close(fds[i]); /* the stand-in memfd */
 				fds[i] = -1;
 				if (s && s->fdstored) {
@@ -387,7 +373,7 @@ int fdstore_recover(struct lineage *lineage)
 				if (*end != '-' || name_from_hex(end + 1, name) < 0)
 					continue;
 				fds[i] = -1;
-				s = find_or_add(name, 0, &added);
+				s = core_incoming_session(name, 0, &added);
 				if (!s) {
 					close(fd);
 					continue;

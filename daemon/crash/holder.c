@@ -323,18 +323,6 @@ static int spawn_keeper(void)
 
 /* ---- recovery ---- */
 
-static struct luo_session *recover_session(const char *name, uid_t uid)
-{
-	struct luo_session *s = core_find_session(name);
-
-	if (s)
-		return s;
-	if (session_new(name, uid, true, &s) < 0)
-		return NULL;
-	core_add_session(s);
-	return s;
-}
-
 /* One file record: u32 compatible length, compatible, payload. Takes fd. */
 static int recover_file(const char *name, uint64_t token, const unsigned char *data, size_t len,
 			int fd)
@@ -356,7 +344,7 @@ static int recover_file(const char *name, uint64_t token, const unsigned char *d
 	h = luo_handler_by_compatible(compat);
 	if (!h)
 		return -ENOENT;
-	s = recover_session(name, 0); /* no session record: root's */
+	s = core_incoming_session(name, 0, NULL); /* no session record: root's */
 	if (!s)
 		return -ENOMEM;
 	if (session_find_file(s, token))
@@ -420,7 +408,7 @@ static int recover(void)
 
 			if (m.data_len >= 4)
 				memcpy(&uid, data, 4);
-			if (!recover_session(name, (uid_t)uid))
+			if (!core_incoming_session(name, (uid_t)uid, NULL))
 				lost++;
 		} else if (m.key_len == 2 + nlen + 1 + 8 && fd >= 0) {
 			uint64_t token;

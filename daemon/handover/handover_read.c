@@ -252,18 +252,23 @@ static struct luo_session *built_find(struct reader *rd, const char *name)
  * the sessions node. These return the offset just past the END_NODE that
  * closes the node containing off (skip_to_end), and the node that starts
  * at or after end among the same parent's children, or -FDT_ERR_NOTFOUND
- * at the parent's end (next_sibling).
+ * at the parent's end (next_sibling). One walk does both: to_end says
+ * which.
  */
-static int skip_to_end(const void *fdt, int off)
+static int walk_tags(const void *fdt, int off, bool to_end)
 {
 	int depth = 0, next;
 
 	for (;;) {
 		switch (fdt_next_tag(fdt, off, &next)) {
 		case FDT_BEGIN_NODE:
+			if (!to_end)
+				return off;
 			depth++;
 			break;
 		case FDT_END_NODE:
+			if (!to_end)
+				return -FDT_ERR_NOTFOUND;
 			if (depth-- == 0)
 				return next;
 			break;
@@ -277,24 +282,14 @@ static int skip_to_end(const void *fdt, int off)
 	}
 }
 
+static int skip_to_end(const void *fdt, int off)
+{
+	return walk_tags(fdt, off, true);
+}
+
 static int next_sibling(const void *fdt, int end)
 {
-	int off = end, next;
-
-	for (;;) {
-		switch (fdt_next_tag(fdt, off, &next)) {
-		case FDT_BEGIN_NODE:
-			return off;
-		case FDT_END_NODE:
-			return -FDT_ERR_NOTFOUND;
-		case FDT_PROP:
-		case FDT_NOP:
-			break;
-		default:
-			return next < 0 ? next : -FDT_ERR_BADSTRUCTURE;
-		}
-		off = next;
-	}
+	return walk_tags(fdt, end, false);
 }
 
 /* "name" or "name@unit", as fdt_subnode_offset() matches them */
@@ -480,34 +475,40 @@ static int read_session_v2(struct reader *rd, int node)
 	return 0;
 }
 
+/* An fd of luod's own that /luod may name (listen-fd, reply-fd): claimed into *fd, else -1 stays. */
+static int read_luod_fd(struct reader *rd, int node, const char *prop, int *fd)
+{
+	uint32_t v;
+	int r = get_u32(rd->fdt, node, prop, &v, false);
+
+	if (r < 0)
+		return r;
+	if (r && v != UINT32_MAX) {
+		if ((r = claim_fd(rd, v, true)) < 0)
+			return r;
+		*fd = (int)v;
+	}
+	return 0;
+}
+
 static int read_luod(struct reader *rd, struct luo_handover_luod *luod)
 {
 	const void *fdt = rd->fdt;
 	int node = fdt_subnode_offset(fdt, 0, "luod"), len, r;
-	uint32_t v;
 	const void *marks;
 
 	*luod = (struct luo_handover_luod){ .listen_fd = -1, .reply_fd = -1 };
 	if (node < 0)
 		return 0;
-	r = get_u32(fdt, node, "listen-fd", &v, false);
+	r = read_luod_fd(rd, node, "listen-fd", &luod->listen_fd);
 	if (r < 0)
 		return r;
-	if (r && v != UINT32_MAX) {
-		if ((r = claim_fd(rd, v, true)) < 0)
-			return r;
-		luod->listen_fd = (int)v;
-		/* systemd owns the socket's path: the successor must not unlink it */
+	/* systemd owns the socket's path: the successor must not unlink it */
+	if (luod->listen_fd >= 0)
 		luod->listen_activated = fdt_getprop(fdt, node, "listen-activated", NULL) != NULL;
-	}
-	r = get_u32(fdt, node, "reply-fd", &v, false);
+	r = read_luod_fd(rd, node, "reply-fd", &luod->reply_fd);
 	if (r < 0)
 		return r;
-	if (r && v != UINT32_MAX) {
-		if ((r = claim_fd(rd, v, true)) < 0)
-			return r;
-		luod->reply_fd = (int)v;
-	}
 	marks = fdt_getprop(fdt, node, "marks", &len);
 	if (marks) {
 		if (len < 0 || len % 8 || len > (int)sizeof(luod->marks))
