@@ -2,7 +2,8 @@
 /*
  * Cost of one call on a shared handle (issue 22): the reply on the
  * connection itself, as every libluo call and every luo-compat ioctl was
- * made before (luo_rpc: send, then read the connection), against the reply
+ * made before (send, then read the connection: luo_call_direct(), luo_rpc()
+ * when the labels below were named), against the reply
  * on a channel of the call's own (luo_call: socketpair, send with the
  * channel, read the channel, close it), on the same luod in the same run,
  * interleaved round by round so that the machine's load falls on both
@@ -40,8 +41,6 @@
 static int rounds = ROUNDS;
 static const char *only;
 
-static struct luo_reply legacy_reply;
-
 /* ns per call of CALLS round trips of op on sock, with a reply channel or on sock itself */
 static double round_trips(int sock, uint16_t op, bool channel)
 {
@@ -50,8 +49,8 @@ static double round_trips(int sock, uint16_t op, bool channel)
 
 	for (int i = 0; i < CALLS; i++)
 		if ((channel ? luo_call(sock, op, NULL, 0, NULL, 0, &r) :
-			       luo_rpc(sock, op, NULL, 0, NULL, 0, &legacy_reply)) < 0)
-			bench_die("op %u: %s", op, channel ? "luo_call" : "luo_rpc");
+			       luo_call_direct(sock, op, NULL, 0, NULL, 0, &r)) < 0)
+			bench_die("op %u: %s", op, channel ? "luo_call" : "luo_call_direct");
 	return (double)(bench_now_ns() - t) / CALLS;
 }
 

@@ -50,21 +50,13 @@ int luo_open(const char *socket_path)
 static int session_handle_call(int dev, uint16_t op, const char *name)
 {
 	struct luo_msg_name req = { 0 };
-	struct luo_call_reply reply;
 	int r;
 
 	r = luo_name_validate(name, LUO_NAME_MAX);
 	if (r < 0)
 		return r;
 	strcpy(req.name, name);
-	r = luo_call(dev, op, &req, sizeof(req), NULL, 0, &reply);
-	if (r < 0)
-		return r;
-	if (reply.nfds != 1) {
-		luo_call_close_fds(&reply);
-		return -EPROTO;
-	}
-	return reply.fds[0];
+	return luo_call_fd(dev, op, &req, sizeof(req));
 }
 
 int luo_create_session(int dev, const char *name)
@@ -80,19 +72,15 @@ int luo_retrieve_session(int dev, const char *name)
 int luo_get_state(int dev, enum luo_state *state)
 {
 	struct luo_msg_state st;
-	struct luo_call_reply reply;
 	int r;
 
 	if (!state)
 		return -EINVAL;
-	r = luo_call(dev, LUO_OP_GET_STATE, NULL, 0, NULL, 0, &reply);
+	/* the state alone: a luod older than instances sends no more */
+	r = luo_call_body(dev, LUO_OP_GET_STATE, NULL, 0, &st,
+			  offsetof(struct luo_msg_state, instance));
 	if (r < 0)
 		return r;
-	if (reply.body_len < offsetof(struct luo_msg_state, instance)) {
-		luo_call_close_fds(&reply);
-		return -EPROTO;
-	}
-	memcpy(&st, reply.body, offsetof(struct luo_msg_state, instance));
 	*state = (enum luo_state)st.state;
 	return 0;
 }
@@ -100,18 +88,13 @@ int luo_get_state(int dev, enum luo_state *state)
 int luo_get_instance(int dev, uint64_t *instance, uint64_t *predecessor)
 {
 	struct luo_msg_state st;
-	struct luo_call_reply reply;
 	int r;
 
 	if (!instance)
 		return -EINVAL;
-	r = luo_call(dev, LUO_OP_GET_STATE, NULL, 0, NULL, 0, &reply);
+	r = luo_call_body(dev, LUO_OP_GET_STATE, NULL, 0, &st, sizeof(st));
 	if (r < 0)
 		return r;
-	luo_call_close_fds(&reply);
-	if (reply.body_len < sizeof(st))
-		return -EPROTO;
-	memcpy(&st, reply.body, sizeof(st));
 	*instance = st.instance;
 	if (predecessor)
 		*predecessor = st.predecessor;
@@ -120,10 +103,5 @@ int luo_get_instance(int dev, uint64_t *instance, uint64_t *predecessor)
 
 int luo_set_event(int dev, enum luo_event event)
 {
-	struct luo_msg_event req = { .event = (uint32_t)event };
-	struct luo_call_reply reply;
-
-	if ((unsigned)event > LUO_EVENT_FINISH)
-		return -EINVAL;
-	return luo_call(dev, LUO_OP_SET_EVENT, &req, sizeof(req), NULL, 0, &reply);
+	return luo_call_event(dev, LUO_OP_SET_EVENT, event);
 }

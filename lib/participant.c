@@ -2,7 +2,7 @@
 /*
  * Participant calls: registering, receiving events, answering them.
  * Events arrive unsolicited on the registered handle, so next_event reads
- * one message itself instead of going through luo_rpc().
+ * one message itself instead of making a call.
  *
  * Registration asks for tagged events (LUO_PARTICIPANT_TAGS, see
  * protocol.h). The tag of the last event read on a handle is kept here,
@@ -86,9 +86,10 @@ int luo_participant_register(int dev, const char *name, void *payload, size_t pa
 	strcpy(req.name, name);
 	req.flags = LUO_PARTICIPANT_TAGS;
 	tag_set(dev, 0);
-	r = luo_rpc(dev, LUO_OP_PARTICIPANT_REGISTER, &req, sizeof(req), NULL, 0, reply);
+	r = luo_call_full(dev, LUO_OP_PARTICIPANT_REGISTER, &req, sizeof(req), NULL, 0, reply);
 	if (r == -E2BIG) /* a luod older than tags: the name alone */
-		r = luo_rpc(dev, LUO_OP_PARTICIPANT_REGISTER, &req, sizeof(req.name), NULL, 0, reply);
+		r = luo_call_full(dev, LUO_OP_PARTICIPANT_REGISTER, &req, sizeof(req.name), NULL, 0,
+				  reply);
 	if (r < 0)
 		goto out;
 	memcpy(&pl, reply->body, sizeof(pl));

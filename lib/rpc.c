@@ -7,13 +7,15 @@
  * its refusal of the whole connection (too many of this uid's): that error
  * is the call's result.
  *
- * luo_rpc() reads the reply from the connection itself: right for a
- * connection that one caller owns. luo_call() is for handles that can be
- * shared, by threads, by a signal handler and its interrupted code, by
- * processes after fork or SCM_RIGHTS: each call makes a socketpair, sends
- * one end with the request (LUO_OP_REPLY_CHANNEL) and reads the reply on
- * the other, so no lock is needed and no caller can take another's reply,
- * nor one for a stray write() on the handle.
+ * One call path, call() below, serves every caller: luo_call() is for
+ * handles that can be shared, by threads, by a signal handler and its
+ * interrupted code, by processes after fork or SCM_RIGHTS: each call makes
+ * a socketpair, sends one end with the request (LUO_OP_REPLY_CHANNEL) and
+ * reads the reply on the other, so no lock is needed and no caller can
+ * take another's reply, nor one for a stray write() on the handle.
+ * luo_call_direct() and luo_call_full() read the reply from the connection
+ * itself: right for a connection that one caller owns. They differ only in
+ * the reply they read into (small, or as large as luod sends any).
  */
 #include <errno.h>
 #include <poll.h>
@@ -24,18 +26,36 @@
 
 #include "rpc.h"
 
+/* Where call() reads a reply: the parts of a struct luo_call_reply or a struct luo_reply. */
+struct reply_buf {
+	struct luo_msg_hdr *hdr; /* the body follows it */
+	size_t body_max;
+	size_t *body_len;
+	int *fds;
+	size_t fds_max; /* also the most fds a request sent with it may carry */
+	size_t *nfds;
+};
+
+#define REPLY_BUF(r)                                                                 \
+	((struct reply_buf){ .hdr = &(r)->hdr, .body_max = sizeof((r)->body),       \
+			     .body_len = &(r)->body_len, .fds = (r)->fds,             \
+			     .fds_max = sizeof((r)->fds) / sizeof(int), .nfds = &(r)->nfds })
+
+static void close_fds(const struct reply_buf *b)
+{
+	for (size_t i = 0; i < *b->nfds; i++)
+		close(b->fds[i]);
+	*b->nfds = 0;
+}
+
 void luo_reply_close_fds(struct luo_reply *reply)
 {
-	for (size_t i = 0; i < reply->nfds; i++)
-		close(reply->fds[i]);
-	reply->nfds = 0;
+	close_fds(&REPLY_BUF(reply));
 }
 
 void luo_call_close_fds(struct luo_call_reply *reply)
 {
-	for (size_t i = 0; i < reply->nfds; i++)
-		close(reply->fds[i]);
-	reply->nfds = 0;
+	close_fds(&REPLY_BUF(reply));
 }
 
 /* op 0 with an error and nothing else: luod could not tell the request, or refused the connection */
@@ -52,37 +72,6 @@ static int reply_check(const struct luo_msg_hdr *hdr, uint16_t op, size_t body_l
 	if (hdr->op != op || hdr->result > 0 || (hdr->result < 0 && (nfds || body_len)))
 		return -EPROTO;
 	return hdr->result;
-}
-
-int luo_rpc(int sock, uint16_t op, const void *body, size_t body_len, const int *fds, size_t nfds,
-	    struct luo_reply *reply)
-{
-	ssize_t n;
-	int r;
-
-	if (sock < 0)
-		return -EBADF;
-	r = luo_msg_send(sock, op, 0, body, body_len, fds, nfds);
-	if (r < 0 && r != -EPIPE)
-		return r;
-	/* after EPIPE: a connection luod refused still holds the refusal */
-	n = luo_msg_recv(sock, &reply->hdr, sizeof(reply->hdr) + sizeof(reply->body), reply->fds,
-			 LUO_FDS_PER_MSG, &reply->nfds);
-	if (n == 0)
-		return -ECONNRESET;
-	if (n < 0)
-		return r == -EPIPE ? -ECONNRESET : (int)n;
-	reply->body_len = (size_t)n - sizeof(reply->hdr);
-	if (op0_error(&reply->hdr, reply->body_len, reply->nfds))
-		return reply->hdr.result;
-	if (r == -EPIPE) {
-		luo_reply_close_fds(reply);
-		return -ECONNRESET;
-	}
-	r = reply_check(&reply->hdr, op, reply->body_len, reply->nfds);
-	if (r == -EPROTO)
-		luo_reply_close_fds(reply);
-	return r;
 }
 
 /* Wait until sock is ready for events: the program may have made it O_NONBLOCK. */
@@ -108,19 +97,19 @@ static int send_waiting(int sock, uint16_t op, const void *body, size_t len, con
 }
 
 /* One record on sock into reply: 0, -ECONNRESET at its end, or -errno. */
-static int recv_waiting(int sock, struct luo_call_reply *reply)
+static int recv_waiting(int sock, const struct reply_buf *reply)
 {
 	ssize_t n;
 	int r;
 
-	reply->nfds = 0;
-	reply->body_len = 0;
-	while ((n = luo_msg_recv(sock, &reply->hdr, sizeof(reply->hdr) + sizeof(reply->body),
-				 reply->fds, LUO_FDS_PER_CALL, &reply->nfds)) == -EAGAIN)
+	*reply->nfds = 0;
+	*reply->body_len = 0;
+	while ((n = luo_msg_recv(sock, reply->hdr, sizeof(*reply->hdr) + reply->body_max,
+				 reply->fds, reply->fds_max, reply->nfds)) == -EAGAIN)
 		if ((r = wait_ready(sock, POLLIN)) < 0)
 			return r;
 	if (n > 0)
-		reply->body_len = (size_t)n - sizeof(reply->hdr);
+		*reply->body_len = (size_t)n - sizeof(*reply->hdr);
 	return n < 0 ? (int)n : n == 0 ? -ECONNRESET : 0;
 }
 
@@ -135,7 +124,7 @@ static int recv_waiting(int sock, struct luo_call_reply *reply)
  * result still to be checked), or a transport -errno.
  */
 static int reply_on_connection(int sock, uint16_t sent_op, bool errors_only,
-			       struct luo_call_reply *reply)
+			       const struct reply_buf *reply)
 {
 	for (;;) {
 		int r = recv_waiting(sock, reply);
@@ -144,35 +133,45 @@ static int reply_on_connection(int sock, uint16_t sent_op, bool errors_only,
 			continue; /* not for us: too large for this buffer */
 		if (r < 0)
 			return r;
-		if (op0_error(&reply->hdr, reply->body_len, reply->nfds))
+		if (op0_error(reply->hdr, *reply->body_len, *reply->nfds))
 			return 0;
-		if (reply->hdr.op == sent_op && (!errors_only || reply->hdr.result < 0))
+		if (reply->hdr->op == sent_op && (!errors_only || reply->hdr->result < 0))
 			return 0;
-		luo_call_close_fds(reply);
+		close_fds(reply);
 	}
 }
 
+/* How a call goes: on a channel of its own or on sock, and what runs while its reply is awaited. */
+struct call_how {
+	bool channel;
+	int (*wait)(int sock, void *ctx); /* without a channel only; NULL: none */
+	void *ctx;
+};
+
 static int call(int sock, uint16_t op, const void *body, size_t body_len, const int *fds,
-		size_t nfds, struct luo_call_reply *reply, bool channel)
+		size_t nfds, const struct reply_buf *reply, const struct call_how *how)
 {
+	bool channel = how->channel;
 	int out[LUO_FDS_PER_MSG], ch[2] = { -1, -1 }, r;
 
-	reply->nfds = 0;
+	*reply->nfds = 0;
 	if (sock < 0)
 		return -EBADF;
-	if (nfds > LUO_FDS_PER_CALL)
+	if (nfds > reply->fds_max || (channel && nfds > LUO_FDS_PER_CALL))
 		return -EMSGSIZE;
 	if (!channel) {
 		r = send_waiting(sock, op, body, body_len, fds, nfds);
 		if (r < 0 && r != -EPIPE)
 			return r;
+		if (r == 0 && how->wait && (r = how->wait(sock, how->ctx)) < 0)
+			return r;
 		/* after EPIPE: a connection luod refused still holds the refusal */
 		int got = recv_waiting(sock, reply);
 
-		if (got == 0 && op0_error(&reply->hdr, reply->body_len, reply->nfds))
-			return reply->hdr.result;
+		if (got == 0 && op0_error(reply->hdr, *reply->body_len, *reply->nfds))
+			return reply->hdr->result;
 		if (r == -EPIPE || got < 0) {
-			luo_call_close_fds(reply);
+			close_fds(reply);
 			return r == -EPIPE || got == -ECONNRESET ? -ECONNRESET :
 			       got == -EBADMSG ? -EPROTO : got;
 		}
@@ -204,27 +203,27 @@ static int call(int sock, uint16_t op, const void *body, size_t body_len, const 
 			r = reply_on_connection(sock, op | LUO_OP_REPLY_CHANNEL, true, reply);
 			if (r < 0)
 				return r;
-			luo_call_close_fds(reply);
-			return reply->hdr.result;
+			close_fds(reply);
+			return reply->hdr->result;
 		}
 		if (r < 0)
 			return r == -EBADMSG ? -EPROTO : r;
 	}
 check:
-	r = reply_check(&reply->hdr, op, reply->body_len, reply->nfds);
+	r = reply_check(reply->hdr, op, *reply->body_len, *reply->nfds);
 	if (r == -EPROTO)
-		luo_call_close_fds(reply);
+		close_fds(reply);
 	return r;
 }
 
 /* As the kernel's ioctl, not a cancellation point: nothing is left half done. */
 static int call_whole(int sock, uint16_t op, const void *body, size_t body_len, const int *fds,
-		      size_t nfds, struct luo_call_reply *reply, bool channel)
+		      size_t nfds, const struct reply_buf *reply, const struct call_how *how)
 {
 	int old, r;
 
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-	r = call(sock, op, body, body_len, fds, nfds, reply, channel);
+	r = call(sock, op, body, body_len, fds, nfds, reply, how);
 	pthread_setcancelstate(old, NULL);
 	return r;
 }
@@ -232,11 +231,66 @@ static int call_whole(int sock, uint16_t op, const void *body, size_t body_len, 
 int luo_call(int sock, uint16_t op, const void *body, size_t body_len, const int *fds,
 	     size_t nfds, struct luo_call_reply *reply)
 {
-	return call_whole(sock, op, body, body_len, fds, nfds, reply, true);
+	return call_whole(sock, op, body, body_len, fds, nfds, &REPLY_BUF(reply),
+			  &(struct call_how){ .channel = true });
 }
 
 int luo_call_direct(int sock, uint16_t op, const void *body, size_t body_len, const int *fds,
 		    size_t nfds, struct luo_call_reply *reply)
 {
-	return call_whole(sock, op, body, body_len, fds, nfds, reply, false);
+	return call_whole(sock, op, body, body_len, fds, nfds, &REPLY_BUF(reply),
+			  &(struct call_how){ 0 });
+}
+
+int luo_call_full(int sock, uint16_t op, const void *body, size_t body_len, const int *fds,
+		  size_t nfds, struct luo_reply *reply)
+{
+	return call_whole(sock, op, body, body_len, fds, nfds, &REPLY_BUF(reply),
+			  &(struct call_how){ 0 });
+}
+
+int luo_call_full_wait(int sock, uint16_t op, const void *body, size_t body_len,
+		       struct luo_reply *reply, int (*wait)(int sock, void *ctx), void *ctx)
+{
+	return call_whole(sock, op, body, body_len, NULL, 0, &REPLY_BUF(reply),
+			  &(struct call_how){ .wait = wait, .ctx = ctx });
+}
+
+int luo_call_fd(int sock, uint16_t op, const void *body, size_t body_len)
+{
+	struct luo_call_reply reply;
+	int r = luo_call(sock, op, body, body_len, NULL, 0, &reply);
+
+	if (r < 0)
+		return r;
+	if (reply.nfds != 1) {
+		luo_call_close_fds(&reply);
+		return -EPROTO;
+	}
+	return reply.fds[0];
+}
+
+int luo_call_body(int sock, uint16_t op, const void *body, size_t body_len, void *out,
+		  size_t len)
+{
+	struct luo_call_reply reply;
+	int r = luo_call(sock, op, body, body_len, NULL, 0, &reply);
+
+	if (r < 0)
+		return r;
+	luo_call_close_fds(&reply);
+	if (reply.body_len < len)
+		return -EPROTO;
+	memcpy(out, reply.body, len);
+	return 0;
+}
+
+int luo_call_event(int sock, uint16_t op, enum luo_event event)
+{
+	struct luo_msg_event req = { .event = (uint32_t)event };
+	struct luo_call_reply reply;
+
+	if ((unsigned)event > LUO_EVENT_FINISH)
+		return -EINVAL;
+	return luo_call(sock, op, &req, sizeof(req), NULL, 0, &reply);
 }

@@ -38,41 +38,55 @@ static size_t tokens_msg_fill(struct tokens_msg *m, const uint64_t *tokens, size
 	return sizeof(m->h) + n * sizeof(uint64_t);
 }
 
-static int preserve_fds(int session, const int *fds, const uint64_t *tokens, size_t n)
+/*
+ * A batch of PRESERVE (fds sent) or RETRIEVE (ret_fds received), in
+ * messages of at most LUO_FDS_PER_CALL; when one fails, what the earlier
+ * ones did is undone (unpreserved, or closed), so the whole batch is all
+ * or nothing. Not a cancellation point, between its messages either.
+ */
+static int batch(int session, uint16_t op, const uint64_t *tokens, const int *fds, int *ret_fds,
+		 size_t n)
 {
 	struct luo_call_reply reply;
 	struct tokens_msg m;
 	size_t done = 0;
-	int r = 0;
+	int old, r = 0;
 
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
 	while (done < n) {
 		size_t k = n - done < LUO_FDS_PER_CALL ? n - done : LUO_FDS_PER_CALL;
 		size_t len = tokens_msg_fill(&m, tokens + done, k);
 
-		r = luo_call(session, LUO_OP_SESSION_PRESERVE, &m, len, fds + done, k, &reply);
+		r = luo_call(session, op, &m, len, fds ? fds + done : NULL, fds ? k : 0, &reply);
 		if (r < 0)
 			break;
-		luo_call_close_fds(&reply);
+		if (!ret_fds) {
+			luo_call_close_fds(&reply);
+		} else if (reply.nfds != k) {
+			luo_call_close_fds(&reply);
+			r = -EPROTO;
+			break;
+		} else {
+			memcpy(ret_fds + done, reply.fds, k * sizeof(int));
+		}
 		done += k;
 	}
-	if (r < 0)
-		while (done-- > 0)
+	while (r < 0 && done-- > 0)
+		if (ret_fds)
+			close(ret_fds[done]);
+		else
 			luo_session_unpreserve_fd(session, tokens[done]);
+	pthread_setcancelstate(old, NULL);
 	return r;
 }
 
 int luo_session_preserve_fds(int session, const int *fds, const uint64_t *tokens, size_t n)
 {
-	int old, r;
-
 	if ((!fds || !tokens) && n)
 		return -EINVAL;
 	if (luo_kernel_session(session))
 		return luo_kernel_preserve_fds(session, fds, tokens, n);
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-	r = preserve_fds(session, fds, tokens, n);
-	pthread_setcancelstate(old, NULL);
-	return r;
+	return batch(session, LUO_OP_SESSION_PRESERVE, tokens, fds, NULL, n);
 }
 
 int luo_session_preserve_fd(int session, int fd, uint64_t token)
@@ -92,48 +106,13 @@ int luo_session_unpreserve_fd(int session, uint64_t token)
 	return luo_call(session, LUO_OP_SESSION_UNPRESERVE, &req, sizeof(req), NULL, 0, &reply);
 }
 
-static int retrieve_fds(int session, const uint64_t *tokens, int *ret_fds, size_t n)
-{
-	struct luo_call_reply reply;
-	struct tokens_msg m;
-	size_t done = 0;
-	int r = 0;
-
-	while (done < n) {
-		size_t k = n - done < LUO_FDS_PER_CALL ? n - done : LUO_FDS_PER_CALL;
-		size_t len = tokens_msg_fill(&m, tokens + done, k);
-
-		r = luo_call(session, LUO_OP_SESSION_RETRIEVE, &m, len, NULL, 0, &reply);
-		if (r < 0)
-			break;
-		if (reply.nfds != k) {
-			luo_call_close_fds(&reply);
-			r = -EPROTO;
-			break;
-		}
-		memcpy(ret_fds + done, reply.fds, k * sizeof(int));
-		done += k;
-	}
-	if (r < 0) {
-		while (done-- > 0)
-			close(ret_fds[done]);
-		return r;
-	}
-	return 0;
-}
-
 int luo_session_retrieve_fds(int session, const uint64_t *tokens, int *ret_fds, size_t n)
 {
-	int old, r;
-
 	if ((!ret_fds || !tokens) && n)
 		return -EINVAL;
 	if (luo_kernel_session(session))
 		return luo_kernel_retrieve_fds(session, tokens, ret_fds, n);
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-	r = retrieve_fds(session, tokens, ret_fds, n);
-	pthread_setcancelstate(old, NULL);
-	return r;
+	return batch(session, LUO_OP_SESSION_RETRIEVE, tokens, NULL, ret_fds, n);
 }
 
 int luo_session_retrieve_fd(int session, uint64_t token)
@@ -177,7 +156,6 @@ int luo_session_renew_frozen(int session)
 
 int luo_session_get_name(int session, char name[LUO_NAME_MAX])
 {
-	struct luo_call_reply reply;
 	struct luo_msg_name rep;
 	int r;
 
@@ -185,12 +163,9 @@ int luo_session_get_name(int session, char name[LUO_NAME_MAX])
 		return -EINVAL;
 	if (luo_kernel_session(session))
 		return luo_kernel_get_name(session, name);
-	r = luo_call(session, LUO_OP_SESSION_GET_NAME, NULL, 0, NULL, 0, &reply);
+	r = luo_call_body(session, LUO_OP_SESSION_GET_NAME, NULL, 0, &rep, sizeof(rep));
 	if (r < 0)
 		return r;
-	if (reply.body_len < sizeof(rep))
-		return -EPROTO;
-	memcpy(&rep, reply.body, sizeof(rep));
 	if (luo_name_validate(rep.name, sizeof(rep.name)) < 0)
 		return -EPROTO;
 	memcpy(name, rep.name, LUO_NAME_MAX);
@@ -199,32 +174,24 @@ int luo_session_get_name(int session, char name[LUO_NAME_MAX])
 
 int luo_session_set_event(int session, enum luo_event event)
 {
-	struct luo_msg_event req = { .event = (uint32_t)event };
-	struct luo_call_reply reply;
-
-	if ((unsigned)event > LUO_EVENT_FINISH)
-		return -EINVAL;
+	/* per-session events are luo's, not the kernel's */
 	if (luo_kernel_session(session))
-		return -EOPNOTSUPP; /* per-session events are luo's, not the kernel's */
-	return luo_call(session, LUO_OP_SESSION_SET_EVENT, &req, sizeof(req), NULL, 0, &reply);
+		return (unsigned)event > LUO_EVENT_FINISH ? -EINVAL : -EOPNOTSUPP;
+	return luo_call_event(session, LUO_OP_SESSION_SET_EVENT, event);
 }
 
 int luo_session_get_state(int session, enum luo_state *state, bool *incoming)
 {
 	struct luo_msg_session_state st;
-	struct luo_call_reply reply;
 	int r;
 
 	if (!state)
 		return -EINVAL;
 	if (luo_kernel_session(session))
 		return -EOPNOTSUPP;
-	r = luo_call(session, LUO_OP_SESSION_GET_STATE, NULL, 0, NULL, 0, &reply);
+	r = luo_call_body(session, LUO_OP_SESSION_GET_STATE, NULL, 0, &st, sizeof(st));
 	if (r < 0)
 		return r;
-	if (reply.body_len < sizeof(st))
-		return -EPROTO;
-	memcpy(&st, reply.body, sizeof(st));
 	*state = (enum luo_state)st.state;
 	if (incoming)
 		*incoming = st.incoming;

@@ -31,7 +31,7 @@ int e2e_open(const struct luod_proc *d)
 }
 
 /*
- * Requests answered on the connection itself (luo_rpc, no reply channel):
+ * Requests answered on the connection itself (luo_call_full, no reply channel):
  * luod sends such a reply last, so once it is here everything luod did for
  * earlier requests is done, down to closing their reply channels.
  */
@@ -40,7 +40,7 @@ static void round_trips(int fd, int passes)
 	static struct luo_reply reply;
 
 	for (int i = 0; i < passes; i++)
-		assert_int_equal(luo_rpc(fd, LUO_OP_GET_STATE, NULL, 0, NULL, 0, &reply), 0);
+		assert_int_equal(luo_call_full(fd, LUO_OP_GET_STATE, NULL, 0, NULL, 0, &reply), 0);
 }
 
 void e2e_settle(const struct luod_proc *d, int passes)

@@ -895,24 +895,24 @@ static void others_view(void *arg)
 	s = luo_create_session(dev, "a-own");
 	E2E_CHECK(s >= 0 && luo_session_preserve_fd(s, fd, 1) == 0);
 	/* STATUS: luod's state, and A's own counts only */
-	E2E_CHECK(luo_rpc(dev, LUO_OP_STATUS, NULL, 0, NULL, 0, rep) == 0);
+	E2E_CHECK(luo_call_full(dev, LUO_OP_STATUS, NULL, 0, NULL, 0, rep) == 0);
 	E2E_CHECK(rep->body_len >= sizeof(st));
 	memcpy(&st, rep->body, sizeof(st));
 	E2E_CHECK(st.pid == (uint32_t)d.pid && st.generation == 1 && st.updates == 1);
 	E2E_CHECK(st.sessions == 1 && st.incoming_sessions == 0 && st.files == 1);
 	E2E_CHECK(st.memfd_bytes == 8192 && st.participants == 0);
 	/* another uid's session is not there for A, exactly as a name nobody holds */
-	E2E_CHECK(luo_rpc(dev, LUO_OP_SHOW_SESSION, &show, sizeof(show), NULL, 0, rep) == -ENOENT);
+	E2E_CHECK(luo_call_full(dev, LUO_OP_SHOW_SESSION, &show, sizeof(show), NULL, 0, rep) == -ENOENT);
 	snprintf(show.name, sizeof(show.name), "nobody-has-this");
-	E2E_CHECK(luo_rpc(dev, LUO_OP_SHOW_SESSION, &show, sizeof(show), NULL, 0, rep) == -ENOENT);
+	E2E_CHECK(luo_call_full(dev, LUO_OP_SHOW_SESSION, &show, sizeof(show), NULL, 0, rep) == -ENOENT);
 	snprintf(show.name, sizeof(show.name), "a-own");
-	E2E_CHECK(luo_rpc(dev, LUO_OP_SHOW_SESSION, &show, sizeof(show), NULL, 0, rep) == 0);
+	E2E_CHECK(luo_call_full(dev, LUO_OP_SHOW_SESSION, &show, sizeof(show), NULL, 0, rep) == 0);
 	/* HISTORY: when updates ran, not what they carried */
 	{
 		struct luo_msg_history_reply h;
 		struct luo_msg_history_entry e;
 
-		E2E_CHECK(luo_rpc(dev, LUO_OP_HISTORY, NULL, 0, NULL, 0, rep) == 0);
+		E2E_CHECK(luo_call_full(dev, LUO_OP_HISTORY, NULL, 0, NULL, 0, rep) == 0);
 		E2E_CHECK(rep->body_len >= sizeof(h) + sizeof(e));
 		memcpy(&h, rep->body, sizeof(h));
 		memcpy(&e, rep->body + sizeof(h), sizeof(e));

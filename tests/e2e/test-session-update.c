@@ -179,7 +179,7 @@ static int session_update(int dev, const char *name, struct luo_msg_session_info
 
 	/* a name of 64 bytes or more fills the field with no NUL: EINVAL */
 	memcpy(req.name, name, strnlen(name, sizeof(req.name)));
-	r = luo_rpc(dev, LUO_OP_SESSION_UPDATE, &req, sizeof(req), NULL, 0, &rep);
+	r = luo_call_full(dev, LUO_OP_SESSION_UPDATE, &req, sizeof(req), NULL, 0, &rep);
 	if (r >= 0 && info) {
 		assert_int_equal(rep.body_len, sizeof(*info));
 		memcpy(info, rep.body, sizeof(*info));

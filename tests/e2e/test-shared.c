@@ -334,21 +334,21 @@ static void test_old_clients(void **state)
 	} req = { .h = { .count = 1 }, .token = 5 };
 
 	(void)state;
-	assert_int_equal(luo_rpc(dev, LUO_OP_CREATE_SESSION, "old", 4, NULL, 0, &reply), -EINVAL);
+	assert_int_equal(luo_call_full(dev, LUO_OP_CREATE_SESSION, "old", 4, NULL, 0, &reply), -EINVAL);
 	{
 		struct luo_msg_name n = { .name = "old" };
 
-		assert_int_equal(luo_rpc(dev, LUO_OP_CREATE_SESSION, &n, sizeof(n), NULL, 0, &reply),
+		assert_int_equal(luo_call_full(dev, LUO_OP_CREATE_SESSION, &n, sizeof(n), NULL, 0, &reply),
 				 0);
 		assert_int_equal(reply.nfds, 1);
 		s = reply.fds[0];
 	}
-	assert_int_equal(luo_rpc(s, LUO_OP_SESSION_PRESERVE, &req, sizeof(req), &m, 1, &reply), 0);
+	assert_int_equal(luo_call_full(s, LUO_OP_SESSION_PRESERVE, &req, sizeof(req), &m, 1, &reply), 0);
 	assert_true(name_is(s, "old"));
-	assert_int_equal(luo_rpc(s, LUO_OP_SESSION_GET_NAME, NULL, 0, NULL, 0, &reply), 0);
+	assert_int_equal(luo_call_full(s, LUO_OP_SESSION_GET_NAME, NULL, 0, NULL, 0, &reply), 0);
 	assert_string_equal((char *)reply.body, "old");
 	assert_int_equal(luo_session_preserve_fd(s, m, 6), -EBUSY);
-	assert_int_equal(luo_rpc(s, LUO_OP_SESSION_PRESERVE, &req, sizeof(req), &m, 1, &reply),
+	assert_int_equal(luo_call_full(s, LUO_OP_SESSION_PRESERVE, &req, sizeof(req), &m, 1, &reply),
 			 -EEXIST);
 	assert_true(state_normal(dev));
 	close(m);

@@ -137,24 +137,24 @@ static void test_raw_ops(void **state)
 
 	(void)state;
 	assert_true(dev >= 0);
-	assert_int_equal(luo_rpc(dev, LUO_OP_KERNEL_STATUS, NULL, 0, NULL, 0, &reply), 0);
+	assert_int_equal(luo_call_full(dev, LUO_OP_KERNEL_STATUS, NULL, 0, NULL, 0, &reply), 0);
 	assert_int_equal(reply.body_len, sizeof(st));
 	memcpy(&st, reply.body, sizeof(st));
 	assert_int_equal(st.backend, real_device() ? LUO_BACKEND_KERNEL : LUO_BACKEND_USERSPACE);
 	/* KERNEL_STATUS takes no body and no fd */
-	assert_int_equal(luo_rpc(dev, LUO_OP_KERNEL_STATUS, "x", 1, NULL, 0, &reply), -EINVAL);
+	assert_int_equal(luo_call_full(dev, LUO_OP_KERNEL_STATUS, "x", 1, NULL, 0, &reply), -EINVAL);
 	/* KERNEL_UPDATE: one or two fds and a NUL-terminated command line */
-	assert_int_equal(luo_rpc(dev, LUO_OP_KERNEL_UPDATE, "quiet", 6, NULL, 0, &reply), -EINVAL);
+	assert_int_equal(luo_call_full(dev, LUO_OP_KERNEL_UPDATE, "quiet", 6, NULL, 0, &reply), -EINVAL);
 	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
 	if (!real_device()) {
-		assert_int_equal(luo_rpc(dev, LUO_OP_KERNEL_UPDATE, "quiet", 6, &fd, 1, &reply),
+		assert_int_equal(luo_call_full(dev, LUO_OP_KERNEL_UPDATE, "quiet", 6, &fd, 1, &reply),
 				 -EOPNOTSUPP);
-		assert_int_equal(luo_rpc(dev, LUO_OP_KERNEL_UPDATE, "quiet", 5, &fd, 1, &reply),
+		assert_int_equal(luo_call_full(dev, LUO_OP_KERNEL_UPDATE, "quiet", 5, &fd, 1, &reply),
 				 -EOPNOTSUPP);
 	}
 	close(fd);
-	assert_int_equal(luo_rpc(dev, 27, NULL, 0, NULL, 0, &reply), -EINVAL); /* unused op */
+	assert_int_equal(luo_call_full(dev, 27, NULL, 0, NULL, 0, &reply), -EINVAL); /* unused op */
 	close(dev);
 	assert_true(luod_alive(&d));
 }

@@ -94,7 +94,7 @@ int cmd_dump(const struct luoctl_command *cmd, int argc, char **argv)
 	dev = connect_luod();
 	if (dev < 0)
 		return 1;
-	r = luo_rpc(dev, LUO_OP_DUMP, NULL, 0, NULL, 0, &reply);
+	r = luo_call_full(dev, LUO_OP_DUMP, NULL, 0, NULL, 0, &reply);
 	close(dev);
 	if (r < 0)
 		return fail("dump", r);

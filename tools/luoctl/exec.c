@@ -416,7 +416,7 @@ static void report_holders(const struct hold *h)
 
 	if (!ino)
 		return;
-	if (luo_rpc(h->dev, LUO_OP_STATUS, NULL, 0, NULL, 0, &reply) == 0) {
+	if (luo_call_full(h->dev, LUO_OP_STATUS, NULL, 0, NULL, 0, &reply) == 0) {
 		luo_reply_close_fds(&reply);
 		if (reply.body_len >= sizeof(st)) {
 			ssize_t len;

@@ -76,7 +76,7 @@ static int list_tokens(struct hold *h)
 	for (;;) {
 		struct luo_msg_show_reply rep;
 		const unsigned char *e;
-		int r = luo_rpc(h->dev, LUO_OP_SHOW_SESSION, &req, sizeof(req), NULL, 0, &reply);
+		int r = luo_call_full(h->dev, LUO_OP_SHOW_SESSION, &req, sizeof(req), NULL, 0, &reply);
 
 		if (r < 0)
 			return r;
@@ -154,7 +154,7 @@ int hold_show(int dev, const char *name, struct luo_msg_session_info *si)
 	int r;
 
 	strcpy(req.name, name);
-	r = luo_rpc(dev, LUO_OP_SHOW_SESSION, &req, sizeof(req), NULL, 0, &reply);
+	r = luo_call_full(dev, LUO_OP_SHOW_SESSION, &req, sizeof(req), NULL, 0, &reply);
 	if (r < 0)
 		return r;
 	luo_reply_close_fds(&reply);
@@ -223,7 +223,7 @@ int hold_take_over(struct hold *h)
 	if (r < 0 || !si.attached || si.incoming)
 		return r == -ENOENT ? 0 : r; /* nobody to take it from: attach as usual */
 	strcpy(req.name, h->name);
-	r = luo_rpc(h->dev, LUO_OP_SESSION_UPDATE, &req, sizeof(req), NULL, 0, &reply);
+	r = luo_call_full(h->dev, LUO_OP_SESSION_UPDATE, &req, sizeof(req), NULL, 0, &reply);
 	if (r < 0)
 		return r;
 	luo_reply_close_fds(&reply);

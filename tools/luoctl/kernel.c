@@ -19,7 +19,7 @@ int kernel_status(int dev, struct luo_msg_kernel_status *st)
 	int r;
 
 	memset(st, 0, sizeof(*st));
-	r = luo_rpc(dev, LUO_OP_KERNEL_STATUS, NULL, 0, NULL, 0, &reply);
+	r = luo_call_full(dev, LUO_OP_KERNEL_STATUS, NULL, 0, NULL, 0, &reply);
 	if (r < 0)
 		return r;
 	luo_reply_close_fds(&reply);
@@ -68,7 +68,7 @@ int kernel_not_carried(int dev, struct not_carried **ret, size_t *ret_n)
 	for (;;) { /* the names first: each SHOW below reuses the reply */
 		struct luo_msg_list_reply rep;
 
-		r = luo_rpc(dev, LUO_OP_LIST_SESSIONS, &lreq, sizeof(lreq), NULL, 0, &reply);
+		r = luo_call_full(dev, LUO_OP_LIST_SESSIONS, &lreq, sizeof(lreq), NULL, 0, &reply);
 		if (r < 0)
 			goto out;
 		luo_reply_close_fds(&reply);
@@ -104,7 +104,7 @@ int kernel_not_carried(int dev, struct not_carried **ret, size_t *ret_n)
 		for (;;) {
 			struct luo_msg_show_reply rep;
 
-			r = luo_rpc(dev, LUO_OP_SHOW_SESSION, &req, sizeof(req), NULL, 0, &reply);
+			r = luo_call_full(dev, LUO_OP_SHOW_SESSION, &req, sizeof(req), NULL, 0, &reply);
 			if (r < 0)
 				break; /* gone meanwhile: nothing to say of it */
 			luo_reply_close_fds(&reply);
@@ -191,8 +191,8 @@ int update_kernel(int dev, const char *kernel, const char *initrd, const char *a
 	}
 	if (progress_wanted())
 		fprintf(stderr, "luoctl: update: loading %s, then kexec\n", kernel);
-	r = luo_rpc(dev, LUO_OP_KERNEL_UPDATE, cmdline, strlen(cmdline) + 1, fds, (size_t)nfds,
-		    &reply);
+	r = luo_call_full(dev, LUO_OP_KERNEL_UPDATE, cmdline, strlen(cmdline) + 1, fds,
+			  (size_t)nfds, &reply);
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
 	if (r < 0)

@@ -194,7 +194,7 @@ void json_string(FILE *out, const char *s)
 
 int call(int dev, uint16_t op, const void *body, size_t len, const char *what)
 {
-	int r = luo_rpc(dev, op, body, len, NULL, 0, &reply);
+	int r = luo_call_full(dev, op, body, len, NULL, 0, &reply);
 
 	if (r < 0)
 		return fail(what, r);

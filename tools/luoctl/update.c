@@ -91,63 +91,62 @@ static void progress(const struct luo_msg_watch_event *ev)
 }
 
 /*
- * UPDATE; on a terminal with its steps on stderr as they happen, from a
- * watch on a second connection (which luod's execve closes). The reply
- * lands in `reply`, as luo_rpc() leaves it.
+ * While UPDATE is awaited on dev: luod's steps on stderr, from the watch
+ * *ctx (which luod's execve closes). 0 once dev has the answer.
  */
-static int update_rpc(int dev, const struct luo_msg_update *req)
+static int show_progress(int dev, void *ctx)
 {
 	static unsigned char buf[sizeof(struct luo_msg_hdr) + LUO_MSG_MAX];
-	int w, r;
+	int *w = ctx;
 
-	if (!progress_wanted())
-		return luo_rpc(dev, LUO_OP_UPDATE, req, sizeof(*req), NULL, 0, &reply);
-	w = luo_open(opt.socket);
-	if (w >= 0 && luo_rpc(w, LUO_OP_WATCH, NULL, 0, NULL, 0, &reply) < 0) {
-		close(w); /* not allowed to watch: no progress, the update all the same */
-		w = -1;
-	}
-	r = luo_msg_send(dev, LUO_OP_UPDATE, 0, req, sizeof(*req), NULL, 0);
-	while (r == 0) {
-		struct pollfd p[2] = { { .fd = dev, .events = POLLIN }, { .fd = w, .events = POLLIN } };
+	for (;;) {
+		struct pollfd p[2] = { { .fd = dev, .events = POLLIN }, { .fd = *w, .events = POLLIN } };
 		struct luo_msg_watch_event ev;
 		int fds[LUO_FDS_PER_MSG];
 		size_t nfds = 0;
 		ssize_t n;
 
-		if (poll(p, w >= 0 ? 2 : 1, -1) < 0) {
+		if (poll(p, *w >= 0 ? 2 : 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			r = -errno;
-			break;
+			return -errno;
 		}
-		if (w >= 0 && p[1].revents) {
-			n = luo_msg_recv(w, buf, sizeof(buf), fds, LUO_FDS_PER_MSG, &nfds);
+		if (*w >= 0 && p[1].revents) {
+			n = luo_msg_recv(*w, buf, sizeof(buf), fds, LUO_FDS_PER_MSG, &nfds);
 			for (size_t i = 0; i < nfds; i++)
 				close(fds[i]);
 			if (n <= 0) {
-				close(w); /* luod's execve */
-				w = -1;
+				close(*w); /* luod's execve */
+				*w = -1;
 			} else if ((size_t)n >= sizeof(struct luo_msg_hdr) + sizeof(ev)) {
 				memcpy(&ev, buf + sizeof(struct luo_msg_hdr), sizeof(ev));
 				progress(&ev);
 			}
 		}
-		if (!p[0].revents)
-			continue;
-		n = luo_msg_recv(dev, buf, sizeof(buf), reply.fds, LUO_FDS_PER_MSG, &reply.nfds);
-		if (n <= 0) {
-			r = n == 0 ? -ECONNRESET : (int)n;
-			break;
-		}
-		memcpy(&reply.hdr, buf, sizeof(reply.hdr));
-		reply.body_len = (size_t)n - sizeof(reply.hdr);
-		memcpy(reply.body, buf + sizeof(reply.hdr), reply.body_len);
-		r = reply.hdr.result;
-		if (r < 0)
-			luo_reply_close_fds(&reply);
-		break;
+		if (p[0].revents)
+			return 0;
 	}
+}
+
+/*
+ * UPDATE; on a terminal with its steps on stderr as they happen, from a
+ * watch on a second connection. The reply lands in `reply`, as
+ * luo_call_full() leaves it; the request and its reply are libluo's one
+ * call path either way (luo_call_full_wait() only shows the steps while
+ * the answer is awaited).
+ */
+static int update_rpc(int dev, const struct luo_msg_update *req)
+{
+	int w, r;
+
+	if (!progress_wanted())
+		return luo_call_full(dev, LUO_OP_UPDATE, req, sizeof(*req), NULL, 0, &reply);
+	w = luo_open(opt.socket);
+	if (w >= 0 && luo_call_full(w, LUO_OP_WATCH, NULL, 0, NULL, 0, &reply) < 0) {
+		close(w); /* not allowed to watch: no progress, the update all the same */
+		w = -1;
+	}
+	r = luo_call_full_wait(dev, LUO_OP_UPDATE, req, sizeof(*req), &reply, show_progress, &w);
 	if (w >= 0)
 		close(w);
 	return r;

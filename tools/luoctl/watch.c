@@ -145,7 +145,7 @@ static int subscribe(void)
 
 	if (dev < 0)
 		return dev;
-	r = luo_rpc(dev, LUO_OP_WATCH, NULL, 0, NULL, 0, &reply);
+	r = luo_call_full(dev, LUO_OP_WATCH, NULL, 0, NULL, 0, &reply);
 	if (r < 0) {
 		close(dev);
 		return r;
