@@ -302,6 +302,7 @@ static void reply_result(struct server *srv, struct conn *c, uint16_t op, int re
 	rep.len = rep.nfds = 0;
 	rep.own_fds = false;
 	rep.chan = chan;
+	memset(rep.fds, 0, sizeof(rep.fds)); /* none is sent; gcc -O3 cannot tell */
 	reply_send(srv, c, op, &rep);
 }
 
