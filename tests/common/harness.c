@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "reap.h"
 
 static const char *binary(const char *env, const char *fallback)
 {
@@ -43,6 +45,7 @@ void luod_start(struct luod_proc *d, ...)
 	snprintf(d->state_dir, sizeof(d->state_dir), "%s/state", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/luod.log", d->dir);
 	setenv("LUO_SOCKET", d->sock, 1);
+	reap_track_dir(d->dir);
 
 	argv[argc++] = (char *)binary("LUOD", "luod");
 	argv[argc++] = "--socket";
@@ -123,6 +126,7 @@ void luod_stop(struct luod_proc *d)
 	kill(d->pid, SIGTERM);
 	assert_int_equal(waitpid(d->pid, &status, 0), d->pid);
 	d->pid = 0;
+	reap_wait_keepers(d->state_dir); /* a clean stop ends the keeper too */
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		char cmd[PATH_MAX + 16];
 
@@ -300,13 +304,74 @@ bool memfd_pattern_ok(int fd, size_t size, uint32_t seed)
 	return ok;
 }
 
+/*
+ * Each case runs between case_setup() and case_teardown(), which wrap its
+ * own fixtures: what it left running is killed once its teardown is done,
+ * or before the next case starts if that teardown failed midway.
+ */
+static struct {
+	struct CMUnitTest *cases;
+	CMFixtureFunction *setup, *teardown;
+	CMFixtureFunction group_setup;
+	size_t n, current;
+} run;
+
+static int case_setup(void **state)
+{
+	run.current++;
+	reap("an earlier case", false);
+	return run.setup[run.current] ? run.setup[run.current](state) : 0;
+}
+
+static int case_teardown(void **state)
+{
+	int r = run.teardown[run.current] ? run.teardown[run.current](state) : 0;
+
+	reap(run.cases[run.current].name, false);
+	return r;
+}
+
+static int group_setup(void **state)
+{
+	int r = run.group_setup ? run.group_setup(state) : 0;
+
+	reap_mark(); /* the group's own processes: its teardown's */
+	return r;
+}
+
+static void reap_at_exit(void)
+{
+	reap("the test", true);
+}
+
 int luo_test_run(const char *name, const struct CMUnitTest *tests, size_t n,
 		 CMFixtureFunction setup, CMFixtureFunction teardown)
 {
+	const char *filter = getenv("LUO_TEST_FILTER");
+
 	signal(SIGPIPE, SIG_IGN);
 	cmocka_set_message_output(CM_OUTPUT_TAP);
+	/* its session's leader, if it is not yet (meson makes it one): orphans stay in it */
+	if (getsid(0) != getpid())
+		setsid();
+	run.cases = calloc(n, sizeof(*run.cases));
+	run.setup = calloc(n, sizeof(*run.setup));
+	run.teardown = calloc(n, sizeof(*run.teardown));
+	assert_true(run.cases && run.setup && run.teardown);
 	/* one case, or a few, by name (a glob): to run it in a loop */
-	if (getenv("LUO_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("LUO_TEST_FILTER"));
-	return _cmocka_run_group_tests(name, tests, n, setup, teardown);
+	for (size_t i = 0; i < n; i++) {
+		if (filter && fnmatch(filter, tests[i].name, 0) != 0)
+			continue;
+		run.cases[run.n] = tests[i];
+		run.setup[run.n] = tests[i].setup_func;
+		run.teardown[run.n] = tests[i].teardown_func;
+		run.cases[run.n].setup_func = case_setup;
+		run.cases[run.n].teardown_func = case_teardown;
+		run.n++;
+	}
+	run.current = (size_t)-1;
+	run.group_setup = setup;
+	reap_mark();
+	atexit(reap_at_exit);
+	return _cmocka_run_group_tests(name, run.cases, run.n, group_setup, teardown);
 }

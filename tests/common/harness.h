@@ -28,7 +28,7 @@ struct luod_proc {
 
 /* Start luod with its own socket and state dir; sets $LUO_SOCKET. extra: NULL-terminated args. */
 void luod_start(struct luod_proc *d, ...);
-/* SIGTERM, expect a clean exit, remove the directory. */
+/* SIGTERM, expect a clean exit, wait for its keeper to end, remove the directory. */
 void luod_stop(struct luod_proc *d);
 bool luod_alive(const struct luod_proc *d);
 /* Open files of the luod process (from /proc/PID/fd). */
@@ -47,6 +47,24 @@ void luod_status_state(const struct luod_proc *d, char *buf, size_t len);
 int memfd_pattern(const char *name, size_t size, uint32_t seed);
 bool memfd_pattern_ok(int fd, size_t size, uint32_t seed);
 
+/*
+ * Runs the cases (those matching $LUO_TEST_FILTER, a glob, if set). After
+ * each case, its own teardown included, and at exit, every process the case
+ * started and left running is killed (tests/common/reap.c): a luod a failed
+ * case did not stop, the keeper of a SIGKILLed luod, a luoctl exec and its
+ * command. The test becomes its session's leader where it can (meson makes
+ * it one) so that orphans are found too. Keepers are found by the socket
+ * they listen on, in a directory of the test: luod_start() tracks its own;
+ * a test that makes another directory for a luod tracks it here.
+ */
+void reap_track_dir(const char *dir);
+/*
+ * Wait (10 s at most) until no keeper of state_dir listens any more: a
+ * keeper ends on the QUIT of a luod that stopped cleanly, in its own time,
+ * and one that luod has just started may not even have run yet.
+ * luod_stop() does; so does a test that stops luod itself.
+ */
+void reap_wait_keepers(const char *state_dir);
 int luo_test_run(const char *name, const struct CMUnitTest *tests, size_t n,
 		 CMFixtureFunction setup, CMFixtureFunction teardown);
 #define LUO_TEST_MAIN(name, tests, setup, teardown)                                      \

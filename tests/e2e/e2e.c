@@ -375,6 +375,7 @@ void e2e_restart(struct luod_proc *d)
 	if (d->pid == 0) {
 		int log = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* as luod_start's: gone with a test that aborts */
 		if (log >= 0) {
 			dup2(log, 2);
 			close(log);

@@ -215,6 +215,7 @@ static void test_default_socket_fallback(void **state)
 	if (geteuid() != 0)
 		skip();
 	assert_non_null(mkdtemp(dir));
+	reap_track_dir(dir);
 	snprintf(state_dir, sizeof(state_dir), "%s/state", dir);
 	pid = fork();
 	assert_true(pid >= 0);

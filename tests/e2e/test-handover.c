@@ -40,6 +40,7 @@ static int setup(void **state)
 	memset(&d, 0, sizeof(d));
 	snprintf(d.dir, sizeof(d.dir), "/tmp/luo-test.XXXXXX");
 	assert_non_null(mkdtemp(d.dir));
+	reap_track_dir(d.dir);
 	snprintf(d.sock, sizeof(d.sock), "%s/luod.sock", d.dir);
 	snprintf(d.state_dir, sizeof(d.state_dir), "%s/state", d.dir);
 	snprintf(d.log, sizeof(d.log), "%s/luod.log", d.dir);

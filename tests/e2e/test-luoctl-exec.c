@@ -489,24 +489,6 @@ static void wait_text(const char *path, const char *text)
 		fail_msg("%s never said \"%s\"", path, text);
 }
 
-/* Whether pid is still running (not gone, not a zombie). */
-static bool running(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	int fd;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
-}
-
 /* Connect to 127.0.0.1:port; the fd, or -errno. */
 static int tcp_connect(int port)
 {
@@ -668,7 +650,7 @@ static void test_supervisor_dies(void **state)
 	assert_int_equal(e2e_wait(pid), 128 + SIGKILL);
 	wait_session("sup", "frozen", false);
 	assert_int_equal(e2e_session_files(&d, "sup"), 1);
-	assert_true(running(server));
+	assert_true(!e2e_gone(server));
 	tcp_read_all(port, buf, sizeof(buf));
 	snprintf(want, sizeof(want), "served by %d", (int)server);
 	assert_string_equal(buf, want);
@@ -690,9 +672,9 @@ static void test_supervisor_dies(void **state)
 		wait_session("sup", "frozen", true);
 		/* the orphan stopped: the new one serves alone, on the same listener */
 		assert_int_equal(kill(server, SIGKILL), 0);
-		for (int i = 0; i < 3000 && running(server); i++)
+		for (int i = 0; i < 3000 && !e2e_gone(server); i++)
 			pause_ms(10);
-		assert_false(running(server));
+		assert_false(!e2e_gone(server));
 		tcp_read_all(port, buf, sizeof(buf));
 		snprintf(want, sizeof(want), "served by %d", (int)next);
 		assert_string_equal(buf, want);

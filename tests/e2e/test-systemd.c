@@ -296,6 +296,7 @@ static int activation_socket(struct luod_proc *d, int type)
 	memset(d, 0, sizeof(*d));
 	snprintf(d->dir, sizeof(d->dir), "/tmp/luo-test.XXXXXX");
 	assert_non_null(mkdtemp(d->dir));
+	reap_track_dir(d->dir);
 	snprintf(d->sock, sizeof(d->sock), "%s/activated.sock", d->dir);
 	snprintf(d->state_dir, sizeof(d->state_dir), "%s/state", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/luod.log", d->dir);
@@ -497,6 +498,7 @@ static void test_systemd_socket_activate(void **state)
 	memset(&d, 0, sizeof(d));
 	snprintf(d.dir, sizeof(d.dir), "/tmp/luo-test.XXXXXX");
 	assert_non_null(mkdtemp(d.dir));
+	reap_track_dir(d.dir);
 	snprintf(d.sock, sizeof(d.sock), "%s/activated.sock", d.dir);
 	snprintf(d.state_dir, sizeof(d.state_dir), "%s/state", d.dir);
 	snprintf(d.log, sizeof(d.log), "%s/luod.log", d.dir);
@@ -557,6 +559,7 @@ static void journal_run(bool matching, char *text, size_t len)
 	assert_int_equal(kill(d.pid, SIGTERM), 0);
 	assert_int_equal(waitpid(d.pid, &status, 0), d.pid);
 	d.pid = 0;
+	reap_wait_keepers(d.state_dir);
 	close(sess);
 	close(dev);
 	fd = open(d.log, O_RDONLY | O_CLOEXEC);
