@@ -254,11 +254,35 @@ int file_finish(struct luo_file *file)
 	return 0;
 }
 
+static int restore(struct luo_session *s, int fd, uint64_t token,
+		   const struct luo_file_handler *h, const void *payload, size_t len,
+		   const struct stat *st, struct luo_file **ret)
+{
+	struct luo_file *file = calloc(1, sizeof(*file));
+	int r;
+
+	if (!file)
+		return -ENOMEM;
+	/* dev and ino index outgoing files only: unused, and 0 without the fstat() */
+	*file = (struct luo_file){
+		.session = s, .handler = h, .token = token, .fd = -1,
+		.dev = st->st_dev, .ino = st->st_ino, .frozen = true,
+	};
+	r = file_set_payload(file, payload, len);
+	if (r < 0) {
+		file_free(file);
+		return r;
+	}
+	file->fd = fd;
+	flb_file_added(file);
+	*ret = file;
+	return 0;
+}
+
 int file_restore(struct luo_session *s, int fd, uint64_t token,
 		     const struct luo_file_handler *h, const void *payload, size_t len,
 		     struct luo_file **ret)
 {
-	struct luo_file *file;
 	struct stat st = { 0 };
 	int r;
 
@@ -273,23 +297,18 @@ int file_restore(struct luo_session *s, int fd, uint64_t token,
 		if ((st.st_mode & S_IFMT) != h->type)
 			return -EBADFD; /* the fd is not of the type the handover says */
 	}
-	file = calloc(1, sizeof(*file));
-	if (!file)
-		return -ENOMEM;
-	/* dev and ino index outgoing files only: unused, and 0 with is_type() */
-	*file = (struct luo_file){
-		.session = s, .handler = h, .token = token, .fd = -1,
-		.dev = st.st_dev, .ino = st.st_ino, .frozen = true,
-	};
-	r = file_set_payload(file, payload, len);
-	if (r < 0) {
-		file_free(file);
-		return r;
-	}
-	file->fd = fd;
-	flb_file_added(file);
-	*ret = file;
-	return 0;
+	return restore(s, fd, token, h, payload, len, &st, ret);
+}
+
+int file_restore_unchecked(struct luo_session *s, int fd, uint64_t token,
+			   const struct luo_file_handler *h, const void *payload, size_t len,
+			   struct luo_file **ret)
+{
+	static const struct stat none;
+
+	if (!h->retrieve_checks_type)
+		return file_restore(s, fd, token, h, payload, len, ret);
+	return restore(s, fd, token, h, payload, len, &none, ret);
 }
 
 int file_restore_lost(struct luo_session *s, uint64_t token, const struct luo_file_handler *h,

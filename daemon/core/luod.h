@@ -93,6 +93,14 @@ struct luo_file_handler {
 	 * are in the blackout). 0, -EBADF (not open) or -EBADFD (another type).
 	 */
 	int (*is_type)(int fd);
+	/*
+	 * retrieve() checks that the fd is of this type (from the same call
+	 * that checks it against the payload): the handover reader then
+	 * checks only that the fd is open, for all of them in one poll(),
+	 * and file_restore_unchecked() skips is_type(), so the fact is
+	 * checked once before the fd can leave luod instead of twice.
+	 */
+	bool retrieve_checks_type;
 	/* probe: what can_preserve() filled for this fd a moment ago, or NULL */
 	int (*preserve)(struct luo_file *file, const struct luo_probe *probe);
 	void (*unpreserve)(struct luo_file *file); /* optional: NULL when there is nothing to undo */
@@ -162,6 +170,13 @@ int file_finish(struct luo_file *file); /* frees on success */
 int file_restore(struct luo_session *s, int fd, uint64_t token,
 		     const struct luo_file_handler *h, const void *payload, size_t len,
 		     struct luo_file **ret);
+/*
+ * The same without the type check, for h->retrieve_checks_type only and
+ * an fd the caller has checked is open (handover_read.c, in one batch).
+ */
+int file_restore_unchecked(struct luo_session *s, int fd, uint64_t token,
+			   const struct luo_file_handler *h, const void *payload, size_t len,
+			   struct luo_file **ret);
 /*
  * An incoming file that did not cross a kexec: no fd, its handler's record
  * for `show`, and every retrieve fails with error.

@@ -234,6 +234,21 @@ static int memfd_freeze(struct luo_file *file)
 	return 0;
 }
 
+/*
+ * What can_preserve() took for a memfd: a regular file on the shm mount,
+ * or one F_GET_SEALS works on (MFD_HUGETLB). Asked here, from the fstat()
+ * retrieve makes anyway, and not at the successor's start-up
+ * (.retrieve_checks_type): no fd leaves luod without it.
+ */
+static bool memfd_is_shmem(int fd, const struct stat *st)
+{
+	dev_t shm = shm_dev();
+
+	if (!S_ISREG(st->st_mode))
+		return false;
+	return (shm && st->st_dev == shm) || fcntl(fd, F_GET_SEALS) >= 0;
+}
+
 static int memfd_retrieve(struct luo_file *file)
 {
 	char name[MEMFD_NAME_MAX + 1] = "";
@@ -246,6 +261,10 @@ static int memfd_retrieve(struct luo_file *file)
 		return r;
 	if (fstat(file->fd, &st) < 0)
 		return -errno;
+	if (!memfd_is_shmem(file->fd, &st)) {
+		log_warn("memfd token %llu: the fd is not a memfd", (unsigned long long)file->token);
+		return -EIO;
+	}
 	/* v1: no inode to tell the file by, so the seals are asked, not assumed */
 	seals = memfd_seals(file->fd, want.v1 ? 0 : want.seals);
 	if (seals < 0)
@@ -287,6 +306,7 @@ const struct luo_file_handler luo_memfd_handler = {
 	.type = S_IFREG,
 	.can_preserve = memfd_can_preserve,
 	.is_type = memfd_is_type,
+	.retrieve_checks_type = true,
 	.preserve = memfd_preserve,
 	.freeze = memfd_freeze,
 	.retrieve = memfd_retrieve,

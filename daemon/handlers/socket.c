@@ -326,6 +326,7 @@ const struct luo_file_handler luo_socket_handler = {
 	.type = S_IFSOCK,
 	.can_preserve = socket_can_preserve,
 	.is_type = socket_is_type,
+	.retrieve_checks_type = true, /* socket_read()'s getsockopt(): ENOTSOCK */
 	.preserve = socket_preserve,
 	.freeze = socket_freeze,
 	.retrieve = socket_retrieve,

@@ -10,7 +10,14 @@
  * property, names and tokens unique, each fd number open, above stdio,
  * claimed once (the blob's own fd, the listening socket and the reply
  * connection included), and of the type its handler expects. Only then are
- * the sessions linked into the core. On any error the sessions built so
+ * the sessions linked into the core.
+ *
+ * The per-fd system calls are the cost of the blackout (10,000 files), so
+ * the files' fds are checked open in batches of one poll() (POLLNVAL), and
+ * the type of a memfd or socket is checked by its handler's retrieve(),
+ * from the fstat() or getsockopt() that compares it with its record
+ * anyway (.retrieve_checks_type): before any fd leaves luod, as before,
+ * but a wrong one fails that retrieve (EIO) instead of the whole handover. On any error the sessions built so
  * far are dropped without closing a single inherited fd (their owner is
  * unknown once the blob is not trusted), and the reason is logged.
  */
@@ -18,6 +25,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libfdt.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -40,6 +48,8 @@ struct reader {
 	uint64_t *fd_bits;        /* fd numbers seen, below FD_BITS_MAX */
 	size_t fd_words;
 	struct luo_index fds;     /* and above it (no kernel default opens those) */
+	struct pollfd open_check[256]; /* files' fds not yet checked open */
+	size_t nopen_check;
 	int self_fd;       /* the blob's own fd, or -1 */
 	int sessions_node; /* the root's sessions node */
 	int sessions_end;  /* and the offset just past it */
@@ -126,7 +136,32 @@ static int fd_seen(struct reader *rd, uint32_t fd)
 	return 0;
 }
 
-/* A file's fd is checked to be open by file_restore()'s fstat; others pass must_be_open. */
+/*
+ * The files' fds queued so far are open: one poll() for up to 256 of
+ * them, no timeout, nothing read (POLLNVAL: not open).
+ */
+static int check_open(struct reader *rd)
+{
+	size_t n = rd->nopen_check;
+
+	rd->nopen_check = 0;
+	if (n && poll(rd->open_check, n, 0) < 0)
+		FAIL("checking %zu fds: %s", n, strerror(errno));
+	for (size_t i = 0; i < n; i++)
+		if (rd->open_check[i].revents & POLLNVAL)
+			FAIL("fd %d is not open", rd->open_check[i].fd);
+	return 0;
+}
+
+static int queue_open_check(struct reader *rd, int fd)
+{
+	rd->open_check[rd->nopen_check++] = (struct pollfd){ .fd = fd };
+	if (rd->nopen_check < sizeof(rd->open_check) / sizeof(rd->open_check[0]))
+		return 0;
+	return check_open(rd);
+}
+
+/* A file's fd is checked to be open by file_restore() or check_open(); others pass must_be_open. */
 static int claim_fd(struct reader *rd, uint32_t fd, bool must_be_open)
 {
 	int r;
@@ -189,7 +224,7 @@ static int add_file(struct reader *rd, struct luo_session *s, uint64_t token, ui
 	r = claim_fd(rd, fd, false);
 	if (r < 0)
 		return r;
-	r = file_restore(s, (int)fd, token, h, payload, len, &file);
+	r = file_restore_unchecked(s, (int)fd, token, h, payload, len, &file);
 	if (r == -EBADF)
 		FAIL("session %s: token %" PRIu64 ": fd %" PRIu32 " is not open", s->name, token, fd);
 	if (r < 0)
@@ -202,7 +237,7 @@ static int add_file(struct reader *rd, struct luo_session *s, uint64_t token, ui
 		file_release(file);
 		return r;
 	}
-	return 0;
+	return h->retrieve_checks_type ? queue_open_check(rd, (int)fd) : 0;
 }
 
 static int read_file(struct reader *rd, struct luo_session *s, const struct file_props *p)
@@ -691,7 +726,7 @@ static int read_all(struct reader *rd, size_t len, struct luo_handover_luod *luo
 		if (rd->sessions_end < 0)
 			FAIL("sessions: %s", fdt_strerror(rd->sessions_end));
 	}
-	if ((r = read_participants(rd)) < 0)
+	if ((r = check_open(rd)) < 0 || (r = read_participants(rd)) < 0)
 		return r;
 	return check_flbs(rd);
 }

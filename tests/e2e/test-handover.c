@@ -3,9 +3,10 @@
  * luod started on a handover blob it did not write: built here with libfdt
  * and passed with --handover-fd like a predecessor would. Garbage, a
  * foreign FDT, a wrong version, a truncated blob, fds that are not what
- * the blob says (the blob's own fd among them), a generation that cannot
- * count further: luod exits with status 1, says why with "handover" in its
- * log, and never starts serving. A well-formed format 1 blob (what an older
+ * the blob says (not open, stdio, the blob's own fd), a generation that
+ * cannot count further: luod exits with status 1, says why with
+ * "handover" in its log, and never starts serving. A memfd's fd that is
+ * open but not a memfd is taken, and its retrieve fails with EIO. A well-formed format 1 blob (what an older
  * luod wrote) naming a memfd is taken: the session is retrievable with its
  * contents, with the memfd's payload in its old (v1, by name) and current
  * (v2, by inode) layout. Format 2 (records, checksum), written here
@@ -428,18 +429,18 @@ static void test_wrong_fds(void **state)
 	struct blob_opts o = good;
 	char buf[8192];
 	size_t len;
-	int blob, file = guest_memfd(), null;
+	int blob, file = guest_memfd();
 
 	(void)state;
 	/* the file's fd is not open in luod */
 	len = build_blob(buf, sizeof(buf), &good);
 	blob = blob_memfd(buf, len);
 	expect_refused(blob, -1, BLOB_FD, "fd 51 is not open");
-	/* it is open, but it is not a memfd */
-	null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	expect_refused(blob, null, BLOB_FD, "is not a memfd");
-	close(null);
 	close(blob);
+	refused_as(&(struct blob_opts){ .compatible = "luo,handover-v2", .file_fd = FILE_FD,
+					.file_compatible = "luo,memfd-v2", .reply_fd = -1,
+					.memfd_size = 8192, .generation = 41 },
+		   true, -1, "fd 51 is not open");
 	/* stdio and the blob's own fd cannot be preserved files */
 	o.file_fd = 2;
 	refused_as(&o, false, file, "fd 2 out of range");
@@ -598,6 +599,40 @@ static void test_memfd_v2(void **state)
 }
 
 /*
+ * The file's fd is open but is not a memfd (/dev/null): the successor
+ * takes the blob (the type is checked where retrieve compares the fd with
+ * its record, not at start-up) and that retrieve fails with EIO, in
+ * either format, while luod goes on serving.
+ */
+static void test_wrong_type(void **state)
+{
+	struct blob_opts o = good;
+	char buf[8192];
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC), dev, s;
+
+	assert_true(null >= 0);
+	o.reply_fd = REPLY_FD;
+	for (int v2 = 0; v2 < 2; v2++) {
+		o.file_compatible = v2 ? "luo,memfd-v2" : "luo,memfd-v1";
+		serve_blob(buf, v2 ? build_blob_v2(buf, sizeof(buf), &o) : build_blob(buf, sizeof(buf), &o),
+			   null);
+		dev = e2e_open(&d);
+		s = luo_retrieve_session(dev, "vm");
+		assert_true(s >= 0);
+		assert_int_equal(luo_session_retrieve_fd(s, 77), -EIO);
+		assert_int_equal(luo_session_retrieve_fd(s, 77), -EIO);
+		assert_true(log_has("memfd token 77: the fd is not a memfd"));
+		assert_int_equal(luo_session_finish(s), 0);
+		close(s);
+		close(dev);
+		assert_true(luod_alive(&d));
+		assert_int_equal(teardown(state), 0);
+		assert_int_equal(setup(state), 0);
+	}
+	close(null);
+}
+
+/*
  * Format 2: taken as written (the session and its memfd come back), and
  * refused with any one byte of it flipped: most flips break the structure
  * or a rule, the checksum catches the rest (a token, an fd, a payload
@@ -649,6 +684,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_foreign_fdt, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_wrong_fds, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_wrong_type, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_good_blob, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_memfd_mismatch, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_memfd_v2, setup, teardown),

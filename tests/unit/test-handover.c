@@ -2,7 +2,8 @@
 /*
  * The handover FDT: what the writer produces the reader rebuilds exactly,
  * and every corrupt or foreign blob is refused with nothing added to the
- * core and no inherited fd closed.
+ * core and no inherited fd closed; a file's fd of the wrong type is
+ * refused by its retrieve.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -203,7 +204,6 @@ static void test_refuse_corrupt(void **state)
 	size_t len;
 	void *blob = make_blob(&len), *e;
 	unsigned char *junk;
-	int sock[2];
 
 	(void)state;
 	refuse(blob, len - 1);                 /* truncated */
@@ -281,11 +281,6 @@ static void test_refuse_corrupt(void **state)
 	assert_int_equal(fdt_delprop(e, session_node(e, 1), "payloads"), 0);
 	refuse_edit(e);
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock), 0);
-	refuse_edit(with_fd(blob, 0, 1, (uint32_t)sock[0])); /* a socket where a memfd should be */
-	close(sock[0]);
-	close(sock[1]);
-
 	e = editable(blob);
 	assert_int_equal(fdt_setprop_string(e, session_node(e, 1), "name", "first"), 0);
 	refuse_edit(e);                        /* two sessions with one name */
@@ -311,6 +306,42 @@ static void test_refuse_corrupt(void **state)
  * The blob's own fd may not be a file's: the successor closes it once read,
  * and the number would later be a client's connection.
  */
+/*
+ * A socket where a memfd should be: the reader checks that the fd is open
+ * (one poll() for all), the memfd's retrieve that it is a memfd, from the
+ * fstat() it compares with the record. That retrieve fails with EIO, its
+ * neighbours come back whole.
+ */
+static void test_wrong_type(void **state)
+{
+	struct luo_handover_luod h;
+	struct luo_session *s;
+	size_t len;
+	void *blob = make_blob(&len), *e;
+	int sock[2], out[1];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock), 0);
+	e = with_fd(blob, 0, 1, (uint32_t)sock[0]);
+	resum(e);
+	assert_int_equal(luo_handover_read(e, fdt_totalsize(e), &h), 0);
+	assert_int_equal(luo_core.nfiles, 2 * NFILES);
+	assert_int_equal(core_retrieve_session("first", 1000, &s), 0);
+	assert_int_equal(session_retrieve(s, (uint64_t[]){ 101 }, 1, out), -EIO);
+	assert_int_equal(session_retrieve(s, (uint64_t[]){ 101 }, 1, out), -EIO);
+	assert_int_equal(session_retrieve(s, (uint64_t[]){ 100 }, 1, out), 0);
+	assert_true(memfd_pattern_ok(out[0], 4096, 0));
+	assert_int_equal(session_retrieve(s, (uint64_t[]){ 102 }, 1, out), 0);
+	assert_true(memfd_pattern_ok(out[0], 4096 * 3, 2));
+	free(e);
+	free(blob);
+	core_free_all(); /* closes what it took: sock[0] among them, not fds[0][1] */
+	assert_true(fcntl(sock[0], F_GETFD) < 0);
+	assert_true(fcntl(fds[0][1], F_GETFD) >= 0);
+	close(fds[0][1]);
+	close(sock[1]);
+}
+
 static void test_refuse_own_fd(void **state)
 {
 	struct luo_handover_luod h;
@@ -585,6 +616,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_v1_fixture, reset, reset),
 	cmocka_unit_test_setup_teardown(test_roundtrip, reset, reset),
 	cmocka_unit_test_setup_teardown(test_refuse_corrupt, reset, reset),
+	cmocka_unit_test_setup_teardown(test_wrong_type, reset, reset),
 	cmocka_unit_test_setup_teardown(test_refuse_own_fd, reset, reset),
 	cmocka_unit_test_setup_teardown(test_unknown_nodes, reset, reset),
 	cmocka_unit_test_setup_teardown(test_random_corruption, reset, reset),
