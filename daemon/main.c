@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/luod.h"
+#include "backend/backend.h"
 #include "base/fault.h"
 #include "crash/keeper.h"
 #include "report/report.h"
@@ -345,16 +346,15 @@ int main(int argc, char **argv)
 		}
 	}
 
-	if (!strcmp(backend, "kernel") ||
-	    (!strcmp(backend, "auto") && luo_kernel_device_present())) {
-		/* a fresh start restores what a kexec brought; luod's own update carried it */
-		r = backend_kernel_start(LUO_KERNEL_DEVICE, handover_fd < 0, !strcmp(backend, "kernel"));
-		if (r < 0)
-			return 1;
-	}
+	cfg.backend = backend_choose(backend);
+	/* a fresh start restores what a kexec brought; luod's own update carried it */
+	if (cfg.backend->start &&
+	    cfg.backend->start(handover_fd < 0, !strcmp(backend, "kernel")) < 0)
+		return 1;
 	luo_statefile_init(cfg.state_dir);
 	r = luod_serve(&cfg);
-	backend_kernel_close();
+	if (cfg.backend->stop)
+		cfg.backend->stop();
 	free(succ_argv);
 	return r < 0 ? 1 : 0;
 }

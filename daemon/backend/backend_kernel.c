@@ -41,7 +41,8 @@
  * they are) until luod makes a new session.
  *
  * This file owns the kernel session fd, the kernel's live-update number
- * and the counts; ops.c and main.c call in through luod.h.
+ * and the counts; the rest of luod reaches it only through its ops table,
+ * luo_backend_kernel (backend.h), which main.c chooses at start.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +64,7 @@
 #include "core/luod.h"
 #include "core/observer.h"
 #include "report/history.h"
+#include "backend/backend.h"
 #include "backend/kernel_index.h"
 #include "handlers/procfd.h"
 
@@ -78,7 +80,6 @@
 #define SESSION_ENV "LUOD_KERNEL_SESSION"
 
 static struct {
-	bool active;
 	enum luo_kernel_mode mode;
 	const char *device;
 	int session; /* luod's outgoing kernel session, or -1 */
@@ -90,18 +91,6 @@ static struct {
 	bool kexec_loaded;
 	uint32_t carried, recreated, lost; /* what this boot's restore found */
 } kb = { .session = -1 };
-
-bool luo_kernel_device_present(void)
-{
-	struct stat st;
-
-	return stat(LUO_KERNEL_DEVICE, &st) == 0 && S_ISCHR(st.st_mode);
-}
-
-bool backend_kernel_active(void)
-{
-	return kb.active;
-}
 
 /*
  * The kernel tells its live-update number only in its log ("Retrieved live
@@ -517,8 +506,15 @@ static int inherited_session(char *name, size_t len, bool *filled)
 	return fd;
 }
 
-int backend_kernel_start(const char *device, bool restore, bool required)
+/*
+ * Finds luod's kernel session (one systemd passed, else its own through
+ * the device) and, when restore is set (a fresh start, not luod's own
+ * update), rebuilds what the last kexec carried as incoming sessions.
+ * required: fail when no kernel session can be had.
+ */
+static int kernel_start(bool restore, bool required)
 {
+	const char *device = LUO_KERNEL_DEVICE;
 	char name[LUO_NAME_MAX];
 	bool filled = false;
 	int fd, r;
@@ -529,7 +525,6 @@ int backend_kernel_start(const char *device, bool restore, bool required)
 	if (!restore && (fd = inherited_session(name, sizeof(name), &filled)) >= 0) {
 		use_session(fd, name, LUO_KERNEL_MODE_SYSTEMD);
 		kb.index_in = filled;
-		kb.active = true;
 		log_info("kernel backend: systemd's session \"%s\" again, from the predecessor", name);
 		return 0;
 	}
@@ -564,7 +559,6 @@ int backend_kernel_start(const char *device, bool restore, bool required)
 			log_warn("kernel backend: without a kernel session a kexec carries nothing");
 		}
 	}
-	kb.active = true;
 	log_info("kernel backend: %s, live-update number %" PRIu64 ", kernel session %s%s%s",
 		 kb.mode == LUO_KERNEL_MODE_SYSTEMD ? "systemd's session"
 		 : kb.mode == LUO_KERNEL_MODE_DEVICE ? device : "no kernel session",
@@ -573,13 +567,12 @@ int backend_kernel_start(const char *device, bool restore, bool required)
 	return 0;
 }
 
-void backend_kernel_close(void)
+static void kernel_stop(void)
 {
 	if (kb.session >= 0)
 		close(kb.session);
 	kb.session = -1;
 	luo_index_free(&kb.ktokens);
-	kb.active = false;
 }
 
 /* ---- before the kexec ---- */
@@ -591,10 +584,8 @@ static bool hugetlb(int fd)
 	return fstatfs(fd, &sf) == 0 && sf.f_type == HUGETLBFS_MAGIC;
 }
 
-enum luo_file_where backend_kernel_where(const struct luo_file *f)
+static enum luo_file_where kernel_where(const struct luo_file *f)
 {
-	if (!kb.active)
-		return LUO_WHERE_LUOD;
 	if (f->session && f->session->incoming)
 		return (enum luo_file_where)f->where;
 	if (f->handler == &luo_memfd_handler && kb.session >= 0 && !hugetlb(f->fd))
@@ -632,7 +623,7 @@ struct fill {
 static void classify(const struct luo_file *f, struct kindex_file *kf, void *ctx)
 {
 	struct fill *fl = ctx;
-	enum luo_file_where where = backend_kernel_where(f);
+	enum luo_file_where where = kernel_where(f);
 	int r;
 
 	memset(kf, 0, sizeof(*kf));
@@ -713,15 +704,13 @@ static int fill_kernel_session(void)
 /*
  * Load the next kernel (kernel_fd, initrd_fd or -1, cmdline NUL-terminated)
  * with kexec_file_load, then fill the kernel session. The reboot itself
- * waits for backend_kernel_reboot(), after the requester has been answered.
+ * waits for kernel_reboot(), after the requester has been answered.
  */
-int backend_kernel_load(int kernel_fd, int initrd_fd, const char *cmdline, size_t len)
+static int kernel_load(int kernel_fd, int initrd_fd, const char *cmdline, size_t len)
 {
 	unsigned long flags = initrd_fd < 0 ? KEXEC_FILE_NO_INITRAMFS : 0;
 	int r;
 
-	if (!backend_kernel_active())
-		return -EOPNOTSUPP;
 	if (!len || cmdline[len - 1] != '\0' || strlen(cmdline) + 1 != len)
 		return -EINVAL;
 	if (syscall(SYS_kexec_file_load, kernel_fd, initrd_fd, (unsigned long)len, cmdline,
@@ -743,7 +732,7 @@ int backend_kernel_load(int kernel_fd, int initrd_fd, const char *cmdline, size_
 }
 
 /* After the answer to a successful load: the live update proper. Returns only on failure. */
-void backend_kernel_reboot(void)
+static void kernel_reboot(void)
 {
 	if (!kb.kexec_loaded)
 		return;
@@ -754,12 +743,8 @@ void backend_kernel_reboot(void)
 		log_err("kernel backend: reboot(KEXEC): %s", strerror(errno));
 }
 
-void backend_kernel_status(struct luo_msg_kernel_status *st)
+static void kernel_status(struct luo_msg_kernel_status *st)
 {
-	memset(st, 0, sizeof(*st));
-	st->backend = backend_kernel_active() ? LUO_BACKEND_KERNEL : LUO_BACKEND_USERSPACE;
-	if (!kb.active)
-		return;
 	st->liveupdate_num = kb.liveupdate_num;
 	st->sessions = kb.session >= 0;
 	st->mode = (uint32_t)(kb.session >= 0 ? kb.mode : LUO_KERNEL_MODE_NONE);
@@ -771,7 +756,7 @@ void backend_kernel_status(struct luo_msg_kernel_status *st)
 		if (s->incoming)
 			continue;
 		for (size_t i = 0; i < s->nfiles; i++) {
-			enum luo_file_where w = backend_kernel_where(s->files[i]);
+			enum luo_file_where w = kernel_where(s->files[i]);
 
 			if (w == LUO_WHERE_KERNEL)
 				st->kernel_files++;
@@ -782,3 +767,14 @@ void backend_kernel_status(struct luo_msg_kernel_status *st)
 		}
 	}
 }
+
+const struct luo_backend_ops luo_backend_kernel = {
+	.name = "kernel",
+	.backend = LUO_BACKEND_KERNEL,
+	.start = kernel_start,
+	.stop = kernel_stop,
+	.where = kernel_where,
+	.status = kernel_status,
+	.load = kernel_load,
+	.reboot = kernel_reboot,
+};

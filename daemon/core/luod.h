@@ -27,7 +27,9 @@
  *  - crash/ keeps copies that survive a crash: keeper.c (the fd holder
  *    process, keeper_proto.h its wire format), holder.c (luod's mirror in
  *    it, an observer), fdstore.c (systemd's store), lineage.c;
- *  - backend/backend_kernel.c drives the LUO kernel's /dev/liveupdate;
+ *  - backend/ is where sessions live besides luod, an ops table chosen at
+ *    start (backend.h): userspace (nothing to do) or backend_kernel.c,
+ *    which drives the LUO kernel's /dev/liveupdate;
  *  - server/server.c owns every socket (the loop, connections, replies); the
  *    rest reaches a session's handle only through the opaque
  *    session->handle pointer;
@@ -422,6 +424,7 @@ void update_requester_gone(void); /* the connection that asked has closed */
 const char *luod_self_exe(void);
 
 /* ---- server.c ---- */
+struct luo_backend_ops;
 struct luod_config {
 	const char *socket_path;
 	const char *state_dir;
@@ -433,28 +436,9 @@ struct luod_config {
 	int reply_fd;  /* the update's requester, or -1 */
 	const struct luo_msg_update_reply *update; /* when started by an update */
 	uint64_t freeze_mark_ns; /* the predecessor's FREEZE, where the blackout began */
+	const struct luo_backend_ops *backend; /* chosen at start (backend/backend.h) */
 };
 int luod_serve(const struct luod_config *cfg);
-
-/* ---- backend_kernel.c: luod beside the kernel's LUO (hybrid sessions) ---- */
-#define LUO_KERNEL_DEVICE "/dev/liveupdate"
-#define LUO_KERNEL_SESSION "luod" /* the kernel session luod makes itself */
-bool luo_kernel_device_present(void); /* a character device there: a kernel with LUO */
-/*
- * Makes the kernel backend active: finds luod's kernel session (one systemd
- * passed, else its own through the device) and, when restore is set (a
- * fresh start, not luod's own update), rebuilds what the last kexec carried
- * as incoming sessions. required: fail when no kernel session can be had.
- */
-int backend_kernel_start(const char *device, bool restore, bool required);
-void backend_kernel_close(void);
-bool backend_kernel_active(void);
-/* Where a file lives for `show`: what a kexec would do with it now, or did. */
-enum luo_file_where backend_kernel_where(const struct luo_file *f);
-void backend_kernel_status(struct luo_msg_kernel_status *st);
-/* Loads the next kernel and fills the kernel session for it. */
-int backend_kernel_load(int kernel_fd, int initrd_fd, const char *cmdline, size_t len);
-void backend_kernel_reboot(void); /* after a successful load has been answered */
 
 /* ---- statefile.c ---- */
 int luo_statefile_init(const char *dir);

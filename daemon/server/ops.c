@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "server/server.h"
+#include "backend/backend.h"
 #include "crash/keeper.h"
 #include "server/limit.h"
 #include "report/history.h"
@@ -217,7 +218,8 @@ static int op_list(struct conn *c, const struct luo_msg_list *req, struct reply 
 	return 0;
 }
 
-static int op_show(struct conn *c, const struct luo_msg_show *req, struct reply *reply)
+static int op_show(const struct luo_backend_ops *be, struct conn *c, const struct luo_msg_show *req,
+		   struct reply *reply)
 {
 	struct luo_msg_show_reply *rep = (void *)reply->body;
 	size_t max = (sizeof(reply->body) - sizeof(*rep)) / sizeof(rep->entries[0]);
@@ -241,7 +243,7 @@ static int op_show(struct conn *c, const struct luo_msg_show *req, struct reply 
 		fi->frozen = f->frozen;
 		fi->retrieved = f->retrieved;
 		fi->retrieve_error = f->retrieve_error;
-		fi->where = (uint8_t)backend_kernel_where(f);
+		fi->where = (uint8_t)(be->where ? be->where(f) : LUO_WHERE_LUOD);
 	}
 	reply->len = sizeof(*rep) + rep->count * sizeof(rep->entries[0]);
 	return 0;
@@ -348,9 +350,9 @@ static int op_participant_register(struct conn *c, const struct luo_msg_particip
 	return 0;
 }
 
-/* KERNEL_STATUS and KERNEL_UPDATE: the kernel backend's own ops (backend_kernel.c). */
-int kernel_request(struct conn *c, const void *msg, size_t len, const int *fds, size_t nfds,
-		   struct reply *rep)
+/* KERNEL_STATUS and KERNEL_UPDATE: the backend's own ops (backend/backend.h). */
+int kernel_request(const struct luo_backend_ops *be, struct conn *c, const void *msg, size_t len,
+		   const int *fds, size_t nfds, struct reply *rep)
 {
 	const char *cmdline = (const char *)msg + sizeof(struct luo_msg_hdr);
 	size_t cmdline_len = len - sizeof(struct luo_msg_hdr);
@@ -361,7 +363,10 @@ int kernel_request(struct conn *c, const void *msg, size_t len, const int *fds, 
 	if (hdr.op == LUO_OP_KERNEL_STATUS) {
 		if (cmdline_len || nfds)
 			return -EINVAL;
-		backend_kernel_status(&st);
+		memset(&st, 0, sizeof(st));
+		st.backend = be->backend;
+		if (be->status)
+			be->status(&st);
 		if (!privileged(c)) {
 			/* every uid's: as STATUS, counts for root */
 			st.sessions = st.kernel_files = st.recreate_files = st.luod_files = 0;
@@ -376,7 +381,9 @@ int kernel_request(struct conn *c, const void *msg, size_t len, const int *fds, 
 	if (nfds < 1 || nfds > 2)
 		return -EINVAL;
 	log_info("kernel update requested by pid %d", (int)c->pid);
-	return backend_kernel_load(fds[0], nfds == 2 ? fds[1] : -1, cmdline, cmdline_len);
+	if (!be->load)
+		return -EOPNOTSUPP; /* the userspace backend: no kexec */
+	return be->load(fds[0], nfds == 2 ? fds[1] : -1, cmdline, cmdline_len);
 }
 
 /* ---- watch, history, dump ---- */
@@ -452,7 +459,7 @@ int device_request(struct server *srv, struct conn *c, const struct luo_request 
 	case LUO_OP_LIST_SESSIONS:
 		return op_list(c, &req->list, rep);
 	case LUO_OP_SHOW_SESSION:
-		return op_show(c, &req->show, rep);
+		return op_show(server_config(srv)->backend, c, &req->show, rep);
 	case LUO_OP_UPDATE:
 		return op_update(srv, c, &req->update);
 	case LUO_OP_PARTICIPANT_REGISTER:

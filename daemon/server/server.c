@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "server/server.h"
+#include "backend/backend.h"
 #include "core/observer.h"
 #include "crash/keeper.h"
 #include "server/limit.h"
@@ -489,7 +490,7 @@ static void conn_readable(struct server *srv, struct conn *c)
 	if (c->is_session) {
 		rep->result = session_request(c, request, (size_t)n, fds, &nfds, rep);
 	} else if (op == LUO_OP_KERNEL_STATUS || op == LUO_OP_KERNEL_UPDATE) {
-		rep->result = kernel_request(c, request, (size_t)n, fds, nfds, rep);
+		rep->result = kernel_request(srv->cfg->backend, c, request, (size_t)n, fds, nfds, rep);
 	} else {
 		struct luo_request req;
 
@@ -503,7 +504,8 @@ static void conn_readable(struct server *srv, struct conn *c)
 		reply_send(srv, c, op, rep);
 	else
 		reply_reset(rep); /* a channel the op did not keep is closed */
-	backend_kernel_reboot(); /* a kernel update answered: now the kexec */
+	if (srv->cfg->backend->reboot)
+		srv->cfg->backend->reboot(); /* a kernel update answered: now the kexec */
 }
 
 static void conn_event(struct server *srv, struct conn *c, uint32_t events)

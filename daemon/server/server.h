@@ -84,8 +84,8 @@ int device_request(struct server *srv, struct conn *c, const struct luo_request 
 		   struct reply *rep);
 int session_request(struct conn *c, const void *msg, size_t len, int *fds, size_t *nfds,
 		    struct reply *rep);
-int kernel_request(struct conn *c, const void *msg, size_t len, const int *fds, size_t nfds,
-		   struct reply *rep);
+int kernel_request(const struct luo_backend_ops *be, struct conn *c, const void *msg, size_t len,
+		   const int *fds, size_t nfds, struct reply *rep);
 void participant_message(struct conn *c, const void *msg, size_t len);
 const char *status_line(void); /* for systemd's STATUS= */
 
