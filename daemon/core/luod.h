@@ -112,6 +112,7 @@ struct luo_file_handler {
 	int (*finish)(struct luo_file *file); /* optional: NULL finishes at once */
 	uint64_t (*size)(const struct luo_file *file); /* bytes it accounts for, or NULL */
 	bool flb; /* keeps file-lifecycle-bound global state (flb.c) */
+	const void *data; /* the handler's own, for the code handlers share (handlers/record.h) */
 };
 
 extern const struct luo_file_handler luo_memfd_handler;

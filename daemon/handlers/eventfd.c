@@ -43,8 +43,9 @@ static bool eventfd_can_preserve(int fd, const struct stat *st, struct luo_probe
 	return procfd_anon_is(fd, st, EVENTFD_LINK);
 }
 
-static int eventfd_read(int fd, struct eventfd_record *rec)
+static int eventfd_read(int fd, void *state)
 {
+	struct eventfd_record *rec = state;
 	unsigned long long count;
 	int fl, r;
 
@@ -66,15 +67,11 @@ static int eventfd_read(int fd, struct eventfd_record *rec)
 	return 0;
 }
 
-static int eventfd_record(struct luo_file *file)
-{
-	struct eventfd_record rec;
-	int r = eventfd_read(file->fd, &rec);
-
-	if (r < 0)
-		return r;
-	return record_store(file, &rec, sizeof(rec), NULL, 0);
-}
+static const struct record_kind eventfd_kind = {
+	.head_len = sizeof(struct eventfd_record),
+	.read = eventfd_read,
+	.a_what = "an eventfd",
+};
 
 static bool known_differs(uint64_t a, uint64_t b)
 {
@@ -84,13 +81,8 @@ static bool known_differs(uint64_t a, uint64_t b)
 static int eventfd_retrieve(struct luo_file *file)
 {
 	struct eventfd_record want, have;
-	int r;
+	int r = record_now(file, &want, &have);
 
-	if (record_load(file, &want, sizeof(want), 0, NULL, 0) < 0)
-		return -EINVAL;
-	r = eventfd_read(file->fd, &have);
-	if (r == -EBADFD)
-		return record_wrong_type(file, "an eventfd");
 	if (r < 0)
 		return r;
 	if (known_differs(want.id, have.id) || known_differs(want.semaphore, have.semaphore) ||
@@ -113,7 +105,8 @@ const struct luo_file_handler luo_eventfd_handler = {
 	.type = 0, /* anonymous inodes have no S_IFMT type */
 	.can_preserve = eventfd_can_preserve,
 	.preserve = record_preserve,
-	.freeze = eventfd_record,
+	.freeze = record_freeze,
 	.retrieve = eventfd_retrieve,
 	.size = NULL,
+	.data = &eventfd_kind,
 };

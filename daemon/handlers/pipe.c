@@ -55,8 +55,9 @@ static bool pipe_can_preserve(int fd, const struct stat *st, struct luo_probe *p
 	return S_ISFIFO(st->st_mode);
 }
 
-static int pipe_read(int fd, struct pipe_state *ps)
+static int pipe_read(int fd, void *state)
 {
+	struct pipe_state *ps = state;
 	struct stat st;
 	int fl, sz, r;
 
@@ -91,28 +92,24 @@ static int pipe_read(int fd, struct pipe_state *ps)
 	return 0;
 }
 
-static int pipe_record(struct luo_file *file)
-{
-	struct pipe_state ps;
-	int r = pipe_read(file->fd, &ps);
+/* The state is the record's head and the path right after it, as record.c wants them. */
+_Static_assert(offsetof(struct pipe_state, path) == sizeof(struct pipe_record),
+	       "pipe_state: the path right after the head");
 
-	if (r < 0)
-		return r;
-	return record_store(file, &ps.rec, sizeof(ps.rec), ps.path, ps.rec.path_len);
-}
+static const struct record_kind pipe_kind = {
+	.head_len = sizeof(struct pipe_record),
+	.path_max = sizeof(((struct pipe_state *)0)->path),
+	.path_len_at = offsetof(struct pipe_record, path_len),
+	.read = pipe_read,
+};
 
 static int pipe_retrieve(struct luo_file *file)
 {
 	struct pipe_state want, have;
-	int r;
+	int r = record_now(file, &want, &have);
 
-	r = record_load(file, &want.rec, sizeof(want.rec), offsetof(struct pipe_record, path_len),
-			want.path, sizeof(want.path));
 	if (r < 0)
 		return r;
-	r = pipe_read(file->fd, &have);
-	if (r < 0)
-		return record_unreadable(file, r);
 	if (want.rec.dev != have.rec.dev || want.rec.ino != have.rec.ino ||
 	    (want.rec.flags & PIPE_NAMED) != (have.rec.flags & PIPE_NAMED)) {
 		log_warn("pipe token %llu: not the pipe that was preserved (inode %llu -> %llu)",
@@ -149,7 +146,8 @@ const struct luo_file_handler luo_pipe_handler = {
 	.type = S_IFIFO,
 	.can_preserve = pipe_can_preserve,
 	.preserve = record_preserve,
-	.freeze = pipe_record,
+	.freeze = record_freeze,
 	.retrieve = pipe_retrieve,
 	.size = pipe_size,
+	.data = &pipe_kind,
 };

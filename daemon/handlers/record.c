@@ -1,66 +1,95 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * DOC: The payload code the handlers share (see record.h), written once:
- * pipe, file, eventfd and timerfd records are a fixed head and, for pipe
- * and file, a path after it.
+ * DOC: The payload code the record handlers share (see record.h), written
+ * once: pipe, file, eventfd and timerfd records are a fixed head and, for
+ * pipe and file, a path after it, stored, loaded and read again here.
  */
 #include <errno.h>
+#include <stdalign.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "handlers/procfd.h"
 #include "handlers/record.h"
 
+#define STATE_MAX (RECORD_HEAD_MAX + RECORD_PATH_MAX)
+
+static const struct record_kind *kind_of(const struct luo_file *file)
+{
+	return file->handler->data;
+}
+
+/* The length of the path in a state, from its head (0 without one). */
+static uint32_t path_len(const struct record_kind *k, const void *state)
+{
+	uint32_t n = 0;
+
+	if (k->path_max)
+		memcpy(&n, (const unsigned char *)state + k->path_len_at, sizeof(n));
+	return n;
+}
+
+int record_freeze(struct luo_file *file)
+{
+	const struct record_kind *k = kind_of(file);
+	alignas(max_align_t) unsigned char state[STATE_MAX];
+	int r;
+
+	if (k->head_len + k->path_max > sizeof(state))
+		return -EINVAL;
+	r = k->read(file->fd, state);
+	if (r < 0)
+		return r;
+	/* the head and the path's bytes as they lie in the state */
+	return file_set_payload(file, state, k->head_len + path_len(k, state));
+}
+
 int record_preserve(struct luo_file *file, const struct luo_probe *probe)
 {
-	(void)probe; /* can_preserve() learnt nothing that freeze() does not ask again */
-	return file->handler->freeze(file);
+	(void)probe; /* can_preserve() learnt nothing that the record does not read again */
+	return record_freeze(file);
 }
 
-int record_store(struct luo_file *file, const void *head, size_t head_len, const char *path,
-		 size_t path_len)
+/* want from the payload: its head, then a path as long as the head says, or -EINVAL. */
+static int record_load(const struct luo_file *file, const struct record_kind *k, void *want)
 {
-	unsigned char buf[RECORD_HEAD_MAX + RECORD_PATH_MAX];
-
-	if (head_len > RECORD_HEAD_MAX || path_len > RECORD_PATH_MAX)
-		return -EINVAL;
-	memcpy(buf, head, head_len);
-	if (path_len)
-		memcpy(buf + head_len, path, path_len);
-	return file_set_payload(file, buf, head_len + path_len);
-}
-
-int record_load(const struct luo_file *file, void *head, size_t head_len, size_t path_len_at,
-		char *path, size_t path_max)
-{
-	uint32_t path_len;
+	unsigned char *p = want;
 	size_t n;
 
-	if (file->payload_len < head_len)
+	if (file->payload_len < k->head_len)
 		return -EINVAL;
-	n = file->payload_len - head_len;
-	if (n && n >= path_max)
+	n = file->payload_len - k->head_len;
+	if (n && n >= k->path_max)
 		return -EINVAL;
-	memcpy(head, file->payload, head_len);
-	if (!path)
+	memcpy(p, file->payload, k->head_len);
+	if (!k->path_max)
 		return 0;
-	memcpy(&path_len, (const unsigned char *)head + path_len_at, sizeof(path_len));
-	if (path_len != n)
+	if (path_len(k, p) != n)
 		return -EINVAL;
-	memcpy(path, file->payload + head_len, n);
-	path[n] = '\0';
+	memcpy(p + k->head_len, file->payload + k->head_len, n);
+	p[k->head_len + n] = '\0';
 	return 0;
 }
 
-int record_wrong_type(const struct luo_file *file, const char *what)
+int record_wrong_type(const struct luo_file *file, const char *a_what)
 {
 	log_warn("%s token %llu: the fd is not %s", file->handler->name,
-		 (unsigned long long)file->token, what);
+		 (unsigned long long)file->token, a_what);
 	return -EIO;
 }
 
-int record_unreadable(const struct luo_file *file, int r)
+int record_now(const struct luo_file *file, void *want, void *have)
 {
+	const struct record_kind *k = kind_of(file);
+	int r = record_load(file, k, want);
+
+	if (r < 0)
+		return r;
+	r = k->read(file->fd, have);
+	if (r >= 0)
+		return 0;
+	if (k->a_what)
+		return r == -EBADFD ? record_wrong_type(file, k->a_what) : r;
 	log_warn("%s token %llu: cannot inspect the fd: %s", file->handler->name,
 		 (unsigned long long)file->token, strerror(-r));
 	return r == -EBADFD ? -EIO : r;

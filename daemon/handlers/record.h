@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The payload code several handlers share (record.c): a record that is a
- * fixed head, then, for the handlers that keep one, a path; and the checks
- * and log lines of a retrieve that finds the fd unreadable or its path
- * moved. Each handler still owns its head's layout and versions it through
- * its compatible string.
+ * The payload code several handlers share (record.c). A record handler
+ * (pipe, file, eventfd, timerfd) describes its record in a struct
+ * record_kind that its table points at (.data): what it reads of the fd
+ * into a state that is the record's head (a struct) followed at once by,
+ * for pipe and file, a path. The payload is that head and the path's
+ * bytes (no NUL); record.c stores it at preserve and freeze, loads it back
+ * with its length checks and reads the fd again for retrieve, which then
+ * only compares. Each handler still owns its head's layout and versions
+ * it through its compatible string.
  */
 #ifndef LUOD_RECORD_H
 #define LUOD_RECORD_H
@@ -17,30 +21,32 @@
 #define RECORD_HEAD_MAX 64
 #define RECORD_PATH_MAX 4096
 
-/*
- * preserve() of a handler that records at preserve what its freeze()
- * records, and learns nothing in can_preserve() for it: the handler's
- * freeze() (file->handler must be set).
- */
+struct record_kind {
+	size_t head_len;    /* the head: sizeof its struct, at most RECORD_HEAD_MAX */
+	size_t path_max;    /* the path's room after it in the state (NUL included); 0: none */
+	size_t path_len_at; /* with a path: where the head keeps its length (u32) */
+	/* The state (head, then path, NUL-terminated) from fd now; -EBADFD: another type of fd. */
+	int (*read)(int fd, void *state);
+	/*
+	 * "an eventfd": a read's -EBADFD is logged as the fd not being one,
+	 * other errors are returned unlogged; NULL: every failure is logged.
+	 */
+	const char *a_what;
+};
+
+/* preserve() and freeze() of a record handler: the record of the fd now. */
 int record_preserve(struct luo_file *file, const struct luo_probe *probe);
-
-/* The payload made of head_len bytes of head, then path_len bytes of path (no NUL). */
-int record_store(struct luo_file *file, const void *head, size_t head_len, const char *path,
-		 size_t path_len);
+int record_freeze(struct luo_file *file);
 /*
- * The payload back: its head into head, the rest into path (fewer than
- * path_max bytes, NUL-terminated), as long as the u32 at path_len_at in
- * the head says. 0, or -EINVAL when the payload is shorter than the head,
- * or the rest does not fit or is not that long. With path NULL (and
- * path_max 0) the payload must be the head alone.
+ * For retrieve(): want loaded from the payload (-EINVAL if it is not a
+ * record of this kind), have read from the fd now (a failure logged as
+ * the kind says; another type of fd is EIO). Both are states of the
+ * kind's layout. 0, or what retrieve() returns.
  */
-int record_load(const struct luo_file *file, void *head, size_t head_len, size_t path_len_at,
-		char *path, size_t path_max);
+int record_now(const struct luo_file *file, void *want, void *have);
 
-/* retrieve() found the fd of another type (what: "an eventfd"): logged, EIO. */
-int record_wrong_type(const struct luo_file *file, const char *what);
-/* retrieve() could not read the fd (r): logged; another type (-EBADFD) is EIO. */
-int record_unreadable(const struct luo_file *file, int r);
+/* retrieve() found the fd of another type (what: "a socket"): logged, EIO. */
+int record_wrong_type(const struct luo_file *file, const char *a_what);
 /*
  * A path recorded for people (a file renamed or unlinked is still the
  * same file): logged at info when what it is now differs from what it was.

@@ -76,8 +76,9 @@ static bool regular_can_preserve(int fd, const struct stat *st, struct luo_probe
 	return r == -ENAMETOOLONG || (r == 0 && path[0] == '/');
 }
 
-static int regular_read(int fd, struct regular_state *rs)
+static int regular_read(int fd, void *state)
 {
+	struct regular_state *rs = state;
 	struct stat st;
 	off_t off;
 	int fl, r;
@@ -108,28 +109,24 @@ static int regular_read(int fd, struct regular_state *rs)
 	return 0;
 }
 
-static int regular_record(struct luo_file *file)
-{
-	struct regular_state rs;
-	int r = regular_read(file->fd, &rs);
+/* The state is the record's head and the path right after it, as record.c wants them. */
+_Static_assert(offsetof(struct regular_state, path) == sizeof(struct regular_record),
+	       "regular_state: the path right after the head");
 
-	if (r < 0)
-		return r;
-	return record_store(file, &rs.rec, sizeof(rs.rec), rs.path, rs.rec.path_len);
-}
+static const struct record_kind regular_kind = {
+	.head_len = sizeof(struct regular_record),
+	.path_max = sizeof(((struct regular_state *)0)->path),
+	.path_len_at = offsetof(struct regular_record, path_len),
+	.read = regular_read,
+};
 
 static int regular_retrieve(struct luo_file *file)
 {
 	struct regular_state want, have;
-	int r;
+	int r = record_now(file, &want, &have);
 
-	r = record_load(file, &want.rec, sizeof(want.rec), offsetof(struct regular_record, path_len),
-			want.path, sizeof(want.path));
 	if (r < 0)
 		return r;
-	r = regular_read(file->fd, &have);
-	if (r < 0)
-		return record_unreadable(file, r);
 	if (want.rec.dev != have.rec.dev || want.rec.ino != have.rec.ino) {
 		log_warn("file token %llu: not the file that was preserved (%s, inode %llu -> %s, inode %llu)",
 			 (unsigned long long)file->token, procfd_path_shown(want.path),
@@ -165,7 +162,8 @@ const struct luo_file_handler luo_regular_handler = {
 	.type = S_IFREG,
 	.can_preserve = regular_can_preserve,
 	.preserve = record_preserve,
-	.freeze = regular_record,
+	.freeze = record_freeze,
 	.retrieve = regular_retrieve,
 	.size = regular_size,
+	.data = &regular_kind,
 };

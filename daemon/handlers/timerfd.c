@@ -63,8 +63,9 @@ static int info_u32(int fd, const char *key, int base, uint32_t *val)
 	return 0;
 }
 
-static int timerfd_read(int fd, struct timerfd_record *rec)
+static int timerfd_read(int fd, void *state)
 {
+	struct timerfd_record *rec = state;
 	struct itimerspec its;
 	int fl, r;
 
@@ -88,15 +89,11 @@ static int timerfd_read(int fd, struct timerfd_record *rec)
 	return 0;
 }
 
-static int timerfd_record(struct luo_file *file)
-{
-	struct timerfd_record rec;
-	int r = timerfd_read(file->fd, &rec);
-
-	if (r < 0)
-		return r;
-	return record_store(file, &rec, sizeof(rec), NULL, 0);
-}
+static const struct record_kind timerfd_kind = {
+	.head_len = sizeof(struct timerfd_record),
+	.read = timerfd_read,
+	.a_what = "a timerfd",
+};
 
 static bool armed(const struct timerfd_record *rec)
 {
@@ -111,13 +108,8 @@ static bool periodic(const struct timerfd_record *rec)
 static int timerfd_retrieve(struct luo_file *file)
 {
 	struct timerfd_record want, have;
-	int r;
+	int r = record_now(file, &want, &have);
 
-	if (record_load(file, &want, sizeof(want), 0, NULL, 0) < 0)
-		return -EINVAL;
-	r = timerfd_read(file->fd, &have);
-	if (r == -EBADFD)
-		return record_wrong_type(file, "a timerfd");
 	if (r < 0)
 		return r;
 	if (want.clockid != have.clockid || want.fl != have.fl ||
@@ -142,7 +134,8 @@ const struct luo_file_handler luo_timerfd_handler = {
 	.type = 0, /* anonymous inodes have no S_IFMT type */
 	.can_preserve = timerfd_can_preserve,
 	.preserve = record_preserve,
-	.freeze = timerfd_record,
+	.freeze = record_freeze,
 	.retrieve = timerfd_retrieve,
 	.size = NULL,
+	.data = &timerfd_kind,
 };
