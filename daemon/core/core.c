@@ -386,16 +386,14 @@ static int prepare_all(void)
 
 static int freeze_all(void)
 {
-	for (struct luo_session *s = luo_core.sessions; s; s = s->next) {
-		int r;
+	int r = 0;
 
-		if (!s->in_global_update)
-			continue;
-		r = session_freeze(s);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	luo_handlers_freeze_round(true); /* what a handler can read for all its files at once */
+	for (struct luo_session *s = luo_core.sessions; s && r == 0; s = s->next)
+		if (s->in_global_update)
+			r = session_freeze(s);
+	luo_handlers_freeze_round(false);
+	return r;
 }
 
 /* Release every incoming session: finish what can be, drop the rest. */

@@ -66,6 +66,13 @@ const struct luo_file_handler *luo_handler_by_compatible(const char *compatible)
 	return NULL;
 }
 
+void luo_handlers_freeze_round(bool begin)
+{
+	for (size_t i = 0; i < nhandlers; i++)
+		if (handlers[i]->freeze_round)
+			handlers[i]->freeze_round(begin);
+}
+
 static uint64_t inode_key(dev_t dev, ino_t ino)
 {
 	return (uint64_t)ino ^ ((uint64_t)dev * 0x9e3779b97f4a7c15ull);

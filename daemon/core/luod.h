@@ -107,6 +107,13 @@ struct luo_file_handler {
 	int (*preserve)(struct luo_file *file, const struct luo_probe *probe);
 	void (*unpreserve)(struct luo_file *file); /* optional: NULL when there is nothing to undo */
 	int (*freeze)(struct luo_file *file);
+	/*
+	 * Optional: a global freeze begins (true) or has ended (false). Between
+	 * the two, freeze() may answer from what the handler read for all its
+	 * files at once (socket.c: one sock_diag dump of the TCP listeners)
+	 * instead of per fd.
+	 */
+	void (*freeze_round)(bool begin);
 	void (*unfreeze)(struct luo_file *file); /* optional */
 	int (*retrieve)(struct luo_file *file);
 	int (*finish)(struct luo_file *file); /* optional: NULL finishes at once */
@@ -131,6 +138,7 @@ const struct luo_file_handler *luo_handler_named(const char *name);
 const struct luo_file_handler *luo_handler_find(int fd, const struct stat *st,
 						struct luo_probe *probe);
 const struct luo_file_handler *luo_handler_by_compatible(const char *compatible);
+void luo_handlers_freeze_round(bool begin); /* each handler's freeze_round(), if it has one */
 
 #define LUO_PAYLOAD_MAX (64 * 1024)
 

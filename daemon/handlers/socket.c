@@ -30,9 +30,14 @@
  * two apart (a v2 record is never 280 bytes: no address is 128 long).
  */
 #include <errno.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -210,6 +215,127 @@ static int socket_preserve(struct luo_file *file, const struct luo_probe *probe)
 static int socket_decode(const struct luo_file *file, struct socket_record *rec);
 
 /* Freeze re-reads only what can have changed since preserve (3 calls, not 6). */
+/*
+ * An update freezes every preserved socket, and 10,000 TCP listeners cost
+ * 20,000 system calls in the blackout (SO_ACCEPTCONN, getsockname()). In a
+ * global freeze, from the DIAG_AFTER-th listener on, one sock_diag dump of
+ * the IPv4 TCP listeners in luod's network namespace is read instead
+ * (NETLINK_SOCK_DIAG, TCPF_LISTEN only: established sockets are not
+ * walked), keyed by socket inode, and a listener recorded at address A
+ * whose inode the dump shows listening at A is frozen as it was: the
+ * kernel said so at freeze, for that socket. Anything else is read one fd
+ * at a time as before: a socket not in the dump (another namespace, IPv6,
+ * UNIX, UDP, not listening), one now elsewhere, an inode the dump shows
+ * twice (the counter wrapped), or no dump at all (no sock_diag, EPERM).
+ * retrieve() is unchanged: it reads the fd itself.
+ */
+#define DIAG_AFTER 32
+
+static struct {
+	bool armed;           /* a global freeze is under way */
+	bool tried;           /* the dump was read (or failed) in this one */
+	size_t freezes;       /* listeners frozen so far in it */
+	struct luo_index ino; /* inode -> address and port, as diag_value() */
+} diag;
+
+#define DIAG_TWICE ((void *)1)
+
+/* A non-NULL pointer for an index value: bit 48 set, the address and port (network order) below. */
+static void *diag_value(uint32_t addr, uint16_t port)
+{
+	return (void *)(uintptr_t)((1ull << 48) | (uint64_t)addr << 16 | port);
+}
+
+static int diag_add(const struct inet_diag_msg *m)
+{
+	void *v = diag_value(m->id.idiag_src[0], m->id.idiag_sport);
+
+	if (m->idiag_family != AF_INET || m->idiag_state != TCP_LISTEN)
+		return 0;
+	if (luo_index_get(&diag.ino, m->idiag_inode))
+		v = DIAG_TWICE; /* neither can be told from the other */
+	return luo_index_put(&diag.ino, m->idiag_inode, v);
+}
+
+/* The dump into diag.ino; on any failure diag.ino is left empty (every fd read on its own). */
+static void diag_read(void)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} rq = {
+		.nlh = { .nlmsg_len = sizeof(rq), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+		.req = { .sdiag_family = AF_INET, .sdiag_protocol = IPPROTO_TCP,
+			 .idiag_states = 1u << TCP_LISTEN },
+	};
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	size_t cap = 64 * 1024;
+	char *buf = malloc(cap);
+	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG), r = -EIO;
+	bool done = false;
+
+	if (fd < 0 || !buf ||
+	    sendto(fd, &rq, sizeof(rq), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+		goto out;
+	while (!done) {
+		ssize_t n = recv(fd, buf, cap, 0);
+		struct nlmsghdr *h = (struct nlmsghdr *)buf;
+
+		if (n <= 0)
+			goto out;
+		for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_seq != 1 || h->nlmsg_type == NLMSG_ERROR)
+				goto out;
+			if (h->nlmsg_type == NLMSG_DONE) {
+				done = true;
+				break;
+			}
+			if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+			    h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)) ||
+			    diag_add(NLMSG_DATA(h)) < 0)
+				goto out;
+		}
+	}
+	r = 0;
+out:
+	if (r < 0) {
+		log_debug("socket: no sock_diag dump of the TCP listeners; each is read on its own");
+		luo_index_free(&diag.ino);
+	}
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void socket_freeze_round(bool begin)
+{
+	luo_index_free(&diag.ino);
+	diag.armed = begin;
+	diag.tried = false;
+	diag.freezes = 0;
+}
+
+/* Whether the dump says rec (an IPv4 TCP listener) is still listening where it was. */
+static bool diag_unchanged(const struct luo_file *file, const struct socket_record *rec)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&rec->local;
+	void *v;
+
+	if (!diag.armed || !(rec->flags & SOCK_LISTENING) || rec->family != AF_INET ||
+	    rec->type != SOCK_STREAM || rec->protocol != IPPROTO_TCP ||
+	    rec->local_len != sizeof(*sin) || !file->ino)
+		return false;
+	if (++diag.freezes < DIAG_AFTER)
+		return false; /* a few listeners: cheaper one by one than a dump */
+	if (!diag.tried) {
+		diag.tried = true;
+		diag_read();
+	}
+	v = luo_index_get(&diag.ino, (uint64_t)file->ino);
+	return v && v != DIAG_TWICE && v == diag_value(sin->sin_addr.s_addr, sin->sin_port);
+}
+
 static int socket_freeze(struct luo_file *file)
 {
 	struct socket_record rec;
@@ -217,6 +343,8 @@ static int socket_freeze(struct luo_file *file)
 
 	if (r < 0)
 		return r;
+	if (diag_unchanged(file, &rec))
+		return 0; /* the record stands: listening, at that address */
 	r = socket_read_state(file->fd, &rec);
 	if (r < 0)
 		return r;
@@ -329,6 +457,7 @@ const struct luo_file_handler luo_socket_handler = {
 	.retrieve_checks_type = true, /* socket_read()'s getsockopt(): ENOTSOCK */
 	.preserve = socket_preserve,
 	.freeze = socket_freeze,
+	.freeze_round = socket_freeze_round,
 	.retrieve = socket_retrieve,
 	.size = socket_size,
 };

@@ -522,6 +522,43 @@ static void test_socket(void **state)
 }
 
 /*
+ * A global freeze of many TCP listeners (freeze_round): past the first few,
+ * the listeners' state comes from one sock_diag dump, and it is still each
+ * socket's own. One listener stops listening (shutdown) after preserve and
+ * before the freeze: the freeze records that, so its retrieve succeeds; one
+ * stops after the freeze: its retrieve fails with EIO; the rest come back.
+ */
+static void test_socket_freeze_round(void **state)
+{
+	enum { N = 100 };
+	const struct luo_file_handler *h = &luo_socket_handler;
+	struct luo_file files[N];
+	struct stat st;
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		int fd = tcp_bound(SOCK_STREAM);
+
+		do_listen(fd);
+		assert_int_equal(fstat(fd, &st), 0);
+		files[i] = (struct luo_file){ .handler = h, .token = (uint64_t)i, .fd = fd,
+					      .dev = st.st_dev, .ino = st.st_ino };
+		assert_int_equal(h->preserve(&files[i], NULL), 0);
+	}
+	assert_int_equal(shutdown(files[70].fd, SHUT_RD), 0); /* no longer listening */
+	h->freeze_round(true);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(h->freeze(&files[i]), 0);
+	h->freeze_round(false);
+	assert_int_equal(shutdown(files[80].fd, SHUT_RD), 0);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(h->retrieve(&files[i]), i == 80 ? -EIO : 0);
+		free(files[i].payload);
+		close(files[i].fd);
+	}
+}
+
+/*
  * The socket payload: v2 keeps each address at its own length (40 bytes
  * for a TCP listener on IPv4); a v1 payload, as an older luod wrote it
  * (both addresses at 128 bytes), is still read and checked; a v2 payload
@@ -581,6 +618,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_regular),
 	cmocka_unit_test(test_socket),
 	cmocka_unit_test(test_socket_payloads),
+	cmocka_unit_test(test_socket_freeze_round),
 };
 
 LUO_TEST_MAIN("unit-handlers", tests, setup, teardown)
