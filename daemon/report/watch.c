@@ -104,16 +104,24 @@ static void participant_seen(const struct luo_participant *p, struct seen *out)
 	out->alive = true;
 }
 
-static void emit_seen(uint32_t kind, const struct seen *s, uint32_t extra)
+/* The event that tells of what s records, its flags and extra. */
+static void seen_event(uint32_t kind, const struct seen *s, uint32_t extra,
+		       struct luo_msg_watch_event *ev)
 {
-	struct luo_msg_watch_event ev = {
+	*ev = (struct luo_msg_watch_event){
 		.kind = kind,
 		.state = s->state,
 		.flags = s->flags | extra,
 		.files = s->files,
 	};
+	memcpy(ev->name, s->name, sizeof(ev->name));
+}
 
-	memcpy(ev.name, s->name, sizeof(ev.name));
+static void emit_seen(uint32_t kind, const struct seen *s, uint32_t extra)
+{
+	struct luo_msg_watch_event ev;
+
+	seen_event(kind, s, extra, &ev);
 	emit(&ev);
 }
 
@@ -213,6 +221,18 @@ void watch_scan(void)
 		log_warn("watch: out of memory; some changes were not reported");
 }
 
+/* One event of a snapshot, all of them stamped with the same time. */
+static void snapshot_one(uint32_t kind, const struct seen *s, uint64_t now,
+			 void (*send)(const struct luo_msg_watch_event *ev, void *ctx), void *ctx)
+{
+	struct luo_msg_watch_event ev;
+
+	seen_event(kind, s, LUO_WATCH_SNAPSHOT, &ev);
+	ev.generation = core_generation();
+	ev.realtime_ns = now;
+	send(&ev, ctx);
+}
+
 void watch_snapshot(void (*send)(const struct luo_msg_watch_event *ev, void *ctx), void *ctx)
 {
 	struct luo_msg_watch_event ev = { .kind = LUO_WATCH_GLOBAL,
@@ -227,24 +247,13 @@ void watch_snapshot(void (*send)(const struct luo_msg_watch_event *ev, void *ctx
 		struct seen seen;
 
 		session_seen(s, &seen);
-		ev = (struct luo_msg_watch_event){ .kind = LUO_WATCH_SESSION, .state = seen.state,
-						   .flags = seen.flags | LUO_WATCH_SNAPSHOT,
-						   .files = seen.files,
-						   .generation = core_generation(),
-						   .realtime_ns = now };
-		memcpy(ev.name, seen.name, sizeof(ev.name));
-		send(&ev, ctx);
+		snapshot_one(LUO_WATCH_SESSION, &seen, now, send, ctx);
 	}
 	for (struct luo_participant *p = participant_first(); p; p = p->next) {
 		struct seen seen;
 
 		participant_seen(p, &seen);
-		ev = (struct luo_msg_watch_event){ .kind = LUO_WATCH_PARTICIPANT, .state = seen.state,
-						   .flags = seen.flags | LUO_WATCH_SNAPSHOT,
-						   .generation = core_generation(),
-						   .realtime_ns = now };
-		memcpy(ev.name, seen.name, sizeof(ev.name));
-		send(&ev, ctx);
+		snapshot_one(LUO_WATCH_PARTICIPANT, &seen, now, send, ctx);
 	}
 }
 
