@@ -28,13 +28,10 @@ int cmd_history(const struct luoctl_command *cmd, int argc, char **argv)
 {
 	struct luo_msg_history_reply rep;
 	const unsigned char *e;
-	int dev, r = parse_common(cmd, argc, argv, 0, 0);
+	int dev, r = parse_and_connect(cmd, argc, argv, &dev);
 
 	if (r >= 0)
 		return r;
-	dev = connect_luod();
-	if (dev < 0)
-		return 1;
 	r = call(dev, LUO_OP_HISTORY, NULL, 0, "history");
 	close(dev);
 	if (r)

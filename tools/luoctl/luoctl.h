@@ -63,6 +63,11 @@ bool common_opt(const struct luoctl_command *cmd, int c, int *status);
  */
 int parse_common(const struct luoctl_command *cmd, int argc, char **argv, int min_args,
 		 int max_args);
+/*
+ * For commands with only the common options and no operands, which talk
+ * to luod: -1 with a device handle in *dev, else the exit status.
+ */
+int parse_and_connect(const struct luoctl_command *cmd, int argc, char **argv, int *dev);
 void command_usage(const struct luoctl_command *cmd, FILE *out);
 /* Exit status 2 with the usage on stderr, after an optional message. */
 int usage_error(const struct luoctl_command *cmd, const char *msg);

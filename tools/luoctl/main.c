@@ -278,6 +278,16 @@ int parse_common(const struct luoctl_command *cmd, int argc, char **argv, int mi
 	return -1;
 }
 
+int parse_and_connect(const struct luoctl_command *cmd, int argc, char **argv, int *dev)
+{
+	int r = parse_common(cmd, argc, argv, 0, 0);
+
+	if (r >= 0)
+		return r;
+	*dev = connect_luod();
+	return *dev < 0 ? 1 : -1;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: luoctl [--socket PATH] [--json] [--timeout SECONDS] COMMAND [ARGS]\n\n"

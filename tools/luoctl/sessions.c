@@ -73,13 +73,10 @@ static int list(int dev)
 
 int cmd_sessions(const struct luoctl_command *cmd, int argc, char **argv)
 {
-	int dev, r = parse_common(cmd, argc, argv, 0, 0);
+	int dev, r = parse_and_connect(cmd, argc, argv, &dev);
 
 	if (r >= 0)
 		return r;
-	dev = connect_luod();
-	if (dev < 0)
-		return 1;
 	r = list(dev);
 	close(dev);
 	return r;

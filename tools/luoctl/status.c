@@ -19,13 +19,10 @@ int cmd_status(const struct luoctl_command *cmd, int argc, char **argv)
 	struct luo_msg_kernel_status ks;
 	struct not_carried *lost = NULL;
 	size_t nlost = 0;
-	int dev, r = parse_common(cmd, argc, argv, 0, 0);
+	int dev, r = parse_and_connect(cmd, argc, argv, &dev);
 
 	if (r >= 0)
 		return r;
-	dev = connect_luod();
-	if (dev < 0)
-		return 1;
 	r = call(dev, LUO_OP_STATUS, NULL, 0, "status");
 	if (r) {
 		close(dev);
