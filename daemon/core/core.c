@@ -389,9 +389,11 @@ static int freeze_all(void)
 	int r = 0;
 
 	luo_handlers_freeze_round(true); /* what a handler can read for all its files at once */
+	file_prefreeze_begin();           /* and what two threads can */
 	for (struct luo_session *s = luo_core.sessions; s && r == 0; s = s->next)
 		if (s->in_global_update)
 			r = session_freeze(s);
+	file_prefreeze_end();
 	luo_handlers_freeze_round(false);
 	return r;
 }

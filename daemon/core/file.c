@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <linux/kcmp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -204,13 +205,98 @@ void file_unpreserve(struct luo_file *file)
 	file_free(file);
 }
 
+/*
+ * The freeze of 10,000 memfds is 10,000 fstat()s in the blackout, each
+ * about 1 us on an inode the cache has lost: on two CPUs, two threads do
+ * it in about half the time. Only handlers whose freeze() touches nothing
+ * but its own file (.freeze_parallel) run on the second thread; the
+ * results are taken in the order the freeze walks the files, so that
+ * everything else (FAULT, the FLB, an error's unwinding) happens as
+ * before, on this thread.
+ */
+#define PREFREEZE_MIN 2048
+
+static struct {
+	struct luo_file **files;
+	int *r;
+	size_t n, next;
+} pre;
+
+static void prefreeze_range(size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++)
+		pre.r[i] = pre.files[i]->handler->freeze(pre.files[i]);
+}
+
+static void *prefreeze_thread(void *arg)
+{
+	(void)arg;
+	prefreeze_range(pre.n / 2, pre.n);
+	return NULL;
+}
+
+/* The files freeze_all() is about to freeze with file_freeze(), in its order. */
+static size_t prefreeze_collect(struct luo_file **out)
+{
+	size_t n = 0;
+
+	for (struct luo_session *s = luo_core.sessions; s; s = s->next) {
+		if (!s->in_global_update || s->incoming || s->state == LUO_STATE_FROZEN ||
+		    s->state == LUO_STATE_UPDATED)
+			continue;
+		for (size_t i = 0; i < s->nfiles; i++) {
+			struct luo_file *f = s->files[i];
+
+			if (!f->frozen && f->handler->freeze_parallel) {
+				if (out)
+					out[n] = f;
+				n++;
+			}
+		}
+	}
+	return n;
+}
+
+void file_prefreeze_begin(void)
+{
+	size_t n = prefreeze_collect(NULL);
+	pthread_t t;
+
+	pre = (__typeof__(pre)){ 0 };
+	if (n < PREFREEZE_MIN)
+		return;
+	pre.files = malloc(n * sizeof(*pre.files));
+	pre.r = malloc(n * sizeof(*pre.r));
+	if (!pre.files || !pre.r) {
+		file_prefreeze_end();
+		return;
+	}
+	pre.n = prefreeze_collect(pre.files);
+	if (pthread_create(&t, NULL, prefreeze_thread, NULL) != 0) {
+		file_prefreeze_end(); /* file_freeze() calls freeze() itself */
+		return;
+	}
+	prefreeze_range(0, pre.n / 2);
+	pthread_join(t, NULL);
+}
+
+void file_prefreeze_end(void)
+{
+	free(pre.files);
+	free(pre.r);
+	pre = (__typeof__(pre)){ 0 };
+}
+
 int file_freeze(struct luo_file *file)
 {
+	bool done = pre.next < pre.n && pre.files[pre.next] == file;
 	int r;
 
 	if (file->frozen)
 		return 0;
-	r = FAULT("handler") ? -EIO : file->handler->freeze(file);
+	if (done)
+		pre.next++;
+	r = FAULT("handler") ? -EIO : done ? pre.r[pre.next - 1] : file->handler->freeze(file);
 	if (r < 0)
 		return r;
 	file->frozen = true;

@@ -119,6 +119,12 @@ struct luo_file_handler {
 	int (*finish)(struct luo_file *file); /* optional: NULL finishes at once */
 	uint64_t (*size)(const struct luo_file *file); /* bytes it accounts for, or NULL */
 	bool flb; /* keeps file-lifecycle-bound global state (flb.c) */
+	/*
+	 * freeze() only reads its fd and rewrites file->payload in place: no
+	 * allocation, no log, nothing shared. A global freeze of many such
+	 * files runs half of them on a second thread (file_prefreeze()).
+	 */
+	bool freeze_parallel;
 	const void *data; /* the handler's own, for the code handlers share (handlers/record.h) */
 };
 
@@ -173,6 +179,14 @@ struct luo_file {
 int file_preserve(struct luo_session *s, int fd, uint64_t token, struct luo_file **ret);
 void file_unpreserve(struct luo_file *file); /* frees */
 int file_freeze(struct luo_file *file);
+/*
+ * Around a global freeze (core.c): the freeze() of the freeze_parallel
+ * files of the sessions in the update, split over this thread and one
+ * more; file_freeze() then takes each result in turn instead of calling
+ * freeze() again. Does nothing for a few files, or if a thread cannot be had.
+ */
+void file_prefreeze_begin(void);
+void file_prefreeze_end(void);
 void file_unfreeze(struct luo_file *file);
 /* Returns luod's fd for the caller to send (not a copy), or -errno. */
 int file_retrieve(struct luo_file *file);

@@ -307,6 +307,7 @@ const struct luo_file_handler luo_memfd_handler = {
 	.can_preserve = memfd_can_preserve,
 	.is_type = memfd_is_type,
 	.retrieve_checks_type = true,
+	.freeze_parallel = true, /* memfd_freeze(): an fstat() and the payload, nothing else */
 	.preserve = memfd_preserve,
 	.freeze = memfd_freeze,
 	.retrieve = memfd_retrieve,

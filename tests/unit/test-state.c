@@ -173,6 +173,39 @@ static void test_freeze_failure_rolls_back(void **state)
 	assert_int_equal(a->nfiles + b->nfiles, 4);
 }
 
+/*
+ * A global freeze of many memfds runs their freeze() on two threads
+ * (core/file.c, past 2,048 files): each file still records its own size
+ * at freeze, in either half, and a failure in the second thread's half
+ * rolls the whole freeze back as before.
+ */
+static void test_freeze_many(void **state)
+{
+	enum { N = 3000 };
+	struct luo_session *s;
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	(void)state;
+	s = new_session("many", N);
+	for (int i = 0; i < N; i += 7) /* resized after preserve, before freeze */
+		assert_int_equal(ftruncate(s->files[i]->fd, 4096 * (i % 5)), 0);
+	assert_int_equal(core_event(LUO_EVENT_FREEZE), 0);
+	for (int i = 0; i < N; i++) {
+		assert_true(s->files[i]->frozen);
+		assert_int_equal(file_size(s->files[i]), i % 7 ? 8192 : 4096 * (i % 5));
+	}
+	assert_int_equal(core_event(LUO_EVENT_CANCEL), 0);
+	assert_false(s->files[0]->frozen);
+
+	assert_true(dup3(null, s->files[N - 10]->fd, O_CLOEXEC) >= 0); /* the second half's */
+	close(null);
+	assert_int_equal(core_event(LUO_EVENT_FREEZE), -EINVAL);
+	assert_int_equal(luo_core.state, LUO_STATE_NORMAL);
+	assert_int_equal(s->state, LUO_STATE_NORMAL);
+	for (int i = 0; i < N; i++)
+		assert_false(s->files[i]->frozen);
+}
+
 static void test_batch_all_or_nothing(void **state)
 {
 	struct luo_session *s;
@@ -236,6 +269,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_close_before_freeze_unpreserves, reset, reset),
 	cmocka_unit_test_setup_teardown(test_cancel_keeps_abandoned_frozen_session, reset, reset),
 	cmocka_unit_test_setup_teardown(test_freeze_failure_rolls_back, reset, reset),
+	cmocka_unit_test_setup_teardown(test_freeze_many, reset, reset),
 	cmocka_unit_test_setup_teardown(test_batch_all_or_nothing, reset, reset),
 	cmocka_unit_test_setup_teardown(test_updated_until_finished, reset, reset),
 	cmocka_unit_test_setup_teardown(test_generation_saturates, reset, reset),
