@@ -58,7 +58,7 @@ static struct {
 	const char *luod, *s6d, *dir;
 	size_t counts[8], ncounts;
 	int reps;
-	bool footprint, only_luo;
+	bool footprint, only_luo, only_batch;
 } opt = { .reps = 3, .footprint = true };
 
 static const char *peer_status_s6 = "not built (libs6-dev missing at build time)";
@@ -535,7 +535,8 @@ static void footprint_s6(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: luo-bench-throughput --luod PATH --dir DIR [--s6 S6_FDHOLDER_DAEMON]\n"
-			"       [--counts 100,1000,10000] [--reps R] [--no-footprint] [--only-luo]\n");
+			"       [--counts 100,1000,10000] [--reps R] [--no-footprint] [--only-luo]\n"
+			"       [--only-batch]\n");
 	exit(2);
 }
 
@@ -549,6 +550,7 @@ int main(int argc, char **argv)
 		{ "reps", required_argument, NULL, 'r' },
 		{ "no-footprint", no_argument, NULL, 'F' },
 		{ "only-luo", no_argument, NULL, 'L' },
+		{ "only-batch", no_argument, NULL, 'B' },
 		{ 0 },
 	};
 	struct bench_luod d = { .pid = -1 };
@@ -573,6 +575,7 @@ int main(int argc, char **argv)
 		case 'r': opt.reps = atoi(optarg); break;
 		case 'F': opt.footprint = false; break;
 		case 'L': opt.only_luo = true; break;
+		case 'B': opt.only_batch = true; break;
 		case 'n':
 			for (char *t = strtok(optarg, ","); t && opt.ncounts < 8; t = strtok(NULL, ","))
 				opt.counts[opt.ncounts++] = strtoul(t, NULL, 10);
@@ -637,7 +640,7 @@ int main(int argc, char **argv)
 #endif
 	for (size_t ci = 0; ci < opt.ncounts; ci++)
 		for (int rep = 0; rep < opt.reps; rep++)
-			for (int batch = 0; batch < 2; batch++) {
+			for (int batch = opt.only_batch; batch < 2; batch++) {
 				size_t n = opt.counts[ci];
 				const char *mode = batch ? "batch" : "single";
 				struct span sp;
