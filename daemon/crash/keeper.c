@@ -178,8 +178,20 @@ static int list(int sock)
 
 static unsigned char buf[KEEPER_MSG_MAX];
 
-/* PUTV: takes every fd in fds[0..nfds) whatever happens. */
-static int putv(const unsigned char *p, size_t len, int *fds, size_t nfds)
+/*
+ * The protocol version this keeper speaks: KEEPER_PROTO_VERSION, or, in a
+ * build with fault injection, 1 when $LUOD_KEEPER_PROTO says so: the tests'
+ * stand-in for a keeper of an older release, which luod may find across
+ * its execve (it answers SYNC without a version and does not know DELV).
+ */
+static uint32_t proto = KEEPER_PROTO_VERSION;
+
+/*
+ * PUTV, or DELV (del): the records one by one. Takes every fd in
+ * fds[0..nfds) whatever happens; a DELV carries none, and its records no
+ * data.
+ */
+static int records(const unsigned char *p, size_t len, int *fds, size_t nfds, bool del)
 {
 	size_t used = 0;
 	int r = 0;
@@ -195,15 +207,23 @@ static int putv(const unsigned char *p, size_t len, int *fds, size_t nfds)
 		memcpy(&rec, p, sizeof(rec));
 		if (rec.key_len == 0 || rec.key_len > KEEPER_KEY_MAX || rec.data_len > KEEPER_DATA_MAX ||
 		    len - sizeof(rec) < (size_t)rec.key_len + rec.data_len || rec.has_fd > 1 ||
-		    (rec.has_fd && used == nfds)) {
+		    (rec.has_fd && used == nfds) || (del && (rec.has_fd || rec.data_len))) {
 			r = -EBADMSG;
 			break;
 		}
-		if (rec.has_fd)
-			fd = fds[used++];
-		if (put(p + sizeof(rec), rec.key_len, p + sizeof(rec) + rec.key_len, rec.data_len,
-			fd) < 0)
-			r = -ENOMEM;
+		if (del) {
+			struct entry *e = lookup(p + sizeof(rec), rec.key_len,
+						 hash_key(p + sizeof(rec), rec.key_len));
+
+			if (e)
+				entry_drop(e);
+		} else {
+			if (rec.has_fd)
+				fd = fds[used++];
+			if (put(p + sizeof(rec), rec.key_len, p + sizeof(rec) + rec.key_len,
+				rec.data_len, fd) < 0)
+				r = -ENOMEM;
+		}
 		p += sizeof(rec) + rec.key_len + rec.data_len;
 		len -= sizeof(rec) + rec.key_len + rec.data_len;
 	}
@@ -236,12 +256,18 @@ static int serve_one(int sock, int flags)
 		return op == -EAGAIN || op == -EWOULDBLOCK ? -EAGAIN : op;
 	key = buf + sizeof(m);
 	data = key + m.key_len;
-	if (op == KEEPER_PUTV) {
-		int r = putv(data, m.data_len, fds, nfds);
+	if (op == KEEPER_PUTV || (op == KEEPER_DELV && proto >= 2)) {
+		int r = records(data, m.data_len, fds, nfds, op == KEEPER_DELV);
 
 		if (r < 0)
-			fprintf(stderr, "luod-keeper: PUTV: %s: entries may be lost\n", strerror(-r));
+			fprintf(stderr, "luod-keeper: %s: %s: entries may be %s\n",
+				op == KEEPER_PUTV ? "PUTV" : "DELV", strerror(-r),
+				op == KEEPER_PUTV ? "lost" : "kept");
 		return 0;
+	}
+	if (op == KEEPER_DELV) { /* speaking version 1: an op it does not know */
+		while (nfds)
+			close(fds[--nfds]);
 	}
 	if (nfds)
 		fd = fds[0];
@@ -276,10 +302,14 @@ static int serve_one(int sock, int flags)
 		if (list(sock) < 0)
 			return -EPIPE;
 		break;
-	case KEEPER_SYNC:
-		if (send_msg(sock, KEEPER_END, NULL, 0, NULL, 0, -1) < 0)
+	case KEEPER_SYNC: {
+		uint32_t version = KEEPER_PROTO_VERSION;
+
+		if (send_msg(sock, KEEPER_END, NULL, 0, &version, proto >= 2 ? sizeof(version) : 0,
+			     -1) < 0)
 			return -EPIPE;
 		break;
+	}
 	case KEEPER_QUIT:
 		if (fd >= 0)
 			close(fd);
@@ -416,6 +446,14 @@ int keeper_main(int argc, char **argv)
 		return 1;
 	}
 	fcntl(lfd, F_SETFD, FD_CLOEXEC);
+#ifdef LUO_FAULT_INJECTION
+	{
+		const char *v = getenv("LUOD_KEEPER_PROTO");
+
+		if (v && !strcmp(v, "1"))
+			proto = 1;
+	}
+#endif
 	have_pid_file = pid_file(pid_path, sizeof(pid_path)) == 0;
 	for (;;) {
 		struct pollfd pfd[2] = { { .fd = lfd, .events = POLLIN }, { .fd = peer, .events = POLLIN } };

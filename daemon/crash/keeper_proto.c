@@ -81,7 +81,7 @@ int keeper_msg_recv(int sock, void *buf, size_t len, int flags, struct keeper_ms
 	memset(m, 0, sizeof(*m));
 	if ((size_t)n >= sizeof(*m))
 		memcpy(m, buf, sizeof(*m));
-	batch = m->op == KEEPER_PUTV;
+	batch = m->op == KEEPER_PUTV || m->op == KEEPER_DELV;
 	if ((size_t)n < sizeof(*m) || m->magic != KEEPER_MAGIC || m->key_len > KEEPER_KEY_MAX ||
 	    m->data_len > (batch ? KEEPER_BATCH_MAX : KEEPER_DATA_MAX) ||
 	    (size_t)n != sizeof(*m) + m->key_len + m->data_len || (!batch && *nfds > 1) ||

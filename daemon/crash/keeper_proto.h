@@ -19,16 +19,27 @@
  *                       struct keeper_rec, key, data; the fds of the
  *                       records that have one, in order, in SCM_RIGHTS)
  *   DEL  key            drop the entry (and close its fd)
+ *   DELV records        many DELs in one message (version 2): records as
+ *                       in PUTV, each with data_len 0 and no fd, naming
+ *                       an entry to drop
  *   DELP key            drop every entry whose key starts with key
  *   LIST                the keeper answers with one PUT per entry, in the
  *                       order they were first stored, then END
  *   SYNC                the keeper answers END once everything before it
- *                       is done (luod's way to know a DEL has closed an fd)
+ *                       is done (luod's way to know a DEL has closed an fd);
+ *                       since version 2 the END carries the keeper's
+ *                       protocol version (u32), a version 1 keeper's none
  *   QUIT                close everything and exit: luod stopped cleanly
  *   MARK                flag every entry stale (a PUT of it clears the flag)
  *   SWEEP               drop every entry still stale: with MARK around a
  *                       full resend, a reset that a crash in the middle
  *                       cannot empty (LIST lists stale entries too)
+ *
+ * Versions: the keeper outlives luod's execve, so a luod may find a keeper
+ * of an older release. A keeper of version 1 knows every op above but
+ * DELV (an op it does not know it drops, with a line on stderr); luod
+ * learns the version from the END of its first SYNC and sends a version 1
+ * keeper one DEL per entry (a keeper it has just started is asked too).
  *
  * The keeper serves one peer: its own uid only (SO_PEERCRED), and a new
  * connection replaces the one before it once that one's queued messages
@@ -53,7 +64,10 @@ enum keeper_op {
 	KEEPER_PUTV,
 	KEEPER_MARK,
 	KEEPER_SWEEP,
+	KEEPER_DELV, /* version 2 */
 };
+
+#define KEEPER_PROTO_VERSION 2
 
 #define KEEPER_MAGIC 0x6b70756cu /* "lupk" */
 #define KEEPER_KEY_MAX 128
