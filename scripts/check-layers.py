@@ -59,7 +59,7 @@ for o, p in objs.items():
     mine = layer_of(o)
     for sym in nm(p, False):
         if sym not in where:
-            continue  # libc, libfdt, libluo's protocol
+            continue  # libc, libfdt, libsystemd, libluo's protocol
         theirs = layer_of(where[sym])
         if sym == "luo_core" and mine != "core":
             print("%s -> luo_core: the core's state is read through its accessors" % o)

@@ -6,7 +6,7 @@
 set -eu
 
 # The demo builds luod, luoctl, libluo and the man pages: a compiler and a few libraries.
-DEMO="gcc libc6-dev meson ninja-build pkg-config python3 libfdt-dev scdoc"
+DEMO="gcc libc6-dev meson ninja-build pkg-config python3 libfdt-dev libsystemd-dev scdoc"
 # The tests add their framework, sanitizers, fuzzing and valgrind, the
 # reference-kernel VM (QEMU, busybox, kexec, the kernel's build tools), the
 # systemd VM and the Debian package (mmdebstrap, debhelper, lintian), and the

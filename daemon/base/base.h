@@ -9,8 +9,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 
 #include "luo/luo.h"
 
@@ -39,7 +37,7 @@ int luo_index_put(struct luo_index *idx, uint64_t key, void *val); /* replaces *
 void luo_index_del(struct luo_index *idx, uint64_t key);
 void luo_index_free(struct luo_index *idx);
 
-/* ---- systemd.c: the sd_notify and sd_listen_fds protocols; silent without systemd ---- */
+/* ---- systemd.c: sd_notify and socket activation; silent without systemd ---- */
 /* The activated listening socket (taken once), -ENOENT when there is none, or -errno. */
 int systemd_listen_fd(void);
 /* Every fd systemd passed on a fresh start and its name; a taken fd reads -1. */
@@ -51,7 +49,5 @@ void systemd_stopping(void);
 /* ms until the next watchdog ping is due (for epoll_wait), or -1 without a watchdog */
 int systemd_watchdog_timeout_ms(uint64_t now);
 void systemd_watchdog(uint64_t now); /* pings when due */
-/* $NOTIFY_SOCKET as an address: 1, 0 when it is unset, -EAFNOSUPPORT for a form not spoken here */
-int systemd_notify_address(struct sockaddr_un *sa, socklen_t *len);
 
 #endif

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
 
 #include "escape.h"
 #include "base/base.h"
@@ -50,8 +51,7 @@ static bool stderr_is_journal(void)
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	static const char *const tag[] = { "error", "warning", "info", "debug" };
-	/* sd-daemon(3)'s SD_ERR, SD_WARNING, SD_INFO, SD_DEBUG */
-	static const char *const prio[] = { "<3>", "<4>", "<6>", "<7>" };
+	static const char *const prio[] = { SD_ERR, SD_WARNING, SD_INFO, SD_DEBUG };
 	char msg[1024], buf[1024];
 	va_list ap;
 	int n;

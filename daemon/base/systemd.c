@@ -18,31 +18,19 @@
  *
  * A notification that cannot be sent is logged once and otherwise
  * ignored: systemd not listening must never stop luod serving.
- *
- * The protocol is spoken here, not through libsystemd: it is a few
- * datagrams and environment variables that systemd documents as a stable
- * interface (sd_notify(3), sd_listen_fds(3), sd_watchdog_enabled(3)), and
- * linking libsystemd loads seven libraries (libsystemd, libcap, libgcrypt,
- * libgpg-error, liblzma, libzstd, liblz4) into every luod start, the
- * successor's inside the update's blackout: about 1 ms of the execve here.
- * $NOTIFY_SOCKET may be a path or an abstract name ("@..."); other forms
- * (vsock) are not supported and are logged once.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "base/base.h"
+#include <systemd/sd-daemon.h>
 
-#define LISTEN_FDS_START 3 /* SD_LISTEN_FDS_START */
+#include "base/base.h"
 
 static struct {
 	bool fds_read;
@@ -56,162 +44,14 @@ static struct {
 	uint64_t last_ping_ns;
 } sd;
 
-int systemd_notify_address(struct sockaddr_un *sa, socklen_t *len)
-{
-	const char *p = getenv("NOTIFY_SOCKET");
-	size_t n;
-
-	if (!p || !*p)
-		return 0;
-	n = strlen(p);
-	if ((p[0] != '/' && p[0] != '@') || n >= sizeof(sa->sun_path))
-		return -EAFNOSUPPORT;
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	memcpy(sa->sun_path, p, n);
-	if (p[0] == '@')
-		sa->sun_path[0] = '\0'; /* abstract: no NUL at the end counted */
-	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (p[0] == '/'));
-	return 1;
-}
-
-/* One datagram to $NOTIFY_SOCKET, as sd_notify(0, msg) sends it; nothing without it. */
 static void notify(const char *msg)
 {
-	static int sock = -1;
-	struct sockaddr_un sa;
-	socklen_t len;
-	int r = systemd_notify_address(&sa, &len);
+	int r = sd_notify(0, msg);
 
-	if (r > 0 && sock < 0) {
-		sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (sock < 0)
-			r = -errno;
-	}
-	if (r > 0 && sendto(sock, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa, len) < 0)
-		r = -errno;
 	if (r < 0 && !sd.warned) {
 		sd.warned = true;
-		log_warn("systemd: notify: %s; further failures are not logged", strerror(-r));
+		log_warn("systemd: sd_notify: %s; further failures are not logged", strerror(-r));
 	}
-}
-
-/* A whole unsigned decimal number, or -EINVAL. */
-static int parse_u64(const char *s, uint64_t *v)
-{
-	char *end;
-
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	*v = strtoull(s, &end, 10);
-	return errno || *end ? -EINVAL : 0;
-}
-
-/* $NAME_PID is unset or ours, as libsystemd checks it. */
-static bool for_us(const char *name)
-{
-	const char *p = getenv(name);
-	uint64_t pid;
-
-	return !p || (parse_u64(p, &pid) == 0 && pid == (uint64_t)getpid());
-}
-
-/* LISTEN_FDNAMES split at ':' into n names (empty ones kept), or NULL; -EINVAL if not n. */
-static int split_names(const char *fdnames, uint64_t n, char ***ret)
-{
-	char **names = calloc(n + 1, sizeof(*names));
-	const char *c = fdnames;
-	uint64_t k = 0;
-	int r = 0;
-
-	if (!names)
-		return -ENOMEM;
-	while (r == 0) {
-		size_t len = strcspn(c, ":");
-
-		if (k == n)
-			r = -EINVAL; /* more names than fds */
-		else if (!(names[k++] = strndup(c, len)))
-			r = -ENOMEM;
-		else if (!c[len])
-			break;
-		c += len + 1;
-	}
-	if (r == 0 && k != n)
-		r = -EINVAL; /* fewer */
-	if (r < 0) {
-		for (uint64_t i = 0; i < k; i++)
-			free(names[i]);
-		free(names);
-		return r;
-	}
-	*ret = names;
-	return 0;
-}
-
-/*
- * sd_listen_fds_with_names(1, names), as libsystemd does it: LISTEN_FDS
- * fds from fd 3 if LISTEN_PID is ours, close-on-exec set on each, their
- * LISTEN_FDNAMES (NULL names when it is unset), the variables removed.
- * The number of fds, or -errno.
- */
-static int listen_fds_with_names(char ***ret_names)
-{
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	const char *fdnames = getenv("LISTEN_FDNAMES");
-	uint64_t n = 0, p;
-	int r = 0;
-
-	*ret_names = NULL;
-	if (!pid || !fds)
-		goto out;
-	if (parse_u64(pid, &p) < 0) {
-		r = -EINVAL;
-		goto out;
-	}
-	if (p != (uint64_t)getpid())
-		goto out; /* for another process: none for us */
-	if (parse_u64(fds, &n) < 0 || n == 0 || n > INT32_MAX - LISTEN_FDS_START) {
-		r = -EINVAL;
-		goto out;
-	}
-	for (uint64_t i = 0; i < n && r == 0; i++)
-		if (fcntl(LISTEN_FDS_START + (int)i, F_SETFD, FD_CLOEXEC) < 0)
-			r = -errno;
-	if (r == 0 && fdnames)
-		r = *fdnames ? split_names(fdnames, n, ret_names) : -EINVAL;
-out:
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-	return r < 0 ? r : (int)n;
-}
-
-/* sd_is_socket_unix(fd, type, listening, NULL, 0): 1, 0 or -errno. */
-static int is_socket_unix(int fd, int type, int listening)
-{
-	struct sockaddr_storage sa;
-	socklen_t len = sizeof(int), salen = sizeof(sa);
-	struct stat st;
-	int v;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return 0;
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0)
-		return -errno;
-	if (v != type)
-		return 0;
-	len = sizeof(int);
-	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0)
-		return -errno;
-	if (!v != !listening)
-		return 0;
-	if (getsockname(fd, (struct sockaddr *)&sa, &salen) < 0)
-		return -errno;
-	return salen >= sizeof(sa_family_t) && sa.ss_family == AF_UNIX;
 }
 
 static int read_passed_fds(void)
@@ -222,7 +62,7 @@ static int read_passed_fds(void)
 	if (sd.fds_read)
 		return 0;
 	sd.fds_read = true;
-	n = listen_fds_with_names(&names);
+	n = sd_listen_fds_with_names(1, &names);
 	if (n < 0) {
 		log_err("systemd: LISTEN_FDS: %s", strerror(-n));
 		return n;
@@ -237,7 +77,7 @@ static int read_passed_fds(void)
 		return -ENOMEM;
 	}
 	for (int i = 0; i < n; i++)
-		sd.fds[i] = LISTEN_FDS_START + i;
+		sd.fds[i] = SD_LISTEN_FDS_START + i;
 	sd.names = names; /* NULL when systemd gave no names */
 	sd.nfds = (size_t)n;
 	return 0;
@@ -286,12 +126,12 @@ int systemd_listen_fd(void)
 
 			if (sd.fds[i] >= 0 &&
 			    (!strcmp(name, "unknown") || !strcmp(name, "luod.socket")) &&
-			    is_socket_unix(sd.fds[i], SOCK_SEQPACKET, 1) > 0)
+			    sd_is_socket_unix(sd.fds[i], SOCK_SEQPACKET, 1, NULL, 0) > 0)
 				break;
 		}
 	if (i == sd.nfds)
 		return -ENOENT;
-	r = is_socket_unix(sd.fds[i], SOCK_SEQPACKET, 1);
+	r = sd_is_socket_unix(sd.fds[i], SOCK_SEQPACKET, 1, NULL, 0);
 	if (r <= 0) {
 		log_err("systemd: passed fd %d (%s) is not a listening SOCK_SEQPACKET UNIX socket; "
 			"the socket unit needs ListenSequentialPacket=",
@@ -356,8 +196,7 @@ static uint64_t watchdog_period_ns(void)
 
 	if (!sd.watchdog_read) {
 		sd.watchdog_read = true;
-		/* sd_watchdog_enabled(0, &usec): WATCHDOG_USEC, for us if WATCHDOG_PID says so */
-		if (parse_u64(getenv("WATCHDOG_USEC"), &usec) == 0 && usec && for_us("WATCHDOG_PID")) {
+		if (sd_watchdog_enabled(0, &usec) > 0 && usec) {
 			sd.watchdog_ns = usec * 1000 / 2;
 			log_info("systemd: watchdog every %" PRIu64 " ms", sd.watchdog_ns / 1000000);
 		}

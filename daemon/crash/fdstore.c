@@ -44,12 +44,23 @@ static struct {
 bool fdstore_enabled(void)
 {
 	struct timeval timeout = { .tv_sec = 1 };
+	const char *p;
+	size_t n;
 
 	if (fs.read)
 		return fs.on;
 	fs.read = true;
-	if (systemd_notify_address(&fs.sa, &fs.sa_len) <= 0)
+	p = getenv("NOTIFY_SOCKET");
+	if (!p || (p[0] != '/' && p[0] != '@'))
 		return false;
+	n = strlen(p);
+	if (n >= sizeof(fs.sa.sun_path))
+		return false;
+	fs.sa.sun_family = AF_UNIX;
+	memcpy(fs.sa.sun_path, p, n);
+	if (p[0] == '@')
+		fs.sa.sun_path[0] = '\0'; /* abstract */
+	fs.sa_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (p[0] == '/'));
 	fs.sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fs.sock < 0)
 		return false;
