@@ -64,6 +64,7 @@
 #include "core/luod.h"
 #include "core/observer.h"
 #include "report/history.h"
+#include "report/update_report.h"
 #include "backend/backend.h"
 #include "backend/kernel_index.h"
 #include "handlers/procfd.h"
@@ -321,22 +322,13 @@ static void restore_done(const struct kindex_head *head, void *ctx)
 {
 	struct restore *rs = ctx;
 	uint64_t now = realtime_ns();
-	struct luo_msg_history_entry e = {
-		.start_realtime_ns = head->written_realtime_ns,
-		.outcome = LUO_HISTORY_OK,
-	};
 
 	if (!rs->sessions)
 		return;
-	/* the kexec's blackout, on the wall clock: index written until luod serves again */
-	if (head->written_realtime_ns && head->written_realtime_ns < now)
-		e.blackout_ns = now - head->written_realtime_ns;
 	/* the counter never wraps to 0 (2^64 - 1 stays, as it does after a crash) */
 	core_adopt_update(head->generation, head->updates, 0);
-	e.generation = core_generation();
-	e.sessions = (uint32_t)rs->sessions;
-	e.files = kb.carried + kb.recreated;
-	history_add(&e);
+	update_report_kexec(head->written_realtime_ns, now, (uint32_t)rs->sessions,
+			    kb.carried + kb.recreated);
 }
 
 static int read_index(int fd, void **ret, size_t *ret_len)

@@ -9,7 +9,8 @@
  * predecessor put into the handover: prepare and freeze as the predecessor
  * timed them, the FDT write until its execve (--handover-exec-ns), the
  * execve until the successor's main(), the FDT parse, and the blackout
- * from FREEZE until the successor serves.
+ * from FREEZE until the successor serves. A kexec's update (the kernel
+ * backend) has its history entry made here too, from the kernel index.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -74,4 +75,20 @@ void update_report_done(const struct luo_msg_update_reply *phases, uint64_t free
 	luo_history_append(line);
 	log_info("update: generation %" PRIu64 " serving; blackout %.3f ms", rep.generation,
 		 (double)rep.blackout_ns / 1e6);
+}
+
+void update_report_kexec(uint64_t began, uint64_t now, uint32_t sessions, uint64_t files)
+{
+	struct luo_msg_history_entry e = {
+		.generation = core_generation(),
+		.start_realtime_ns = began,
+		.sessions = sessions,
+		.files = files,
+		.outcome = LUO_HISTORY_OK,
+	};
+
+	/* the kexec's blackout, on the wall clock: index written until luod serves again */
+	if (began && began < now)
+		e.blackout_ns = now - began;
+	history_add(&e);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * update_report.c: the report of the live update that started this luod,
- * in one place: its phases, its reply, its history entry and lines.
+ * in one place: its phases, its reply, its history entry and lines; and
+ * the history entry of a kexec's.
  */
 #ifndef LUOD_UPDATE_REPORT_H
 #define LUOD_UPDATE_REPORT_H
@@ -28,5 +29,12 @@ void update_report_phases(const struct luo_handover_luod *h, uint64_t exec_ns, u
  */
 void update_report_done(const struct luo_msg_update_reply *phases, uint64_t freeze_mark_ns,
 			void (*answer)(const struct luo_msg_update_reply *rep, void *ctx), void *ctx);
+/*
+ * A kexec's update, once this luod rebuilt what it carried (sessions
+ * sessions, files files) and adopted it: it began when the predecessor
+ * wrote the kernel index (began, CLOCK_REALTIME; 0: unknown) and its
+ * blackout, on the wall clock, ends at now. Its entry in the history ring.
+ */
+void update_report_kexec(uint64_t began, uint64_t now, uint32_t sessions, uint64_t files);
 
 #endif
