@@ -4,8 +4,10 @@
 The layers of daemon/ (doc/design.md) checked on the built objects: every
 symbol a file uses (nm: undefined in its object) is defined in its own
 layer or a lower one, the core's state (luo_core) is used in core/ alone, so no call or data reference runs upwards and none
-in a circle between layers; and every #include "layer/..." names its own
-layer or a lower one. Inside a layer anything goes.
+in a circle between layers; server/server.c and server/ops.c use no data
+symbol of each other (the ops get what they need as arguments); and every
+#include "layer/..." names its own layer or a lower one. Inside a layer
+anything else goes.
 
   scripts/check-layers.py [BUILD_DIR]     (default build-asan)
 
@@ -69,6 +71,21 @@ for o, p in objs.items():
             bad += 1
         elif RANK[theirs] > RANK[mine]:
             print("%s -> %s (in %s): %s calls %s above it" % (o, sym, where[sym], mine, theirs))
+            bad += 1
+
+# The server's loop and its ops share no mutable global: an op is handed
+# the connection, its reply and the server (server/server.h)
+SERVER_PAIR = ("server_server.c.o", "server_ops.c.o")
+for a, b in (SERVER_PAIR, SERVER_PAIR[::-1]):
+    if a not in objs or b not in objs:
+        continue
+    out = subprocess.run(["nm", "-g", "--defined-only", objs[a]], capture_output=True,
+                         text=True, check=True).stdout
+    data = {line.split()[-1] for line in out.splitlines()
+            if len(line.split()) == 3 and line.split()[1] in "BDCGS"}
+    for sym in nm(objs[b], False):
+        if sym in data:
+            print("%s -> %s (data in %s): the loop and the ops share a global" % (b, sym, a))
             bad += 1
 
 inc = re.compile(r'#include "([a-z]+)/')

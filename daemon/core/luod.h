@@ -36,7 +36,9 @@
  *  - server/request.c decodes and checks a request's bytes before anything
  *    acts on it (pure: the fuzz target drives it);
  *  - server/ops.c carries out each decoded request against the core, access
- *    checks by uid included, as it knows the connection (server/server.h);
+ *    checks by uid included: it is handed the connection, the reply to
+ *    fill and the server as an opaque handle (server/server.h), and shares
+ *    no global with server.c;
  *  - server/limit.c owns the resource limits (sessions per uid, files, fds).
  * luod is single-threaded: no locks.
  */

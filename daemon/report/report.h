@@ -4,5 +4,7 @@
 #define LUOD_REPORT_H
 
 void report_observe(void);
+/* statefile.c: one line for people, systemd's STATUS= (`systemctl status luod` shows it). */
+const char *report_status_line(void);
 
 #endif

@@ -19,6 +19,7 @@
 
 #include "core/luod.h"
 #include "report/history.h"
+#include "report/report.h"
 
 static char state_dir[4096];
 
@@ -130,4 +131,14 @@ void luo_history_append(const char *json_line)
 		log_warn("history %s: %s", path, strerror(errno));
 	if (fd >= 0)
 		close(fd);
+}
+
+const char *report_status_line(void)
+{
+	static char line[160];
+
+	snprintf(line, sizeof(line), "generation %" PRIu64 ", %s, %zu sessions, %zu files",
+		 core_generation(), luo_state_name(core_state()), core_session_count(),
+		 core_file_count());
+	return line;
 }

@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 #include "crash/keeper.h"
 #include "server/limit.h"
 #include "report/history.h"
+#include "report/report.h"
 
 /* ---- request helpers ---- */
 
@@ -249,23 +249,12 @@ static int op_show(const struct luo_backend_ops *be, struct conn *c, const struc
 	return 0;
 }
 
-/* One line for people: `systemctl status luod` shows it. */
-const char *status_line(void)
-{
-	static char line[160];
-
-	snprintf(line, sizeof(line), "generation %" PRIu64 ", %s, %zu sessions, %zu files",
-		 core_generation(), luo_state_name(core_state()), core_session_count(),
-		 core_file_count());
-	return line;
-}
-
 static void update_failed(int result, void *ctx)
 {
 	struct server *srv = ctx;
 	struct conn *c = server_waiter(srv, WAIT_UPDATE);
 
-	systemd_ready(status_line()); /* still the same luod, serving as before */
+	systemd_ready(report_status_line()); /* still the same luod, serving as before */
 	if (c)
 		fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 	server_answer(srv, WAIT_UPDATE, LUO_OP_UPDATE, result);
@@ -298,7 +287,7 @@ static int op_update(struct server *srv, struct conn *c, const struct luo_msg_up
 	systemd_reloading("live update: replacing luod");
 	r = update_start(&ur, update_failed, srv);
 	if (r < 0) {
-		systemd_ready(status_line());
+		systemd_ready(report_status_line());
 		server_wait(srv, WAIT_UPDATE, NULL, -1);
 		fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 		return r;

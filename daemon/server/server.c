@@ -35,6 +35,7 @@
 #include "crash/keeper.h"
 #include "server/limit.h"
 #include "server/request.h"
+#include "report/report.h"
 #include "report/update_report.h"
 #include "report/watch.h"
 
@@ -608,7 +609,7 @@ static void maybe_write_state(struct server *srv)
 	if (!srv->state_changed && now - srv->last_write_ns < 100000000u)
 		return;
 	luo_statefile_write();
-	systemd_status(status_line());
+	systemd_status(report_status_line());
 	srv->dirty = srv->state_changed = false;
 	srv->last_state = core_state();
 	srv->last_write_ns = now;
@@ -734,7 +735,7 @@ int luod_serve(const struct luod_config *cfg)
 		 cfg->listen_activated ? "the activated socket" : cfg->socket_path,
 		 core_generation(), luo_state_name(core_state()), core_session_count(),
 		 core_file_count());
-	systemd_ready(status_line());
+	systemd_ready(report_status_line());
 
 	while (!srv->quit) {
 		int timeout = srv->dirty || srv->accept_paused ? 100 : -1;

@@ -87,6 +87,5 @@ int session_request(struct conn *c, const void *msg, size_t len, int *fds, size_
 int kernel_request(const struct luo_backend_ops *be, struct conn *c, const void *msg, size_t len,
 		   const int *fds, size_t nfds, struct reply *rep);
 void participant_message(struct conn *c, const void *msg, size_t len);
-const char *status_line(void); /* for systemd's STATUS= */
 
 #endif
