@@ -559,6 +559,44 @@ static void test_memfd_mismatch(void **state)
 }
 
 /*
+ * Token 77 of session "vm" from the luod serving a blob: the retrieve's
+ * result (an fd or -errno) given to check, the session finished, and a fresh
+ * luod and directory for the next round.
+ */
+static void retrieve_77(void **state, void (*check)(int fd))
+{
+	int dev = e2e_open(&d), s = luo_retrieve_session(dev, "vm");
+
+	assert_true(s >= 0);
+	check(luo_session_retrieve_fd(s, 77));
+	assert_int_equal(luo_session_finish(s), 0);
+	close(s);
+	close(dev);
+	assert_true(luod_alive(&d));
+	assert_int_equal(teardown(state), 0);
+	assert_int_equal(setup(state), 0);
+}
+
+static void check_good(int fd)
+{
+	assert_true(fd >= 0);
+	assert_true(memfd_pattern_ok(fd, 8192, 4242));
+	close(fd);
+}
+
+static void check_wrong_inode(int fd)
+{
+	assert_int_equal(fd, -EIO);
+	assert_true(log_has("inode"));
+}
+
+static void check_not_memfd(int fd)
+{
+	assert_int_equal(fd, -EIO);
+	assert_true(log_has("memfd token 77: the fd is not a memfd"));
+}
+
+/*
  * The current memfd payload (v2) identifies the memfd by inode: the right
  * one is handed out, and one alike in size and seals but another inode
  * (the handover named the wrong fd) fails with EIO.
@@ -567,7 +605,7 @@ static void test_memfd_v2(void **state)
 {
 	struct blob_opts o = good;
 	char buf[8192];
-	int file = guest_memfd(), dev, s, fd;
+	int file = guest_memfd();
 	struct stat st;
 
 	assert_int_equal(fstat(file, &st), 0);
@@ -576,24 +614,7 @@ static void test_memfd_v2(void **state)
 	for (int wrong = 0; wrong < 2; wrong++) {
 		o.memfd_ino = (uint64_t)st.st_ino + (uint64_t)wrong;
 		serve_blob(buf, build_blob(buf, sizeof(buf), &o), file);
-		dev = e2e_open(&d);
-		s = luo_retrieve_session(dev, "vm");
-		assert_true(s >= 0);
-		fd = luo_session_retrieve_fd(s, 77);
-		if (wrong) {
-			assert_int_equal(fd, -EIO);
-			assert_true(log_has("inode"));
-		} else {
-			assert_true(fd >= 0);
-			assert_true(memfd_pattern_ok(fd, 8192, 4242));
-			close(fd);
-		}
-		assert_int_equal(luo_session_finish(s), 0);
-		close(s);
-		close(dev);
-		/* a fresh luod and directory for the next round */
-		assert_int_equal(teardown(state), 0);
-		assert_int_equal(setup(state), 0);
+		retrieve_77(state, wrong ? check_wrong_inode : check_good);
 	}
 	close(file);
 }
@@ -608,7 +629,7 @@ static void test_wrong_type(void **state)
 {
 	struct blob_opts o = good;
 	char buf[8192];
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC), dev, s;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 	assert_true(null >= 0);
 	o.reply_fd = REPLY_FD;
@@ -616,18 +637,7 @@ static void test_wrong_type(void **state)
 		o.file_compatible = v2 ? "luo,memfd-v2" : "luo,memfd-v1";
 		serve_blob(buf, v2 ? build_blob_v2(buf, sizeof(buf), &o) : build_blob(buf, sizeof(buf), &o),
 			   null);
-		dev = e2e_open(&d);
-		s = luo_retrieve_session(dev, "vm");
-		assert_true(s >= 0);
-		assert_int_equal(luo_session_retrieve_fd(s, 77), -EIO);
-		assert_int_equal(luo_session_retrieve_fd(s, 77), -EIO);
-		assert_true(log_has("memfd token 77: the fd is not a memfd"));
-		assert_int_equal(luo_session_finish(s), 0);
-		close(s);
-		close(dev);
-		assert_true(luod_alive(&d));
-		assert_int_equal(teardown(state), 0);
-		assert_int_equal(setup(state), 0);
+		retrieve_77(state, check_not_memfd);
 	}
 	close(null);
 }
