@@ -92,16 +92,8 @@ static int pipe_read(int fd, void *state)
 	return 0;
 }
 
-/* The state is the record's head and the path right after it, as record.c wants them. */
-_Static_assert(offsetof(struct pipe_state, path) == sizeof(struct pipe_record),
-	       "pipe_state: the path right after the head");
-
-static const struct record_kind pipe_kind = {
-	.head_len = sizeof(struct pipe_record),
-	.path_max = sizeof(((struct pipe_state *)0)->path),
-	.path_len_at = offsetof(struct pipe_record, path_len),
-	.read = pipe_read,
-};
+RECORD_STATE_CHECK(struct pipe_state);
+static const struct record_kind pipe_kind = RECORD_KIND_WITH_PATH(struct pipe_state, pipe_read);
 
 static int pipe_retrieve(struct luo_file *file)
 {

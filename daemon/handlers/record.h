@@ -34,6 +34,22 @@ struct record_kind {
 	const char *a_what;
 };
 
+/*
+ * The kind of a record with a path: its state a struct with the head (a
+ * struct with a u32 path_len) as .rec and the path right after it as
+ * .path (which RECORD_STATE_CHECK asserts).
+ */
+#define RECORD_KIND_WITH_PATH(state_type, read_fn)                     \
+	{                                                               \
+		.head_len = sizeof(((state_type *)0)->rec),             \
+		.path_max = sizeof(((state_type *)0)->path),            \
+		.path_len_at = offsetof(state_type, rec.path_len),      \
+		.read = read_fn,                                        \
+	}
+#define RECORD_STATE_CHECK(state_type)                                                       \
+	_Static_assert(offsetof(state_type, path) == sizeof(((state_type *)0)->rec), \
+		       #state_type ": the path right after the head")
+
 /* preserve() and freeze() of a record handler: the record of the fd now. */
 int record_preserve(struct luo_file *file, const struct luo_probe *probe);
 int record_freeze(struct luo_file *file);

@@ -109,16 +109,8 @@ static int regular_read(int fd, void *state)
 	return 0;
 }
 
-/* The state is the record's head and the path right after it, as record.c wants them. */
-_Static_assert(offsetof(struct regular_state, path) == sizeof(struct regular_record),
-	       "regular_state: the path right after the head");
-
-static const struct record_kind regular_kind = {
-	.head_len = sizeof(struct regular_record),
-	.path_max = sizeof(((struct regular_state *)0)->path),
-	.path_len_at = offsetof(struct regular_record, path_len),
-	.read = regular_read,
-};
+RECORD_STATE_CHECK(struct regular_state);
+static const struct record_kind regular_kind = RECORD_KIND_WITH_PATH(struct regular_state, regular_read);
 
 static int regular_retrieve(struct luo_file *file)
 {
