@@ -43,6 +43,7 @@ int main(int argc, char **argv)
 	if (n < 1 || n > BENCH_MAX_FDS || reps < 1 || reps > 1000)
 		bench_die("usage: luo-bench-handover [N (1..%d) [REPS]]", BENCH_MAX_FDS);
 	log_max_level = LOG_WARN;
+	handlers_register(); /* as luod's main() does: the core knows no fd type before */
 	t_freeze = calloc((size_t)reps, sizeof(double));
 	t_build = calloc((size_t)reps, sizeof(double));
 	t_read = calloc((size_t)reps, sizeof(double));
