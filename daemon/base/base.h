@@ -34,6 +34,7 @@ struct luo_index {
 };
 void *luo_index_get(const struct luo_index *idx, uint64_t key);
 int luo_index_put(struct luo_index *idx, uint64_t key, void *val); /* replaces */
+int luo_index_reserve(struct luo_index *idx, size_t n); /* room for n keys, one allocation */
 void luo_index_del(struct luo_index *idx, uint64_t key);
 void luo_index_free(struct luo_index *idx);
 

@@ -29,9 +29,8 @@ void *luo_index_get(const struct luo_index *idx, uint64_t key)
 	}
 }
 
-static int grow(struct luo_index *idx)
+static int resize(struct luo_index *idx, size_t cap)
 {
-	size_t cap = idx->cap ? idx->cap * 2 : 16;
 	uint64_t *keys = calloc(cap, sizeof(*keys));
 	void **vals = calloc(cap, sizeof(*vals));
 
@@ -56,6 +55,20 @@ static int grow(struct luo_index *idx)
 	idx->vals = vals;
 	idx->cap = cap;
 	return 0;
+}
+
+static int grow(struct luo_index *idx)
+{
+	return resize(idx, idx->cap ? idx->cap * 2 : 16);
+}
+
+int luo_index_reserve(struct luo_index *idx, size_t n)
+{
+	size_t cap = idx->cap ? idx->cap : 16;
+
+	while ((n + 1) * 4 > cap * 3) /* luo_index_put()'s rule for growing */
+		cap *= 2;
+	return cap == idx->cap ? 0 : resize(idx, cap);
 }
 
 int luo_index_put(struct luo_index *idx, uint64_t key, void *val)

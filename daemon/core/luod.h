@@ -256,6 +256,8 @@ int session_new(const char *name, uid_t uid, bool incoming, struct luo_session *
 void session_free(struct luo_session *s); /* releases files, no callbacks */
 struct luo_file *session_find_file(struct luo_session *s, uint64_t token);
 int session_add_file(struct luo_session *s, struct luo_file *file);
+/* Room for n files in one allocation each (a handover knows how many follow). */
+int session_reserve(struct luo_session *s, size_t n);
 void session_remove_file(struct luo_session *s, struct luo_file *file);
 
 /* client requests on a session */

@@ -63,6 +63,19 @@ struct luo_file *session_find_file(struct luo_session *s, uint64_t token)
 	return luo_index_get(&s->tokens, token);
 }
 
+int session_reserve(struct luo_session *s, size_t n)
+{
+	if (n > s->cap) {
+		struct luo_file **f = FAULT("alloc") ? NULL : realloc(s->files, n * sizeof(*f));
+
+		if (!f)
+			return -ENOMEM;
+		s->files = f;
+		s->cap = n;
+	}
+	return luo_index_reserve(&s->tokens, n);
+}
+
 int session_add_file(struct luo_session *s, struct luo_file *file)
 {
 	int r;

@@ -484,6 +484,10 @@ static int read_session_v2(struct reader *rd, int node)
 	rd->head = s;
 
 	n = (size_t)rec_len / sizeof(struct luo_handover_file);
+	/* the files array and token index sized once: no growing copies (and their page faults) */
+	r = session_reserve(s, n);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < n; i++) {
 		struct luo_handover_file f;
 		uint64_t token, off, len;

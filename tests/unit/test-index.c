@@ -78,10 +78,34 @@ static void test_random_against_model(void **state)
 	luo_index_free(&idx);
 }
 
+/* Room reserved up front: n puts then never grow it, and what was in it stays. */
+static void test_reserve(void **state)
+{
+	struct luo_index idx = { 0 };
+	static int v[3000];
+	size_t cap;
+
+	(void)state;
+	assert_int_equal(luo_index_put(&idx, 7, &v[0]), 0);
+	assert_int_equal(luo_index_reserve(&idx, 3000), 0);
+	cap = idx.cap;
+	assert_true(cap * 3 >= 3001 * 4);
+	assert_ptr_equal(luo_index_get(&idx, 7), &v[0]);
+	for (uint64_t k = 100; k < 100 + 2999; k++)
+		assert_int_equal(luo_index_put(&idx, k, &v[k - 99]), 0);
+	assert_int_equal(idx.cap, cap);
+	for (uint64_t k = 100; k < 100 + 2999; k++)
+		assert_ptr_equal(luo_index_get(&idx, k), &v[k - 99]);
+	assert_int_equal(luo_index_reserve(&idx, 10), 0); /* never shrinks */
+	assert_int_equal(idx.cap, cap);
+	luo_index_free(&idx);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_put_get_del),
 	cmocka_unit_test(test_replace_and_null),
 	cmocka_unit_test(test_random_against_model),
+	cmocka_unit_test(test_reserve),
 };
 
 LUO_TEST_MAIN("index", tests, NULL, NULL)
