@@ -77,9 +77,10 @@ struct server {
  * argument.
  */
 static struct server the_server = {
-	.wait = { { NULL, -1 }, { NULL, -1 } },
+	.wait = { [WAIT_EVENT] = { NULL, -1 }, [WAIT_UPDATE] = { NULL, -1 } },
 	.reply = { .chan = -1 },
 };
+_Static_assert(WAIT_COUNT == 2, "every wait of the_server starts without a channel (-1)");
 
 /* The listening socket, the signalfd and the keeper are told apart from connections by these tags. */
 static int tag_listen, tag_signal, tag_keeper;
