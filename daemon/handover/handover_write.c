@@ -343,9 +343,22 @@ int luo_handover_build(const struct luo_handover_luod *luod, void **ret, size_t 
 	}
 }
 
-int luo_sealed_memfd(const char *name, const void *blob, size_t len)
+/* fd, len bytes long, sealed against every change; on failure it is closed: -errno. */
+static int seal_at(int fd, size_t len, bool truncate)
 {
 	const int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+	int r;
+
+	if ((truncate && ftruncate(fd, (off_t)len) < 0) || fcntl(fd, F_ADD_SEALS, seals) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int luo_sealed_memfd(const char *name, const void *blob, size_t len)
+{
 	size_t off = 0;
 	int fd, r;
 
@@ -363,11 +376,7 @@ int luo_sealed_memfd(const char *name, const void *blob, size_t len)
 		}
 		off += (size_t)n;
 	}
-	if (fcntl(fd, F_ADD_SEALS, seals) < 0) {
-		r = -errno;
-		goto err;
-	}
-	return fd;
+	return seal_at(fd, len, false); /* written: len long already */
 err:
 	close(fd);
 	return r;
@@ -380,7 +389,6 @@ err:
  */
 int luo_handover_write(const struct luo_handover_luod *luod, size_t *ret_bytes)
 {
-	const int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 	size_t cap = tree_cap(), len = 0;
 	int fd, r;
 
@@ -413,11 +421,9 @@ int luo_handover_write(const struct luo_handover_luod *luod, size_t *ret_bytes)
 			goto err;
 		cap *= 2;
 	}
-	if (ftruncate(fd, (off_t)len) < 0 || fcntl(fd, F_ADD_SEALS, seals) < 0) {
-		r = -errno;
-		goto err;
-	}
-	*ret_bytes = len;
+	fd = seal_at(fd, len, true); /* cut to the tree's size */
+	if (fd >= 0)
+		*ret_bytes = len;
 	return fd;
 err:
 	close(fd);
