@@ -212,7 +212,8 @@ void file_unpreserve(struct luo_file *file)
  * but its own file (.freeze_parallel) run on the second thread; the
  * results are taken in the order the freeze walks the files, so that
  * everything else (FAULT, the FLB, an error's unwinding) happens as
- * before, on this thread.
+ * before, on this thread, and the first half's while the second thread
+ * still works on its own: it is joined when the walk reaches its half.
  */
 #define PREFREEZE_MIN 2048
 
@@ -220,7 +221,17 @@ static struct {
 	struct luo_file **files;
 	int *r;
 	size_t n, next;
+	pthread_t thread; /* doing [n / 2, n), until joined */
+	bool running;
 } pre;
+
+/* The second half's results are there once the thread that makes them is joined. */
+static void prefreeze_join(void)
+{
+	if (pre.running)
+		pthread_join(pre.thread, NULL);
+	pre.running = false;
+}
 
 static void prefreeze_range(size_t from, size_t to)
 {
@@ -260,7 +271,6 @@ static size_t prefreeze_collect(struct luo_file **out)
 void file_prefreeze_begin(void)
 {
 	size_t n = prefreeze_collect(NULL);
-	pthread_t t;
 
 	pre = (__typeof__(pre)){ 0 };
 	if (n < PREFREEZE_MIN)
@@ -272,16 +282,18 @@ void file_prefreeze_begin(void)
 		return;
 	}
 	pre.n = prefreeze_collect(pre.files);
-	if (pthread_create(&t, NULL, prefreeze_thread, NULL) != 0) {
+	if (pthread_create(&pre.thread, NULL, prefreeze_thread, NULL) != 0) {
 		file_prefreeze_end(); /* file_freeze() calls freeze() itself */
 		return;
 	}
+	pre.running = true;
+	/* the first half here; the freeze takes its results while the thread does the rest */
 	prefreeze_range(0, pre.n / 2);
-	pthread_join(t, NULL);
 }
 
 void file_prefreeze_end(void)
 {
+	prefreeze_join();
 	free(pre.files);
 	free(pre.r);
 	pre = (__typeof__(pre)){ 0 };
@@ -294,6 +306,8 @@ int file_freeze(struct luo_file *file)
 
 	if (file->frozen)
 		return 0;
+	if (done && pre.next == pre.n / 2)
+		prefreeze_join(); /* the thread's half from here on */
 	if (done)
 		pre.next++;
 	r = FAULT("handler") ? -EIO : done ? pre.r[pre.next - 1] : file->handler->freeze(file);
