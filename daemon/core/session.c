@@ -248,25 +248,47 @@ int session_prepare(struct luo_session *s)
 	return 0;
 }
 
+/*
+ * All or nothing over s's files, in preservation order: step() on each;
+ * the first that fails is logged ("session S: <doing> token T failed: E
+ * <then>"), undo(file, arg) runs on the ones before it, newest first, and
+ * its error is returned.
+ */
+static int each_file(struct luo_session *s, int (*step)(struct luo_file *),
+		     void (*undo)(struct luo_file *, bool), bool arg, const char *doing,
+		     const char *then)
+{
+	for (size_t i = 0; i < s->nfiles; i++) {
+		int r = step(s->files[i]);
+
+		if (r < 0) {
+			log_warn("session %s: %s token %llu failed: %s%s", s->name, doing,
+				 (unsigned long long)s->files[i]->token, strerror(-r), then);
+			while (i--)
+				undo(s->files[i], arg);
+			return r;
+		}
+	}
+	return 0;
+}
+
+static void unfreeze_file(struct luo_file *file, bool unused)
+{
+	(void)unused;
+	file_unfreeze(file);
+}
+
 int session_freeze(struct luo_session *s)
 {
-	size_t i;
 	int r;
 
 	if (s->incoming || s->state == LUO_STATE_UPDATED)
 		return -EINVAL;
 	if (s->state == LUO_STATE_FROZEN)
 		return 0;
-	for (i = 0; i < s->nfiles; i++) {
-		r = file_freeze(s->files[i]);
-		if (r < 0) {
-			log_warn("session %s: freezing token %llu failed: %s", s->name,
-				 (unsigned long long)s->files[i]->token, strerror(-r));
-			while (i--)
-				file_unfreeze(s->files[i]);
-			return r;
-		}
-	}
+	r = each_file(s, file_freeze, unfreeze_file, false, "freezing", "");
+	if (r < 0)
+		return r;
 	s->state = LUO_STATE_FROZEN;
 	return 0;
 }
@@ -329,23 +351,15 @@ int session_renew(struct luo_session *s)
 {
 	/* handed over in place (per-session update): its files never left the index */
 	bool in_place = s->nfiles && s->files[0]->indexed;
-	size_t i;
 	int r;
 
 	if (!s->incoming)
 		return -EINVAL;
 	if (core_update_in_progress())
 		return -EBUSY;
-	for (i = 0; i < s->nfiles; i++) {
-		r = file_renew(s->files[i]);
-		if (r < 0) {
-			log_warn("session %s: renewing token %llu failed: %s; still incoming", s->name,
-				 (unsigned long long)s->files[i]->token, strerror(-r));
-			while (i--)
-				file_renew_undo(s->files[i], in_place);
-			return r;
-		}
-	}
+	r = each_file(s, file_renew, file_renew_undo, in_place, "renewing", "; still incoming");
+	if (r < 0)
+		return r;
 	s->incoming = false;
 	s->retrieved = false;
 	s->state = LUO_STATE_NORMAL;
