@@ -332,6 +332,7 @@ static int spawn_keeper(void)
 		setsid();
 		if (fork() != 0)
 			_exit(0);
+		luod_test_pause("keeper-start"); /* a keeper not scheduled yet, as on a loaded machine */
 		execv(luod_self_exe(), argv);
 		_exit(127);
 	}

@@ -366,6 +366,55 @@ void e2e_crash(struct luod_proc *d)
 	assert_int_equal(waitpid(d->pid, &status, 0), d->pid);
 }
 
+/*
+ * Whether d's luod itself listens on d->sock: a connect() alone can reach
+ * another process's socket at that path (a socket of the killed luod that
+ * some other process still has open: then the new luod took it for
+ * another luod serving, and exited).
+ */
+static bool listens_itself(const struct luod_proc *d)
+{
+	char path[64], link[64], line[512];
+	unsigned long want[16];
+	size_t n = 0;
+	bool found = false;
+	struct dirent *e;
+	FILE *f = fopen("/proc/net/unix", "re");
+	DIR *dir;
+
+	if (!f)
+		return false;
+	while (n < 16 && fgets(line, sizeof(line), f)) {
+		char bound[PATH_MAX] = "";
+		unsigned long flags, inode;
+
+		/* Num RefCount Protocol Flags Type St Inode Path; a listener has __SO_ACCEPTCON */
+		if (sscanf(line, "%*s %*s %*s %lx %*s %*s %lu %4095s", &flags, &inode, bound) == 3 &&
+		    (flags & 0x10000) && !strcmp(bound, d->sock))
+			want[n++] = inode;
+	}
+	fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)d->pid);
+	dir = opendir(path);
+	while (dir && !found && (e = readdir(dir))) {
+		char fd_path[PATH_MAX];
+		unsigned long inode;
+		ssize_t k;
+
+		snprintf(fd_path, sizeof(fd_path), "%s/%s", path, e->d_name);
+		k = readlink(fd_path, link, sizeof(link) - 1);
+		if (k <= 0)
+			continue;
+		link[k] = '\0';
+		if (sscanf(link, "socket:[%lu]", &inode) == 1)
+			for (size_t i = 0; i < n && !found; i++)
+				found = want[i] == inode;
+	}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
 void e2e_restart(struct luod_proc *d)
 {
 	struct timespec ten_ms = { .tv_nsec = 10 * 1000000L };
@@ -391,7 +440,8 @@ void e2e_restart(struct luod_proc *d)
 
 		if (fd >= 0) {
 			close(fd);
-			return;
+			if (listens_itself(d))
+				return;
 		}
 		assert_true(luod_alive(d));
 		nanosleep(&ten_ms, NULL);
@@ -420,19 +470,28 @@ pid_t e2e_keeper_pid(const struct luod_proc *d)
 	return pid;
 }
 
-bool e2e_gone(pid_t pid)
+char e2e_proc_state(pid_t pid)
 {
-	char path[64], st = 0;
-	FILE *f;
+	char path[64], buf[512], *p;
+	int fd;
+	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return true;
-	if (fscanf(f, "%*d %*s %c", &st) != 1)
-		st = 0;
-	fclose(f);
-	return st == 'Z' || st == 'X';
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	p = strrchr(buf, ')'); /* the command name may hold spaces */
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+bool e2e_gone(pid_t pid)
+{
+	char st = e2e_proc_state(pid);
+
+	return st == 0 || st == 'Z' || st == 'X';
 }
 
 void e2e_wait_gone(pid_t pid)

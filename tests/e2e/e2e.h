@@ -68,13 +68,15 @@ int e2e_luod_exit_status(const struct luod_proc *d, const char *opt, const char 
  * A crash: SIGKILL d's luod and reap it; then start luod again on the same
  * socket and state directory, as a person would after a crash (extra
  * environment: none; $LUOD_TEST_PAUSE_AT is cleared), and wait until it
- * accepts connections.
+ * accepts connections on a socket of its own.
  */
 void e2e_crash(struct luod_proc *d);
 void e2e_restart(struct luod_proc *d);
 
 /* The pid in d's keeper.pid, waited for (the keeper writes it once it runs); -1 if none. */
 pid_t e2e_keeper_pid(const struct luod_proc *d);
+/* The state letter in /proc/PID/stat (R, S, T for stopped, Z, ...); 0 if there is no such process. */
+char e2e_proc_state(pid_t pid);
 /* Whether pid is gone (or a zombie nobody reaped yet); and a bounded wait for it. */
 bool e2e_gone(pid_t pid);
 void e2e_wait_gone(pid_t pid);

@@ -319,6 +319,70 @@ static void test_twice(void **state)
 	luod_stop(&d);
 }
 
+/* The pid in "luod[PID]: info: test: pausing at POINT" in d's log, waited for; -1 if none. */
+static pid_t paused_pid(const struct luod_proc *d, const char *point)
+{
+	char pat[64], line[512];
+	pid_t pid = -1;
+
+	snprintf(pat, sizeof(pat), "]: info: test: pausing at %s\n", point);
+	for (int i = 0; i < 3000 && pid < 0; i++) {
+		FILE *f = fopen(d->log, "r");
+		int p;
+
+		while (f && fgets(line, sizeof(line), f))
+			if (strstr(line, pat) && sscanf(line, "luod[%d]", &p) == 1)
+				pid = p;
+		if (f)
+			fclose(f);
+		if (pid < 0)
+			sleep_ms(10);
+	}
+	return pid;
+}
+
+/*
+ * luod SIGKILLed while the keeper it just started has not run yet
+ * (stopped between its fork and its exec; luod waits for its first answer
+ * meanwhile): that process holds none of luod's fds, so luod's listening
+ * socket dies with luod and the luod started next serves. It used to find
+ * the old socket alive in the keeper's process and exit with "another
+ * luod is serving". Once that keeper runs it serves the new luod, or,
+ * holding nothing, leaves when the dead luod's connection ends and the new
+ * luod starts another; either way what the new luod holds survives the
+ * next crash.
+ */
+static void test_keeper_not_started_yet(void **state)
+{
+	struct luod_proc d;
+	int dev, work, empty;
+	pid_t keeper;
+
+	(void)state;
+	setenv("LUOD_TEST_PAUSE_AT", "keeper-start", 1);
+	luod_start(&d, NULL);
+	unsetenv("LUOD_TEST_PAUSE_AT");
+	keeper = paused_pid(&d, "keeper-start");
+	assert_true(keeper > 0);
+	for (int i = 0; i < 3000 && e2e_proc_state(keeper) != 'T'; i++)
+		sleep_ms(10);
+	assert_int_equal(e2e_proc_state(keeper), 'T'); /* stopped */
+	e2e_crash(&d);
+	e2e_restart(&d);
+	assert_int_equal(kill(keeper, SIGCONT), 0);
+	dev = e2e_open(&d);
+	populate(dev, &work, &empty);
+	assert_true(e2e_keeper_pid(&d) > 0);
+	e2e_crash(&d);
+	close(work);
+	close(empty);
+	close(dev);
+	e2e_restart(&d);
+	verify(&d, false, false);
+	close(pipe_fds[1]);
+	luod_stop(&d);
+}
+
 /*
  * The keeper itself killed: luod notices at its next message, starts a
  * new one and sends it everything before it answers, so a SIGKILL of luod
@@ -548,6 +612,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_fdt_parse),
 	cmocka_unit_test(test_after_update),
 	cmocka_unit_test(test_twice),
+	cmocka_unit_test(test_keeper_not_started_yet),
 	cmocka_unit_test(test_keeper_killed),
 	cmocka_unit_test(test_unreachable_keeper_exits),
 	cmocka_unit_test(test_keeper_v1),
