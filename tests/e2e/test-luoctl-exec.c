@@ -28,6 +28,10 @@
 
 static struct luod_proc d;
 
+/* The ports free_port() keeps bound until the case ends. */
+static int reserved[16];
+static size_t nreserved;
+
 static int setup(void **state)
 {
 	(void)state;
@@ -38,22 +42,32 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
+	while (nreserved)
+		close(reserved[--nreserved]);
 	assert_true(luod_alive(&d));
 	luod_stop(&d);
 	return 0;
 }
 
-/* A TCP port free right now on 127.0.0.1. */
+/*
+ * A TCP port on 127.0.0.1 for a luoctl exec --listen, kept bound (with
+ * SO_REUSEADDR, never listening) until the case ends. luoctl binds it all
+ * the same (SO_REUSEADDR too), and no other process's bind(0) or connect()
+ * can take it in between: when it was closed at once, another process on
+ * a loaded machine sometimes had it first ("Address already in use").
+ */
 static int free_port(void)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 
 	assert_true(fd >= 0);
+	assert_true(nreserved < sizeof(reserved) / sizeof(reserved[0]));
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	close(fd);
+	reserved[nreserved++] = fd;
 	return ntohs(sa.sin_port);
 }
 
@@ -89,6 +103,28 @@ static int exec_run(const char *log, const char *const *args)
 	return e2e_wait(exec_start(log, args));
 }
 
+/* A luoctl exec's log, on the test's stderr: why it failed. */
+static void show_log(const char *log)
+{
+	char cmd[PATH_MAX + 32];
+
+	snprintf(cmd, sizeof(cmd), "cat '%s' >&2", log);
+	if (system(cmd) != 0)
+		fprintf(stderr, "(no log %s)\n", log);
+}
+
+/* luoctl exec ARGS, run to its end with the exit status want; else its log is shown. */
+#define assert_exec(log, ...) exec_expect(__LINE__, log, __VA_ARGS__)
+static void exec_expect(int line, const char *log, const char *const *args, int want)
+{
+	int got = exec_run(log, args);
+
+	if (got == want)
+		return;
+	show_log(log);
+	fail_msg("line %d: luoctl exec exited with %d, not %d (its log is above)", line, got, want);
+}
+
 static void read_file(const char *path, char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -113,12 +149,44 @@ static void pause_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Create path, as the scripts wait for it; no fd of it is left open to reach a command. */
+static void touch(const char *path)
+{
+	int fd = creat(path, 0644);
+
+	assert_true(fd >= 0);
+	close(fd);
+}
+
 /* Wait (bounded: 30 s) until path exists. */
 static void wait_file(const char *path)
 {
 	for (int i = 0; i < 3000 && !exists(path); i++)
 		pause_ms(10);
 	assert_true(exists(path));
+}
+
+/*
+ * Wait (bounded: 30 s) until the command of the luoctl exec with this pid
+ * has made path; a luoctl that exits first fails the test with its status
+ * and log.
+ */
+static void wait_started(pid_t luoctl, const char *log, const char *path)
+{
+	int status;
+
+	for (int i = 0; i < 3000 && !exists(path); i++) {
+		if (waitpid(luoctl, &status, WNOHANG) == luoctl) {
+			show_log(log);
+			fail_msg("luoctl exec ended (status %#x) before its command made %s (its log is above)",
+				 status, path);
+		}
+		pause_ms(10);
+	}
+	if (!exists(path)) {
+		show_log(log);
+		fail_msg("%s: not made within 30 s (luoctl exec's log is above)", path);
+	}
 }
 
 /* Whether luoctl show NAME --json has state and attached as given. */
@@ -177,7 +245,7 @@ static void test_listen_fds(void **state)
 	args[n++] = rep;
 	args[n] = NULL;
 	/* the command's exit status is luoctl's */
-	assert_int_equal(exec_run(log, args), 7);
+	assert_exec(log, args, 7);
 	read_file(rep, first, sizeof(first));
 	assert_non_null(strstr(first, "fds=2 pid_ok=yes names=0:1\nsocket:["));
 	assert_non_null(strstr(first, "]\nsocket:["));
@@ -203,7 +271,7 @@ static void test_listen_fds(void **state)
 		  "c, _ = s.accept(); c.sendall(b\"served\")'";
 	args[6] = rep;
 	args[7] = NULL;
-	assert_int_equal(exec_run(log, args), 0);
+	assert_exec(log, args, 0);
 	read_file(rep, second, sizeof(second));
 	assert_string_equal(first, second);
 	memset(out, 0, sizeof(out));
@@ -215,7 +283,7 @@ static void test_listen_fds(void **state)
 	/* luod updated between runs: the held session comes back incoming, and still serves */
 	luod_update(&d, NULL);
 	args[5] = REPORT;
-	assert_int_equal(exec_run(log, args), 0);
+	assert_exec(log, args, 0);
 	read_file(rep, second, sizeof(second));
 	assert_string_equal(first, second);
 	assert_true(session_is("web", "frozen", false));
@@ -236,7 +304,7 @@ static pid_t start_until_stop(const char *session, const char *log, const char *
 	snprintf(script, sizeof(script), REPORT "; while [ ! -e %s ]; do sleep 0.02; done", stop);
 	pid = exec_start(log, (const char *[]){ "--session", session, "--create", "--listen", tcp,
 						"--", "/bin/sh", "-c", script, rep, NULL });
-	wait_file(rep);
+	wait_started(pid, log, rep);
 	read_file(rep, first, len);
 	return pid;
 }
@@ -264,7 +332,7 @@ static void test_update_while_running(void **state)
 	luod_update(&d, NULL);
 	wait_session("svc", "frozen", true);
 
-	assert_int_equal(creat(stop, 0644) >= 0, 1);
+	touch(stop);
 	assert_int_equal(e2e_wait(pid), 0);
 	assert_true(session_is("svc", "frozen", false));
 	unlink(stop);
@@ -279,7 +347,7 @@ static void test_update_while_running(void **state)
 	args[5] = REPORT;
 	args[6] = rep;
 	args[7] = NULL;
-	assert_int_equal(exec_run(log, args + 0), 0);
+	assert_exec(log, args + 0, 0);
 	read_file(rep, second, sizeof(second));
 	assert_string_equal(first, second);
 }
@@ -305,7 +373,7 @@ static void test_crash_while_running(void **state)
 	e2e_restart(&d);
 	wait_session("crashsvc", "frozen", true); /* luoctl holds it again */
 	assert_int_equal(luod_status_field(&d, "incoming_sessions"), 0);
-	assert_int_equal(creat(stop, 0644) >= 0, 1);
+	touch(stop);
 	assert_int_equal(e2e_wait(pid), 0);
 	assert_true(session_is("crashsvc", "frozen", false));
 	unlink(stop);
@@ -322,7 +390,6 @@ static void test_take_over(void **state)
 {
 	char first[512], second[512], log[PATH_MAX], log2[PATH_MAX], rep[PATH_MAX],
 		rep2[PATH_MAX], stop[PATH_MAX], text[4096];
-	int n;
 	pid_t pid;
 
 	(void)state;
@@ -335,9 +402,8 @@ static void test_take_over(void **state)
 	wait_session("vm", "frozen", true);
 
 	/* held by a running command: said so, with the way out */
-	assert_int_equal(exec_run(log2, (const char *[]){ "--session", "vm", "--", "/bin/true",
-							  NULL }),
-			 1);
+	assert_exec(log2, (const char *[]){ "--session", "vm", "--", "/bin/true",
+					    NULL }, 1);
 	read_file(log2, text, sizeof(text));
 	assert_non_null(strstr(text, "session vm is held by a running process"));
 	assert_non_null(strstr(text, "--take-over"));
@@ -345,27 +411,23 @@ static void test_take_over(void **state)
 	assert_true(session_is("vm", "frozen", true));
 
 	/* the successor takes it over while the predecessor still runs */
-	assert_int_equal(exec_run(log2, (const char *[]){ "--session", "vm", "--take-over", "--",
-							  "/bin/sh", "-c", REPORT, rep2, NULL }),
-			 0);
+	assert_exec(log2, (const char *[]){ "--session", "vm", "--take-over", "--",
+					    "/bin/sh", "-c", REPORT, rep2, NULL }, 0);
 	read_file(rep2, second, sizeof(second));
 	assert_string_equal(first, second);
 	assert_int_equal(kill(pid, 0), 0);
 	assert_true(session_is("vm", "frozen", false));
 
 	/* the predecessor exits later and leaves the session to luod as it is */
-	n = creat(stop, 0644);
-	assert_true(n >= 0);
-	close(n);
+	touch(stop);
 	assert_int_equal(e2e_wait(pid), 0);
 	assert_true(session_is("vm", "frozen", false));
 	assert_int_equal(e2e_session_files(&d, "vm"), 1);
 	read_file(log, text, sizeof(text));
 	assert_non_null(strstr(text, "handed on"));
 	/* --take-over with nobody holding the session is an ordinary start */
-	assert_int_equal(exec_run(log2, (const char *[]){ "--session", "vm", "--take-over", "--",
-							  "/bin/sh", "-c", REPORT, rep2, NULL }),
-			 0);
+	assert_exec(log2, (const char *[]){ "--session", "vm", "--take-over", "--",
+					    "/bin/sh", "-c", REPORT, rep2, NULL }, 0);
 	read_file(rep2, second, sizeof(second));
 	assert_string_equal(first, second);
 }
@@ -394,7 +456,7 @@ static void test_signals(void **state)
 	args[n++] = script;
 	args[n] = NULL;
 	pid = exec_start(log, args);
-	wait_file(rep);
+	wait_started(pid, log, rep);
 	/* SIGTERM to luoctl reaches the command; its status comes back */
 	assert_int_equal(kill(pid, SIGTERM), 0);
 	assert_int_equal(e2e_wait(pid), 42);
@@ -406,7 +468,7 @@ static void test_signals(void **state)
 	args[4] = "-c";
 	args[5] = "kill -KILL $$";
 	args[6] = NULL;
-	assert_int_equal(exec_run(log, args), 128 + SIGKILL);
+	assert_exec(log, args, 128 + SIGKILL);
 	assert_true(session_is("sig", "frozen", false));
 }
 
@@ -420,19 +482,16 @@ static void test_refusals(void **state)
 	(void)state;
 	snprintf(log, sizeof(log), "%s/exec.log", d.dir);
 	/* usage: 2 */
-	assert_int_equal(exec_run(log, (const char *[]){ "--", "/bin/true", NULL }), 2);
-	assert_int_equal(exec_run(log, (const char *[]){ "--session", "a", NULL }), 2);
-	assert_int_equal(exec_run(log, (const char *[]){ "--session", "a", "--create", "--listen",
-							 "bogus:1", "--", "/bin/true", NULL }),
-			 2);
-	assert_int_equal(exec_run(log, (const char *[]){ "--session", "a", "--create", "--listen",
-							 "tcp6:::1:80", "--", "/bin/true", NULL }),
-			 2);
+	assert_exec(log, (const char *[]){ "--", "/bin/true", NULL }, 2);
+	assert_exec(log, (const char *[]){ "--session", "a", NULL }, 2);
+	assert_exec(log, (const char *[]){ "--session", "a", "--create", "--listen",
+					   "bogus:1", "--", "/bin/true", NULL }, 2);
+	assert_exec(log, (const char *[]){ "--session", "a", "--create", "--listen",
+					   "tcp6:::1:80", "--", "/bin/true", NULL }, 2);
 	assert_int_equal(luoctl(&d, out, sizeof(out), "exec", "--help", NULL), 0);
 	assert_non_null(strstr(out, "--listen SPEC"));
 	/* no session held and no --create: 1, nothing created */
-	assert_int_equal(exec_run(log, (const char *[]){ "--session", "a", "--", "/bin/true", NULL }),
-			 1);
+	assert_exec(log, (const char *[]){ "--session", "a", "--", "/bin/true", NULL }, 1);
 	assert_false(e2e_session_listed(&d, "a"));
 	/* a port in use: 1, no session left behind */
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -440,16 +499,14 @@ static void test_refusals(void **state)
 	assert_int_equal(listen(lfd, 1), 0);
 	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
 	snprintf(port, sizeof(port), "tcp:127.0.0.1:%d", ntohs(sa.sin_port));
-	assert_int_equal(exec_run(log, (const char *[]){ "--session", "a", "--create", "--listen",
-							 port, "--", "/bin/true", NULL }),
-			 1);
+	assert_exec(log, (const char *[]){ "--session", "a", "--create", "--listen",
+					   port, "--", "/bin/true", NULL }, 1);
 	assert_false(e2e_session_listed(&d, "a"));
 	close(lfd);
 	/* a command that does not exist: 127, and the listeners stay held */
 	snprintf(port, sizeof(port), "tcp:127.0.0.1:%d", free_port());
-	assert_int_equal(exec_run(log, (const char *[]){ "--session", "a", "--create", "--listen",
-							 port, "--", "/nonexistent/cmd", NULL }),
-			 127);
+	assert_exec(log, (const char *[]){ "--session", "a", "--create", "--listen",
+					   port, "--", "/nonexistent/cmd", NULL }, 127);
 	assert_true(session_is("a", "frozen", false));
 	assert_int_equal(e2e_session_files(&d, "a"), 1);
 	/* a session some process holds: 1 */
@@ -457,9 +514,8 @@ static void test_refusals(void **state)
 		int dev = e2e_open(&d), s = luo_create_session(dev, "busy");
 
 		assert_true(s >= 0);
-		assert_int_equal(exec_run(log, (const char *[]){ "--session", "busy", "--create",
-								 "--", "/bin/true", NULL }),
-				 1);
+		assert_exec(log, (const char *[]){ "--session", "busy", "--create",
+						   "--", "/bin/true", NULL }, 1);
 		close(s);
 		close(dev);
 	}
@@ -557,7 +613,7 @@ static void test_every_signal(void **state)
 		 got, got, rep);
 	pid = exec_start(log, (const char *[]){ "--session", "sigs", "--create", "--listen", tcp,
 						"--", "/bin/sh", "-c", script, NULL });
-	wait_file(rep);
+	wait_started(pid, log, rep);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		char line[16];
 
@@ -577,15 +633,15 @@ static void test_every_signal(void **state)
 	snprintf(script, sizeof(script),
 		 "trap 'exit 43' QUIT; trap 'exit 44' TERM; : > %s; while :; do sleep 0.02; done", rep);
 	pid = exec_start(log, args);
-	wait_file(rep);
+	wait_started(pid, log, rep);
 	assert_int_equal(kill(pid, SIGTERM), 0);
 	assert_int_equal(e2e_wait(pid), 43);
 	args[3] = "KILL";
-	assert_int_equal(exec_run(log, args), 2);
+	assert_exec(log, args, 2);
 	args[3] = "STOP";
-	assert_int_equal(exec_run(log, args), 2);
+	assert_exec(log, args, 2);
 	args[3] = "NOSUCH";
-	assert_int_equal(exec_run(log, args), 2);
+	assert_exec(log, args, 2);
 	assert_true(session_is("sigs", "frozen", false));
 }
 
@@ -712,12 +768,12 @@ static void test_relisten(void **state)
 	snprintf(stop, sizeof(stop), "%s/stop", d.dir);
 	pid = exec_start(log, (const char *[]){ "--session", "shut", "--create", "--listen", tcp,
 						"--", "/usr/bin/python3", "-c", shut, rep, stop, NULL });
-	wait_file(rep);
+	wait_started(pid, log, rep);
 	wait_text(log, "the command shut down its listener on fd 3; listening again");
 	c = tcp_connect(port);
 	if (c < 0)
 		fail_msg("connect after luoctl listened again: %s", strerror(-c));
-	assert_int_equal(creat(stop, 0644) >= 0, 1);
+	touch(stop);
 	memset(buf, 0, sizeof(buf));
 	assert_true(read(c, buf, sizeof(buf) - 1) > 0);
 	assert_string_equal(buf, "served after the shutdown");
@@ -729,10 +785,9 @@ static void test_relisten(void **state)
 
 	/* shut down and gone at once: luoctl listens again before it hands the session over */
 	truncate(log, 0);
-	assert_int_equal(exec_run(log, (const char *[]){ "--session", "shut", "--", "/usr/bin/python3",
-							 "-c", "import socket; socket.socket(fileno=3)"
-							 ".shutdown(socket.SHUT_RD)", NULL }),
-			 0);
+	assert_exec(log, (const char *[]){ "--session", "shut", "--", "/usr/bin/python3",
+					   "-c", "import socket; socket.socket(fileno=3)"
+					   ".shutdown(socket.SHUT_RD)", NULL }, 0);
 	assert_true(file_has(log, "listening again"));
 	assert_true(session_is("shut", "frozen", false));
 	c = tcp_connect(port);
@@ -767,24 +822,21 @@ static void test_protocol_nginx(void **state)
 		 "echo \"NGINX=$NGINX fds=$LISTEN_FDS\" > %s.tmp; "
 		 "sed -n 's/^flags:[[:space:]]*/flags=/p' /proc/$$/fdinfo/3 >> %s.tmp; mv %s.tmp %s",
 		 rep, rep, rep, rep);
-	assert_int_equal(exec_run(log, (const char *[]){ "--session", "ngx", "--create", "--listen",
-							 tcp, "--listen", tcp2, "--protocol",
-							 "nginx", "--", "/bin/sh", "-c", script,
-							 NULL }),
-			 0);
+	assert_exec(log, (const char *[]){ "--session", "ngx", "--create", "--listen",
+					   tcp, "--listen", tcp2, "--protocol",
+					   "nginx", "--", "/bin/sh", "-c", script,
+					   NULL }, 0);
 	read_file(rep, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "NGINX=3;4; fds=2\nflags="));
 	/* non-blocking, as nginx takes an inherited listener to be */
 	assert_true(strtol(strstr(buf, "flags=") + 6, NULL, 8) & O_NONBLOCK);
 	/* without it, no NGINX: nginx would take none */
-	assert_int_equal(exec_run(log, (const char *[]){ "--session", "ngx", "--", "/bin/sh", "-c",
-							 script, NULL }),
-			 0);
+	assert_exec(log, (const char *[]){ "--session", "ngx", "--", "/bin/sh", "-c",
+					   script, NULL }, 0);
 	read_file(rep, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "NGINX= fds=2\nflags="));
-	assert_int_equal(exec_run(log, (const char *[]){ "--session", "ngx", "--protocol", "bogus",
-							 "--", "/bin/true", NULL }),
-			 2);
+	assert_exec(log, (const char *[]){ "--session", "ngx", "--protocol", "bogus",
+					   "--", "/bin/true", NULL }, 2);
 }
 
 static const struct CMUnitTest tests[] = {
