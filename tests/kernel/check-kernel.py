@@ -152,9 +152,8 @@ def build_kernel():
     return p.stdout.strip().splitlines()[-1]
 
 
-def copy_with_libs(binary, root, dest):
-    """Copy a dynamically linked program and the libraries ldd names."""
-    shutil.copy2(binary, os.path.join(root, dest.lstrip("/")))
+def copy_libs(binary, root):
+    """Copy the libraries ldd names for binary (a program or a library)."""
     out = subprocess.run(["ldd", binary], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                          text=True).stdout
     for m in re.finditer(r"(/\S+\.so[.\d]*)", out):
@@ -162,6 +161,28 @@ def copy_with_libs(binary, root, dest):
         target = os.path.join(root, lib.lstrip("/"))
         os.makedirs(os.path.dirname(target), exist_ok=True)
         shutil.copy2(os.path.realpath(lib), target)
+
+
+# Opened with dlopen(), so ldd does not name them: luod's libsystemd.so.0
+# when the environment names a manager (daemon/base/systemd.c), as the
+# LUOSession= step's LISTEN_FDS does
+DLOPENED = {"luod": ["libsystemd.so.0"]}
+
+
+def copy_with_libs(binary, root, dest):
+    """Copy a dynamically linked program, the libraries ldd names and those it dlopen()s."""
+    shutil.copy2(binary, os.path.join(root, dest.lstrip("/")))
+    copy_libs(binary, root)
+    cache = subprocess.run(["ldconfig", "-p"], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True).stdout
+    for soname in DLOPENED.get(os.path.basename(dest), []):
+        m = re.search(r"^\s*%s \(.*x86-64.*\) => (\S+)$" % re.escape(soname), cache, re.M)
+        if not m:
+            continue  # luod says why in its log, and the step that needs it fails
+        target = os.path.join(root, m.group(1).lstrip("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(os.path.realpath(m.group(1)), target)
+        copy_libs(m.group(1), root)
 
 
 def static_stage(work):
