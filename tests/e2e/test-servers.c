@@ -69,7 +69,7 @@ static const struct server {
 static const struct server *srv;
 static const char *examples;
 static struct luod_proc d;
-static int port;
+static int port, port_fd = -1;
 
 struct load {
 	volatile unsigned long ok, failed;
@@ -586,15 +586,22 @@ static void test_under_load(void **state)
 	assert_true(load != MAP_FAILED);
 	memset((void *)load, 0, sizeof(*load));
 	{
+		/*
+		 * The port stays bound here (SO_REUSEADDR, never listening) for
+		 * the whole run: luoctl binds it too, and no other process on a
+		 * loaded machine takes it between this pick and luoctl's bind.
+		 */
 		struct sockaddr_in sa = { .sin_family = AF_INET,
 					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 		socklen_t len = sizeof(sa);
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int one = 1;
 
-		assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-		assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+		port_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(port_fd >= 0);
+		assert_int_equal(setsockopt(port_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+		assert_int_equal(bind(port_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		assert_int_equal(getsockname(port_fd, (struct sockaddr *)&sa, &len), 0);
 		port = ntohs(sa.sin_port);
-		close(fd);
 	}
 
 	exec = server_start(1);
@@ -687,6 +694,7 @@ static void test_under_load(void **state)
 	assert_int_equal(e2e_session_files(&d, "web"), 1);
 	munmap((void *)load, sizeof(*load));
 	load = NULL;
+	close(port_fd);
 }
 
 static const struct CMUnitTest tests[] = {
