@@ -344,6 +344,19 @@ static void reap_at_exit(void)
 	reap("the test", true);
 }
 
+/*
+ * meson's timeout: SIGTERM to the test's process group, SIGKILL half a
+ * second later. What the test started outside that group (the keeper of
+ * a SIGKILLed luod) is killed first. Not async-signal-safe (it reads
+ * /proc with stdio); the SIGKILL that follows bounds any harm.
+ */
+static void reap_on_signal(int sig)
+{
+	reap("the test, on a signal", true);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 int luo_test_run(const char *name, const struct CMUnitTest *tests, size_t n,
 		 CMFixtureFunction setup, CMFixtureFunction teardown)
 {
@@ -373,5 +386,7 @@ int luo_test_run(const char *name, const struct CMUnitTest *tests, size_t n,
 	run.group_setup = setup;
 	reap_mark();
 	atexit(reap_at_exit);
+	signal(SIGTERM, reap_on_signal);
+	signal(SIGINT, reap_on_signal);
 	return _cmocka_run_group_tests(name, run.cases, run.n, group_setup, teardown);
 }

@@ -49,7 +49,8 @@ bool memfd_pattern_ok(int fd, size_t size, uint32_t seed);
 
 /*
  * Runs the cases (those matching $LUO_TEST_FILTER, a glob, if set). After
- * each case, its own teardown included, and at exit, every process the case
+ * each case, its own teardown included, at exit and on SIGTERM or SIGINT
+ * (meson's timeout), every process the case
  * started and left running is killed (tests/common/reap.c): a luod a failed
  * case did not stop, the keeper of a SIGKILLed luod, a luoctl exec and its
  * command. The test becomes its session's leader where it can (meson makes
