@@ -8,9 +8,9 @@
  * Only processes this test started are touched, each by the pid read from
  * /proc with what proves it ours: a process in the test's own session (the
  * test is its session's leader: meson makes it one, luo_test_run() does
- * where it can) or below the test in the process tree; a keeper by the
- * socket it listens on, bound in a directory this test made (its
- * cmdline is "luod-keeper --keeper"). Never by a name alone. What ran
+ * where it can) or below the test in the process tree; a keeper (which
+ * is in a session of its own) by the socket it listens on, bound in a
+ * directory this test made. Never by a name alone. What ran
  * before the first case (a group setup's luod) is left to its teardown.
  */
 #include <dirent.h>
@@ -138,16 +138,6 @@ static bool ours(const struct proc *ps, size_t n, const struct proc *p)
 	return mine;
 }
 
-/* The cmdline of a keeper luod started: "luod-keeper\0--keeper\0". */
-static bool is_keeper(pid_t pid)
-{
-	static const char want[] = "luod-keeper\0--keeper";
-	char buf[64];
-
-	return proc_file(pid, "cmdline", buf, sizeof(buf)) >= (ssize_t)sizeof(want) &&
-	       !memcmp(buf, want, sizeof(want));
-}
-
 /*
  * Whether /proc/net/unix lists a bound socket that match() accepts: by
  * its inode, or by the path it is bound to (that stays listed after the
@@ -193,14 +183,19 @@ static bool at_path(unsigned long inode, const char *path, const void *arg)
 	return !strcmp(path, arg);
 }
 
-/* A keeper of a luod this test ran: its listening socket (fd 3) is in one of the test's dirs. */
+/*
+ * A keeper of a luod this test ran, or the process luod forked for one and
+ * that has not run its exec yet (stopped there by LUOD_TEST_PAUSE_AT, or
+ * not scheduled): its fd 3, the keeper's listening socket, is bound in one
+ * of the test's dirs.
+ */
 static bool our_keeper(pid_t pid)
 {
 	char path[64], link[64];
 	unsigned long inode;
 	ssize_t n;
 
-	if (dirs_base >= ndirs || !is_keeper(pid))
+	if (dirs_base >= ndirs)
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/fd/3", (int)pid);
 	n = readlink(path, link, sizeof(link) - 1);
