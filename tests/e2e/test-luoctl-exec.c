@@ -839,6 +839,29 @@ static void test_protocol_nginx(void **state)
 					   "--", "/bin/true", NULL }, 2);
 }
 
+/* An fd luoctl inherited without close-on-exec does not reach CMD (luoctl(8)). */
+static void test_other_fds_stay(void **state)
+{
+	char tcp[64], log[PATH_MAX], rep[PATH_MAX], script[PATH_MAX * 4], buf[256];
+	int fd = open("/dev/null", O_RDONLY); /* no O_CLOEXEC: luoctl inherits it */
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(dup2(fd, 42), 42);
+	close(fd);
+	snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%d", free_port());
+	snprintf(log, sizeof(log), "%s/exec.log", d.dir);
+	snprintf(rep, sizeof(rep), "%s/fd42", d.dir);
+	snprintf(script, sizeof(script),
+		 "{ readlink /proc/$$/fd/42 || echo none; readlink /proc/$$/fd/3; } > %s.tmp; "
+		 "mv %s.tmp %s", rep, rep, rep);
+	assert_exec(log, (const char *[]){ "--session", "fds", "--create", "--listen", tcp,
+					   "--", "/bin/sh", "-c", script, NULL }, 0);
+	close(42);
+	read_file(rep, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "none\nsocket:["));
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_listen_fds, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_update_while_running, setup, teardown),
@@ -850,6 +873,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_supervisor_dies, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_relisten, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_protocol_nginx, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_other_fds_stay, setup, teardown),
 };
 
 LUO_TEST_MAIN("luoctl-exec", tests, NULL, NULL)

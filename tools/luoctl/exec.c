@@ -148,6 +148,37 @@ fail:
 	return r;
 }
 
+/*
+ * Every fd above 3 + n close-on-exec: what luoctl inherited without the
+ * flag is not CMD's (luoctl(8): other fds of luoctl do not reach CMD).
+ * close_range() does it in one call; on a kernel before 5.11, one by one.
+ */
+static int cloexec_above(int first)
+{
+	DIR *dir;
+	struct dirent *e;
+	int r = 0;
+
+	if (close_range((unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return 0;
+	if (errno != ENOSYS && errno != EINVAL)
+		return -errno;
+	dir = opendir("/proc/self/fd");
+	if (!dir)
+		return -errno;
+	while (r == 0 && (e = readdir(dir))) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+
+		if (*end || end == e->d_name || fd < first || fd == dirfd(dir))
+			continue;
+		if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0 && errno != EBADF)
+			r = -errno;
+	}
+	closedir(dir);
+	return r;
+}
+
 /* fds[i] to fd 3 + i, without CLOEXEC, whatever numbers they had; in the child. */
 static int place_fds(const int *fds, size_t n)
 {
@@ -164,7 +195,7 @@ static int place_fds(const int *fds, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (dup2(tmp[i], SD_LISTEN_FDS_START + (int)i) < 0)
 			return -errno;
-	return 0;
+	return cloexec_above(SD_LISTEN_FDS_START + (int)n);
 }
 
 /* The options that shape how CMD runs. */
