@@ -5,8 +5,9 @@
  * (sessions appearing, changing and going, the global state, the steps of
  * an update, and the stream picked up again from the successor), a watcher
  * that never reads being cut off while luod goes on, `luoctl dump` (the
- * handover FDT, raw and through dtc), the state file, and `--help` on every
- * command.
+ * handover FDT, raw and through dtc), the state file, `--help` on every
+ * command, and `luoctl update`'s steps on a terminal, all of them also
+ * from a luoctl that ran again only once the successor had answered.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -398,6 +399,82 @@ static void test_update_progress(void **state)
 	assert_null(strstr(buf, "luoctl: update: started"));
 }
 
+/* luod stops itself at PREPARED in this case's luod (LUOD_TEST_PAUSE_AT) */
+static int setup_paused(void **state)
+{
+	(void)state;
+	setenv("LUOD_TEST_PAUSE_AT", "prepare", 1);
+	luod_start(&d, NULL);
+	unsetenv("LUOD_TEST_PAUSE_AT");
+	return 0;
+}
+
+/*
+ * luoctl not scheduled while luod goes through the update (a loaded
+ * machine): when it runs again the successor's answer and every step luod
+ * reported before its execve are both waiting, and it still shows every
+ * step before the answer. It used to show one and leave the rest unread
+ * (test_update_progress failed under load without "frozen").
+ */
+static void test_update_progress_late(void **state)
+{
+	char buf[8192];
+	size_t used = 0;
+	int master, slave, status;
+	pid_t pid;
+
+	(void)state;
+	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	assert_true(master >= 0);
+	assert_int_equal(grantpt(master), 0);
+	assert_int_equal(unlockpt(master), 0);
+	slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	assert_true(slave >= 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* a terminal as stdout and stderr: the progress is wanted */
+		if (dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+			_exit(120);
+		execl(getenv("LUOCTL"), "luoctl", "--socket", d.sock, "update", (char *)NULL);
+		_exit(121);
+	}
+	close(slave);
+	/* luod at PREPARED, luoctl waiting for it; luoctl stopped, luod goes on */
+	assert_int_equal(waitpid(d.pid, &status, WUNTRACED), d.pid);
+	assert_true(WIFSTOPPED(status));
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+	assert_true(WIFSTOPPED(status));
+	assert_int_equal(kill(d.pid, SIGCONT), 0);
+	/* the successor answers a request only after it answered the update */
+	e2e_settle(&d, 1);
+	assert_int_equal(kill(pid, SIGCONT), 0);
+	for (;;) {
+		ssize_t n = read(master, buf + used, sizeof(buf) - 1 - used);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) /* EIO: luoctl closed the terminal */
+			break;
+		used += (size_t)n;
+		if (used == sizeof(buf) - 1)
+			break;
+	}
+	buf[used] = '\0';
+	close(master);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("luoctl update: status %#x: %s", status, buf);
+	if (!strstr(buf, "luoctl: update: started") ||
+	    !strstr(buf, "luoctl: update: frozen; writing the handover") ||
+	    !strstr(buf, "luoctl: update: exec; waiting for the successor") ||
+	    !strstr(buf, "updated: generation 1"))
+		fail_msg("a step is missing: %s", buf);
+	/* each step before the answer */
+	assert_true(strstr(buf, "luoctl: update: exec; waiting") < strstr(buf, "updated: generation 1"));
+}
+
 static void test_help_everywhere(void **state)
 {
 	static const char *const cmds[] = { "status", "sessions", "show", "prepare", "freeze",
@@ -430,6 +507,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_state_file, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_help_everywhere, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_update_progress, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_update_progress_late, setup_paused, teardown),
 };
 
 LUO_TEST_MAIN("luoctl-observe", tests, NULL, NULL)

@@ -91,40 +91,73 @@ static void progress(const struct luo_msg_watch_event *ev)
 }
 
 /*
+ * One event from the watch *w, shown; *w closed and -1 once it ends
+ * (luod's execve). Returns whether it was the last step luod reports
+ * before its own answer (FAILED; after EXEC the watch ends instead).
+ */
+static bool progress_one(int *w)
+{
+	static unsigned char buf[sizeof(struct luo_msg_hdr) + LUO_MSG_MAX];
+	struct luo_msg_watch_event ev;
+	int fds[LUO_FDS_PER_MSG];
+	size_t nfds = 0;
+	ssize_t n = luo_msg_recv(*w, buf, sizeof(buf), fds, LUO_FDS_PER_MSG, &nfds);
+
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (n <= 0) {
+		close(*w);
+		*w = -1;
+	} else if ((size_t)n >= sizeof(struct luo_msg_hdr) + sizeof(ev)) {
+		memcpy(&ev, buf + sizeof(struct luo_msg_hdr), sizeof(ev));
+		progress(&ev);
+		return ev.kind == LUO_WATCH_UPDATE && ev.step == LUO_STEP_FAILED;
+	}
+	return false;
+}
+
+/* Whether fd has something to read (or its end) right now. */
+static bool readable_now(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	while (poll(&p, 1, 0) < 0)
+		if (errno != EINTR)
+			return false;
+	return p.revents != 0;
+}
+
+/*
  * While UPDATE is awaited on dev: luod's steps on stderr, from the watch
- * *ctx (which luod's execve closes). 0 once dev has the answer.
+ * *ctx (which luod's execve closes). 0 once dev has the answer, and every
+ * step queued before it shown: luod sends each step as it happens, before
+ * it goes on, so by the time the answer is there (from the successor,
+ * after the execve; or luod's own, after a failure) all of them are
+ * waiting on the watch. A luoctl that was not scheduled meanwhile finds
+ * both at once and must not leave the steps unread. What luod reports
+ * after its answer is not waited for: the watch ends at the execve, and
+ * FAILED is the last step of an update that did not happen.
  */
 static int show_progress(int dev, void *ctx)
 {
-	static unsigned char buf[sizeof(struct luo_msg_hdr) + LUO_MSG_MAX];
 	int *w = ctx;
 
 	for (;;) {
 		struct pollfd p[2] = { { .fd = dev, .events = POLLIN }, { .fd = *w, .events = POLLIN } };
-		struct luo_msg_watch_event ev;
-		int fds[LUO_FDS_PER_MSG];
-		size_t nfds = 0;
-		ssize_t n;
+		bool last = false;
 
 		if (poll(p, *w >= 0 ? 2 : 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		if (*w >= 0 && p[1].revents) {
-			n = luo_msg_recv(*w, buf, sizeof(buf), fds, LUO_FDS_PER_MSG, &nfds);
-			for (size_t i = 0; i < nfds; i++)
-				close(fds[i]);
-			if (n <= 0) {
-				close(*w); /* luod's execve */
-				*w = -1;
-			} else if ((size_t)n >= sizeof(struct luo_msg_hdr) + sizeof(ev)) {
-				memcpy(&ev, buf + sizeof(struct luo_msg_hdr), sizeof(ev));
-				progress(&ev);
-			}
-		}
-		if (p[0].revents)
+		if (*w >= 0 && p[1].revents)
+			last = progress_one(w);
+		if (p[0].revents) {
+			while (!last && *w >= 0 && readable_now(*w))
+				last = progress_one(w);
 			return 0;
+		}
 	}
 }
 
