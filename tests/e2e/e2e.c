@@ -177,6 +177,38 @@ void e2e_json_str(const char *json, const char *key, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
+void e2e_assert_sequence(const char *text, const char *key, size_t n, uint64_t (*want)(size_t))
+{
+	size_t i = 0, klen = strlen(key);
+
+	for (const char *p = strstr(text, key); p && p[klen]; p = strstr(p, key), i++) {
+		unsigned long long v;
+		char *end;
+
+		p += klen;
+		v = strtoull(p, &end, 10);
+		assert_true(end != p);
+		if (i >= n || v != want(i))
+			fail_msg("entry %zu of %zu: %s%llu, want %s%llu", i, n, key, v, key,
+				 i < n ? (unsigned long long)want(i) : 0ull);
+		p = end;
+	}
+	if (i != n)
+		fail_msg("%zu entries, want %zu", i, n);
+}
+
+/* luod's reply bodies are at most LUO_MSG_MAX bytes */
+size_t e2e_files_per_page(void)
+{
+	return (LUO_MSG_MAX - sizeof(struct luo_msg_show_reply)) / sizeof(struct luo_msg_file_info);
+}
+
+size_t e2e_sessions_per_page(void)
+{
+	return (LUO_MSG_MAX - sizeof(struct luo_msg_list_reply)) /
+	       sizeof(struct luo_msg_session_info);
+}
+
 /* A small recursive-descent JSON checker: enough to hold luoctl --json to the grammar. */
 static const char *json_ws(const char *p)
 {

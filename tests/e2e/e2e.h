@@ -47,6 +47,15 @@ void e2e_json_str(const char *json, const char *key, char *buf, size_t len);
 
 /* Whether text is exactly one valid JSON value (RFC 8259), then optional whitespace. */
 bool e2e_json_valid(const char *text);
+/*
+ * The number after each `key` in text (but a key that ends it), in order,
+ * must be want(0), want(1), ... want(n - 1), and there must be n of them:
+ * for lists longer than one reply of luod's, read twice or not at all.
+ */
+void e2e_assert_sequence(const char *text, const char *key, size_t n, uint64_t (*want)(size_t));
+/* Files of a session, and sessions, that one SHOW_SESSION or LIST_SESSIONS reply holds. */
+size_t e2e_files_per_page(void);
+size_t e2e_sessions_per_page(void);
 
 /* Global state name from luoctl status --json ("normal", "updated", ...). */
 void e2e_assert_state(const struct luod_proc *d, const char *want);

@@ -9,11 +9,14 @@
  * such process, no such fd, no fd matching, no session without --create, a
  * token in use, another uid: the kernel's ptrace check) each exit 1 with a
  * message that says why, and leave the session as it was; `luoctl drop`
- * releases a session luod holds on its own, not one a process holds.
+ * releases a session luod holds on its own, not one a process holds. A held
+ * session with more files than one reply of luod's lists is taken back
+ * whole: every file once.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -200,6 +203,56 @@ static void test_preserve_from_process(void **state)
 	assert_int_equal(luo_session_finish(h), 0);
 	close(h);
 	close(dev);
+}
+
+static uint64_t many_token(size_t i)
+{
+	return i * 7 + 3; /* not consecutive: a repeated or skipped file shows */
+}
+
+/*
+ * preserve into a held session that takes 3 SHOW replies to list: luoctl
+ * retrieves every file it has (a file listed twice fails the retrieve, one
+ * left out is missing from the count), outgoing and after a luod update.
+ */
+static void test_many_files(void **state)
+{
+	static char text[1 << 20];
+	const size_t n = 2 * e2e_files_per_page() + e2e_files_per_page() / 2;
+	char out[4096], err[4096], pidstr[16], token[32];
+	int dev = e2e_open(&d), s, mfd;
+	pid_t a;
+
+	(void)state;
+	s = luo_create_session(dev, "many");
+	assert_true(s >= 0);
+	for (size_t i = 0; i < n; i++) {
+		int fd = memfd_pattern("m", i % 3, (uint32_t)i);
+
+		assert_int_equal(luo_session_preserve_fd(s, fd, many_token(i)), 0);
+		close(fd);
+	}
+	assert_int_equal(luo_session_set_event(s, LUO_EVENT_FREEZE), 0);
+	close(s);
+	close(dev);
+	for (size_t k = 0; k < 2; k++) {
+		mfd = memfd_pattern("extra", 4096, (uint32_t)k);
+		a = holder(mfd, 9);
+		close(mfd);
+		snprintf(pidstr, sizeof(pidstr), "%d", (int)a);
+		snprintf(token, sizeof(token), "%" PRIu64, many_token(n + k));
+		assert_int_equal(run(NULL, out, sizeof(out), err, sizeof(err), "--json", "preserve",
+				     "--session", "many", "--pid", pidstr, "--fd", "9", "--token",
+				     token, NULL), 0);
+		assert_true(e2e_json_valid(out));
+		assert_int_equal(e2e_json_int(out, "files"), (long long)(n + k + 1));
+		reap(a);
+		assert_int_equal(luoctl(&d, text, sizeof(text), "--json", "show", "many", NULL), 0);
+		e2e_assert_sequence(text, "{\"token\": ", n + k + 1, many_token);
+		assert_non_null(strstr(text, "\"state\": \"frozen\", \"incoming\": false, "));
+		if (k == 0)
+			luod_update(&d, NULL); /* the second takes it back incoming */
+	}
 }
 
 /* Selectors: a QEMU-like process with its guest RAM memfd among other fds. */
@@ -393,6 +446,7 @@ static void test_refusals(void **state)
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_preserve_from_process, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_select, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_many_files, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_drop, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 };

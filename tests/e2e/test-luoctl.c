@@ -3,6 +3,8 @@
  * luoctl as scripts use it: status, sessions and show with --json (valid
  * JSON, the documented fields, values that match luod's real state), and
  * the exit codes: 0 success, 1 luod refused or is unreachable, 2 usage.
+ * sessions and show with more entries than one reply holds: every one,
+ * in order, once, in the table and in JSON.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -161,6 +163,67 @@ static void test_show_json(void **state)
 	close(dev);
 }
 
+static uint64_t page_token(size_t i)
+{
+	return i * 7 + 3; /* not consecutive: a repeated or skipped entry shows */
+}
+
+static uint64_t session_number_1(size_t i)
+{
+	return i + 1; /* q0001 is the list's second */
+}
+
+static void test_many_pages(void **state)
+{
+	static char out[1 << 20];
+	const size_t nfiles = 2 * e2e_files_per_page() + e2e_files_per_page() / 2;
+	const size_t nsessions = 2 * e2e_sessions_per_page() + 7;
+	int dev = e2e_open(&d), s;
+	char name[LUO_NAME_MAX], *table;
+
+	(void)state;
+	/* 3 SHOW pages: one fd at a time, so no fd limit of the test's matters */
+	s = luo_create_session(dev, "many");
+	assert_true(s >= 0);
+	for (size_t i = 0; i < nfiles; i++) {
+		int fd = memfd_pattern("p", i % 5, (uint32_t)i);
+
+		assert_int_equal(luo_session_preserve_fd(s, fd, page_token(i)), 0);
+		close(fd);
+	}
+	assert_int_equal(luoctl(&d, out, sizeof(out), "--json", "show", "many", NULL), 0);
+	assert_true(e2e_json_valid(out));
+	e2e_assert_sequence(out, "{\"token\": ", nfiles, page_token);
+	/* the table: the head once, then one line per file */
+	assert_int_equal(luoctl(&d, out, sizeof(out), "show", "many", NULL), 0);
+	table = strstr(out, "RETRIEVED\n");
+	assert_non_null(table);
+	assert_null(strstr(table + 1, "RETRIEVED\n"));
+	assert_null(strstr(table, "session:"));
+	e2e_assert_sequence(table, "\n", nfiles, page_token);
+	/* the session kept in luod: this handle is not needed to list it */
+	assert_int_equal(luo_session_set_event(s, LUO_EVENT_FREEZE), 0);
+	close(s);
+
+	/* 3 LIST pages: "many" first, then q0001, q0002, ..., held by luod */
+	for (size_t i = 1; i < nsessions; i++) {
+		snprintf(name, sizeof(name), "q%04zu", i);
+		s = luo_create_session(dev, name);
+		assert_true(s >= 0);
+		assert_int_equal(luo_session_set_event(s, LUO_EVENT_FREEZE), 0);
+		close(s);
+	}
+	e2e_barrier(&d);
+	assert_int_equal(luoctl(&d, out, sizeof(out), "--json", "sessions", NULL), 0);
+	assert_true(e2e_json_valid(out));
+	assert_non_null(strstr(out, "[{\"name\": \"many\", "));
+	e2e_assert_sequence(strstr(out, "}, ") + 1, "{\"name\": \"q", nsessions - 1, session_number_1);
+	assert_int_equal(luoctl(&d, out, sizeof(out), "sessions", NULL), 0);
+	assert_non_null(strstr(out, "\nmany "));
+	e2e_assert_sequence(out, "\nq", nsessions - 1, session_number_1);
+	close(dev);
+}
+
 static void test_exit_codes(void **state)
 {
 	char out[4096], name[LUO_NAME_MAX + 1];
@@ -196,6 +259,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_status_json, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_sessions_json, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_show_json, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_many_pages, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_exit_codes, setup, teardown),
 };
 
