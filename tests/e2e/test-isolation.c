@@ -6,6 +6,11 @@
  * through SO_PEERCRED as any unprivileged process):
  *  - luoctl never hangs on a luod that does not answer: --timeout ends it
  *    with a message and exit status 124;
+ *  - nor on one whose paged replies do not add up (too short for what they
+ *    say they carry, a tail that is not zero, more entries than the total,
+ *    none while some remain): luoctl says EPROTO and exits 1, never reads
+ *    past the reply or asks for ever; a total that changes between pages
+ *    is followed to the last one given;
  *  - names with newlines, escape sequences or C1 controls are shown
  *    escaped by luoctl's tables and in luod's log, byte-exact in JSON;
  *  - a file or FIFO renamed below a path longer than PATH_MAX never fails
@@ -251,6 +256,105 @@ static void test_luoctl_timeout(void **state)
 	assert_non_null(strstr(out, "bad --timeout"));
 	assert_int_equal(luoctl_all(out, sizeof(out), help), 0);
 	assert_non_null(strstr(out, "--timeout SECONDS"));
+}
+
+/*
+ * A "luod" on listener l whose LIST_SESSIONS replies are scripted: page k
+ * answers the k-th request, the last one any after it (so a client that
+ * keeps asking hangs into its --timeout), with entries e<cursor>, e<cursor
+ * + 1>, ...
+ */
+struct fake_page {
+	uint32_t total, count; /* what the reply says */
+	uint32_t carried;      /* the entries it holds */
+	size_t tail;           /* bytes after them, all tail_byte */
+	unsigned char tail_byte;
+	bool cut;              /* a body of 4 bytes: not even its head */
+};
+
+static void fake_list_luod(int l, const struct fake_page *pages, size_t npages)
+{
+	static unsigned char rx[sizeof(struct luo_msg_hdr) + LUO_MSG_MAX], body[LUO_MSG_MAX];
+	int c = accept4(l, NULL, NULL, SOCK_CLOEXEC), fds[LUO_FDS_PER_MSG];
+	size_t nfds;
+
+	E2E_CHECK(c >= 0);
+	for (size_t k = 0;; k++) {
+		const struct fake_page *p = &pages[k < npages ? k : npages - 1];
+		struct luo_msg_list_reply rep = { .total = p->total, .count = p->count };
+		struct luo_msg_list req;
+		ssize_t n = luo_msg_recv(c, rx, sizeof(rx), fds, LUO_FDS_PER_MSG, &nfds);
+		size_t len = sizeof(rep);
+
+		if (n == 0)
+			_exit(0); /* luoctl is done */
+		E2E_CHECK(n == (ssize_t)(sizeof(struct luo_msg_hdr) + sizeof(req)));
+		memcpy(&req, rx + sizeof(struct luo_msg_hdr), sizeof(req));
+		memcpy(body, &rep, sizeof(rep));
+		for (uint32_t i = 0; i < p->carried; i++, len += sizeof(struct luo_msg_session_info)) {
+			struct luo_msg_session_info si = { .files = i };
+
+			snprintf(si.name, sizeof(si.name), "e%u", req.cursor + i);
+			memcpy(body + len, &si, sizeof(si));
+		}
+		memset(body + len, p->tail_byte, p->tail);
+		len = p->cut ? 4 : len + p->tail;
+		E2E_CHECK(luo_msg_send(c, LUO_OP_LIST_SESSIONS, 0, body, len, NULL, 0) == 0);
+	}
+}
+
+static uint64_t fake_index(size_t i)
+{
+	return i;
+}
+
+static void test_luoctl_bad_pages(void **state)
+{
+	static const struct {
+		struct fake_page pages[2];
+		size_t npages;
+		int status;   /* luoctl's */
+		size_t names; /* e0, e1, ... it prints */
+	} cases[] = {
+		{ { { .total = 2, .count = 2, .carried = 2, .cut = true } }, 1, 1, 0 },
+		{ { { .total = 3, .count = 3, .carried = 2 } }, 1, 1, 0 },
+		{ { { .total = 2, .count = 2, .carried = 2, .tail = 8, .tail_byte = 0xff } }, 1, 1, 0 },
+		/* a longer body with a zero tail: a newer luod's, accepted */
+		{ { { .total = 2, .count = 2, .carried = 2, .tail = 8 } }, 1, 0, 2 },
+		{ { { .total = 2, .count = 3, .carried = 3 } }, 1, 1, 0 },
+		{ { { .total = 5, .count = 0 } }, 1, 1, 0 },
+		/* a bad second page: the first one's entries are out already */
+		{ { { .total = 4, .count = 2, .carried = 2 }, { .total = 4, .count = 1 } }, 2, 1, 2 },
+		/* the total shrinks below the cursor, or grows */
+		{ { { .total = 5, .count = 3, .carried = 3 }, { .total = 3 } }, 2, 0, 3 },
+		{ { { .total = 3, .count = 2, .carried = 2 }, { .total = 5, .count = 3, .carried = 3 } },
+		  2, 0, 5 },
+	};
+	char dir[] = "/tmp/luo-pages.XXXXXX", path[128], out[8192];
+	const char *args[] = { "--socket", path, "--json", "sessions", NULL };
+	int r;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/fake.sock", dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int l = listener(path, 1);
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0)
+			fake_list_luod(l, cases[i].pages, cases[i].npages);
+		close(l);
+		r = luoctl_all(out, sizeof(out), args);
+		if (r != cases[i].status ||
+		    (r && !strstr(out, "luoctl: sessions: Protocol error\n")))
+			fail_msg("case %zu: luoctl exited %d, want %d; it said: %s", i, r,
+				 cases[i].status, out);
+		e2e_assert_sequence(out, "{\"name\": \"e", cases[i].names, fake_index);
+		assert_int_equal(e2e_wait(pid), 0);
+		unlink(path);
+	}
+	rmdir(dir);
 }
 
 /* Names that would forge a log line or drive a terminal, made by another uid. */
@@ -1075,6 +1179,7 @@ static void test_participant_old_luod(void **state)
 
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_luoctl_timeout),
+	cmocka_unit_test(test_luoctl_bad_pages),
 	cmocka_unit_test_teardown(test_names_escaped, teardown),
 	cmocka_unit_test_teardown(test_malformed_records, teardown),
 	cmocka_unit_test_teardown(test_unreadable_path, teardown),

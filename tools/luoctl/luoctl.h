@@ -91,6 +91,28 @@ void timeout_resume(void);
 /* Whether stderr is a terminal: progress lines go there only then. */
 bool progress_wanted(void);
 
+/* page.c: a paged reply (LIST_SESSIONS, SHOW_SESSION) read to its end */
+struct page_op {
+	uint16_t op;
+	size_t cursor_at;  /* the request's uint32_t cursor */
+	size_t head_size;  /* the reply's part before its entries */
+	size_t total_at;   /* its uint32_t total, within the head */
+	size_t count_at;   /* its uint32_t count of this page's entries */
+	size_t entry_size;
+};
+extern const struct page_op page_sessions; /* struct luo_msg_session_info entries */
+extern const struct page_op page_files;    /* struct luo_msg_file_info entries */
+/*
+ * Sends req (req_len bytes, its cursor set here) until every entry came:
+ * head(ctx, h) once with the first reply's head (head may be NULL), then
+ * entry(ctx, e) for each entry in order. h and e are aligned copies the
+ * callback may change. A callback's -errno stops and is returned; else 0,
+ * the call's -errno, or EPROTO for a reply whose size, count and total do
+ * not add up. `reply` is reused: a callback makes no call of its own.
+ */
+int page_each(int dev, const struct page_op *op, void *req, size_t req_len,
+	      int (*head)(void *ctx, void *h), int (*entry)(void *ctx, void *e), void *ctx);
+
 int cmd_status(const struct luoctl_command *cmd, int argc, char **argv);
 int cmd_sessions(const struct luoctl_command *cmd, int argc, char **argv);
 int cmd_show(const struct luoctl_command *cmd, int argc, char **argv);

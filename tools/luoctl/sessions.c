@@ -21,51 +21,41 @@ static void print_session_json_fields(const struct luo_msg_session_info *si)
 	       si->retrieved ? "true" : "false", si->attached ? "true" : "false", si->uid, si->files);
 }
 
+/* One line of the table, or one object of the JSON array; ctx: whether it is the first. */
+static int print_session(void *ctx, void *e)
+{
+	struct luo_msg_session_info *si = e;
+	bool *first = ctx;
+
+	si->name[LUO_NAME_MAX - 1] = '\0';
+	if (opt.json) {
+		printf("%s", *first ? "" : ", ");
+		print_session_json_fields(si);
+		printf("}");
+	} else {
+		char name[LUO_ESCAPED_NAME_MAX];
+
+		printf("%-32s %-9s %-9s %-9s %6u %7u\n", luo_escape(si->name, name, sizeof(name)),
+		       state_name(si->state), si->incoming ? "incoming" : "outgoing",
+		       si->attached ? "yes" : (si->retrieved ? "no" : "waiting"), si->uid, si->files);
+	}
+	*first = false;
+	return 0;
+}
+
 static int list(int dev)
 {
 	struct luo_msg_list req = { 0 };
 	bool first = true;
+	int r;
 
 	if (opt.json)
 		printf("[");
 	else
 		printf("%-32s %-9s %-9s %-9s %6s %7s\n", "NAME", "STATE", "SIDE", "HELD", "UID", "FILES");
-	for (;;) {
-		struct luo_msg_list_reply rep;
-		const struct luo_msg_session_info *e;
-
-		if (call(dev, LUO_OP_LIST_SESSIONS, &req, sizeof(req), "sessions"))
-			return 1;
-		if (reply.body_len < sizeof(rep))
-			return fail("sessions", -EPROTO);
-		memcpy(&rep, reply.body, sizeof(rep));
-		if (reply.body_len < sizeof(rep) + rep.count * sizeof(*e))
-			return fail("sessions", -EPROTO);
-		e = (const void *)(reply.body + sizeof(rep));
-		for (uint32_t i = 0; i < rep.count; i++) {
-			struct luo_msg_session_info si;
-
-			memcpy(&si, &e[i], sizeof(si));
-			si.name[LUO_NAME_MAX - 1] = '\0';
-			if (opt.json) {
-				printf("%s", first ? "" : ", ");
-				print_session_json_fields(&si);
-				printf("}");
-			} else {
-				char name[LUO_ESCAPED_NAME_MAX];
-
-				printf("%-32s %-9s %-9s %-9s %6u %7u\n",
-				       luo_escape(si.name, name, sizeof(name)), state_name(si.state),
-				       si.incoming ? "incoming" : "outgoing",
-				       si.attached ? "yes" : (si.retrieved ? "no" : "waiting"), si.uid,
-				       si.files);
-			}
-			first = false;
-		}
-		req.cursor += rep.count;
-		if (rep.count == 0 || req.cursor >= rep.total)
-			break;
-	}
+	r = page_each(dev, &page_sessions, &req, sizeof(req), NULL, print_session, &first);
+	if (r < 0)
+		return fail("sessions", r);
 	if (opt.json)
 		printf("]\n");
 	return 0;
@@ -82,75 +72,75 @@ int cmd_sessions(const struct luoctl_command *cmd, int argc, char **argv)
 	return r;
 }
 
+struct show {
+	bool where; /* a LIVES column, "where" in JSON */
+	bool first; /* no file printed yet */
+};
+
+static int print_show_head(void *ctx, void *h)
+{
+	struct luo_msg_show_reply *rep = h;
+	const struct show *sh = ctx;
+
+	rep->session.name[LUO_NAME_MAX - 1] = '\0';
+	if (opt.json) {
+		print_session_json_fields(&rep->session);
+		printf(", \"file_list\": [");
+	} else {
+		char esc[LUO_ESCAPED_NAME_MAX];
+
+		printf("session:  %s\nstate:    %s (%s)\nuid:      %u\nfiles:    %u\n\n",
+		       luo_escape(rep->session.name, esc, sizeof(esc)), state_name(rep->session.state),
+		       rep->session.incoming ? "incoming" : "outgoing", rep->session.uid,
+		       rep->session.files);
+		printf("%-20s %-8s %14s %-7s ", "TOKEN", "HANDLER", "SIZE", "FROZEN");
+		if (sh->where)
+			printf("%-11s ", "LIVES");
+		printf("RETRIEVED\n");
+	}
+	return 0;
+}
+
+static int print_file(void *ctx, void *e)
+{
+	struct luo_msg_file_info *fi = e;
+	struct show *sh = ctx;
+
+	fi->handler[LUO_HANDLER_NAME_MAX - 1] = '\0';
+	if (opt.json) {
+		printf("%s{\"token\": %" PRIu64 ", \"handler\": \"%s\", \"size\": %" PRIu64
+		       ", \"frozen\": %s, \"retrieved\": %s, \"retrieve_error\": %d",
+		       sh->first ? "" : ", ", fi->token, fi->handler, fi->size,
+		       fi->frozen ? "true" : "false", fi->retrieved ? "true" : "false",
+		       fi->retrieve_error);
+		if (sh->where)
+			printf(", \"where\": \"%s\"", where_name(fi->where));
+		printf("}");
+	} else {
+		printf("%-20" PRIu64 " %-8s %14" PRIu64 " %-7s ", fi->token, fi->handler, fi->size,
+		       fi->frozen ? "yes" : "no");
+		if (sh->where)
+			printf("%-11s ", where_name(fi->where));
+		printf("%s\n", fi->retrieve_error ? strerror(-fi->retrieve_error)
+						  : (fi->retrieved ? "yes" : "no"));
+	}
+	sh->first = false;
+	return 0;
+}
+
 static int show(int dev, const char *name)
 {
 	struct luo_msg_show req = { 0 };
 	struct luo_msg_kernel_status ks;
-	bool first = true, where;
+	struct show sh = { .first = true };
+	int r;
 
 	/* where a file lives tells something only beside a kernel's LUO: elsewhere, in luod */
-	where = kernel_status(dev, &ks) == 0 && ks.backend == LUO_BACKEND_KERNEL;
+	sh.where = kernel_status(dev, &ks) == 0 && ks.backend == LUO_BACKEND_KERNEL;
 	strcpy(req.name, name);
-	for (;;) {
-		struct luo_msg_show_reply rep;
-		const struct luo_msg_file_info *e;
-
-		if (call(dev, LUO_OP_SHOW_SESSION, &req, sizeof(req), name))
-			return 1;
-		if (reply.body_len < sizeof(rep))
-			return fail(name, -EPROTO);
-		memcpy(&rep, reply.body, sizeof(rep));
-		if (reply.body_len < sizeof(rep) + rep.count * sizeof(*e))
-			return fail(name, -EPROTO);
-		rep.session.name[LUO_NAME_MAX - 1] = '\0';
-		e = (const void *)(reply.body + sizeof(rep));
-		if (req.cursor == 0) {
-			if (opt.json) {
-				print_session_json_fields(&rep.session);
-				printf(", \"file_list\": [");
-			} else {
-				char esc[LUO_ESCAPED_NAME_MAX];
-
-				printf("session:  %s\nstate:    %s (%s)\nuid:      %u\nfiles:    %u\n\n",
-				       luo_escape(rep.session.name, esc, sizeof(esc)),
-				       state_name(rep.session.state),
-				       rep.session.incoming ? "incoming" : "outgoing", rep.session.uid,
-				       rep.session.files);
-				printf("%-20s %-8s %14s %-7s ", "TOKEN", "HANDLER", "SIZE", "FROZEN");
-				if (where)
-					printf("%-11s ", "LIVES");
-				printf("RETRIEVED\n");
-			}
-		}
-		for (uint32_t i = 0; i < rep.count; i++) {
-			struct luo_msg_file_info fi;
-
-			memcpy(&fi, &e[i], sizeof(fi));
-			fi.handler[LUO_HANDLER_NAME_MAX - 1] = '\0';
-			if (opt.json) {
-				printf("%s{\"token\": %" PRIu64 ", \"handler\": \"%s\", \"size\": %" PRIu64
-				       ", \"frozen\": %s, \"retrieved\": %s, \"retrieve_error\": %d",
-				       first ? "" : ", ", fi.token, fi.handler, fi.size,
-				       fi.frozen ? "true" : "false", fi.retrieved ? "true" : "false",
-				       fi.retrieve_error);
-				if (where)
-					printf(", \"where\": \"%s\"", where_name(fi.where));
-				printf("}");
-			} else {
-				printf("%-20" PRIu64 " %-8s %14" PRIu64 " %-7s ", fi.token, fi.handler,
-				       fi.size, fi.frozen ? "yes" : "no");
-				if (where)
-					printf("%-11s ", where_name(fi.where));
-				printf("%s\n",
-				       fi.retrieve_error ? strerror(-fi.retrieve_error)
-							 : (fi.retrieved ? "yes" : "no"));
-			}
-			first = false;
-		}
-		req.cursor += rep.count;
-		if (rep.count == 0 || req.cursor >= rep.total)
-			break;
-	}
+	r = page_each(dev, &page_files, &req, sizeof(req), print_show_head, print_file, &sh);
+	if (r < 0)
+		return fail(name, r);
 	if (opt.json)
 		printf("]}\n");
 	return 0;
