@@ -68,43 +68,30 @@ int hold_instance(int dev, uint64_t *instance)
  * A file that did not cross a kexec (luod's kernel backend answers ENOLINK
  * for it) is left out, and said so: the session is made afresh without it.
  */
+static int add_token(void *ctx, void *e)
+{
+	const struct luo_msg_file_info *fi = e;
+	struct hold *h = ctx;
+	int r;
+
+	if (fi->retrieve_error == -ENOLINK) {
+		fprintf(stderr, "luoctl: session %s token %" PRIu64 ": not carried "
+			"across the kexec (ENOLINK); left out\n", h->name, fi->token);
+		return 0;
+	}
+	if (h->n == h->cap && (r = grow(h)) < 0)
+		return r;
+	h->fds[h->n] = -1;
+	h->tokens[h->n++] = fi->token;
+	return 0;
+}
+
 static int list_tokens(struct hold *h)
 {
 	struct luo_msg_show req = { 0 };
 
 	strcpy(req.name, h->name);
-	for (;;) {
-		struct luo_msg_show_reply rep;
-		const unsigned char *e;
-		int r = luo_call_full(h->dev, LUO_OP_SHOW_SESSION, &req, sizeof(req), NULL, 0, &reply);
-
-		if (r < 0)
-			return r;
-		luo_reply_close_fds(&reply);
-		if (reply.body_len < sizeof(rep))
-			return -EPROTO;
-		memcpy(&rep, reply.body, sizeof(rep));
-		if (reply.body_len < sizeof(rep) + rep.count * sizeof(struct luo_msg_file_info))
-			return -EPROTO;
-		e = reply.body + sizeof(rep);
-		for (uint32_t i = 0; i < rep.count; i++) {
-			struct luo_msg_file_info fi;
-
-			memcpy(&fi, e + i * sizeof(fi), sizeof(fi));
-			if (fi.retrieve_error == -ENOLINK) {
-				fprintf(stderr, "luoctl: session %s token %" PRIu64 ": not carried "
-					"across the kexec (ENOLINK); left out\n", h->name, fi.token);
-				continue;
-			}
-			if (h->n == h->cap && (r = grow(h)) < 0)
-				return r;
-			h->fds[h->n] = -1;
-			h->tokens[h->n++] = fi.token;
-		}
-		req.cursor += rep.count;
-		if (rep.count == 0 || req.cursor >= rep.total)
-			return 0;
-	}
+	return page_each(h->dev, &page_files, &req, sizeof(req), NULL, add_token, h);
 }
 
 /*
