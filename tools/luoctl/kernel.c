@@ -53,6 +53,49 @@ const char *where_name(uint32_t where)
 	}
 }
 
+/* What kernel_not_carried() gathers: the incoming sessions' names, then their lost files. */
+struct lost {
+	char (*names)[LUO_NAME_MAX];
+	size_t nnames;
+	const char *session; /* whose files come now */
+	struct not_carried *out;
+	size_t n;
+};
+
+static int add_incoming(void *ctx, void *e)
+{
+	const struct luo_msg_session_info *si = e;
+	struct lost *l = ctx;
+	void *p;
+
+	if (!si->incoming)
+		return 0;
+	p = realloc(l->names, (l->nnames + 1) * sizeof(*l->names));
+	if (!p)
+		return -ENOMEM;
+	l->names = p;
+	memcpy(l->names[l->nnames], si->name, LUO_NAME_MAX);
+	l->names[l->nnames++][LUO_NAME_MAX - 1] = '\0';
+	return 0;
+}
+
+static int add_lost(void *ctx, void *e)
+{
+	const struct luo_msg_file_info *fi = e;
+	struct lost *l = ctx;
+	void *p;
+
+	if (fi->where != LUO_WHERE_LOST)
+		return 0;
+	p = realloc(l->out, (l->n + 1) * sizeof(*l->out));
+	if (!p)
+		return -ENOMEM;
+	l->out = p;
+	memcpy(l->out[l->n].session, l->session, LUO_NAME_MAX);
+	l->out[l->n++].token = fi->token;
+	return 0;
+}
+
 /*
  * The files that did not cross the last kexec (their retrieve is ENOLINK),
  * session by session, among the incoming sessions this uid may see.
@@ -60,87 +103,27 @@ const char *where_name(uint32_t where)
 int kernel_not_carried(int dev, struct not_carried **ret, size_t *ret_n)
 {
 	struct luo_msg_list lreq = { 0 };
-	char (*names)[LUO_NAME_MAX] = NULL;
-	struct not_carried *out = NULL;
-	size_t nnames = 0, n = 0;
+	struct lost l = { 0 };
 	int r;
 
-	for (;;) { /* the names first: each SHOW below reuses the reply */
-		struct luo_msg_list_reply rep;
-
-		r = luo_call_full(dev, LUO_OP_LIST_SESSIONS, &lreq, sizeof(lreq), NULL, 0, &reply);
-		if (r < 0)
-			goto out;
-		luo_reply_close_fds(&reply);
-		r = -EPROTO;
-		if (reply.body_len < sizeof(rep))
-			goto out;
-		memcpy(&rep, reply.body, sizeof(rep));
-		if (reply.body_len < sizeof(rep) + rep.count * sizeof(struct luo_msg_session_info))
-			goto out;
-		for (uint32_t i = 0; i < rep.count; i++) {
-			struct luo_msg_session_info si;
-			void *p;
-
-			memcpy(&si, reply.body + sizeof(rep) + i * sizeof(si), sizeof(si));
-			if (!si.incoming)
-				continue;
-			r = -ENOMEM;
-			p = realloc(names, (nnames + 1) * sizeof(*names));
-			if (!p)
-				goto out;
-			names = p;
-			memcpy(names[nnames], si.name, LUO_NAME_MAX);
-			names[nnames++][LUO_NAME_MAX - 1] = '\0';
-		}
-		lreq.cursor += rep.count;
-		if (rep.count == 0 || lreq.cursor >= rep.total)
-			break;
-	}
-	for (size_t k = 0; k < nnames; k++) {
+	/* the names first: each SHOW below reuses the reply */
+	r = page_each(dev, &page_sessions, &lreq, sizeof(lreq), NULL, add_incoming, &l);
+	for (size_t k = 0; r == 0 && k < l.nnames; k++) {
 		struct luo_msg_show req = { 0 };
 
-		memcpy(req.name, names[k], LUO_NAME_MAX);
-		for (;;) {
-			struct luo_msg_show_reply rep;
-
-			r = luo_call_full(dev, LUO_OP_SHOW_SESSION, &req, sizeof(req), NULL, 0, &reply);
-			if (r < 0)
-				break; /* gone meanwhile: nothing to say of it */
-			luo_reply_close_fds(&reply);
-			r = -EPROTO;
-			if (reply.body_len < sizeof(rep))
-				goto out;
-			memcpy(&rep, reply.body, sizeof(rep));
-			if (reply.body_len < sizeof(rep) + rep.count * sizeof(struct luo_msg_file_info))
-				goto out;
-			for (uint32_t i = 0; i < rep.count; i++) {
-				struct luo_msg_file_info fi;
-				void *p;
-
-				memcpy(&fi, reply.body + sizeof(rep) + i * sizeof(fi), sizeof(fi));
-				if (fi.where != LUO_WHERE_LOST)
-					continue;
-				r = -ENOMEM;
-				p = realloc(out, (n + 1) * sizeof(*out));
-				if (!p)
-					goto out;
-				out = p;
-				memcpy(out[n].session, names[k], LUO_NAME_MAX);
-				out[n++].token = fi.token;
-			}
-			req.cursor += rep.count;
-			if (rep.count == 0 || req.cursor >= rep.total)
-				break;
-		}
+		memcpy(req.name, l.names[k], LUO_NAME_MAX);
+		l.session = l.names[k];
+		r = page_each(dev, &page_files, &req, sizeof(req), NULL, add_lost, &l);
+		if (r == -ENOENT)
+			r = 0; /* gone meanwhile: nothing to say of it */
 	}
-	r = 0;
-	*ret = out;
-	*ret_n = n;
-	out = NULL;
-out:
-	free(out);
-	free(names);
+	if (r == 0) {
+		*ret = l.out;
+		*ret_n = l.n;
+		l.out = NULL;
+	}
+	free(l.out);
+	free(l.names);
 	return r;
 }
 
