@@ -209,6 +209,25 @@ size_t e2e_sessions_per_page(void)
 	       sizeof(struct luo_msg_session_info);
 }
 
+uint64_t e2e_sparse_token(size_t i)
+{
+	return i * 7 + 3;
+}
+
+int e2e_session_of_many(int dev, const char *name, size_t n)
+{
+	int s = luo_create_session(dev, name);
+
+	assert_true(s >= 0);
+	for (size_t i = 0; i < n; i++) {
+		int fd = memfd_pattern(name, i % 5, (uint32_t)i);
+
+		assert_int_equal(luo_session_preserve_fd(s, fd, e2e_sparse_token(i)), 0);
+		close(fd);
+	}
+	return s;
+}
+
 /* A small recursive-descent JSON checker: enough to hold luoctl --json to the grammar. */
 static const char *json_ws(const char *p)
 {

@@ -56,6 +56,13 @@ void e2e_assert_sequence(const char *text, const char *key, size_t n, uint64_t (
 /* Files of a session, and sessions, that one SHOW_SESSION or LIST_SESSIONS reply holds. */
 size_t e2e_files_per_page(void);
 size_t e2e_sessions_per_page(void);
+/* i * 7 + 3: tokens that are not consecutive, so one repeated or left out shows. */
+uint64_t e2e_sparse_token(size_t i);
+/*
+ * A new session name with n small memfds under tokens e2e_sparse_token(0),
+ * (1), ...: its handle. One fd at a time, so no fd limit of the test's matters.
+ */
+int e2e_session_of_many(int dev, const char *name, size_t n);
 
 /* Global state name from luoctl status --json ("normal", "updated", ...). */
 void e2e_assert_state(const struct luod_proc *d, const char *want);

@@ -205,11 +205,6 @@ static void test_preserve_from_process(void **state)
 	close(dev);
 }
 
-static uint64_t many_token(size_t i)
-{
-	return i * 7 + 3; /* not consecutive: a repeated or skipped file shows */
-}
-
 /*
  * preserve into a held session that takes 3 SHOW replies to list: luoctl
  * retrieves every file it has (a file listed twice fails the retrieve, one
@@ -224,14 +219,7 @@ static void test_many_files(void **state)
 	pid_t a;
 
 	(void)state;
-	s = luo_create_session(dev, "many");
-	assert_true(s >= 0);
-	for (size_t i = 0; i < n; i++) {
-		int fd = memfd_pattern("m", i % 3, (uint32_t)i);
-
-		assert_int_equal(luo_session_preserve_fd(s, fd, many_token(i)), 0);
-		close(fd);
-	}
+	s = e2e_session_of_many(dev, "many", n);
 	assert_int_equal(luo_session_set_event(s, LUO_EVENT_FREEZE), 0);
 	close(s);
 	close(dev);
@@ -240,7 +228,7 @@ static void test_many_files(void **state)
 		a = holder(mfd, 9);
 		close(mfd);
 		snprintf(pidstr, sizeof(pidstr), "%d", (int)a);
-		snprintf(token, sizeof(token), "%" PRIu64, many_token(n + k));
+		snprintf(token, sizeof(token), "%" PRIu64, e2e_sparse_token(n + k));
 		assert_int_equal(run(NULL, out, sizeof(out), err, sizeof(err), "--json", "preserve",
 				     "--session", "many", "--pid", pidstr, "--fd", "9", "--token",
 				     token, NULL), 0);
@@ -248,7 +236,7 @@ static void test_many_files(void **state)
 		assert_int_equal(e2e_json_int(out, "files"), (long long)(n + k + 1));
 		reap(a);
 		assert_int_equal(luoctl(&d, text, sizeof(text), "--json", "show", "many", NULL), 0);
-		e2e_assert_sequence(text, "{\"token\": ", n + k + 1, many_token);
+		e2e_assert_sequence(text, "{\"token\": ", n + k + 1, e2e_sparse_token);
 		assert_non_null(strstr(text, "\"state\": \"frozen\", \"incoming\": false, "));
 		if (k == 0)
 			luod_update(&d, NULL); /* the second takes it back incoming */
