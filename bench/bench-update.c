@@ -422,7 +422,7 @@ static void run_criu(int rep)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: luo-bench-update --luod PATH --luoctl PATH --dir DIR [--kind memfd|socket]\n"
+		"usage: luo-bench-update --luod PATH --luoctl PATH --dir DIR [--kind memfd|socket|socket6]\n"
 		"       [--count N | --size BYTES] [--reps R] [--criu PATH --criu-dir TMPFS_DIR]\n"
 		"       [--floor] [--no-header]\n");
 	exit(2);

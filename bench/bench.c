@@ -197,6 +197,12 @@ int bench_make_fd(const char *kind)
 		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd >= 0 && (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 8) < 0))
 			bench_die("socket on 127.0.0.1: %s", strerror(errno));
+	} else if (!strcmp(kind, "socket6")) {
+		struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+
+		fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 8) < 0))
+			bench_die("socket on ::1: %s", strerror(errno));
 	} else {
 		bench_die("unknown fd kind %s", kind);
 	}

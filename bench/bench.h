@@ -35,7 +35,7 @@ int bench_luod_open(const struct bench_luod *d); /* luo_open, retried while luod
 /* VmRSS / RssAnon of a process, in KiB (-1 if unreadable). */
 long bench_status_kib(pid_t pid, const char *field);
 
-/* fd factories: "memfd" (empty memfd) or "socket" (TCP listener on 127.0.0.1:0). */
+/* fd factories: "memfd" (empty memfd), "socket" (TCP listener on 127.0.0.1:0) or "socket6" (on [::1]:0). */
 int bench_make_fd(const char *kind);
 void bench_make_fds(const char *kind, int *fds, size_t n);
 void bench_close_fds(int *fds, size_t n);
