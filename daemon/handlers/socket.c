@@ -218,47 +218,106 @@ static int socket_decode(const struct luo_file *file, struct socket_record *rec)
 /*
  * An update freezes every preserved socket, and 10,000 TCP listeners cost
  * 20,000 system calls in the blackout (SO_ACCEPTCONN, getsockname()). In a
- * global freeze, from the DIAG_AFTER-th listener on, one sock_diag dump of
- * the IPv4 TCP listeners in luod's network namespace is read instead
- * (NETLINK_SOCK_DIAG, TCPF_LISTEN only: established sockets are not
- * walked), keyed by socket inode, and a listener recorded at address A
- * whose inode the dump shows listening at A is frozen as it was: the
- * kernel said so at freeze, for that socket. Anything else is read one fd
- * at a time as before: a socket not in the dump (another namespace, IPv6,
- * UNIX, UDP, not listening), one now elsewhere, an inode the dump shows
- * twice (the counter wrapped), or no dump at all (no sock_diag, EPERM).
- * retrieve() is unchanged: it reads the fd itself.
+ * global freeze, from the DIAG_AFTER-th listener of a family (IPv4, IPv6)
+ * on, one sock_diag dump of that family's TCP listeners in luod's network
+ * namespace is read instead (NETLINK_SOCK_DIAG, TCPF_LISTEN only:
+ * established sockets are not walked), keyed by socket inode, and a
+ * listener recorded at address A whose inode the dump shows listening at A
+ * is frozen as it was: the kernel said so at freeze, for that socket.
+ *
+ * A dump holds the sockets of its family only (the kernel's own sk_family):
+ * an AF_INET6 listener is in the IPv6 dump whatever it accepts, a
+ * dual-stack one on :: and one bound to a v4-mapped ::ffff:a.b.c.d
+ * included, at the address getsockname() gives it. An IPv6 record is
+ * matched by the whole sockaddr_in6: address and port from the dump, and
+ * flow label and scope id 0, which getsockname() gives a local address
+ * that needs no scope; a link-local or multicast one (its scope id follows
+ * the socket's bound device) is read on its own.
+ *
+ * Anything else is read one fd at a time as before: a socket not in the
+ * dump (another namespace, UNIX, UDP, not listening), one now elsewhere, an
+ * inode the dump shows twice (the counter wrapped), or no dump at all (no
+ * sock_diag, EPERM, no IPv6). retrieve() is unchanged: it reads the fd
+ * itself.
  */
 #define DIAG_AFTER 32
 
+/* What the IPv6 dump says of one listener. */
+struct diag6 {
+	struct in6_addr addr;
+	uint16_t port; /* network order */
+};
+
+/* One family's dump in the current freeze round. */
+struct diag_family {
+	bool tried;           /* the dump was read (or failed) */
+	size_t freezes;       /* listeners of the family frozen so far */
+	struct luo_index ino; /* inode -> diag_value4() or diag_value6() */
+};
+
 static struct {
-	bool armed;           /* a global freeze is under way */
-	bool tried;           /* the dump was read (or failed) in this one */
-	size_t freezes;       /* listeners frozen so far in it */
-	struct luo_index ino; /* inode -> address and port, as diag_value() */
+	bool armed; /* a global freeze is under way */
+	struct diag_family v4, v6;
+	struct diag6 *six; /* what v6.ino's values point into */
+	size_t nsix, capsix;
 } diag;
 
 #define DIAG_TWICE ((void *)1)
 
 /* A non-NULL pointer for an index value: bit 48 set, the address and port (network order) below. */
-static void *diag_value(uint32_t addr, uint16_t port)
+static void *diag_value4(uint32_t addr, uint16_t port)
 {
 	return (void *)(uintptr_t)((1ull << 48) | (uint64_t)addr << 16 | port);
 }
 
-static int diag_add(const struct inet_diag_msg *m)
+/* An IPv6 index value: the entry's slot in diag.six, past DIAG_TWICE. */
+static void *diag_value6(size_t slot)
 {
-	void *v = diag_value(m->id.idiag_src[0], m->id.idiag_sport);
-
-	if (m->idiag_family != AF_INET || m->idiag_state != TCP_LISTEN)
-		return 0;
-	if (luo_index_get(&diag.ino, m->idiag_inode))
-		v = DIAG_TWICE; /* neither can be told from the other */
-	return luo_index_put(&diag.ino, m->idiag_inode, v);
+	return (void *)(uintptr_t)(slot + 2);
 }
 
-/* The dump into diag.ino; on any failure diag.ino is left empty (every fd read on its own). */
-static void diag_read(void)
+static int diag_add6(const struct inet_diag_msg *m)
+{
+	if (diag.nsix == diag.capsix) {
+		size_t cap = diag.capsix ? diag.capsix * 2 : 1024;
+		struct diag6 *six = realloc(diag.six, cap * sizeof(*six));
+
+		if (!six)
+			return -ENOMEM;
+		diag.six = six;
+		diag.capsix = cap;
+	}
+	memcpy(&diag.six[diag.nsix].addr, m->id.idiag_src, sizeof(struct in6_addr));
+	diag.six[diag.nsix].port = m->id.idiag_sport;
+	return luo_index_put(&diag.v6.ino, m->idiag_inode, diag_value6(diag.nsix++));
+}
+
+static int diag_add(int family, const struct inet_diag_msg *m)
+{
+	struct luo_index *ino = family == AF_INET ? &diag.v4.ino : &diag.v6.ino;
+
+	if (m->idiag_family != family || m->idiag_state != TCP_LISTEN)
+		return 0;
+	if (luo_index_get(ino, m->idiag_inode)) /* neither can be told from the other */
+		return luo_index_put(ino, m->idiag_inode, DIAG_TWICE);
+	if (family == AF_INET6)
+		return diag_add6(m);
+	return luo_index_put(ino, m->idiag_inode,
+			     diag_value4(m->id.idiag_src[0], m->id.idiag_sport));
+}
+
+static void diag_forget(struct diag_family *f)
+{
+	luo_index_free(&f->ino);
+	if (f == &diag.v6) {
+		free(diag.six);
+		diag.six = NULL;
+		diag.nsix = diag.capsix = 0;
+	}
+}
+
+/* family's dump into its index; on any failure that one is left empty (each fd read on its own). */
+static void diag_read(int family)
 {
 	struct {
 		struct nlmsghdr nlh;
@@ -266,7 +325,7 @@ static void diag_read(void)
 	} rq = {
 		.nlh = { .nlmsg_len = sizeof(rq), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
 			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
-		.req = { .sdiag_family = AF_INET, .sdiag_protocol = IPPROTO_TCP,
+		.req = { .sdiag_family = (uint8_t)family, .sdiag_protocol = IPPROTO_TCP,
 			 .idiag_states = 1u << TCP_LISTEN },
 	};
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
@@ -293,15 +352,16 @@ static void diag_read(void)
 			}
 			if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
 			    h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)) ||
-			    diag_add(NLMSG_DATA(h)) < 0)
+			    diag_add(family, NLMSG_DATA(h)) < 0)
 				goto out;
 		}
 	}
 	r = 0;
 out:
 	if (r < 0) {
-		log_debug("socket: no sock_diag dump of the TCP listeners; each is read on its own");
-		luo_index_free(&diag.ino);
+		log_debug("socket: no sock_diag dump of the %s TCP listeners; each is read on its own",
+			  family == AF_INET ? "IPv4" : "IPv6");
+		diag_forget(family == AF_INET ? &diag.v4 : &diag.v6);
 	}
 	free(buf);
 	if (fd >= 0)
@@ -310,30 +370,60 @@ out:
 
 static void socket_freeze_round(bool begin)
 {
-	luo_index_free(&diag.ino);
+	diag_forget(&diag.v4);
+	diag_forget(&diag.v6);
 	diag.armed = begin;
-	diag.tried = false;
-	diag.freezes = 0;
+	diag.v4.tried = diag.v6.tried = false;
+	diag.v4.freezes = diag.v6.freezes = 0;
 }
 
-/* Whether the dump says rec (an IPv4 TCP listener) is still listening where it was. */
+/* Whether v, what the dump of rec's family holds for its inode, is rec's local address. */
+static bool diag_matches(const struct socket_record *rec, const void *v)
+{
+	if (rec->family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&rec->local;
+
+		return v == diag_value4(sin->sin_addr.s_addr, sin->sin_port);
+	}
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&rec->local;
+	const struct diag6 *e = &diag.six[(uintptr_t)v - 2];
+
+	return e->port == sin6->sin6_port && !memcmp(&e->addr, &sin6->sin6_addr, sizeof(e->addr));
+}
+
+/* Whether rec is a TCP listener the dump can vouch for: see above for IPv6. */
+static struct diag_family *diag_family_of(const struct socket_record *rec)
+{
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&rec->local;
+
+	if (!(rec->flags & SOCK_LISTENING) || rec->type != SOCK_STREAM ||
+	    rec->protocol != IPPROTO_TCP)
+		return NULL;
+	if (rec->family == AF_INET && rec->local_len == sizeof(struct sockaddr_in))
+		return &diag.v4;
+	if (rec->family == AF_INET6 && rec->local_len == sizeof(*sin6) && !sin6->sin6_flowinfo &&
+	    !sin6->sin6_scope_id && !IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr) &&
+	    !IN6_IS_ADDR_MULTICAST(&sin6->sin6_addr))
+		return &diag.v6;
+	return NULL;
+}
+
+/* Whether the dump says rec (a TCP listener) is still listening where it was. */
 static bool diag_unchanged(const struct luo_file *file, const struct socket_record *rec)
 {
-	const struct sockaddr_in *sin = (const struct sockaddr_in *)&rec->local;
+	struct diag_family *f;
 	void *v;
 
-	if (!diag.armed || !(rec->flags & SOCK_LISTENING) || rec->family != AF_INET ||
-	    rec->type != SOCK_STREAM || rec->protocol != IPPROTO_TCP ||
-	    rec->local_len != sizeof(*sin) || !file->ino)
+	if (!diag.armed || !file->ino || !(f = diag_family_of(rec)))
 		return false;
-	if (++diag.freezes < DIAG_AFTER)
+	if (++f->freezes < DIAG_AFTER)
 		return false; /* a few listeners: cheaper one by one than a dump */
-	if (!diag.tried) {
-		diag.tried = true;
-		diag_read();
+	if (!f->tried) {
+		f->tried = true;
+		diag_read(rec->family);
 	}
-	v = luo_index_get(&diag.ino, (uint64_t)file->ino);
-	return v && v != DIAG_TWICE && v == diag_value(sin->sin_addr.s_addr, sin->sin_port);
+	v = luo_index_get(&f->ino, (uint64_t)file->ino);
+	return v && v != DIAG_TWICE && diag_matches(rec, v);
 }
 
 static int socket_freeze(struct luo_file *file)

@@ -360,6 +360,222 @@ static void test_tcp6_listen(void **state)
 	tcp_listen_keeps_accepting(AF_INET6);
 }
 
+/*
+ * Many IPv6 listeners in one update, past the few the freeze reads one by
+ * one (so the freeze takes them from luod's sock_diag dump of the IPv6
+ * listeners): on ::1, on :: with IPV6_V6ONLY off (dual stack, reached over
+ * IPv6 and IPv4 in turn) and on the v4-mapped ::ffff:127.0.0.1 (reached
+ * over IPv4). One of them stops listening after it is preserved and listens
+ * again on another address: the freeze must see that, not the address it
+ * was preserved at. A client connects to every listener again and again
+ * from before the update until after it, and the test once more after it;
+ * on the far side each listener is at the address it had at the update,
+ * and every one of those connections is waiting in its queue, none refused.
+ */
+#define MANY6 48
+#define MANY6_ROUNDS 100
+
+struct many6 {
+	struct sockaddr_storage at;         /* where it listens */
+	struct sockaddr_storage to[2];      /* what a client connects to, in turn */
+	socklen_t at_len, to_len[2];
+	int ways;
+};
+
+static socklen_t sock6(struct sockaddr_storage *ss, const char *addr, uint16_t port)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = port;
+	assert_int_equal(inet_pton(AF_INET6, addr, &sin6->sin6_addr), 1);
+	return sizeof(*sin6);
+}
+
+static socklen_t sock4(struct sockaddr_storage *ss, uint16_t port)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	sin->sin_family = AF_INET;
+	sin->sin_port = port;
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return sizeof(*sin);
+}
+
+/* A listener of kind (0 ::1, 1 :: dual stack, 2 ::ffff:127.0.0.1); -1 without IPv6. */
+static int listen6(struct many6 *m, int kind)
+{
+	static const char *const at[] = { "::1", "::", "::ffff:127.0.0.1" };
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), off = 0;
+	uint16_t port;
+
+	if (fd < 0)
+		return -1;
+	m->at_len = sock6(&m->at, at[kind], 0);
+	assert_int_equal(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)), 0);
+	if (bind(fd, (struct sockaddr *)&m->at, m->at_len) < 0) {
+		close(fd);
+		return -1;
+	}
+	assert_int_equal(listen(fd, 1024), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&m->at, &m->at_len), 0);
+	port = ((struct sockaddr_in6 *)&m->at)->sin6_port;
+	m->ways = kind == 1 ? 2 : 1;
+	if (kind == 2)
+		m->to_len[0] = sock4(&m->to[0], port);
+	else
+		m->to_len[0] = sock6(&m->to[0], "::1", port);
+	m->to_len[1] = sock4(&m->to[1], port);
+	return fd;
+}
+
+/* One connection to m's round-th address, carrying id; closed at once (it stays queued). */
+static int knock(const struct many6 *m, int round, uint32_t id)
+{
+	int w = round % m->ways, fd = socket(m->to[w].ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)&m->to[w], m->to_len[w]) < 0 ||
+	    write(fd, &id, sizeof(id)) != sizeof(id)) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	close(fd);
+	return 0;
+}
+
+/* The client: rounds of one connection to each listener, 2 ms apart, until told to stop. */
+static void knocker(const struct many6 *m, int ready, int stop, int report)
+{
+	int round = 0;
+
+	for (; round < MANY6_ROUNDS; round++) {
+		struct pollfd pfd = { .fd = stop, .events = POLLIN };
+
+		for (int i = 0; i < MANY6; i++) {
+			int r = knock(&m[i], round, (uint32_t)round);
+
+			if (r == -ECONNREFUSED)
+				_exit(1);
+			if (r < 0)
+				_exit(2);
+		}
+		if (round == 0 && write(ready, "r", 1) != 1)
+			_exit(2);
+		if (poll(&pfd, 1, 2) != 0) {
+			round++;
+			break;
+		}
+	}
+	if (write(report, &round, sizeof(round)) != sizeof(round))
+		_exit(2);
+	_exit(0);
+}
+
+static void test_tcp6_listeners_many(void **state)
+{
+	static struct many6 m[MANY6];
+	struct many6 *mv = &m[MANY6 - 3]; /* a ::1 one, among the last the freeze reaches */
+	int fds[MANY6], ready[2], stop[2], report[2], moved, rounds;
+	struct carried c;
+	pid_t pid;
+	char r;
+
+	(void)state;
+	for (int i = 0; i < MANY6; i++) {
+		fds[i] = listen6(&m[i], i % 3);
+		if (fds[i] < 0) {
+			assert_int_equal(i, 0);
+			skip(); /* no IPv6 */
+			return;
+		}
+	}
+	moved = dup(fds[MANY6 - 3]);
+	assert_true(moved >= 0);
+	c = carry_out("tcp6-many", fds, MANY6);
+	/* the socket luod holds, through the test's copy: now on :: */
+	assert_int_equal(shutdown(moved, SHUT_RD), 0);
+	{
+		struct many6 again;
+
+		again.at_len = sock6(&again.at, "::", 0);
+		assert_int_equal(bind(moved, (struct sockaddr *)&again.at, again.at_len), 0);
+		assert_int_equal(listen(moved, 1024), 0);
+		assert_int_equal(getsockname(moved, (struct sockaddr *)&mv->at, &mv->at_len), 0);
+		/* IPv6 only: its bind to ::1 set IPV6_V6ONLY for good */
+		mv->to_len[0] = sock6(&mv->to[0], "::1", ((struct sockaddr_in6 *)&mv->at)->sin6_port);
+		mv->ways = 1;
+	}
+	close(moved);
+
+	assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(stop, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(report, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		knocker(m, ready[1], stop[0], report[1]);
+	assert_int_equal(read(ready[0], &r, 1), 1);
+	update(&c);
+	/* and one each after the update, before anyone retrieved them */
+	for (int i = 0; i < MANY6; i++) {
+		int k = knock(&m[i], i, UINT32_MAX);
+
+		if (k < 0)
+			fail_msg("listener %d (way %d): %s", i, i % m[i].ways, strerror(-k));
+	}
+	assert_int_equal(write(stop[1], "s", 1), 1);
+	assert_int_equal(read(report[0], &rounds, sizeof(rounds)), sizeof(rounds));
+	/* exit 1 would mean a refused connection */
+	assert_int_equal(e2e_wait(pid), 0);
+	assert_true(rounds >= 1);
+
+	carry_in("tcp6-many", fds, MANY6);
+	for (int i = 0; i < MANY6; i++) {
+		struct sockaddr_storage at;
+		socklen_t at_len = sizeof(at);
+		bool late = false;
+
+		assert_int_equal(fcntl(fds[i], F_SETFL, O_NONBLOCK), 0); /* for the last accept4() */
+		assert_int_equal(getsockname(fds[i], (struct sockaddr *)&at, &at_len), 0);
+		assert_int_equal(at_len, m[i].at_len);
+		assert_memory_equal(&at, &m[i].at, at_len);
+		/* rounds of the client's, in order, and the test's own */
+		for (int k = 0; k <= rounds; k++) {
+			struct pollfd pfd = { .fd = fds[i], .events = POLLIN };
+			int conn = -1;
+			uint32_t id;
+
+			if (poll(&pfd, 1, 5000) == 1)
+				conn = accept4(fds[i], NULL, NULL, SOCK_CLOEXEC);
+			if (conn < 0)
+				fail_msg("listener %d: %d connections of %d waiting", i, k, rounds + 1);
+			read_all(conn, &id, sizeof(id));
+			if (id == UINT32_MAX) {
+				assert_false(late);
+				late = true;
+			} else {
+				assert_true(id < (uint32_t)rounds);
+			}
+			close(conn);
+		}
+		assert_true(late);
+		assert_int_equal(accept4(fds[i], NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), -1);
+		close(fds[i]);
+	}
+	close(ready[0]);
+	close(ready[1]);
+	close(stop[0]);
+	close(stop[1]);
+	close(report[0]);
+	close(report[1]);
+}
+
 /* A connected TCP socket keeps its peer and the bytes in flight both ways. */
 static void tcp_connected(int family)
 {
@@ -917,6 +1133,7 @@ static void test_mixed_three_updates(void **state)
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_tcp4_listen),
 	cmocka_unit_test(test_tcp6_listen),
+	cmocka_unit_test(test_tcp6_listeners_many),
 	cmocka_unit_test(test_tcp4_connected),
 	cmocka_unit_test(test_tcp6_connected),
 	cmocka_unit_test(test_unix_stream),

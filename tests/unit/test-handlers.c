@@ -522,30 +522,89 @@ static void test_socket(void **state)
 }
 
 /*
- * A global freeze of many TCP listeners (freeze_round): past the first few,
- * the listeners' state comes from one sock_diag dump, and it is still each
- * socket's own. One listener stops listening (shutdown) after preserve and
- * before the freeze: the freeze records that, so its retrieve succeeds; one
- * stops after the freeze: its retrieve fails with EIO; the rest come back.
+ * A TCP listener on IPv4 (127.0.0.1) or IPv6: the i-th of ::1, :: (dual
+ * stack: IPV6_V6ONLY off) and the v4-mapped ::ffff:127.0.0.1, port chosen
+ * by the kernel; -1 where the machine has no IPv6.
  */
-static void test_socket_freeze_round(void **state)
+static int listener(int family, int i)
+{
+	static const char *const six[] = { "::1", "::", "::ffff:127.0.0.1" };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+	int fd, off = 0;
+
+	if (family == AF_INET) {
+		fd = tcp_bound(SOCK_STREAM);
+		do_listen(fd);
+		return fd;
+	}
+	fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	assert_int_equal(inet_pton(AF_INET6, six[i % 3], &sin6.sin6_addr), 1);
+	assert_int_equal(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)), 0);
+	if (bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) < 0) {
+		close(fd);
+		return -1;
+	}
+	do_listen(fd);
+	return fd;
+}
+
+/*
+ * The same socket (same inode) listening at another address: shutdown()
+ * stops it and lets its port go, and it is bound and listens again, on
+ * 127.0.0.2 or :: this time.
+ */
+static void listen_elsewhere(int fd, int family)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000002) };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+
+	assert_int_equal(shutdown(fd, SHUT_RD), 0);
+	if (family == AF_INET)
+		assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	else
+		assert_int_equal(bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)), 0);
+	do_listen(fd);
+}
+
+/* Preserve a TCP listener of family as token i, as the core does it. */
+static bool preserve_listener(struct luo_file *file, int family, int i)
+{
+	struct stat st;
+	int fd = listener(family, i);
+
+	if (fd < 0)
+		return false;
+	assert_int_equal(fstat(fd, &st), 0);
+	*file = (struct luo_file){ .handler = &luo_socket_handler, .token = (uint64_t)i, .fd = fd,
+				   .dev = st.st_dev, .ino = st.st_ino };
+	assert_int_equal(luo_socket_handler.preserve(file, NULL), 0);
+	return true;
+}
+
+/*
+ * A global freeze of many TCP listeners (freeze_round): past the first few,
+ * the listeners' state comes from one sock_diag dump of their family, and
+ * it is still each socket's own. One listener stops listening (shutdown)
+ * after preserve and before the freeze, one listens again elsewhere: the
+ * freeze records both, so their retrieve succeeds; one stops after the
+ * freeze: its retrieve fails with EIO; the rest come back. On IPv6 the
+ * listeners are on ::1, on :: (dual stack) and on ::ffff:127.0.0.1.
+ */
+static void freeze_round(int family)
 {
 	enum { N = 100 };
 	const struct luo_file_handler *h = &luo_socket_handler;
 	struct luo_file files[N];
-	struct stat st;
 
-	(void)state;
-	for (int i = 0; i < N; i++) {
-		int fd = tcp_bound(SOCK_STREAM);
-
-		do_listen(fd);
-		assert_int_equal(fstat(fd, &st), 0);
-		files[i] = (struct luo_file){ .handler = h, .token = (uint64_t)i, .fd = fd,
-					      .dev = st.st_dev, .ino = st.st_ino };
-		assert_int_equal(h->preserve(&files[i], NULL), 0);
-	}
+	for (int i = 0; i < N; i++)
+		if (!preserve_listener(&files[i], family, i)) {
+			assert_int_equal(i, 0);
+			skip(); /* no IPv6 */
+		}
 	assert_int_equal(shutdown(files[70].fd, SHUT_RD), 0); /* no longer listening */
+	listen_elsewhere(files[75].fd, family);
 	h->freeze_round(true);
 	for (int i = 0; i < N; i++)
 		assert_int_equal(h->freeze(&files[i]), 0);
@@ -556,6 +615,63 @@ static void test_socket_freeze_round(void **state)
 		free(files[i].payload);
 		close(files[i].fd);
 	}
+}
+
+static void test_socket_freeze_round(void **state)
+{
+	(void)state;
+	freeze_round(AF_INET);
+}
+
+static void test_socket6_freeze_round(void **state)
+{
+	(void)state;
+	freeze_round(AF_INET6);
+}
+
+/*
+ * Where the dump answers for a listener, the freeze does not read its fd:
+ * IPv4 and IPv6 listeners frozen in one round, alternately, and from the
+ * middle of each family on the freeze is given fd -1. Those come back as
+ * they were; the one that stopped listening before the freeze is read on
+ * its own (EBADF from the fd -1), as is any listener while the dump is
+ * not yet worth reading (the first few of each family).
+ */
+static void test_socket_freeze_dump(void **state)
+{
+	enum { N = 100 };
+	const struct luo_file_handler *h = &luo_socket_handler;
+	static struct luo_file files[2][N];
+	static const int family[2] = { AF_INET, AF_INET6 };
+	int fds[2][N];
+
+	(void)state;
+	for (int f = 0; f < 2; f++)
+		for (int i = 0; i < N; i++) {
+			if (!preserve_listener(&files[f][i], family[f], i)) {
+				assert_true(f == 1 && i == 0);
+				skip(); /* no IPv6 */
+			}
+			fds[f][i] = files[f][i].fd;
+		}
+	for (int f = 0; f < 2; f++)
+		assert_int_equal(shutdown(fds[f][90], SHUT_RD), 0);
+	h->freeze_round(true);
+	for (int i = 0; i < N; i++)
+		for (int f = 0; f < 2; f++) {
+			if (i >= N / 2)
+				files[f][i].fd = -1;
+			assert_int_equal(h->freeze(&files[f][i]), i == 90 ? -EBADF : 0);
+		}
+	h->freeze_round(false);
+	for (int f = 0; f < 2; f++)
+		for (int i = 0; i < N; i++) {
+			files[f][i].fd = fds[f][i];
+			if (i != 90)
+				assert_int_equal(h->retrieve(&files[f][i]), 0);
+			free(files[f][i].payload);
+			close(fds[f][i]);
+		}
 }
 
 /*
@@ -619,6 +735,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_socket),
 	cmocka_unit_test(test_socket_payloads),
 	cmocka_unit_test(test_socket_freeze_round),
+	cmocka_unit_test(test_socket6_freeze_round),
+	cmocka_unit_test(test_socket_freeze_dump),
 };
 
 LUO_TEST_MAIN("unit-handlers", tests, setup, teardown)
