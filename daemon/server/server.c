@@ -685,14 +685,48 @@ static int signals_setup(struct server *srv)
 	return srv->signal_fd < 0 ? -errno : 0;
 }
 
-/* The requester of the update that started this luod gets its report (report/update_report.c). */
+/*
+ * The requester of the update that started this luod gets its report
+ * (report/update_report.c). Its connection crossed execve in blocking
+ * mode, and a requester that left earlier answers unread has no room for
+ * this one: sent without waiting, and if it does not fit, the connection
+ * becomes one of the loop's with the answer kept until it reads, as any
+ * other reply, instead of a successor that serves nobody meanwhile.
+ */
 static void update_answer(const struct luo_msg_update_reply *rep, void *ctx)
 {
 	const struct luod_config *cfg = ctx;
+	struct server *srv = &the_server;
+	struct reply *out = &srv->reply;
+	struct ucred cred = { .pid = 0 };
+	socklen_t len = sizeof(cred);
+	int fd = cfg->reply_fd, r;
+	struct conn *c;
 
-	if (cfg->reply_fd >= 0) {
-		luo_msg_send(cfg->reply_fd, LUO_OP_UPDATE, 0, rep, sizeof(*rep), NULL, 0);
-		close(cfg->reply_fd);
+	if (fd < 0)
+		return;
+	r = luo_msg_send_flags(fd, MSG_DONTWAIT, LUO_OP_UPDATE, 0, rep, sizeof(*rep), NULL, 0);
+	if (r != -EAGAIN) {
+		close(fd);
+		return;
+	}
+	log_warn("the update's requester has not read its earlier answers; its answer waits for it");
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    !(c = conn_new(srv, fd, false))) {
+		log_warn("the update's requester: %s; answer dropped", strerror(errno));
+		close(fd);
+		return;
+	}
+	c->uid = cred.uid; /* privileged, or it could not have asked: not counted */
+	c->pid = cred.pid;
+	reply_reset(out);
+	out->len = sizeof(*rep);
+	memcpy(out->body, rep, sizeof(*rep));
+	if (pending_store(srv, c, LUO_OP_UPDATE, out) < 0) {
+		log_warn("the update's requester: answer dropped: out of memory");
+		conn_free(srv, c);
 	}
 }
 
