@@ -252,11 +252,7 @@ static int op_show(const struct luo_backend_ops *be, struct conn *c, const struc
 static void update_failed(int result, void *ctx)
 {
 	struct server *srv = ctx;
-	struct conn *c = server_waiter(srv, WAIT_UPDATE);
-
 	systemd_ready(report_status_line()); /* still the same luod, serving as before */
-	if (c)
-		fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 	server_answer(srv, WAIT_UPDATE, LUO_OP_UPDATE, result);
 }
 
@@ -280,8 +276,12 @@ static int op_update(struct server *srv, struct conn *c, const struct luo_msg_up
 	req = *up;
 	if (req.flags & LUO_UPDATE_EXEC)
 		ur.exec_path = req.exec_path;
-	/* the requester's connection crosses the execve in blocking mode: the successor answers it */
-	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
+	/*
+	 * The requester's connection crosses the execve as it is, non-blocking:
+	 * it may send more while the update waits for participants, and luod
+	 * must never block on answers it does not read (the successor does not
+	 * either, server.c's update_answer()).
+	 */
 	server_wait(srv, WAIT_UPDATE, c, -1); /* no channel: refused before it gets here */
 	/* before update_start: a rollback inside it says READY=1 again, and must come last */
 	systemd_reloading("live update: replacing luod");
@@ -289,7 +289,6 @@ static int op_update(struct server *srv, struct conn *c, const struct luo_msg_up
 	if (r < 0) {
 		systemd_ready(report_status_line());
 		server_wait(srv, WAIT_UPDATE, NULL, -1);
-		fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 		return r;
 	}
 	return REPLY_LATER; /* from the successor, or from update_failed() */

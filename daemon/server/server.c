@@ -39,7 +39,13 @@
 #include "report/update_report.h"
 #include "report/watch.h"
 
+/*
+ * Replies that did not fit, oldest first. One request is read at a time and
+ * not the next until they are out, but an answer that comes later (a global
+ * event's, a failed update's) can join one already kept: it goes behind it.
+ */
 struct pending {
+	struct pending *next;
 	uint16_t op;
 	int32_t result;
 	void *body;
@@ -150,7 +156,12 @@ void conn_free(struct server *srv, struct conn *c)
 	close(c->fd);
 	if (c->counted)
 		limits_disconnect(c->uid);
-	pending_free(c->pending);
+	while (c->pending) {
+		struct pending *p = c->pending;
+
+		c->pending = p->next;
+		pending_free(p);
+	}
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -236,7 +247,7 @@ int reply_chan_take(struct reply *rep)
 
 static int pending_store(struct server *srv, struct conn *c, uint16_t op, const struct reply *rep)
 {
-	struct pending *p = calloc(1, sizeof(*p));
+	struct pending *p = calloc(1, sizeof(*p)), **tail = &c->pending;
 
 	if (!p)
 		return -ENOMEM;
@@ -254,7 +265,9 @@ static int pending_store(struct server *srv, struct conn *c, uint16_t op, const 
 		if (p->fds[p->nfds] < 0)
 			goto fail;
 	}
-	c->pending = p;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = p;
 	return epoll_set(srv, EPOLL_CTL_MOD, c->fd, EPOLLOUT, c);
 fail:
 	pending_free(p);
@@ -285,7 +298,10 @@ static void reply_send(struct server *srv, struct conn *c, uint16_t op, struct r
 		close(rep->chan);
 		rep->chan = -1;
 	} else {
-		r = luo_msg_send(c->fd, op, rep->result, rep->body, rep->len, rep->fds, rep->nfds);
+		/* behind the replies kept already, never ahead of them */
+		r = c->pending ? -EAGAIN
+			       : luo_msg_send(c->fd, op, rep->result, rep->body, rep->len, rep->fds,
+					      rep->nfds);
 		if (r == -EAGAIN && pending_store(srv, c, op, rep) < 0)
 			log_warn("connection of pid %d: reply dropped: out of memory", (int)c->pid);
 		else if (r < 0 && r != -EAGAIN && r != -EPIPE && r != -ECONNRESET)
@@ -311,13 +327,15 @@ static void reply_result(struct server *srv, struct conn *c, uint16_t op, int re
 
 static void pending_flush(struct server *srv, struct conn *c)
 {
-	struct pending *p = c->pending;
-	int r = luo_msg_send(c->fd, p->op, p->result, p->body, p->len, p->fds, p->nfds);
+	struct pending *p;
 
-	if (r == -EAGAIN)
-		return;
-	pending_free(p);
-	c->pending = NULL;
+	while ((p = c->pending)) {
+		if (luo_msg_send(c->fd, p->op, p->result, p->body, p->len, p->fds, p->nfds) ==
+		    -EAGAIN)
+			return;
+		c->pending = p->next;
+		pending_free(p);
+	}
 	epoll_set(srv, EPOLL_CTL_MOD, c->fd, EPOLLIN, c);
 }
 
@@ -687,47 +705,38 @@ static int signals_setup(struct server *srv)
 
 /*
  * The requester of the update that started this luod gets its report
- * (report/update_report.c). Its connection crossed execve in blocking
- * mode, and a requester that left earlier answers unread has no room for
- * this one: sent without waiting, and if it does not fit, the connection
- * becomes one of the loop's with the answer kept until it reads, as any
- * other reply, instead of a successor that serves nobody meanwhile.
+ * (report/update_report.c) on its connection, which crossed execve and
+ * now becomes one of the loop's like any other: a requester that left
+ * earlier answers unread gets this one when it reads (luod never waits
+ * for it), and what it sent after the update is served, not thrown away
+ * with a close that would reset the connection before the answer is read.
  */
 static void update_answer(const struct luo_msg_update_reply *rep, void *ctx)
 {
 	const struct luod_config *cfg = ctx;
 	struct server *srv = &the_server;
-	struct reply *out = &srv->reply;
 	struct ucred cred = { .pid = 0 };
 	socklen_t len = sizeof(cred);
-	int fd = cfg->reply_fd, r;
-	struct conn *c;
+	int fd = cfg->reply_fd;
+	struct conn *c = NULL;
 
 	if (fd < 0)
 		return;
-	r = luo_msg_send_flags(fd, MSG_DONTWAIT, LUO_OP_UPDATE, 0, rep, sizeof(*rep), NULL, 0);
-	if (r != -EAGAIN) {
-		close(fd);
-		return;
-	}
-	log_warn("the update's requester has not read its earlier answers; its answer waits for it");
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
 	    !(c = conn_new(srv, fd, false))) {
-		log_warn("the update's requester: %s; answer dropped", strerror(errno));
+		log_warn("the update's requester: %s; answered, then disconnected", strerror(errno));
+		luo_msg_send_flags(fd, MSG_DONTWAIT, LUO_OP_UPDATE, 0, rep, sizeof(*rep), NULL, 0);
 		close(fd);
 		return;
 	}
 	c->uid = cred.uid; /* privileged, or it could not have asked: not counted */
 	c->pid = cred.pid;
-	reply_reset(out);
-	out->len = sizeof(*rep);
-	memcpy(out->body, rep, sizeof(*rep));
-	if (pending_store(srv, c, LUO_OP_UPDATE, out) < 0) {
-		log_warn("the update's requester: answer dropped: out of memory");
-		conn_free(srv, c);
-	}
+	reply_reset(&srv->reply);
+	srv->reply.len = sizeof(*rep);
+	memcpy(srv->reply.body, rep, sizeof(*rep));
+	reply_send(srv, c, LUO_OP_UPDATE, &srv->reply);
 }
 
 /* The server's STATUS= line and state file follow every change (core/observer.h). */

@@ -18,7 +18,7 @@
 #include "server/request.h"
 
 struct server;  /* server.c's own: the loop, its connections, the waiting answers */
-struct pending; /* a reply that did not fit, kept until the connection is writable */
+struct pending; /* replies that did not fit, kept in order until the connection is writable */
 
 struct conn {
 	int fd;

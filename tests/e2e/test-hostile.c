@@ -108,10 +108,10 @@ static void send_req(int sock, uint16_t op, const void *body, size_t len, const 
 
 /*
  * Whether luod, within seconds, answers a fresh client that its state is
- * want and lets it make a session: in a child under alarm(), so that a
+ * want (-1: any) and, with create, lets it make a session: in a child under alarm(), so that a
  * luod that hangs fails the test instead of hanging it.
  */
-static bool served_within(unsigned seconds, enum luo_state want)
+static bool served_within(unsigned seconds, int want, bool create)
 {
 	pid_t pid = fork();
 
@@ -123,13 +123,13 @@ static bool served_within(unsigned seconds, enum luo_state want)
 		alarm(seconds);
 		for (;;) {
 			dev = luo_open(d.sock);
-			if (dev >= 0 && luo_get_state(dev, &st) == 0 && st == want)
+			if (dev >= 0 && luo_get_state(dev, &st) == 0 && (want < 0 || (int)st == want))
 				break;
 			if (dev >= 0)
 				close(dev);
 			usleep(10000);
 		}
-		s = luo_create_session(dev, "served-within");
+		s = create ? luo_create_session(dev, "served-within") : 0;
 		_exit(s >= 0 ? 0 : 1);
 	}
 	return e2e_wait(pid) == 0;
@@ -142,6 +142,37 @@ static int inq(int sock)
 
 	assert_int_equal(ioctl(sock, SIOCINQ, &n), 0);
 	return n;
+}
+
+/* Bytes sent on sock that its peer has not read yet. */
+static int outq(int sock)
+{
+	int n = -1;
+
+	assert_int_equal(ioctl(sock, SIOCOUTQ, &n), 0);
+	return n;
+}
+
+/* e2e_settle(1) in a child under alarm(): false if luod did not get through a pass. */
+static bool settle_within(unsigned seconds)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct luo_msg_hdr h;
+		unsigned char rx[HDR + 64];
+		int fds[LUO_FDS_PER_MSG], dev;
+		size_t nfds;
+
+		alarm(seconds);
+		dev = luo_open(d.sock);
+		if (dev < 0 || luo_msg_send(dev, LUO_OP_GET_STATE, 0, NULL, 0, NULL, 0) < 0 ||
+		    luo_msg_recv(dev, rx, sizeof(rx), fds, LUO_FDS_PER_MSG, &nfds) < (ssize_t)sizeof(h))
+			_exit(1);
+		_exit(0);
+	}
+	return e2e_wait(pid) == 0;
 }
 
 /*
@@ -193,7 +224,7 @@ static void test_update_requester_not_reading(void **state)
 	for (int i = 0; i < answered; i++)
 		send_req(c, LUO_OP_GET_STATE, NULL, 0, NULL, 0);
 	send_req(c, LUO_OP_UPDATE, &up, sizeof(up), NULL, 0);
-	served = served_within(60, LUO_STATE_UPDATED);
+	served = served_within(60, LUO_STATE_UPDATED, true);
 	/* whatever happened, the requester reads now (a blocked successor goes on) */
 	for (;;) {
 		ssize_t n = luo_msg_recv(c, rx, sizeof(rx), fds, LUO_FDS_PER_MSG, &nfds);
@@ -232,8 +263,149 @@ static void test_update_requester_not_reading(void **state)
 	ref_drop(&r);
 }
 
+/*
+ * The same requester while its update waits for a participant's answer:
+ * it goes on sending requests and reads none. luod must not block on its
+ * answers (its connection is the one that crosses execve): everyone else
+ * is served meanwhile. Then the participant answers (answer): the update
+ * goes through or fails, and the requester reads its answers, the
+ * update's among them, in order. Returns the number of requests sent
+ * after the update's.
+ */
+static int flood_while_waiting(int c, int p, int answer)
+{
+	static struct luo_msg_update up;
+	int flags, sent = 0;
+	enum luo_event ev;
+	uint32_t timeout_ms;
+	bool served = true;
+
+	send_req(c, LUO_OP_UPDATE, &up, sizeof(up), NULL, 0);
+	assert_int_equal(luo_participant_next_event(p, &ev, &timeout_ms), 0);
+	assert_int_equal(ev, LUO_EVENT_PREPARE);
+	/* luod waits for "slow"; the requester sends more than its answers can fill, reads none */
+	flags = fcntl(c, F_GETFL);
+	assert_int_equal(fcntl(c, F_SETFL, flags | O_NONBLOCK), 0);
+	for (int i = 0;; i++) {
+		int r = luo_msg_send(c, LUO_OP_GET_STATE, 0, NULL, 0, NULL, 0), before;
+
+		assert_true(r == 0 || r == -EAGAIN);
+		sent += r == 0;
+		if (r == 0 && i % 64)
+			continue;
+		before = outq(c);
+		if (!settle_within(60)) {
+			served = false; /* luod blocked on c */
+			break;
+		}
+		if (r == -EAGAIN && outq(c) == before)
+			break; /* luod no longer reads c: it keeps an answer that did not fit */
+	}
+	assert_int_equal(fcntl(c, F_SETFL, flags), 0);
+	served = served && served_within(60, -1, false);
+	if (!served) {
+		close(c); /* what luod blocks on: it goes on */
+		close(p);
+		fail_msg("luod served nobody while the update's requester did not read");
+	}
+	assert_int_equal(luo_participant_reply(p, answer, NULL, 0), 0);
+	return sent;
+}
+
+/* Answers on c up to the update's, which must have result; the GET_STATE answers before it. */
+static int read_to_update(int c, int result)
+{
+	static unsigned char rx[HDR + LUO_MSG_MAX];
+	int fds[LUO_FDS_PER_MSG], n_state = 0;
+	size_t nfds;
+
+	for (;;) {
+		struct luo_msg_hdr h;
+		ssize_t n = luo_msg_recv(c, rx, sizeof(rx), fds, LUO_FDS_PER_MSG, &nfds);
+
+		assert_true(n > 0);
+		memcpy(&h, rx, HDR);
+		if (h.op == LUO_OP_GET_STATE) {
+			n_state++;
+			continue;
+		}
+		assert_int_equal(h.op, LUO_OP_UPDATE);
+		assert_int_equal(h.result, result);
+		return n_state;
+	}
+}
+
+static void test_update_requester_floods_while_waiting(void **state)
+{
+	enum luo_event ev;
+	uint32_t timeout_ms;
+	int c, p;
+
+	(void)state;
+	luod_start(&d, "--participant-timeout", "120000", NULL);
+	p = e2e_open(&d);
+	assert_true(luo_participant_register(p, "slow", NULL, 0) >= 0);
+	c = e2e_open(&d);
+	flood_while_waiting(c, p, 0);
+	/* FREEZE next; then the update's execve drops every connection but the requester's */
+	while (luo_participant_next_event(p, &ev, &timeout_ms) == 0)
+		assert_int_equal(luo_participant_reply(p, 0, NULL, 0), 0);
+	close(p);
+	/*
+	 * The answer luod kept when the execve came is lost with the old
+	 * process (as every request in flight on other connections is); the
+	 * successor answers the update and serves what the requester sent on.
+	 */
+	assert_true(read_to_update(c, 0) > 0);
+	close(c);
+	assert_int_equal(luod_status_field(&d, "generation"), 1);
+}
+
+/*
+ * The update fails (the participant says EIO) while luod keeps an answer
+ * for its requester: both reach it, in order, and so do the answers to
+ * everything it sent after; nothing is lost or answered twice.
+ */
+static void test_update_fails_behind_kept_reply(void **state)
+{
+	static unsigned char rx[HDR + LUO_MSG_MAX];
+	struct luo_msg_list list = { 0 };
+	int c, p, sent, n_state, fds[LUO_FDS_PER_MSG];
+	struct luo_msg_hdr h;
+	size_t nfds;
+
+	(void)state;
+	luod_start(&d, "--participant-timeout", "120000", NULL);
+	p = e2e_open(&d);
+	assert_true(luo_participant_register(p, "slow", NULL, 0) >= 0);
+	c = e2e_open(&d);
+	sent = flood_while_waiting(c, p, -EIO);
+	/* the update has failed before the requester reads: its answer comes behind the kept one */
+	e2e_barrier(&d);
+	e2e_assert_state(&d, "normal");
+	n_state = read_to_update(c, -EIO);
+	assert_true(n_state > 0);
+	/* the rest, up to a request of another kind sent last */
+	send_req(c, LUO_OP_LIST_SESSIONS, &list, sizeof(list), NULL, 0);
+	for (;;) {
+		assert_true(luo_msg_recv(c, rx, sizeof(rx), fds, LUO_FDS_PER_MSG, &nfds) > 0);
+		memcpy(&h, rx, HDR);
+		if (h.op != LUO_OP_GET_STATE)
+			break;
+		n_state++;
+	}
+	assert_int_equal(h.op, LUO_OP_LIST_SESSIONS);
+	assert_int_equal(n_state, sent);
+	close(c);
+	close(p);
+	e2e_assert_state(&d, "normal");
+	assert_int_equal(luod_status_field(&d, "generation"), 0);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_update_requester_not_reading, teardown),
+	cmocka_unit_test_teardown(test_update_requester_floods_while_waiting, teardown),
+	cmocka_unit_test_teardown(test_update_fails_behind_kept_reply, teardown),
 };
 
 LUO_TEST_MAIN("hostile", tests, NULL, NULL)
