@@ -55,7 +55,7 @@ static int teardown(void **state)
 }
 
 /* luod with its socket open to every uid. */
-__attribute__((unused)) static void start_open(void)
+static void start_open(void)
 {
 	luod_start(&d, "--socket-mode", "0666", NULL);
 	assert_int_equal(chmod(d.dir, 0711), 0);
@@ -79,7 +79,7 @@ static void ref_make(struct ref *r, const char *name)
 	}
 }
 
-__attribute__((unused)) static void ref_intact(const struct ref *r)
+static void ref_intact(const struct ref *r)
 {
 	char got[LUO_NAME_MAX] = "";
 
@@ -402,10 +402,220 @@ static void test_update_fails_behind_kept_reply(void **state)
 	assert_int_equal(luod_status_field(&d, "generation"), 0);
 }
 
+/* A child of another uid and the test, in step over two pipes. */
+struct child {
+	pid_t pid;
+	int to[2], from[2];
+};
+
+static void child_start(struct child *ch, uid_t uid, void (*fn)(void *))
+{
+	char c;
+
+	assert_int_equal(pipe(ch->to), 0);
+	assert_int_equal(pipe(ch->from), 0);
+	ch->pid = e2e_fork_as(uid, uid == UID_A ? GID_A : uid, fn, ch);
+	assert_int_equal(read(ch->from[0], &c, 1), 1); /* it has done its part */
+}
+
+/* In the child: tell the test, wait for its word. */
+static void child_step(const struct child *ch)
+{
+	char c = 1;
+
+	E2E_CHECK(write(ch->from[1], &c, 1) == 1);
+	E2E_CHECK(read(ch->to[0], &c, 1) == 1);
+}
+
+static void child_go(const struct child *ch)
+{
+	char c = 1;
+
+	assert_int_equal(write(ch->to[1], &c, 1), 1);
+}
+
+static void child_end(struct child *ch)
+{
+	child_go(ch);
+	assert_int_equal(e2e_wait(ch->pid), 0);
+	for (int i = 0; i < 2; i++) {
+		close(ch->to[i]);
+		close(ch->from[i]);
+	}
+}
+
+/* Non-blocking GET_STATE requests on sock until luod takes no more: nothing is read. */
+static void flood(int sock)
+{
+	int flags = fcntl(sock, F_GETFL);
+
+	E2E_CHECK(fcntl(sock, F_SETFL, flags | O_NONBLOCK) == 0);
+	for (int i = 0; i < 100000; i++) {
+		int r = luo_msg_send(sock, LUO_OP_GET_STATE, 0, NULL, 0, NULL, 0);
+
+		if (r == -EAGAIN)
+			break;
+		E2E_CHECK(r == 0);
+	}
+	E2E_CHECK(fcntl(sock, F_SETFL, flags) == 0);
+}
+
+/*
+ * Another uid's connections that stall, each its own way: half a header,
+ * nothing at all, requests and never a read, the same on a session handle
+ * (whose session holds a memfd), a reply channel never read. It holds them
+ * while the test checks that everyone else is served.
+ */
+static void stall(void *arg)
+{
+	const struct child *ch = arg;
+	struct luo_msg_hdr h = { .size = sizeof(h), .version = LUO_PROTO_VERSION, .op = 3 };
+	int half = luo_open(d.sock), quiet = luo_open(d.sock), loud = luo_open(d.sock);
+	int dev = luo_open(d.sock), s, fd = memfd_pattern("stall", 4096, 9), sp[2];
+
+	E2E_CHECK(half >= 0 && quiet >= 0 && loud >= 0 && dev >= 0);
+	E2E_CHECK(send(half, &h, sizeof(h) / 2, 0) == (ssize_t)sizeof(h) / 2);
+	flood(loud);
+	s = luo_create_session(dev, "a-stalls");
+	E2E_CHECK(s >= 0);
+	E2E_CHECK(luo_session_preserve_fd(s, fd, 1) == 0);
+	flood(s);
+	/* a reply channel it keeps its own end of and never reads, filled */
+	E2E_CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == 0);
+	for (int i = 0; i < 400; i++)
+		E2E_CHECK(luo_msg_send(dev, LUO_OP_GET_STATE | LUO_OP_REPLY_CHANNEL, 0, NULL, 0,
+				       &sp[1], 1) == 0);
+	child_step(ch); /* the test checks luod serves everyone else */
+	E2E_CHECK(memfd_pattern_ok(fd, 4096, 9));
+}
+
+static void test_other_uid_stalls(void **state)
+{
+	struct child ch;
+	struct ref r;
+	int base;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	start_open();
+	ref_make(&r, "roots-ref");
+	base = e2e_luod_fds(&d);
+	child_start(&ch, UID_A, stall);
+	/* everyone else is served meanwhile: root, a third uid, luoctl */
+	assert_true(served_within(60, LUO_STATE_NORMAL, true));
+	ref_intact(&r);
+	assert_int_equal(e2e_session_files(&d, "a-stalls"), 1);
+	{
+		char out[4096];
+
+		assert_int_equal(luoctl(&d, out, sizeof(out), "status", "--timeout", "60", NULL), 0);
+	}
+	child_end(&ch);
+	/* its connections went with it, and so did its session */
+	e2e_barrier(&d);
+	assert_false(e2e_session_listed(&d, "a-stalls"));
+	assert_int_equal(e2e_luod_fds(&d), base);
+	ref_intact(&r);
+	ref_drop(&r);
+}
+
+/*
+ * Another uid asks for replies that carry fds, reads none, and is killed:
+ * new session handles (CREATE_SESSION) and retrieved memfds (RETRIEVE on a
+ * session it froze on its own and took back), many of them kept in luod
+ * as replies that did not fit. Nothing of it may stay in luod.
+ */
+static void die_with_fds_in_flight(void *arg)
+{
+	const struct child *ch = arg;
+	struct {
+		struct luo_msg_tokens h;
+		uint64_t t[8];
+	} want = { .h.count = 8 };
+	int dev = luo_open(d.sock), s, fds[8], flags;
+	uint64_t tokens[8];
+	char name[LUO_NAME_MAX];
+
+	E2E_CHECK(dev >= 0);
+	s = luo_create_session(dev, "a-frozen");
+	E2E_CHECK(s >= 0);
+	for (int i = 0; i < 8; i++) {
+		fds[i] = memfd_pattern("inflight", 4096, (uint32_t)i);
+		tokens[i] = want.t[i] = 10 + (uint64_t)i;
+	}
+	E2E_CHECK(luo_session_preserve_fds(s, fds, tokens, 8) == 0);
+	E2E_CHECK(luo_session_set_event(s, LUO_EVENT_FREEZE) == 0);
+	close(s);
+	s = -1;
+	for (int i = 0; i < 1000 && s < 0; i++) {
+		s = luo_retrieve_session(dev, "a-frozen"); /* once luod saw the handle go */
+		if (s < 0)
+			usleep(10000);
+	}
+	E2E_CHECK(s >= 0);
+	for (int i = 0; i < 8; i++)
+		close(fds[i]);
+	/* sessions by the hundred, their handles in replies it never reads */
+	flags = fcntl(dev, F_GETFL);
+	E2E_CHECK(fcntl(dev, F_SETFL, flags | O_NONBLOCK) == 0);
+	for (int i = 0; i < 600; i++) {
+		struct luo_msg_name n = { .name = "" };
+
+		snprintf(name, sizeof(name), "a-inflight-%d", i);
+		memcpy(n.name, name, strlen(name) + 1);
+		if (luo_msg_send(dev, LUO_OP_CREATE_SESSION, 0, &n, sizeof(n), NULL, 0) < 0)
+			break;
+	}
+	/* and its memfds, 8 a reply, again and again */
+	E2E_CHECK(fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK) == 0);
+	for (int i = 0; i < 600; i++)
+		if (luo_msg_send(s, LUO_OP_SESSION_RETRIEVE, 0, &want, sizeof(want), NULL, 0) < 0)
+			break;
+	child_step(ch); /* the test lets luod take what it can, then says go */
+	raise(SIGKILL);
+}
+
+static void test_dies_with_fds_in_flight(void **state)
+{
+	struct child ch;
+	struct ref r;
+	int base, status;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	start_open();
+	ref_make(&r, "roots-ref");
+	base = e2e_luod_fds(&d);
+	child_start(&ch, UID_A, die_with_fds_in_flight);
+	assert_true(served_within(60, LUO_STATE_NORMAL, true));
+	assert_true(e2e_session_listed(&d, "a-inflight-0"));
+	assert_true(luod_fd_count(&d) > base + 8);
+	child_go(&ch);
+	status = e2e_wait(ch.pid);
+	assert_int_equal(status, 128 + SIGKILL);
+	for (int i = 0; i < 2; i++) {
+		close(ch.to[i]);
+		close(ch.from[i]);
+	}
+	/* every handle it never received hangs up; the retrieved session ends with its handle */
+	e2e_barrier(&d);
+	assert_false(e2e_session_listed(&d, "a-inflight-0"));
+	assert_false(e2e_session_listed(&d, "a-frozen"));
+	assert_int_equal(luod_status_field(&d, "sessions"), 1);
+	assert_int_equal(luod_status_field(&d, "files"), 2);
+	assert_int_equal(e2e_luod_fds(&d), base);
+	ref_intact(&r);
+	ref_drop(&r);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_update_requester_not_reading, teardown),
 	cmocka_unit_test_teardown(test_update_requester_floods_while_waiting, teardown),
 	cmocka_unit_test_teardown(test_update_fails_behind_kept_reply, teardown),
+	cmocka_unit_test_teardown(test_other_uid_stalls, teardown),
+	cmocka_unit_test_teardown(test_dies_with_fds_in_flight, teardown),
 };
 
 LUO_TEST_MAIN("hostile", tests, NULL, NULL)
