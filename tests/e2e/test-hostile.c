@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -415,6 +416,9 @@ static void child_start(struct child *ch, uid_t uid, void (*fn)(void *))
 	assert_int_equal(pipe(ch->to), 0);
 	assert_int_equal(pipe(ch->from), 0);
 	ch->pid = e2e_fork_as(uid, uid == UID_A ? GID_A : uid, fn, ch);
+	close(ch->from[1]); /* a child that fails is seen at once (EOF) */
+	close(ch->to[0]);
+	ch->from[1] = ch->to[0] = -1;
 	assert_int_equal(read(ch->from[0], &c, 1), 1); /* it has done its part */
 }
 
@@ -438,10 +442,8 @@ static void child_end(struct child *ch)
 {
 	child_go(ch);
 	assert_int_equal(e2e_wait(ch->pid), 0);
-	for (int i = 0; i < 2; i++) {
-		close(ch->to[i]);
-		close(ch->from[i]);
-	}
+	close(ch->to[1]);
+	close(ch->from[0]);
 }
 
 /* Non-blocking GET_STATE requests on sock until luod takes no more: nothing is read. */
@@ -595,10 +597,8 @@ static void test_dies_with_fds_in_flight(void **state)
 	child_go(&ch);
 	status = e2e_wait(ch.pid);
 	assert_int_equal(status, 128 + SIGKILL);
-	for (int i = 0; i < 2; i++) {
-		close(ch.to[i]);
-		close(ch.from[i]);
-	}
+	close(ch.to[1]);
+	close(ch.from[0]);
 	/* every handle it never received hangs up; the retrieved session ends with its handle */
 	e2e_barrier(&d);
 	assert_false(e2e_session_listed(&d, "a-inflight-0"));
@@ -610,12 +610,269 @@ static void test_dies_with_fds_in_flight(void **state)
 	ref_drop(&r);
 }
 
+/*
+ * One request on sock; the reply's result (and fds closed). With chan, on
+ * a reply channel of its own, as libluo makes them; -ENODATA if the
+ * channel ends with no reply.
+ */
+static int rpc(int sock, uint16_t op, const void *body, size_t len, const int *fds, size_t nfds,
+	       bool chan)
+{
+	static unsigned char rx[HDR + LUO_MSG_MAX];
+	int all[LUO_FDS_PER_MSG], got[LUO_FDS_PER_MSG], sp[2], rsock = sock;
+	struct timeval tv = { .tv_sec = 60 };
+	struct luo_msg_hdr h;
+	size_t ngot = 0;
+	ssize_t n;
+
+	if (chan) {
+		E2E_CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == 0);
+		all[0] = sp[1];
+		if (nfds)
+			memcpy(all + 1, fds, nfds * sizeof(int));
+		E2E_CHECK(luo_msg_send(sock, op | LUO_OP_REPLY_CHANNEL, 0, body, len, all, nfds + 1) ==
+			  0);
+		close(sp[1]);
+		rsock = sp[0];
+	} else {
+		E2E_CHECK(luo_msg_send(sock, op, 0, body, len, fds, nfds) == 0);
+	}
+	E2E_CHECK(setsockopt(rsock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0);
+	n = luo_msg_recv(rsock, rx, sizeof(rx), got, LUO_FDS_PER_MSG, &ngot);
+	if (chan)
+		close(sp[0]);
+	if (chan && n == 0)
+		return -ENODATA;
+	E2E_CHECK(n >= (ssize_t)HDR);
+	memcpy(&h, rx, HDR);
+	E2E_CHECK(h.op == op);
+	for (size_t i = 0; i < ngot; i++)
+		close(got[i]);
+	return h.result;
+}
+
+/* What B, not root and not luod's uid, must be refused, also through reply channels. */
+static void refused(void *arg)
+{
+	const struct child *ch = arg;
+	struct luo_msg_name name = { .name = "roots-ref" };
+	struct luo_msg_participant_register reg = { .name = "b-part", .flags = 1 };
+	static struct luo_msg_update up;
+	int dev = luo_open(d.sock), img = memfd_pattern("kernel", 4096, 1);
+	const char cmdline[] = "console=ttyS0";
+
+	E2E_CHECK(dev >= 0);
+	for (int chan = 0; chan < 2; chan++) {
+		for (uint32_t e = LUO_EVENT_PREPARE; e <= LUO_EVENT_FINISH; e++) {
+			struct luo_msg_event ev = { .event = e };
+
+			E2E_CHECK(rpc(dev, LUO_OP_SET_EVENT, &ev, sizeof(ev), NULL, 0, chan) == -EPERM);
+		}
+		E2E_CHECK(rpc(dev, LUO_OP_DUMP, NULL, 0, NULL, 0, chan) == -EPERM);
+		E2E_CHECK(rpc(dev, LUO_OP_KERNEL_UPDATE, cmdline, sizeof(cmdline), &img, 1, chan) ==
+			  -EPERM);
+		E2E_CHECK(rpc(dev, LUO_OP_SESSION_UPDATE, &name, sizeof(name), NULL, 0, chan) ==
+			  -EPERM);
+		E2E_CHECK(rpc(dev, LUO_OP_RETRIEVE_SESSION, &name, sizeof(name), NULL, 0, chan) ==
+			  -EPERM);
+	}
+	/* these make the connection something: plain EPERM, with a channel EINVAL */
+	E2E_CHECK(rpc(dev, LUO_OP_WATCH, NULL, 0, NULL, 0, false) == -EPERM);
+	E2E_CHECK(rpc(dev, LUO_OP_UPDATE, &up, sizeof(up), NULL, 0, false) == -EPERM);
+	E2E_CHECK(rpc(dev, LUO_OP_PARTICIPANT_REGISTER, &reg, sizeof(reg), NULL, 0, false) == -EPERM);
+	E2E_CHECK(rpc(dev, LUO_OP_WATCH, NULL, 0, NULL, 0, true) == -EINVAL);
+	E2E_CHECK(rpc(dev, LUO_OP_UPDATE, &up, sizeof(up), NULL, 0, true) == -EINVAL);
+	E2E_CHECK(rpc(dev, LUO_OP_PARTICIPANT_REGISTER, &reg, sizeof(reg), NULL, 0, true) == -EINVAL);
+	/* and the connection still works for what B may do */
+	E2E_CHECK(rpc(dev, LUO_OP_GET_STATE, NULL, 0, NULL, 0, true) == 0);
+	close(img);
+	close(dev);
+	child_step(ch);
+}
+
+static void test_other_uid_privileged_ops(void **state)
+{
+	struct child ch;
+	struct ref r;
+	int base;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	start_open();
+	ref_make(&r, "roots-ref");
+	/* frozen on its own and let go: retrievable by name, by root only */
+	assert_int_equal(luo_session_set_event(r.s, LUO_EVENT_FREEZE), 0);
+	close(r.s);
+	e2e_barrier(&d);
+	base = e2e_luod_fds(&d);
+	child_start(&ch, UID_B, refused);
+	child_end(&ch);
+	e2e_assert_state(&d, "normal");
+	assert_int_equal(luod_status_field(&d, "participants"), 0);
+	assert_int_equal(luod_status_field(&d, "generation"), 0);
+	assert_int_equal(e2e_session_files(&d, "roots-ref"), 2);
+	assert_int_equal(e2e_luod_fds(&d), base);
+	r.s = luo_retrieve_session(r.dev, "roots-ref");
+	assert_true(r.s >= 0);
+	for (int i = 0; i < 2; i++) {
+		int fd = luo_session_retrieve_fd(r.s, 100 + (uint64_t)i);
+
+		assert_true(fd >= 0);
+		assert_true(memfd_pattern_ok(fd, 8192, 40 + (uint32_t)i));
+		close(fd);
+	}
+	assert_int_equal(luo_session_finish(r.s), 0);
+	ref_drop(&r);
+}
+
+/* Send op on sock with fd as its reply channel: whatever fd it is. */
+static void with_channel(int sock, uint16_t op, const void *body, size_t len, int fd)
+{
+	E2E_CHECK(luo_msg_send(sock, op | LUO_OP_REPLY_CHANNEL, 0, body, len, &fd, 1) == 0);
+}
+
+/* Read and drop whatever sits on sock now. */
+static void drain(int sock)
+{
+	static unsigned char rx[HDR + LUO_MSG_MAX];
+	int fds[LUO_FDS_PER_MSG];
+	size_t nfds;
+
+	for (;;) {
+		struct pollfd p = { .fd = sock, .events = POLLIN };
+
+		if (poll(&p, 1, 0) != 1 || !(p.revents & POLLIN))
+			return;
+		if (luo_msg_recv(sock, rx, sizeof(rx), fds, LUO_FDS_PER_MSG, &nfds) <= 0)
+			return;
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);
+	}
+}
+
+/*
+ * Reply channels that are anything but a fresh socketpair end: a pipe, a
+ * memfd, the connection itself, the session handle itself, another
+ * connection to luod, a stream socket, a listening one, an unconnected
+ * datagram one. luod sends where it can, never waits, never takes an
+ * answer it sent itself for anything but a (refused) request, and a
+ * session it made for such a request does not outlive the lost reply.
+ */
+static void bad_channels(void *arg)
+{
+	const struct child *ch = arg;
+	int dev = luo_open(d.sock), s, fd = memfd_pattern("chan", 4096, 5), got;
+	char name[LUO_NAME_MAX] = "";
+
+	E2E_CHECK(dev >= 0);
+	s = luo_create_session(dev, "a-chan");
+	E2E_CHECK(s >= 0);
+	E2E_CHECK(luo_session_preserve_fd(s, fd, 1) == 0);
+	for (int k = 0; k < 8; k++) {
+		struct luo_msg_name n = { .name = "" };
+		int c = -1, sp[2] = { -1, -1 }, p[2] = { -1, -1 };
+
+		switch (k) {
+		case 0:
+			E2E_CHECK(pipe2(p, O_CLOEXEC) == 0);
+			c = p[1];
+			break;
+		case 1:
+			c = memfd_pattern("not-a-socket", 64, 1);
+			break;
+		case 2:
+			c = dup(dev);
+			break;
+		case 3:
+			c = dup(s);
+			break;
+		case 4:
+			c = luo_open(d.sock);
+			break;
+		case 5:
+			E2E_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+			c = sp[1];
+			break;
+		case 6:
+			c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+			/* an address of the kernel's choosing (autobind), then listening */
+			E2E_CHECK(c >= 0 && bind(c, (struct sockaddr *)&(sa_family_t){ AF_UNIX },
+						 sizeof(sa_family_t)) == 0);
+			E2E_CHECK(listen(c, 1) == 0);
+			break;
+		case 7:
+			c = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+			break;
+		}
+		E2E_CHECK(c >= 0);
+		snprintf(n.name, sizeof(n.name), "a-chan-%d", k);
+		with_channel(dev, LUO_OP_GET_STATE, NULL, 0, c);
+		with_channel(dev, LUO_OP_CREATE_SESSION, &n, sizeof(n), c);
+		with_channel(s, LUO_OP_SESSION_GET_NAME, NULL, 0, c);
+		with_channel(s, LUO_OP_SESSION_GET_STATE, NULL, 0, c);
+		close(c);
+		for (int i = 0; i < 2; i++) {
+			if (sp[i] >= 0 && sp[i] != c)
+				close(sp[i]);
+			if (p[i] >= 0 && p[i] != c)
+				close(p[i]);
+		}
+	}
+	/* a channel flag with no fd at all: EINVAL on the connection */
+	E2E_CHECK(luo_msg_send(dev, LUO_OP_GET_STATE | LUO_OP_REPLY_CHANNEL, 0, NULL, 0, NULL, 0) ==
+		  0);
+	/* both connections serve as before, with and without channels */
+	E2E_CHECK(rpc(dev, LUO_OP_GET_STATE, NULL, 0, NULL, 0, true) == 0);
+	drain(dev);
+	drain(s);
+	E2E_CHECK(luo_session_get_name(s, name) == 0 && !strcmp(name, "a-chan"));
+	E2E_CHECK(luo_session_unpreserve_fd(s, 1) == 0);
+	E2E_CHECK(luo_session_preserve_fd(s, fd, 2) == 0);
+	got = luo_create_session(dev, "a-chan-good");
+	E2E_CHECK(got >= 0);
+	close(got);
+	close(fd);
+	child_step(ch);
+}
+
+static void test_bad_reply_channels(void **state)
+{
+	struct child ch;
+	struct ref r;
+	int base;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	start_open();
+	ref_make(&r, "roots-ref");
+	base = e2e_luod_fds(&d);
+	child_start(&ch, UID_A, bad_channels);
+	e2e_barrier(&d);
+	assert_int_equal(e2e_session_files(&d, "a-chan"), 1);
+	for (int k = 0; k < 8; k++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "a-chan-%d", k);
+		assert_false(e2e_session_listed(&d, name));
+	}
+	child_end(&ch);
+	e2e_barrier(&d);
+	assert_int_equal(luod_status_field(&d, "sessions"), 1);
+	assert_int_equal(e2e_luod_fds(&d), base);
+	ref_intact(&r);
+	ref_drop(&r);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_update_requester_not_reading, teardown),
 	cmocka_unit_test_teardown(test_update_requester_floods_while_waiting, teardown),
 	cmocka_unit_test_teardown(test_update_fails_behind_kept_reply, teardown),
 	cmocka_unit_test_teardown(test_other_uid_stalls, teardown),
 	cmocka_unit_test_teardown(test_dies_with_fds_in_flight, teardown),
+	cmocka_unit_test_teardown(test_other_uid_privileged_ops, teardown),
+	cmocka_unit_test_teardown(test_bad_reply_channels, teardown),
 };
 
 LUO_TEST_MAIN("hostile", tests, NULL, NULL)
