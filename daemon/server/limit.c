@@ -19,9 +19,10 @@
  * new connection answered with EUSERS (op 0, no request needed) and closed
  * at once. Root and luod's own uid have no such limit, and the top of the
  * fd table (a 32nd of RLIMIT_NOFILE, at least 32 fds) is theirs alone:
- * another uid's connection or new session handle that would land there is
- * refused with EUSERS, so however many uids connect or create sessions,
- * root can still connect and update. Refusals are logged sparingly (a uid
+ * another uid's connection, new session handle or the fd copies of a reply
+ * kept for it (server.c) that would land there are refused with EUSERS,
+ * so however many uids connect or create sessions, root can still connect
+ * and update. Refusals are logged sparingly (a uid
  * must not flood the log by being refused).
  * The participant deadline (--participant-timeout) lives in participant.c.
  * Sessions and files handed over by a predecessor always count but are
@@ -143,7 +144,7 @@ int limits_fd(uid_t uid, int fd)
 		return 0;
 	if (now_ns() - last_ns >= 1000000000u) {
 		last_ns = now_ns();
-		log_warn("uid %u: session refused: luod's fd table is nearly full, the rest is kept for root",
+		log_warn("uid %u: session or kept reply refused: luod's fd table is nearly full, the rest is kept for root",
 			 (unsigned)uid);
 	}
 	return -EUSERS;

@@ -260,10 +260,17 @@ static int pending_store(struct server *srv, struct conn *c, uint16_t op, const 
 			goto fail;
 		memcpy(p->body, rep->body, rep->len);
 	}
+	/* copies of the fds, as the reply's own may be closed before it goes out */
 	for (; p->nfds < rep->nfds; p->nfds++) {
 		p->fds[p->nfds] = fcntl(rep->fds[p->nfds], F_DUPFD_CLOEXEC, 3);
 		if (p->fds[p->nfds] < 0)
 			goto fail;
+		/* another uid's kept replies take luod's fds too: not those kept for root */
+		if (limits_fd(c->uid, p->fds[p->nfds]) < 0) {
+			close(p->fds[p->nfds]);
+			pending_free(p);
+			return -EUSERS;
+		}
 	}
 	while (*tail)
 		tail = &(*tail)->next;
@@ -302,9 +309,13 @@ static void reply_send(struct server *srv, struct conn *c, uint16_t op, struct r
 		r = c->pending ? -EAGAIN
 			       : luo_msg_send(c->fd, op, rep->result, rep->body, rep->len, rep->fds,
 					      rep->nfds);
-		if (r == -EAGAIN && pending_store(srv, c, op, rep) < 0)
-			log_warn("connection of pid %d: reply dropped: out of memory", (int)c->pid);
-		else if (r < 0 && r != -EAGAIN && r != -EPIPE && r != -ECONNRESET)
+		if (r == -EAGAIN && (r = pending_store(srv, c, op, rep)) < 0) {
+			/* a reply lost: the client must not wait for it, nor take the next for it */
+			if (r != -EUSERS) /* limits_fd() said why, sparingly */
+				log_warn("connection of pid %d: reply not kept: %s; disconnected",
+					 (int)c->pid, strerror(-r));
+			shutdown(c->fd, SHUT_RDWR);
+		} else if (r < 0 && r != -EAGAIN && r != -EPIPE && r != -ECONNRESET)
 			log_warn("connection of pid %d: sending reply: %s", (int)c->pid, strerror(-r));
 	}
 	if (rep->own_fds)

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -865,6 +866,94 @@ static void test_bad_reply_channels(void **state)
 	ref_drop(&r);
 }
 
+#define ROOM_SESSIONS 400
+
+/* GET_STATE answers that fit on a fresh connection before one must be kept (fill_replies). */
+static int reply_room;
+
+/*
+ * Another uid holds many sessions, each with one memfd, frozen on its own
+ * and retrieved again, so it has a handle on each. On every handle it asks
+ * for as many answers as fit, then for its memfd, and reads nothing: the
+ * memfd's answer is kept in luod with a copy of the fd, one per handle.
+ * Those copies are luod's fds as much as the handles are: they must not
+ * take the top of the fd table, which is root's.
+ */
+static void kept_fds(void *arg)
+{
+	const struct child *ch = arg;
+	struct {
+		struct luo_msg_tokens h;
+		uint64_t t[1];
+	} want = { .h.count = 1, .t = { 7 } };
+	static int handles[ROOM_SESSIONS];
+	int dev = luo_open(d.sock);
+	char name[LUO_NAME_MAX];
+
+	E2E_CHECK(dev >= 0);
+	for (int i = 0; i < ROOM_SESSIONS; i++) {
+		int s, fd = memfd_pattern("room", 64, (uint32_t)i);
+
+		snprintf(name, sizeof(name), "a-room-%d", i);
+		s = luo_create_session(dev, name);
+		E2E_CHECK(s >= 0);
+		E2E_CHECK(luo_session_preserve_fd(s, fd, 7) == 0);
+		E2E_CHECK(luo_session_set_event(s, LUO_EVENT_FREEZE) == 0);
+		close(s);
+		close(fd);
+	}
+	for (int i = 0; i < ROOM_SESSIONS; i++) {
+		snprintf(name, sizeof(name), "a-room-%d", i);
+		handles[i] = -1;
+		for (int k = 0; k < 1000 && handles[i] < 0; k++) {
+			handles[i] = luo_retrieve_session(dev, name); /* once luod saw the handle go */
+			if (handles[i] == -ENOENT)
+				usleep(10000);
+		}
+		E2E_CHECK(handles[i] >= 0);
+	}
+	for (int i = 0; i < ROOM_SESSIONS; i++) {
+		for (int k = 0; k < reply_room; k++)
+			E2E_CHECK(luo_msg_send(handles[i], LUO_OP_SESSION_GET_STATE, 0, NULL, 0, NULL,
+					       0) == 0);
+		E2E_CHECK(luo_msg_send(handles[i], LUO_OP_SESSION_RETRIEVE, 0, &want, sizeof(want),
+				       NULL, 0) == 0);
+	}
+	child_step(ch);
+}
+
+static void test_kept_fds_leave_room_for_root(void **state)
+{
+	struct rlimit low = { 1024, 1024 };
+	struct child ch;
+	int c;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	/*
+	 * A small fd table: 1,024, of which the top 32 are root's, and the
+	 * --max-fds luod would take for it (three quarters).
+	 */
+	luod_start(&d, "--socket-mode", "0666", "--max-fds", "768", NULL);
+	assert_int_equal(chmod(d.dir, 0711), 0);
+	assert_int_equal(prlimit(d.pid, RLIMIT_NOFILE, &low, NULL), 0);
+	c = e2e_open(&d);
+	reply_room = fill_replies(c);
+	close(c);
+	child_start(&ch, UID_A, kept_fds);
+	e2e_barrier(&d); /* luod has read every handle up to its memfd's answer, and kept that */
+	/* root still connects, and gets a session and its answers */
+	if (!served_within(30, -1, true)) {
+		child_end(&ch); /* what takes the room: it goes */
+		fail_msg("root not served: another uid's kept replies took luod's last fds");
+	}
+	assert_true(luod_fd_count(&d) < 1024);
+	child_end(&ch);
+	e2e_barrier(&d);
+	assert_int_equal(luod_status_field(&d, "sessions"), 0);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_update_requester_not_reading, teardown),
 	cmocka_unit_test_teardown(test_update_requester_floods_while_waiting, teardown),
@@ -873,6 +962,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_dies_with_fds_in_flight, teardown),
 	cmocka_unit_test_teardown(test_other_uid_privileged_ops, teardown),
 	cmocka_unit_test_teardown(test_bad_reply_channels, teardown),
+	cmocka_unit_test_teardown(test_kept_fds_leave_room_for_root, teardown),
 };
 
 LUO_TEST_MAIN("hostile", tests, NULL, NULL)
