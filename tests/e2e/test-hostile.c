@@ -954,6 +954,117 @@ static void test_kept_fds_leave_room_for_root(void **state)
 	assert_int_equal(luod_status_field(&d, "sessions"), 0);
 }
 
+/* luod run as UID_A, its socket open to all, in a directory of UID_A's. */
+static void start_as_luod_uid(void)
+{
+	memset(&d, 0, sizeof(d));
+	snprintf(d.dir, sizeof(d.dir), "/tmp/luo-hostile.XXXXXX");
+	assert_non_null(mkdtemp(d.dir));
+	reap_track_dir(d.dir);
+	assert_int_equal(chown(d.dir, UID_A, GID_A), 0);
+	assert_int_equal(chmod(d.dir, 0711), 0);
+	snprintf(d.sock, sizeof(d.sock), "%s/luod.sock", d.dir);
+	snprintf(d.state_dir, sizeof(d.state_dir), "%s/state", d.dir);
+	snprintf(d.log, sizeof(d.log), "%s/luod.log", d.dir);
+	setenv("LUO_SOCKET", d.sock, 1);
+	d.pid = fork();
+	assert_true(d.pid >= 0);
+	if (d.pid == 0) {
+		int log;
+
+		e2e_drop_to(UID_A, GID_A);
+		log = open(d.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (log >= 0) {
+			dup2(log, 1);
+			dup2(log, 2);
+		}
+		execl(getenv("LUOD"), "luod", "--socket", d.sock, "--state-dir", d.state_dir,
+		      "--socket-mode", "0666", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 1000; i++) {
+		int fd = luo_open(d.sock);
+
+		if (fd >= 0) {
+			close(fd);
+			return;
+		}
+		assert_true(luod_alive(&d));
+		usleep(10000);
+	}
+	fail_msg("luod as uid %d did not come up (log: %s)", UID_A, d.log);
+}
+
+/* B, neither root nor luod's uid: its own session, and no global step. */
+static void b_not_luods_uid(void *arg)
+{
+	const struct child *ch = arg;
+	struct luo_msg_participant_register reg = { .name = "b-part", .flags = 1 };
+	static struct luo_msg_update up;
+	int dev = luo_open(d.sock), s, fd = memfd_pattern("b", 4096, 3), got;
+
+	E2E_CHECK(dev >= 0);
+	s = luo_create_session(dev, "b-own");
+	E2E_CHECK(s >= 0);
+	E2E_CHECK(luo_session_preserve_fd(s, fd, 1) == 0);
+	for (uint32_t e = LUO_EVENT_PREPARE; e <= LUO_EVENT_FINISH; e++)
+		E2E_CHECK(luo_set_event(dev, (enum luo_event)e) == -EPERM);
+	E2E_CHECK(rpc(dev, LUO_OP_UPDATE, &up, sizeof(up), NULL, 0, false) == -EPERM);
+	E2E_CHECK(rpc(dev, LUO_OP_WATCH, NULL, 0, NULL, 0, false) == -EPERM);
+	E2E_CHECK(rpc(dev, LUO_OP_DUMP, NULL, 0, NULL, 0, false) == -EPERM);
+	E2E_CHECK(rpc(dev, LUO_OP_PARTICIPANT_REGISTER, &reg, sizeof(reg), NULL, 0, false) == -EPERM);
+	/* frozen on its own and let go: retrievable by name, by B or root only */
+	E2E_CHECK(luo_session_set_event(s, LUO_EVENT_FREEZE) == 0);
+	close(s);
+	child_step(ch); /* luod's uid, then root's update */
+	close(dev);
+	dev = luo_open(d.sock);
+	s = luo_retrieve_session(dev, "b-own");
+	E2E_CHECK(s >= 0);
+	got = luo_session_retrieve_fd(s, 1);
+	E2E_CHECK(got >= 0 && memfd_pattern_ok(got, 4096, 3));
+	E2E_CHECK(luo_session_finish(s) == 0);
+}
+
+/* A, luod's own uid: global events are its, another uid's session is not its to retrieve. */
+static void a_is_luods_uid(void *arg)
+{
+	const struct child *ch = arg;
+	int dev = luo_open(d.sock);
+	enum luo_state st;
+
+	E2E_CHECK(dev >= 0);
+	E2E_CHECK(luo_set_event(dev, LUO_EVENT_PREPARE) == 0);
+	E2E_CHECK(luo_get_state(dev, &st) == 0 && st == LUO_STATE_PREPARED);
+	E2E_CHECK(luo_set_event(dev, LUO_EVENT_CANCEL) == 0);
+	E2E_CHECK(luo_get_state(dev, &st) == 0 && st == LUO_STATE_NORMAL);
+	/* it may see B's session, not take B's fds */
+	E2E_CHECK(luo_retrieve_session(dev, "b-own") == -EPERM);
+	child_step(ch);
+}
+
+static void test_luod_as_another_uid(void **state)
+{
+	struct child a, b;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	start_as_luod_uid();
+	child_start(&b, UID_B, b_not_luods_uid);
+	e2e_barrier(&d); /* B's handle is gone: the session is luod's to hold */
+	assert_int_equal(e2e_session_files(&d, "b-own"), 1);
+	e2e_assert_state(&d, "normal");
+	child_start(&a, UID_A, a_is_luods_uid);
+	child_end(&a);
+	/* root's update of a luod that is not root's: B's session crosses */
+	luod_update(&d, NULL);
+	child_end(&b);
+	e2e_barrier(&d);
+	assert_false(e2e_session_listed(&d, "b-own"));
+	luod_stop(&d);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_update_requester_not_reading, teardown),
 	cmocka_unit_test_teardown(test_update_requester_floods_while_waiting, teardown),
@@ -963,6 +1074,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_other_uid_privileged_ops, teardown),
 	cmocka_unit_test_teardown(test_bad_reply_channels, teardown),
 	cmocka_unit_test_teardown(test_kept_fds_leave_room_for_root, teardown),
+	cmocka_unit_test_teardown(test_luod_as_another_uid, teardown),
 };
 
 LUO_TEST_MAIN("hostile", tests, NULL, NULL)
