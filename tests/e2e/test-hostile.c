@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/sockios.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -1065,6 +1066,262 @@ static void test_luod_as_another_uid(void **state)
 	luod_stop(&d);
 }
 
+/* ---- random requests ---- */
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rnd(uint32_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)(rng % n);
+}
+
+#define POOL 8
+
+/* A fresh fd of one of the kinds luod must take or refuse. */
+static int random_fd(const int *conns, size_t nconns)
+{
+	int p[2], fd = -1;
+
+	switch (rnd(7)) {
+	case 0:
+		return memfd_pattern("rnd", rnd(3) * 4096, rnd(100));
+	case 1:
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return -1;
+		close(p[rnd(2)]);
+		return p[0] >= 0 && fcntl(p[0], F_GETFD) >= 0 ? p[0] : p[1];
+	case 2:
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
+			return -1;
+		close(p[1]);
+		return p[0];
+	case 3:
+		return open("/dev/null", O_RDWR | O_CLOEXEC);
+	case 4:
+		return nconns ? dup(conns[rnd((uint32_t)nconns)]) : -1; /* one of our luod sockets */
+	case 5:
+		return eventfd(rnd(5), EFD_CLOEXEC);
+	default:
+		fd = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		return fd;
+	}
+}
+
+/*
+ * One request of a random kind, mostly well formed (names and tokens from
+ * a small pool, so that they meet), sometimes cut short, grown, with a
+ * non-zero tail or random fds; on a device connection or a session handle,
+ * with or without a reply channel. Its answer is read (a luod that does not
+ * answer fails the test); session handles that come back are kept.
+ */
+static void random_request(int *devs, size_t *ndevs, int *handles, size_t *nhandles, bool root)
+{
+	static const uint16_t dev_ops[] = { 1, 2, 3, 4, 5, 6, 7, 10, 12, 20, 99 };
+	static const uint16_t ses_ops[] = { 64, 65, 66, 67, 68, 69, 70, 71, 3 };
+	static unsigned char body[512], rx[HDR + LUO_MSG_MAX];
+	int fds[LUO_FDS_PER_MSG], nfds = 0, got[LUO_FDS_PER_MSG], sock, sp[2] = { -1, -1 };
+	int all[LUO_FDS_PER_MSG];
+	bool on_handle = *nhandles && rnd(2), chan = rnd(3) == 0;
+	struct timeval tv = { .tv_sec = 60 };
+	size_t len = 0, ngot = 0;
+	uint16_t op;
+	ssize_t n;
+	int r;
+
+	sock = on_handle ? handles[rnd((uint32_t)*nhandles)] : devs[rnd((uint32_t)*ndevs)];
+	op = on_handle ? ses_ops[rnd(sizeof(ses_ops) / 2)] : dev_ops[rnd(sizeof(dev_ops) / 2)];
+	memset(body, 0, sizeof(body));
+	switch (op) {
+	case 1: case 2: case 7: case 10: /* a name (and SHOW's cursor) */
+		snprintf((char *)body, LUO_NAME_MAX, "rnd-%u%s", rnd(6), rnd(8) ? "" : "\n\x1b[0m");
+		len = op == 7 ? sizeof(struct luo_msg_show) : LUO_NAME_MAX;
+		break;
+	case 4: case 69: { /* an event */
+		struct luo_msg_event ev = { .event = rnd(5) };
+
+		if (op == 4 && !rnd(4))
+			ev.event = LUO_EVENT_CANCEL;
+		memcpy(body, &ev, sizeof(ev));
+		len = sizeof(ev);
+		break;
+	}
+	case 6:
+		len = sizeof(struct luo_msg_list);
+		break;
+	case 64: case 66: { /* tokens, and for PRESERVE as many fds */
+		uint32_t count = 1 + rnd(4);
+		struct luo_msg_tokens h = { .count = count };
+
+		memcpy(body, &h, sizeof(h));
+		for (uint32_t i = 0; i < count; i++) {
+			uint64_t t = rnd(6);
+
+			memcpy(body + sizeof(h) + i * 8, &t, 8);
+		}
+		len = sizeof(h) + count * 8;
+		if (op == 64)
+			for (; nfds < (int)count; nfds++)
+				if ((fds[nfds] = random_fd(handles, *nhandles)) < 0)
+					break;
+		break;
+	}
+	case 65: {
+		uint64_t t = rnd(6);
+
+		memcpy(body, &t, 8);
+		len = 8;
+		break;
+	}
+	case 71:
+		body[0] = (unsigned char)rnd(2);
+		len = rnd(2) ? 8 : 0;
+		break;
+	}
+	switch (rnd(10)) { /* now and then, not quite right */
+	case 0:
+		len = len ? rnd((uint32_t)len) : 0;
+		break;
+	case 1:
+		len += 1 + rnd(16);
+		if (rnd(2))
+			body[len - 1] = 1;
+		break;
+	case 2:
+		while (nfds < 3)
+			if ((fds[nfds] = random_fd(handles, *nhandles)) >= 0)
+				nfds++;
+		break;
+	}
+	if (!root && op == 4)
+		op = 3; /* another uid's events are refused anyway (test_other_uid_privileged_ops) */
+	if (chan) {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
+		all[0] = sp[1];
+		if (nfds)
+			memcpy(all + 1, fds, (size_t)nfds * sizeof(int));
+		r = luo_msg_send(sock, op | LUO_OP_REPLY_CHANNEL, 0, body, len, all, (size_t)nfds + 1);
+		close(sp[1]);
+	} else {
+		r = luo_msg_send(sock, op, 0, body, len, fds, (size_t)nfds);
+	}
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (r == -EPIPE || r == -ECONNRESET) {
+		/* luod let it go (a per-session update, an ended handle): so do we */
+		int *pool = on_handle ? handles : devs;
+		size_t *np = on_handle ? nhandles : ndevs;
+
+		for (size_t i = 0; i < *np; i++)
+			if (pool[i] == sock) {
+				close(sock);
+				pool[i] = pool[--*np];
+				break;
+			}
+		if (chan)
+			close(sp[0]);
+		if (*ndevs < 1)
+			devs[(*ndevs)++] = luo_open(d.sock);
+		return;
+	}
+	assert_int_equal(r, 0);
+	/* the answer: on the channel, or on sock past anything else */
+	assert_int_equal(setsockopt(chan ? sp[0] : sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	for (;;) {
+		struct luo_msg_hdr h;
+
+		n = luo_msg_recv(chan ? sp[0] : sock, rx, sizeof(rx), got, LUO_FDS_PER_MSG, &ngot);
+		if (n == -EAGAIN)
+			fail_msg("no answer to op %u within 60 s", (unsigned)op);
+		if (n <= 0 || n < (ssize_t)HDR)
+			break; /* the channel or handle ended (a session update, a finish, EBADMSG) */
+		memcpy(&h, rx, HDR);
+		if ((op == 1 || op == 2) && h.result == 0 && ngot == 1 && *nhandles < POOL) {
+			handles[(*nhandles)++] = got[0];
+			ngot = 0;
+		}
+		for (size_t i = 0; i < ngot; i++)
+			close(got[i]);
+		if (h.op == op || h.op == 0 || chan)
+			break;
+	}
+	if (chan)
+		close(sp[0]);
+	/* now and then a connection goes */
+	if (!rnd(40) && *nhandles) {
+		size_t i = rnd((uint32_t)*nhandles);
+
+		close(handles[i]);
+		handles[i] = handles[--*nhandles];
+	}
+	if (!rnd(60) && *ndevs > 1) {
+		size_t i = rnd((uint32_t)*ndevs);
+
+		close(devs[i]);
+		devs[i] = devs[--*ndevs];
+	}
+	if (*ndevs < 3)
+		devs[(*ndevs)++] = luo_open(d.sock);
+}
+
+static void random_rounds(int rounds, bool root)
+{
+	int devs[POOL], handles[POOL];
+	size_t ndevs = 0, nhandles = 0;
+
+	devs[ndevs++] = luo_open(d.sock);
+	assert_true(devs[0] >= 0);
+	for (int i = 0; i < rounds; i++)
+		random_request(devs, &ndevs, handles, &nhandles, root);
+	for (size_t i = 0; i < ndevs; i++)
+		close(devs[i]);
+	for (size_t i = 0; i < nhandles; i++)
+		close(handles[i]);
+}
+
+static void random_as_other_uid(void *arg)
+{
+	const struct child *ch = arg;
+	const char *env = getenv("LUO_HOSTILE_ROUNDS");
+
+	rng ^= 0x5555;
+	random_rounds(env ? atoi(env) : 3000, false);
+	child_step(ch);
+}
+
+/*
+ * Random requests, mostly well formed, from root and from another uid in
+ * turn ($LUO_HOSTILE_ROUNDS each, 3,000 by default; a fixed seed, or
+ * $LUO_HOSTILE_SEED): luod
+ * answers every one, never crashes, and afterwards serves, holds only what
+ * is left preserved and stops cleanly (no leak under ASan).
+ */
+static void test_random_requests(void **state)
+{
+	const char *env = getenv("LUO_HOSTILE_ROUNDS");
+	struct child ch;
+	struct ref r;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	if (getenv("LUO_HOSTILE_SEED"))
+		rng = strtoull(getenv("LUO_HOSTILE_SEED"), NULL, 0) | 1;
+	start_open();
+	ref_make(&r, "roots-ref");
+	random_rounds(env ? atoi(env) : 3000, true);
+	child_start(&ch, UID_A, random_as_other_uid);
+	child_end(&ch);
+	/* whatever the rounds left it in: back to NORMAL, the reference intact */
+	luo_set_event(r.dev, LUO_EVENT_CANCEL);
+	luo_set_event(r.dev, LUO_EVENT_FINISH);
+	assert_true(served_within(60, -1, false));
+	assert_true(luod_alive(&d));
+	ref_drop(&r);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_update_requester_not_reading, teardown),
 	cmocka_unit_test_teardown(test_update_requester_floods_while_waiting, teardown),
@@ -1075,6 +1332,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_bad_reply_channels, teardown),
 	cmocka_unit_test_teardown(test_kept_fds_leave_room_for_root, teardown),
 	cmocka_unit_test_teardown(test_luod_as_another_uid, teardown),
+	cmocka_unit_test_teardown(test_random_requests, teardown),
 };
 
 LUO_TEST_MAIN("hostile", tests, NULL, NULL)
