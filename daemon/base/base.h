@@ -44,6 +44,14 @@ int systemd_listen_fd(void);
 /* Every fd systemd passed on a fresh start and its name; a taken fd reads -1. */
 size_t systemd_passed_fds(int **fds, char ***names);
 void systemd_ready(const char *status);
+/*
+ * READY=1 without loading libsystemd now: owed, if loading it is still to
+ * come, until systemd_ready_now() (or any other notification) sends it. A
+ * STATUS= change meanwhile only goes into it.
+ */
+void systemd_ready_later(const char *status);
+bool systemd_ready_owed(void);
+void systemd_ready_now(void);
 void systemd_reloading(const char *status);
 void systemd_status(const char *status); /* sent only when it changed */
 void systemd_stopping(void);

@@ -25,7 +25,14 @@
  * no-op anyway, and linking it would map seven libraries (libsystemd,
  * libcap, libgcrypt, libgpg-error, liblzma, libzstd, liblz4) into every
  * luod start: about 0.8 ms of the successor's execve, inside an update's
- * blackout. Under systemd the successor pays it at its first notification.
+ * blackout. Under systemd the dlopen() itself (about 0.5 ms) is still
+ * paid, but not while clients wait: luod's first READY=1 is owed
+ * (systemd_ready_later()) until the server loop has had nothing to do for
+ * a moment, and only then is the library loaded and READY=1 sent. Until
+ * then nothing else is sent either, so that the manager still sees
+ * READY=1 first: a STATUS= change only updates the line READY=1 will
+ * carry, the watchdog pings start after it, and RELOADING=1 or STOPPING=1
+ * sends it first.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -42,6 +49,7 @@
 #include "base/base.h"
 
 static struct {
+	bool ready_owed; /* READY=1 is due, with status */
 	bool fds_read;
 	int *fds;     /* passed fds; -1 once taken */
 	char **names; /* their names, from LISTEN_FDNAMES */
@@ -217,13 +225,45 @@ size_t systemd_passed_fds(int **fds, char ***names)
 	return sd.nfds;
 }
 
-void systemd_ready(const char *status)
+static void send_ready(void)
 {
 	char msg[320];
 
-	snprintf(sd.status, sizeof(sd.status), "%s", status);
+	sd.ready_owed = false;
 	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%s", sd.status);
 	notify(msg);
+}
+
+/* What comes after READY=1 waits for it. */
+static void send_owed(void)
+{
+	if (sd.ready_owed)
+		send_ready();
+}
+
+void systemd_ready(const char *status)
+{
+	snprintf(sd.status, sizeof(sd.status), "%s", status);
+	send_ready();
+}
+
+void systemd_ready_later(const char *status)
+{
+	snprintf(sd.status, sizeof(sd.status), "%s", status);
+	if (env_set("NOTIFY_SOCKET") && !lib.tried)
+		sd.ready_owed = true;
+	else
+		send_ready(); /* costs nothing now (or sends nothing) */
+}
+
+bool systemd_ready_owed(void)
+{
+	return sd.ready_owed;
+}
+
+void systemd_ready_now(void)
+{
+	send_owed();
 }
 
 /* MONOTONIC_USEC lets a Type=notify-reload manager (systemd >= 253) match it. */
@@ -231,6 +271,7 @@ void systemd_reloading(const char *status)
 {
 	char msg[384];
 
+	send_owed();
 	snprintf(sd.status, sizeof(sd.status), "%s", status);
 	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=%s",
 		 now_ns() / 1000, sd.status);
@@ -244,12 +285,15 @@ void systemd_status(const char *status)
 	if (!strncmp(sd.status, status, sizeof(sd.status) - 1))
 		return;
 	snprintf(sd.status, sizeof(sd.status), "%s", status);
+	if (sd.ready_owed)
+		return; /* the owed READY=1 will carry it */
 	snprintf(msg, sizeof(msg), "STATUS=%s", sd.status);
 	notify(msg);
 }
 
 void systemd_stopping(void)
 {
+	send_owed();
 	notify("STOPPING=1\nSTATUS=stopping");
 }
 
@@ -258,6 +302,8 @@ static uint64_t watchdog_period_ns(void)
 {
 	uint64_t usec = 0;
 
+	if (sd.ready_owed)
+		return 0; /* the pings start after READY=1 */
 	if (!sd.watchdog_read) {
 		sd.watchdog_read = true;
 		if (env_set("WATCHDOG_USEC") && libsystemd() &&

@@ -715,6 +715,20 @@ static int signals_setup(struct server *srv)
 }
 
 /*
+ * READY=1 (with libsystemd's dlopen(), about 0.5 ms, the first time) is
+ * sent once the loop has had nothing to do for READY_QUIET_MS, so not
+ * between the requests of clients that reconnected during an update's
+ * blackout. If it is never idle, READY_LATEST_MS after it began serving,
+ * but not before its READY_LATEST_PASSES-th pass: what waited in the
+ * backlog (accepted in the first pass, its requests read in the next) is
+ * served first however late the loop got the CPU. The watchdog pings wait
+ * for READY=1, so it must come.
+ */
+#define READY_QUIET_MS 1
+#define READY_LATEST_MS 50
+#define READY_LATEST_PASSES 8
+
+/*
  * The requester of the update that started this luod gets its report
  * (report/update_report.c) on its connection, which crossed execve and
  * now becomes one of the loop's like any other: a requester that left
@@ -757,6 +771,8 @@ int luod_serve(const struct luod_config *cfg)
 {
 	struct server *srv = &the_server;
 	struct epoll_event evs[64];
+	uint64_t ready_from, busy_at;
+	unsigned ready_passes = 0;
 	int r;
 
 	srv->cfg = cfg;
@@ -790,7 +806,9 @@ int luod_serve(const struct luod_config *cfg)
 		 cfg->listen_activated ? "the activated socket" : cfg->socket_path,
 		 core_generation(), luo_state_name(core_state()), core_session_count(),
 		 core_file_count());
-	systemd_ready(report_status_line());
+	/* clients waiting since the blackout come first: see READY_QUIET_MS */
+	systemd_ready_later(report_status_line());
+	ready_from = busy_at = now_ns();
 
 	while (!srv->quit) {
 		int timeout = srv->dirty || srv->accept_paused ? 100 : -1;
@@ -800,6 +818,8 @@ int luod_serve(const struct luod_config *cfg)
 
 		if (wd >= 0 && (timeout < 0 || wd < timeout))
 			timeout = wd;
+		if (systemd_ready_owed() && (timeout < 0 || timeout > READY_QUIET_MS))
+			timeout = READY_QUIET_MS;
 
 		if (deadline) {
 			uint64_t now = now_ns();
@@ -836,6 +856,16 @@ int luod_serve(const struct luod_config *cfg)
 				}
 			}
 		participant_tick(now_ns());
+		if (systemd_ready_owed()) {
+			uint64_t now = now_ns();
+
+			if (n > 0)
+				busy_at = now;
+			if (now - busy_at >= READY_QUIET_MS * 1000000ull ||
+			    (++ready_passes >= READY_LATEST_PASSES &&
+			     now - ready_from >= READY_LATEST_MS * 1000000ull))
+				systemd_ready_now();
+		}
 		systemd_watchdog(now_ns()); /* from the loop itself: a stuck loop stops the pings */
 		if (srv->accept_paused && now_ns() >= srv->accept_resume_ns) {
 			srv->accept_paused = false;

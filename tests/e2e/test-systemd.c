@@ -2,8 +2,9 @@
 /*
  * luod under systemd, with the test in systemd's place: the test binds
  * $NOTIFY_SOCKET and reads what luod says there (READY=1, STATUS=,
- * RELOADING=1 across `luoctl update`, WATCHDOG=1 when $WATCHDOG_USEC is
- * set, STOPPING=1), checking each datagram's sender pid through
+ * RELOADING=1 across `luoctl update`, READY=1 from the successor only
+ * after the requests that waited for it, WATCHDOG=1 when $WATCHDOG_USEC
+ * is set, STOPPING=1), checking each datagram's sender pid through
  * SCM_CREDENTIALS; and it hands luod a listening socket the way socket
  * activation does (fd 3, LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES): luod
  * serves that socket, not --socket, keeps it across an update, does not
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "e2e.h"
+#include "protocol.h"
 
 static struct luod_proc d;
 
@@ -245,6 +247,85 @@ static void test_notify_failed_update(void **state)
 	assert_true(has_line(out, "STATUS=generation 0, normal, *"));
 	assert_true(luod_alive(&d));
 	e2e_assert_state(&d, "normal");
+	luod_stop(&d);
+	notifier_close(&n);
+}
+
+/*
+ * The successor says READY=1 after it served what waited for it, not
+ * before (its first notification loads libsystemd, 0.5 ms that no client
+ * should wait for): a request queued while it is stopped before it serves
+ * (LUOD_TEST_PAUSE_AT=parse: the carried listening socket's backlog holds
+ * the connection, its buffer the request) is answered before READY=1 goes
+ * out, so READY=1's STATUS= counts the session that request created.
+ */
+static void test_notify_ready_after_backlog(void **state)
+{
+	struct luo_msg_hdr h = { .size = sizeof(h) + sizeof(struct luo_msg_name),
+				 .version = LUO_PROTO_VERSION,
+				 .op = LUO_OP_CREATE_SESSION };
+	unsigned char req[sizeof(h) + sizeof(struct luo_msg_name)] = { 0 };
+	unsigned char rx[sizeof(struct luo_msg_hdr) + 64];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int dev, sess, fd, late, status, got[LUO_FDS_PER_MSG];
+	struct luo_msg_hdr reply;
+	struct notifier n;
+	char msg[4096];
+	size_t ngot = 0;
+	pid_t upd, from;
+
+	(void)state;
+	notifier_open(&n);
+	setenv("NOTIFY_SOCKET", n.path, 1);
+	setenv("LUOD_TEST_PAUSE_AT", "parse", 1); /* reaches the successor through execve */
+	luod_start(&d, NULL);
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("LUOD_TEST_PAUSE_AT");
+	notify_wait(&n, "READY=1", NULL, NULL, 0);
+	dev = e2e_open(&d);
+	sess = luo_create_session(dev, "web");
+	assert_true(sess >= 0);
+	fd = memfd_pattern("sd", 4096, 5);
+	assert_int_equal(luo_session_preserve_fd(sess, fd, 1), 0);
+	notify_wait(&n, "STATUS=generation 0, normal, 1 sessions, 1 files", NULL, NULL, 0);
+
+	upd = fork();
+	assert_true(upd >= 0);
+	if (upd == 0) {
+		char out[4096];
+
+		_exit(luoctl(&d, out, sizeof(out), "update", NULL) == 0 ? 0 : 1);
+	}
+	/* the successor stops itself before it reads the handover */
+	assert_int_equal(waitpid(d.pid, &status, WUNTRACED), d.pid);
+	assert_true(WIFSTOPPED(status));
+	late = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_true(late >= 0);
+	assert_true(strlen(d.sock) < sizeof(sa.sun_path));
+	strcpy(sa.sun_path, d.sock);
+	assert_int_equal(connect(late, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	memcpy(req, &h, sizeof(h));
+	strcpy(((struct luo_msg_name *)(req + sizeof(h)))->name, "late");
+	assert_int_equal(e2e_raw_send(late, req, sizeof(req), NULL, 0), (ssize_t)sizeof(req));
+	assert_int_equal(kill(d.pid, SIGCONT), 0);
+	assert_int_equal(e2e_wait(upd), 0);
+
+	notify_wait(&n, "RELOADING=1", NULL, NULL, 0);
+	notify_wait(&n, "READY=1", &from, msg, sizeof(msg));
+	assert_int_equal(from, d.pid);
+	if (!has_line(msg, "STATUS=generation 1, updated, 2 sessions, 1 files"))
+		fail_msg("READY=1 before the request that waited for the successor: %s", msg);
+	/* and that request got its session */
+	assert_true(luo_msg_recv(late, rx, sizeof(rx), got, LUO_FDS_PER_MSG, &ngot) >=
+		    (ssize_t)sizeof(reply));
+	memcpy(&reply, rx, sizeof(reply));
+	assert_int_equal(reply.result, 0);
+	assert_int_equal(ngot, 1);
+	close(got[0]);
+	close(late);
+	close(sess);
+	close(dev);
+	close(fd);
 	luod_stop(&d);
 	notifier_close(&n);
 }
@@ -605,6 +686,7 @@ static void test_journal_priorities(void **state)
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_notify_ready_status_reloading, teardown),
 	cmocka_unit_test_teardown(test_notify_failed_update, teardown),
+	cmocka_unit_test_teardown(test_notify_ready_after_backlog, teardown),
 	cmocka_unit_test_teardown(test_watchdog, teardown),
 	cmocka_unit_test_teardown(test_socket_activation, teardown),
 	cmocka_unit_test_teardown(test_activation_wrong_type, teardown),
