@@ -1066,6 +1066,89 @@ static void test_luod_as_another_uid(void **state)
 	luod_stop(&d);
 }
 
+/* luoctl ARGS as root with stdout and stderr both into out; its exit status. */
+static int luoctl_all(char *out, size_t outlen, const char *const *args)
+{
+	const char *argv[16] = { getenv("LUOCTL"), "--socket", d.sock };
+	size_t used = 0, argc = 3;
+	int p[2];
+	pid_t pid;
+
+	for (; *args && argc < 15; args++)
+		argv[argc++] = *args;
+	argv[argc] = NULL;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	for (ssize_t n; (n = read(p[0], out + used, outlen - 1 - used)) > 0;)
+		used += (size_t)n;
+	out[used] = '\0';
+	close(p[0]);
+	return e2e_wait(pid);
+}
+
+#define FORGED "ev\x1b]0;PWNED\x07\nluod: fake line\x9b" "31m"
+
+/* A's session, with a name meant for root's terminal, frozen on its own and let go. */
+static void forged_name(void *arg)
+{
+	const struct child *ch = arg;
+	int dev = luo_open(d.sock), s, fd = memfd_pattern("forged", 4096, 1);
+
+	E2E_CHECK(dev >= 0);
+	s = luo_create_session(dev, FORGED);
+	E2E_CHECK(s >= 0);
+	E2E_CHECK(luo_session_preserve_fd(s, fd, 1) == 0);
+	E2E_CHECK(luo_session_set_event(s, LUO_EVENT_FREEZE) == 0);
+	close(s);
+	child_step(ch);
+}
+
+/*
+ * Root's `luoctl dump --dts` of a luod that holds another uid's session
+ * whose name is not a node name and carries terminal controls: it works
+ * (dtc's check that a node's "name" is its own node name does not apply to
+ * luod's blob), and no control byte of the name reaches root's terminal,
+ * on stdout or stderr. The same for the other commands that show names.
+ */
+static void test_forged_name_shown(void **state)
+{
+	static const char *const cmds[][3] = {
+		{ "dump", "--dts", NULL }, { "sessions", NULL, NULL }, { "show", FORGED, NULL },
+		{ "history", NULL, NULL }, { "status", NULL, NULL },
+	};
+	static char out[1 << 20];
+	struct child ch;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	start_open();
+	child_start(&ch, UID_A, forged_name);
+	child_end(&ch);
+	e2e_barrier(&d);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		int status = luoctl_all(out, sizeof(out), cmds[i]);
+
+		if (i == 0 && status == 1 && strstr(out, "dtc is not installed"))
+			continue;
+		if (status != 0)
+			fail_msg("luoctl %s: status %d: %s", cmds[i][0], status, out);
+		assert_null(strchr(out, '\x1b'));
+		assert_null(strchr(out, '\x07'));
+		assert_null(strchr(out, (char)0x9b));
+		if (i == 0)
+			assert_non_null(strstr(out, "session-0"));
+	}
+}
+
 /* ---- random requests ---- */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -1333,6 +1416,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_kept_fds_leave_room_for_root, teardown),
 	cmocka_unit_test_teardown(test_luod_as_another_uid, teardown),
 	cmocka_unit_test_teardown(test_random_requests, teardown),
+	cmocka_unit_test_teardown(test_forged_name_shown, teardown),
 };
 
 LUO_TEST_MAIN("hostile", tests, NULL, NULL)

@@ -51,7 +51,16 @@ static int decompile(int blob, int out)
 	if (pid == 0) {
 		if (dup2(blob, 0) < 0 || dup2(out, 1) < 0)
 			_exit(126);
-		execlp("dtc", "dtc", "-q", "-I", "dtb", "-O", "dts", "-", (char *)NULL);
+		/*
+		 * A session whose name is no node name is a node "session-N" with
+		 * the name in a "name" property: dtc's check that such a property
+		 * repeats the node's name (old Open Firmware trees) is not for
+		 * luod's blob, and its message would copy the name, control bytes
+		 * and all, to the terminal. dtc prints the property itself as
+		 * bytes when it is not printable.
+		 */
+		execlp("dtc", "dtc", "-q", "-E", "no-name_properties", "-I", "dtb", "-O", "dts", "-",
+		       (char *)NULL);
 		_exit(errno == ENOENT ? 127 : 126);
 	}
 	if (waitpid(pid, &status, 0) < 0)
