@@ -5,18 +5,23 @@
  * uid, and clients (root, or other uids: forked children that setuid
  * before they connect) that stall, never read, hand luod fds it must not
  * trust, or die with replies in flight:
- *  - the requester of an update whose connection is full of replies it
- *    has not read: the successor still serves (it does not block on the
- *    answer) and the answer reaches the requester once it reads;
- *  - clients of another uid that stall: a short record, a connection that
- *    says nothing, one that floods requests and never reads, a session
- *    handle that does the same; everyone else is served meanwhile and
- *    nothing of theirs is lost;
- *  - a client that dies while luod's replies carry it fds (new session
- *    handles): none of them is left in luod, no session outlives it;
- *  - reply channels that are not what they should be (a pipe, a memfd, the
- *    connection itself, another session's handle);
- *  - another uid's privileged requests, also through a reply channel.
+ *  - the requester of an update that leaves its answers unread, before it
+ *    asks or while the update waits for a participant: luod and its
+ *    successor never wait for it, and its answers come in order, the
+ *    update's among them, also when the update fails;
+ *  - another uid's connections that stall (half a header, silence,
+ *    requests never read, on a device connection, a session handle, a
+ *    reply channel): everyone else is served;
+ *  - a client killed with session handles and memfds in replies it never
+ *    read: nothing of it stays in luod;
+ *  - another uid's privileged requests, plain and through reply channels;
+ *    reply channels that are no fresh socketpair end;
+ *  - another uid's kept replies cannot take the top of luod's fd table;
+ *  - luod run as another uid: its uid's rights, and a third uid's;
+ *  - names meant for root's terminal, through every luoctl command that
+ *    shows names (dump --dts included);
+ *  - tokens repeated inside one message;
+ *  - a seeded stream of random requests from root and another uid.
  * After each, luod serves a well-behaved client and every session it held
  * before is intact.
  */
@@ -1149,6 +1154,52 @@ static void test_forged_name_shown(void **state)
 	}
 }
 
+/*
+ * Tokens that repeat inside one message: PRESERVE of {0, 0} and of
+ * {5, 6, 5} is EEXIST with nothing kept (all or nothing within the
+ * message); RETRIEVE of {5, 5} after the session came back gives the same
+ * file twice.
+ */
+static void test_tokens_repeat_in_one_message(void **state)
+{
+	uint64_t zeros[2] = { 0, 0 }, three[3] = { 5, 6, 5 }, two[2] = { 5, 5 };
+	int dev, s, fds[3], got[2], base;
+	struct stat a, b;
+
+	(void)state;
+	luod_start(&d, NULL);
+	dev = e2e_open(&d);
+	s = luo_create_session(dev, "repeats");
+	assert_true(s >= 0);
+	for (int i = 0; i < 3; i++)
+		fds[i] = memfd_pattern("rep", 4096, (uint32_t)i);
+	base = e2e_luod_fds(&d);
+	assert_int_equal(luo_session_preserve_fds(s, fds, zeros, 2), -EEXIST);
+	assert_int_equal(luo_session_preserve_fds(s, fds, three, 3), -EEXIST);
+	assert_int_equal(e2e_session_files(&d, "repeats"), 0);
+	assert_int_equal(e2e_luod_fds(&d), base);
+	/* the same fds under distinct tokens: nothing of the failures is busy */
+	three[2] = 7;
+	assert_int_equal(luo_session_preserve_fds(s, fds, three, 3), 0);
+	assert_int_equal(luo_session_set_event(s, LUO_EVENT_FREEZE), 0);
+	close(s);
+	e2e_barrier(&d);
+	s = luo_retrieve_session(dev, "repeats");
+	assert_true(s >= 0);
+	assert_int_equal(luo_session_retrieve_fds(s, two, got, 2), 0);
+	assert_int_equal(fstat(got[0], &a), 0);
+	assert_int_equal(fstat(got[1], &b), 0);
+	assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+	assert_true(memfd_pattern_ok(got[0], 4096, 0));
+	close(got[0]);
+	close(got[1]);
+	assert_int_equal(luo_session_finish(s), 0);
+	close(s);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	close(dev);
+}
+
 /* ---- random requests ---- */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -1417,6 +1468,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_luod_as_another_uid, teardown),
 	cmocka_unit_test_teardown(test_random_requests, teardown),
 	cmocka_unit_test_teardown(test_forged_name_shown, teardown),
+	cmocka_unit_test_teardown(test_tokens_repeat_in_one_message, teardown),
 };
 
 LUO_TEST_MAIN("hostile", tests, NULL, NULL)
