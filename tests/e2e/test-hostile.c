@@ -606,7 +606,14 @@ static void test_dies_with_fds_in_flight(void **state)
 	assert_int_equal(status, 128 + SIGKILL);
 	close(ch.to[1]);
 	close(ch.from[0]);
-	/* every handle it never received hangs up; the retrieved session ends with its handle */
+	/*
+	 * Every handle it never received hangs up; the retrieved session ends
+	 * with its handle. The kernel may release the fds that were in flight
+	 * to a dead process a little later (delayed fput): waited for, 60 s
+	 * at most.
+	 */
+	for (int i = 0; i < 6000 && luod_status_field(&d, "sessions") != 1; i++)
+		usleep(10000);
 	e2e_barrier(&d);
 	assert_false(e2e_session_listed(&d, "a-inflight-0"));
 	assert_false(e2e_session_listed(&d, "a-frozen"));
