@@ -9,7 +9,8 @@
  *                access(), the real libc functions, and the choice between
  *                emulation and a real kernel device
  *   dispatch.c   ioctl tables, the size/extensibility rules, user copies
- *   device.c     the emulated device: its one holder, telling our fds apart
+ *   device.c     the emulated device: its one holder (a flock()ed lock file in
+ *                a directory only our uid writes), telling our fds apart
  *                (and the table of fds seen as ours), CREATE_SESSION and
  *                RETRIEVE_SESSION
  *   session.c    the session fd commands

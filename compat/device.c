@@ -2,15 +2,34 @@
 /*
  * The emulated /dev/liveupdate device and the recognition of our fds.
  *
- * A device fd is an AF_UNIX socket bound to the abstract name
- * "\0luo-compat-dev:<luod socket path>". The name is the device's single
- * holder: a second bind fails with EADDRINUSE (so a second open is EBUSY),
- * and it is released when the last copy of the fd closes, across dup, fork
- * and SCM_RIGHTS, as the kernel releases the device at the final fput().
- * The socket never talks: each device command makes its own short
- * connection to luod, so the device fd outlives luod updates and is safe to
- * share between processes. (A path too long for the name is replaced by a
- * hash, and luod is then found through $LUO_SOCKET or the default path.)
+ * A device fd is an open file description of a lock file held with
+ * flock(LOCK_EX | LOCK_NB). The lock is the device's single holder: a second
+ * open makes a second description, whose flock() fails with EWOULDBLOCK (so
+ * a second open is EBUSY, in the holder's own process too), and a flock lock
+ * belongs to the description, so it follows dup, fork and SCM_RIGHTS and is
+ * released at the last close, as the kernel releases the device at the
+ * final fput(). The file, dev-<hash of the luod socket path>, lives in a
+ * directory only the caller's uid can write: /run/luo-compat for root,
+ * $XDG_RUNTIME_DIR/luo-compat for any other uid, made 0700 and checked with
+ * fstat() (owner and mode, and the parent's), opened with O_NOFOLLOW and
+ * used through its fd only, so no other uid can create, replace, lock or
+ * point a symlink at it: no other uid can make the open fail. Its content,
+ * "luo-compat-dev\n" and the luod socket path, is how a device fd is
+ * recognised, in any process it reaches, and which luod it talks to. The
+ * file never talks: each device command makes its own short connection to
+ * luod, so the device fd outlives luod updates and is safe to share between
+ * processes. The files stay (one per luod socket path): removing one while
+ * another process opens it would make two holders.
+ *
+ * Fallback, when there is no such directory (root without a root-owned
+ * /run that only root writes; another uid without $XDG_RUNTIME_DIR owned
+ * by it, mode without group or other write): the device fd is an AF_UNIX
+ * socket bound to the abstract name "\0luo-compat-dev:<luod socket path>",
+ * whose second bind fails with EADDRINUSE. Abstract names have no
+ * permissions: there, any process that shares the network namespace, of
+ * any uid, can bind the name first and make every open EBUSY until it lets
+ * go. (A path too long for the name is replaced by a hash, and luod is then
+ * found through $LUO_SOCKET or the default path.)
  *
  * A session fd is the client end of a socketpair luod created: AF_UNIX,
  * SOCK_SEQPACKET, unnamed on both ends, and its SO_PEERCRED pid is luod's.
@@ -23,8 +42,11 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +57,9 @@
 #include "paths.h"
 
 #define DEV_PREFIX "luo-compat-dev"
+#define LOCK_MAGIC DEV_PREFIX "\n"
+#define LOCK_DIR "luo-compat"
+#define PATH_MAX_SUN sizeof(((struct sockaddr_un *)0)->sun_path)
 
 static _Atomic pid_t luod_pid;
 static _Atomic uint64_t luod_probe_ns;
@@ -138,14 +163,43 @@ static bool device_name(const struct sockaddr_un *sa, socklen_t len, char *path,
 	return true;
 }
 
+/*
+ * If fd is a device lock file: true, and the luod path it names. A regular
+ * file that reads as LOCK_MAGIC, the path and a NUL, and nothing more.
+ */
+static bool device_file(int fd, char *path, size_t path_len)
+{
+	char buf[sizeof(LOCK_MAGIC) + PATH_MAX_SUN + 1];
+	size_t m = strlen(LOCK_MAGIC), n;
+	struct stat st;
+	ssize_t got;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= (off_t)(m + 1) ||
+	    st.st_size >= (off_t)sizeof(buf))
+		return false;
+	got = pread(fd, buf, sizeof(buf), 0);
+	if (got != st.st_size || memcmp(buf, LOCK_MAGIC, m) != 0 || buf[got - 1] != '\0')
+		return false;
+	n = strlen(buf + m);
+	if (n == 0 || m + n + 1 != (size_t)got || n >= path_len)
+		return false;
+	memcpy(path, buf + m, n + 1);
+	return true;
+}
+
 int compat_luod_path(int fd, char *buf, size_t len)
 {
 	struct sockaddr_un sa;
 	socklen_t sl = sizeof(sa);
 
-	if (fd >= 0 && getsockname(fd, (struct sockaddr *)&sa, &sl) == 0 &&
-	    sa.sun_family == AF_UNIX && device_name(&sa, sl, buf, len) && buf[0])
-		return 0;
+	if (fd >= 0) {
+		if (getsockname(fd, (struct sockaddr *)&sa, &sl) == 0) {
+			if (sa.sun_family == AF_UNIX && device_name(&sa, sl, buf, len) && buf[0])
+				return 0;
+		} else if (errno == ENOTSOCK && device_file(fd, buf, len)) {
+			return 0;
+		}
+	}
 	return luo_path_client_socket(buf, len);
 }
 
@@ -186,12 +240,92 @@ static pid_t luod_pid_get(bool refresh)
 
 /* ---- open ---- */
 
+/* A directory fd whose owner is us and that no group or other may write. */
+static bool dir_ours(int dfd, mode_t forbid)
+{
+	struct stat st;
+
+	return fstat(dfd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+	       !(st.st_mode & forbid);
+}
+
+/*
+ * The directory of our lock files, opened; -ENOENT when there is none
+ * safe (the caller falls back to the abstract name), another -errno when
+ * the safe parent is there and making or checking ours in it failed.
+ */
+static int lock_dir_open(void)
+{
+	const char *parent = geteuid() == 0 ? "/run" : getenv("XDG_RUNTIME_DIR");
+	int p, dfd, r;
+
+	if (!parent || parent[0] != '/')
+		return -ENOENT;
+	p = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (p < 0)
+		return -ENOENT;
+	/* only we (root's /run: only root) can have made or replaced what is inside */
+	if (!dir_ours(p, S_IWGRP | S_IWOTH)) {
+		close(p);
+		return -ENOENT;
+	}
+	if (mkdirat(p, LOCK_DIR, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		close(p);
+		return r;
+	}
+	dfd = openat(p, LOCK_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	r = dfd < 0 ? -errno : 0;
+	close(p);
+	if (r < 0)
+		return r == -ELOOP ? -ENOTDIR : r;
+	if (!dir_ours(dfd, S_IRWXG | S_IRWXO)) {
+		close(dfd);
+		return -EPERM;
+	}
+	return dfd;
+}
+
+/* The device as the lock file in dfd for luod at path: an fd or -errno. */
+static int lock_open(int dfd, const char *path, int flags)
+{
+	char name[32], want[sizeof(LOCK_MAGIC) + PATH_MAX_SUN + 1];
+	char got[sizeof(want)];
+	size_t len = (size_t)snprintf(want, sizeof(want), "%s%s", LOCK_MAGIC, path) + 1;
+	int fd, r;
+
+	snprintf(name, sizeof(name), "dev-%016llx", (unsigned long long)fnv1a(path));
+	fd = openat(dfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno == ELOOP ? -EPERM : -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		goto fail;
+	}
+	/* held: only the holder writes, so no holder ever reads a half-written file */
+	if (!device_file(fd, got, sizeof(got)) || strcmp(got, path) != 0) {
+		errno = EIO; /* a short write sets none */
+		if (ftruncate(fd, 0) < 0 || pwrite(fd, want, len, 0) != (ssize_t)len) {
+			r = -errno;
+			goto fail;
+		}
+	}
+	if (!(flags & O_CLOEXEC) && fcntl(fd, F_SETFD, 0) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return r;
+}
+
 int compat_device_open(int flags)
 {
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char path[PATH_MAX_SUN];
 	struct sockaddr_un sa;
 	socklen_t len;
-	int fd, c, r;
+	int fd, c, r, dfd;
 
 	r = compat_luod_path(-1, path, sizeof(path));
 	if (r < 0)
@@ -209,6 +343,16 @@ int compat_device_open(int flags)
 		return c;
 	close(c);
 
+	dfd = lock_dir_open();
+	if (dfd >= 0) {
+		fd = lock_open(dfd, path, flags);
+		close(dfd);
+		return fd;
+	}
+	if (dfd != -ENOENT)
+		return dfd;
+
+	/* no directory only we can write: the abstract name, which any uid can take first */
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | ((flags & O_CLOEXEC) ? SOCK_CLOEXEC : 0), 0);
 	if (fd < 0)
 		return -errno;
@@ -238,8 +382,15 @@ enum compat_kind compat_classify(int fd)
 	char path[sizeof(sa.sun_path)];
 	pid_t pid, luod;
 
-	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0 || sa.sun_family != AF_UNIX)
-		return COMPAT_OTHER; /* ENOTSOCK, EBADF: libc's ioctl answers */
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+		if (errno == ENOTSOCK && device_file(fd, path, sizeof(path))) {
+			compat_mark(fd);
+			return COMPAT_DEVICE;
+		}
+		return COMPAT_OTHER; /* EBADF, any other file: libc's ioctl answers */
+	}
+	if (sa.sun_family != AF_UNIX)
+		return COMPAT_OTHER;
 	if (device_name(&sa, len, path, sizeof(path))) {
 		compat_mark(fd);
 		return COMPAT_DEVICE;

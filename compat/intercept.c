@@ -131,7 +131,8 @@ static void real_init(void)
  * The fds this process was started with (across exec) that could be
  * session fds: unnamed AF_UNIX SEQPACKET sockets with a peer. Only marked
  * here, never classified (that would ask luod); read() and write() on one
- * classify it then.
+ * classify it then. Device fds that are lock files are classified here
+ * (an fstat and a pread, no luod), and marked when they are.
  */
 static void mark_inherited(void)
 {
@@ -148,9 +149,14 @@ static void mark_inherited(void)
 
 		if (e->d_name[0] == '.' || fd == dirfd(dir))
 			continue;
-		if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0 && sa.sun_family == AF_UNIX &&
-		    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_SEQPACKET)
-			compat_mark(fd);
+		if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0) {
+			if (sa.sun_family == AF_UNIX &&
+			    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 &&
+			    type == SOCK_SEQPACKET)
+				compat_mark(fd);
+		} else if (errno == ENOTSOCK) {
+			compat_classify(fd); /* a device lock file? Its content says, no luod asked */
+		}
 	}
 	closedir(dir);
 }

@@ -14,10 +14,13 @@
 #include <stdlib.h>
 #include <sched.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -67,6 +70,7 @@ static int teardown(void **state)
 struct stage_opts {
 	bool default_device; /* leave $LUO_DEVICE unset */
 	const char *socket;  /* $LUO_SOCKET for the stage, if not luod's */
+	const char *xdg;     /* $XDG_RUNTIME_DIR for the stage */
 	bool kernel_device;  /* a private /dev where /dev/liveupdate is a char device */
 };
 
@@ -123,6 +127,8 @@ static pid_t stage_run(const struct stage_opts *o, const char *c, const char *ar
 			setenv("LUO_DEVICE", "/dev/liveupdate", 1);
 		if (o && o->socket)
 			setenv("LUO_SOCKET", o->socket, 1);
+		if (o && o->xdg)
+			setenv("XDG_RUNTIME_DIR", o->xdg, 1);
 		if (o && o->kernel_device)
 			kernel_device_namespace();
 		execl(stage, stage, c, arg, (char *)NULL);
@@ -359,10 +365,113 @@ static void test_500_files_across_update(void **state)
 	assert_int_equal(luod_status_field(&d, "files"), 0);
 }
 
+#define SQUAT_UID 65533
+
+/* What the squatter managed: each bit one attack that took. */
+enum {
+	SQUAT_ABSTRACT = 1,  /* bound the old device name */
+	SQUAT_RUN_DIR = 2,   /* made /run/luo-compat, or a symlink for it */
+	SQUAT_RUN_FILE = 4,  /* opened, made or linked a file in /run/luo-compat */
+	SQUAT_XDG = 8,       /* planted luo-compat in the $XDG_RUNTIME_DIR given to root */
+};
+
+/*
+ * As another uid, with no access to luod: take everything the device of
+ * root could be made of, report what took, and hold it until told to go.
+ */
+static void squatter(const char *luod_sock, const char *xdg, int report, int go)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int mask = 0, s, n;
+	char path[PATH_MAX + 32], c;
+	socklen_t len;
+
+	if (setgroups(0, NULL) < 0 || setresgid(SQUAT_UID, SQUAT_UID, SQUAT_UID) < 0 ||
+	    setresuid(SQUAT_UID, SQUAT_UID, SQUAT_UID) < 0)
+		_exit(100);
+	n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "luo-compat-dev:%s", luod_sock);
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+	s = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	if (s >= 0 && bind(s, (struct sockaddr *)&sa, len) == 0)
+		mask |= SQUAT_ABSTRACT;
+	if (mkdir("/run/luo-compat", 0777) == 0 || symlink("/tmp", "/run/luo-compat") == 0)
+		mask |= SQUAT_RUN_DIR;
+	for (int i = 0; i < 2; i++) {
+		int f;
+
+		snprintf(path, sizeof(path), "/run/luo-compat/%s", i ? "dev-squat" : ".");
+		f = open(path, i ? O_RDWR | O_CREAT : O_RDONLY | O_DIRECTORY, 0666);
+		if (f >= 0)
+			mask |= SQUAT_RUN_FILE;
+	}
+	/* an $XDG_RUNTIME_DIR it owns, handed to root: its luo-compat points at a dir it owns */
+	snprintf(path, sizeof(path), "%s/luo-compat", xdg);
+	if (mkdir(xdg, 0700) == 0 && symlink("/tmp", path) == 0)
+		mask |= SQUAT_XDG;
+	c = (char)mask;
+	if (write(report, &c, 1) != 1)
+		_exit(101);
+	(void)!read(go, &c, 1); /* holds everything until the parent is done */
+	_exit(0);
+}
+
+/*
+ * Another uid can never keep root from the device: it squats the abstract
+ * name the device once was, tries /run/luo-compat, and hands root an
+ * $XDG_RUNTIME_DIR of its own; root's device still opens, one holder at a
+ * time, across dup and fork (the "device" stage).
+ */
+static void test_other_uid_cannot_hold(void **state)
+{
+	char xdg[PATH_MAX], c;
+	struct stage_opts o = { .xdg = xdg };
+	int report[2], go[2], status;
+	pid_t pid;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* needs setresuid() to another uid */
+	snprintf(xdg, sizeof(xdg), "/tmp/luo-compat-squat.%d", (int)getpid());
+	assert_int_equal(pipe2(report, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(go, O_CLOEXEC), 0);
+	stage("device"); /* root's directory and lock file exist before the squatter comes */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(report[0]);
+		close(go[1]);
+		squatter(d.sock, xdg, report[1], go[0]);
+	}
+	close(report[1]);
+	close(go[0]);
+	if (read(report[0], &c, 1) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		fail_msg("the squatter died: status %#x", status);
+	}
+	/* the old hole is there to use, the new place is not */
+	assert_int_equal(c & SQUAT_ABSTRACT, SQUAT_ABSTRACT);
+	assert_int_equal(c & (SQUAT_RUN_DIR | SQUAT_RUN_FILE), 0);
+	assert_int_equal(c & SQUAT_XDG, SQUAT_XDG);
+	assert_int_equal(stage_run(&o, "device", NULL), 0);
+	close(go[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(report[0]);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	{
+		char link[PATH_MAX + 16];
+
+		snprintf(link, sizeof(link), "%s/luo-compat", xdg);
+		unlink(link);
+		rmdir(xdg);
+	}
+}
+
 #define CASE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 static const struct CMUnitTest tests[] = {
 	CASE(test_device_one_holder),
+	CASE(test_other_uid_cannot_hold),
 	CASE(test_session_names),
 	CASE(test_ioctl_rules),
 	CASE(test_literal_abi),
