@@ -2,8 +2,8 @@
 /*
  * The emulated /dev/liveupdate device and the recognition of our fds.
  *
- * A device fd is an open file description of a lock file held with
- * flock(LOCK_EX | LOCK_NB). The lock is the device's single holder: a second
+ * A device fd is a read-only open file description of a lock file held
+ * with flock(LOCK_EX | LOCK_NB). The lock is the device's single holder: a second
  * open makes a second description, whose flock() fails with EWOULDBLOCK (so
  * a second open is EBUSY, in the holder's own process too), and a flock lock
  * belongs to the description, so it follows dup, fork and SCM_RIGHTS and is
@@ -286,16 +286,21 @@ static int lock_dir_open(void)
 	return dfd;
 }
 
-/* The device as the lock file in dfd for luod at path: an fd or -errno. */
+/*
+ * The device as the lock file in dfd for luod at path: an fd or -errno.
+ * The fd is read-only, so even a raw write(2) on it cannot change the
+ * content that makes it a device fd; the content is written through a
+ * second fd, by the holder only.
+ */
 static int lock_open(int dfd, const char *path, int flags)
 {
 	char name[32], want[sizeof(LOCK_MAGIC) + PATH_MAX_SUN + 1];
 	char got[sizeof(want)];
 	size_t len = (size_t)snprintf(want, sizeof(want), "%s%s", LOCK_MAGIC, path) + 1;
-	int fd, r;
+	int fd, w, r;
 
 	snprintf(name, sizeof(name), "dev-%016llx", (unsigned long long)fnv1a(path));
-	fd = openat(dfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+	fd = openat(dfd, name, O_RDONLY | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return errno == ELOOP ? -EPERM : -errno;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -304,11 +309,17 @@ static int lock_open(int dfd, const char *path, int flags)
 	}
 	/* held: only the holder writes, so no holder ever reads a half-written file */
 	if (!device_file(fd, got, sizeof(got)) || strcmp(got, path) != 0) {
-		errno = EIO; /* a short write sets none */
-		if (ftruncate(fd, 0) < 0 || pwrite(fd, want, len, 0) != (ssize_t)len) {
+		/* the directory is ours alone: the name still is fd's file */
+		w = openat(dfd, name, O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+		if (w < 0) {
 			r = -errno;
 			goto fail;
 		}
+		errno = EIO; /* a short write sets none */
+		r = ftruncate(w, 0) < 0 || pwrite(w, want, len, 0) != (ssize_t)len ? -errno : 0;
+		close(w);
+		if (r < 0)
+			goto fail;
 	}
 	if (!(flags & O_CLOEXEC) && fcntl(fd, F_SETFD, 0) < 0) {
 		r = -errno;

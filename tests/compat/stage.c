@@ -1087,9 +1087,14 @@ static int case_stray(void)
 	 * layer it reaches luod as a malformed message. Either way the session
 	 * goes on as before (its result is not compared).
 	 */
-	for (int i = 0; i < 1000; i++)
+	for (int i = 0; i < 1000; i++) {
 		(void)syscall(SYS_write, s, "garbage!", 8);
+		(void)syscall(SYS_write, dev, "garbage!", 8);
+	}
 	expect_name(s, "stray");
+	d = create_session(dev, "stray-after-raw-writes"); /* the device fd is still one */
+	CHECK(d >= 0);
+	CHECK(close(d) == 0);
 	EXPECT_ERR(preserve(s, m, 3), EBUSY);
 	m2 = memfd_pattern("stray2", 0, 0);
 	EXPECT_ERR(preserve(s, m2, 1), EEXIST);
