@@ -71,6 +71,7 @@ struct stage_opts {
 	bool default_device; /* leave $LUO_DEVICE unset */
 	const char *socket;  /* $LUO_SOCKET for the stage, if not luod's */
 	const char *xdg;     /* $XDG_RUNTIME_DIR for the stage */
+	uid_t uid;           /* the stage's uid (and gid), if not 0 */
 	bool kernel_device;  /* a private /dev where /dev/liveupdate is a char device */
 };
 
@@ -131,6 +132,9 @@ static pid_t stage_run(const struct stage_opts *o, const char *c, const char *ar
 			setenv("XDG_RUNTIME_DIR", o->xdg, 1);
 		if (o && o->kernel_device)
 			kernel_device_namespace();
+		if (o && o->uid && (setgroups(0, NULL) < 0 || setresgid(o->uid, o->uid, o->uid) < 0 ||
+				    setresuid(o->uid, o->uid, o->uid) < 0))
+			_exit(126);
 		execl(stage, stage, c, arg, (char *)NULL);
 		_exit(127);
 	}
@@ -379,15 +383,14 @@ enum {
  * As another uid, with no access to luod: take everything the device of
  * root could be made of, report what took, and hold it until told to go.
  */
-static void squatter(const char *luod_sock, const char *xdg, int report, int go)
+static void squatter(uid_t uid, const char *luod_sock, const char *xdg, int report, int go)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int mask = 0, s, n;
 	char path[PATH_MAX + 32], c;
 	socklen_t len;
 
-	if (setgroups(0, NULL) < 0 || setresgid(SQUAT_UID, SQUAT_UID, SQUAT_UID) < 0 ||
-	    setresuid(SQUAT_UID, SQUAT_UID, SQUAT_UID) < 0)
+	if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
 		_exit(100);
 	n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "luo-compat-dev:%s", luod_sock);
 	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
@@ -415,32 +418,21 @@ static void squatter(const char *luod_sock, const char *xdg, int report, int go)
 	_exit(0);
 }
 
-/*
- * Another uid can never keep root from the device: it squats the abstract
- * name the device once was, tries /run/luo-compat, and hands root an
- * $XDG_RUNTIME_DIR of its own; root's device still opens, one holder at a
- * time, across dup and fork (the "device" stage).
- */
-static void test_other_uid_cannot_hold(void **state)
+/* A squatter of uid squat against the "device" stage run with o. */
+static void squat_then_stage(uid_t squat, const struct stage_opts *o, const char *squat_xdg)
 {
-	char xdg[PATH_MAX], c;
-	struct stage_opts o = { .xdg = xdg };
 	int report[2], go[2], status;
 	pid_t pid;
+	char c;
 
-	(void)state;
-	if (geteuid() != 0)
-		skip(); /* needs setresuid() to another uid */
-	snprintf(xdg, sizeof(xdg), "/tmp/luo-compat-squat.%d", (int)getpid());
 	assert_int_equal(pipe2(report, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(go, O_CLOEXEC), 0);
-	stage("device"); /* root's directory and lock file exist before the squatter comes */
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		close(report[0]);
 		close(go[1]);
-		squatter(d.sock, xdg, report[1], go[0]);
+		squatter(squat, d.sock, squat_xdg, report[1], go[0]);
 	}
 	close(report[1]);
 	close(go[0]);
@@ -453,17 +445,78 @@ static void test_other_uid_cannot_hold(void **state)
 	assert_int_equal(c & SQUAT_ABSTRACT, SQUAT_ABSTRACT);
 	assert_int_equal(c & (SQUAT_RUN_DIR | SQUAT_RUN_FILE), 0);
 	assert_int_equal(c & SQUAT_XDG, SQUAT_XDG);
-	assert_int_equal(stage_run(&o, "device", NULL), 0);
+	assert_int_equal(stage_run(o, "device", NULL), 0);
 	close(go[1]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	close(report[0]);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	{
-		char link[PATH_MAX + 16];
+}
 
-		snprintf(link, sizeof(link), "%s/luo-compat", xdg);
-		unlink(link);
-		rmdir(xdg);
+static void xdg_remove(const char *xdg)
+{
+	char link[PATH_MAX + 16];
+
+	snprintf(link, sizeof(link), "%s/luo-compat", xdg);
+	unlink(link);
+	rmdir(xdg);
+}
+
+/*
+ * Another uid can never keep root from the device: it squats the abstract
+ * name the device once was, tries /run/luo-compat, and hands root an
+ * $XDG_RUNTIME_DIR of its own; root's device still opens, one holder at a
+ * time, across dup and fork (the "device" stage).
+ */
+static void test_other_uid_cannot_hold(void **state)
+{
+	char xdg[PATH_MAX];
+	struct stage_opts o = { .xdg = xdg };
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* needs setresuid() to another uid */
+	snprintf(xdg, sizeof(xdg), "/tmp/luo-compat-squat.%d", (int)getpid());
+	stage("device"); /* root's directory and lock file exist before the squatter comes */
+	squat_then_stage(SQUAT_UID, &o, xdg);
+	xdg_remove(xdg);
+}
+
+/*
+ * The same for a client that is not root, in its own $XDG_RUNTIME_DIR
+ * (owned by it, 0700): a squatter of a third uid cannot keep it from its
+ * device, nor can root's device, held meanwhile by nobody, or by root.
+ */
+static void test_other_uid_cannot_hold_xdg(void **state)
+{
+	char xdg[PATH_MAX], squat_xdg[PATH_MAX];
+	struct stage_opts o = { .xdg = xdg, .uid = SQUAT_UID - 1 };
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* needs setresuid() to another uid */
+	/* the client reaches luod's socket */
+	assert_int_equal(chmod(d.dir, 0711), 0);
+	assert_int_equal(chmod(d.sock, 0666), 0);
+	snprintf(xdg, sizeof(xdg), "/tmp/luo-compat-xdg.%d", (int)getpid());
+	snprintf(squat_xdg, sizeof(squat_xdg), "/tmp/luo-compat-squat.%d", (int)getpid());
+	assert_int_equal(mkdir(xdg, 0700), 0);
+	assert_int_equal(chown(xdg, o.uid, o.uid), 0);
+	squat_then_stage(SQUAT_UID, &o, squat_xdg);
+	{
+		char dir[PATH_MAX + 16];
+		struct stat st;
+
+		/* the client's device was its lock file, not the abstract name */
+		snprintf(dir, sizeof(dir), "%s/luo-compat", xdg);
+		assert_int_equal(lstat(dir, &st), 0);
+		assert_true(S_ISDIR(st.st_mode) && st.st_uid == o.uid && (st.st_mode & 0777) == 0700);
+	}
+	xdg_remove(squat_xdg);
+	{
+		char cmd[PATH_MAX + 16];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", xdg); /* a path of ours, no quote in it */
+		assert_int_equal(system(cmd), 0);
 	}
 }
 
@@ -472,6 +525,7 @@ static void test_other_uid_cannot_hold(void **state)
 static const struct CMUnitTest tests[] = {
 	CASE(test_device_one_holder),
 	CASE(test_other_uid_cannot_hold),
+	CASE(test_other_uid_cannot_hold_xdg),
 	CASE(test_session_names),
 	CASE(test_ioctl_rules),
 	CASE(test_literal_abi),
