@@ -772,6 +772,22 @@ static int case_exec_inherited(const char *arg)
 	return 0;
 }
 
+/* Run by case_handles in a new image that inherited device fd ARG across exec. */
+static int case_dev_inherited(const char *arg)
+{
+	int dev = atoi(arg), s;
+	char buf[8];
+
+	EXPECT_ERR(write(dev, "garbage!", 8), EINVAL);
+	EXPECT_ERR(read(dev, buf, sizeof(buf)), EINVAL);
+	EXPECT_ERR(open(DEVICE, O_RDWR), EBUSY); /* this copy holds it */
+	s = create_session(dev, "dev-inherited");
+	CHECK(s >= 0);
+	expect_name(s, "dev-inherited");
+	CHECK(close(s) == 0);
+	return 0;
+}
+
 /* Session fds across dup, fork and SCM_RIGHTS to another process. */
 static int case_handles(const char *self)
 {
@@ -829,6 +845,18 @@ static int case_handles(const char *self)
 		_exit(127);
 	}
 	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* the device fd inherited across exec: still the device, with no read() or write() */
+	CHECK(fcntl(dev, F_SETFD, 0) == 0);
+	snprintf(arg, sizeof(arg), "%d", dev);
+	pid = tr_fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		execl(self, self, "dev-inherited", arg, (char *)NULL);
+		_exit(127);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_ERR(open(DEVICE, O_RDWR), EBUSY);
 
 	CHECK(close(sp[0]) == 0 && close(m1) == 0 && close(m2) == 0);
 	CHECK(close(s) == 0 && close(dev) == 0);
@@ -1576,6 +1604,8 @@ static int run_case(int argc, char **argv)
 		return case_scm_receiver(argv[2]);
 	if (!strcmp(argv[1], "exec-inherited") && argc > 2)
 		return case_exec_inherited(argv[2]);
+	if (!strcmp(argv[1], "dev-inherited") && argc > 2)
+		return case_dev_inherited(argv[2]);
 	if (!strcmp(argv[1], "passthrough"))
 		return case_passthrough();
 	if (!strcmp(argv[1], "signal"))
