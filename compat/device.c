@@ -22,14 +22,15 @@
  * another process opens it would make two holders.
  *
  * Fallback, when there is no such directory (root without a root-owned
- * /run that only root writes; another uid without $XDG_RUNTIME_DIR owned
- * by it, mode without group or other write): the device fd is an AF_UNIX
- * socket bound to the abstract name "\0luo-compat-dev:<luod socket path>",
- * whose second bind fails with EADDRINUSE. Abstract names have no
- * permissions: there, any process that shares the network namespace, of
- * any uid, can bind the name first and make every open EBUSY until it lets
- * go. (A path too long for the name is replaced by a hash, and luod is then
- * found through $LUO_SOCKET or the default path.)
+ * /run that only root writes, or with a read-only one; another uid without
+ * an $XDG_RUNTIME_DIR it owns that no group or other can write): the
+ * device fd is an AF_UNIX socket bound to the abstract name
+ * "\0luo-compat-dev:<luod socket path>", whose second bind fails with
+ * EADDRINUSE. Abstract names have no permissions: there, any process that
+ * shares the network namespace, of any uid, can bind the name first and
+ * make every open EBUSY until it lets go. (A path too long for the name is
+ * replaced by a hash, and luod is then found through $LUO_SOCKET or the
+ * default path.)
  *
  * A session fd is the client end of a socketpair luod created: AF_UNIX,
  * SOCK_SEQPACKET, unnamed on both ends, and its SO_PEERCRED pid is luod's.
@@ -270,7 +271,8 @@ static int lock_dir_open(void)
 		return -ENOENT;
 	}
 	if (mkdirat(p, LOCK_DIR, 0700) < 0 && errno != EEXIST) {
-		r = -errno;
+		/* a read-only /run is no place for it: nobody else can write there either */
+		r = errno == EROFS ? -ENOENT : -errno;
 		close(p);
 		return r;
 	}

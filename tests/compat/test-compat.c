@@ -72,6 +72,7 @@ struct stage_opts {
 	const char *socket;  /* $LUO_SOCKET for the stage, if not luod's */
 	const char *xdg;     /* $XDG_RUNTIME_DIR for the stage */
 	uid_t uid;           /* the stage's uid (and gid), if not 0 */
+	bool ro_run;         /* a private, empty, read-only /run */
 	bool kernel_device;  /* a private /dev where /dev/liveupdate is a char device */
 };
 
@@ -132,6 +133,10 @@ static pid_t stage_run(const struct stage_opts *o, const char *c, const char *ar
 			setenv("XDG_RUNTIME_DIR", o->xdg, 1);
 		if (o && o->kernel_device)
 			kernel_device_namespace();
+		if (o && o->ro_run &&
+		    (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		     mount("tmpfs", "/run", "tmpfs", MS_RDONLY, "mode=0755") < 0))
+			_exit(STAGE_SKIP); /* no CAP_SYS_ADMIN */
 		if (o && o->uid && (setgroups(0, NULL) < 0 || setresgid(o->uid, o->uid, o->uid) < 0 ||
 				    setresuid(o->uid, o->uid, o->uid) < 0))
 			_exit(126);
@@ -520,12 +525,22 @@ static void test_other_uid_cannot_hold_xdg(void **state)
 	}
 }
 
+/* A read-only /run: no lock file can be made, the device falls back to the abstract name. */
+static void test_read_only_run(void **state)
+{
+	struct stage_opts o = { .ro_run = true };
+
+	(void)state;
+	assert_int_equal(stage_run(&o, "device", NULL), 0);
+}
+
 #define CASE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 static const struct CMUnitTest tests[] = {
 	CASE(test_device_one_holder),
 	CASE(test_other_uid_cannot_hold),
 	CASE(test_other_uid_cannot_hold_xdg),
+	CASE(test_read_only_run),
 	CASE(test_session_names),
 	CASE(test_ioctl_rules),
 	CASE(test_literal_abi),
