@@ -20,11 +20,12 @@ import subprocess
 import sys
 
 # lowest first; the keeper process (crash/keeper.c, keeper_proto.c) is
-# checked apart: it may use crash/keeper_proto and libluo's protocol only
+# checked apart: it may use crash/keeper_proto, libluo's protocol and
+# base/closer.c (closes that may wait, off its loop; it uses nothing) only
 LAYERS = ["base", "core", "handlers", "report", "handover", "update", "crash",
           "backend", "server", "main"]
 RANK = {name: i for i, name in enumerate(LAYERS)}
-KEEPER = {"crash_keeper.c.o", "crash_keeper_proto.c.o"}
+KEEPER = {"crash_keeper.c.o", "crash_keeper_proto.c.o", "base_closer.c.o"}
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 build = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "build-asan")

@@ -7,6 +7,7 @@
 #ifndef LUOD_BASE_H
 #define LUOD_BASE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,5 +59,17 @@ void systemd_stopping(void);
 /* ms until the next watchdog ping is due (for epoll_wait), or -1 without a watchdog */
 int systemd_watchdog_timeout_ms(uint64_t now);
 void systemd_watchdog(uint64_t now); /* pings when due */
+
+/* ---- fstat.c: fstat() without asking the fd's filesystem (FUSE); 0 or -errno ---- */
+struct stat;
+int luo_fstat(int fd, struct stat *st);
+
+/*
+ * ---- closer.c: closes of clients' fds, which may wait (FUSE FLUSH, SO_LINGER),
+ * on closer threads; at once for those that cannot ----
+ */
+void luo_close(int fd);
+void luo_close_socket(int fd); /* a socket: at once unless SO_LINGER may make it wait */ /* takes fd; -1 is ignored */
+void luo_close_never_blocks(int fd); /* a memfd, a pipe, an eventfd, a timerfd: close() */
 
 #endif

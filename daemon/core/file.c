@@ -144,8 +144,14 @@ static void file_free(struct luo_file *file)
 {
 	flb_file_removed(file);
 	index_del(file);
-	if (file->fd >= 0)
-		close(file->fd);
+	if (file->fd < 0)
+		;
+	else if (file->handler->close_never_blocks)
+		luo_close_never_blocks(file->fd);
+	else if (file->handler->type == S_IFSOCK)
+		luo_close_socket(file->fd);
+	else
+		luo_close(file->fd); /* a FUSE file's FLUSH may never be answered */
 	free(file->payload);
 	free(file);
 }
@@ -160,8 +166,9 @@ int file_preserve(struct luo_session *s, int fd, uint64_t token, struct luo_file
 
 	if (session_find_file(s, token))
 		return -EEXIST;
-	if (fstat(fd, &st) < 0)
-		return -errno;
+	r = luo_fstat(fd, &st);
+	if (r < 0)
+		return r;
 	if (outgoing_busy(fd, &st))
 		return -EBUSY;
 	h = luo_handler_find(fd, &st, &probe);
@@ -399,8 +406,9 @@ int file_restore(struct luo_session *s, int fd, uint64_t token,
 		if (r < 0)
 			return r;
 	} else {
-		if (fstat(fd, &st) < 0)
-			return -errno;
+		r = luo_fstat(fd, &st);
+		if (r < 0)
+			return r;
 		if ((st.st_mode & S_IFMT) != h->type)
 			return -EBADFD; /* the fd is not of the type the handover says */
 	}
@@ -457,8 +465,9 @@ int file_renew(struct luo_file *file)
 
 	if (r < 0)
 		return r;
-	if (fstat(file->fd, &st) < 0)
-		return -errno;
+	r = luo_fstat(file->fd, &st);
+	if (r < 0)
+		return r;
 	if (!file->indexed && outgoing_busy(file->fd, &st))
 		return -EBUSY;
 	h = luo_handler_find(file->fd, &st, &probe);

@@ -121,6 +121,8 @@ struct luo_file_handler {
 	int (*finish)(struct luo_file *file); /* optional: NULL finishes at once */
 	uint64_t (*size)(const struct luo_file *file); /* bytes it accounts for, or NULL */
 	bool flb; /* keeps file-lifecycle-bound global state (flb.c) */
+	/* close() of its fds returns at once (no flush, no linger): not sent to base/closer.c */
+	bool close_never_blocks;
 	/*
 	 * freeze() only reads its fd and rewrites file->payload in place: no
 	 * allocation, no log, nothing shared. A global freeze of many such

@@ -112,7 +112,7 @@ void session_remove_file(struct luo_session *s, struct luo_file *file)
 static void close_fds(const int *fds, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		close(fds[i]);
+		luo_close(fds[i]); /* a client's: its close may wait (base/closer.c) */
 }
 
 /* Consumes every fd: on success luod keeps them, on failure they are closed. */

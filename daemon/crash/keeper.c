@@ -35,6 +35,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/base.h"
 #include "crash/keeper_proto.h"
 
 struct entry {
@@ -90,8 +91,7 @@ static void entry_drop(struct entry *e)
 		e->next->prev = e->prev;
 	else
 		k.tail = e->prev;
-	if (e->fd >= 0)
-		close(e->fd);
+	luo_close(e->fd); /* a client's file: a FUSE one's FLUSH may never be answered */
 	free(e->data);
 	free(e);
 	k.count--;
@@ -105,8 +105,7 @@ static int put(const unsigned char *key, size_t key_len, const void *data, size_
 	unsigned char *d = malloc(data_len ? data_len : 1);
 
 	if (!d) {
-		if (fd >= 0)
-			close(fd);
+		luo_close(fd);
 		return -ENOMEM;
 	}
 	memcpy(d, data, data_len);
@@ -114,8 +113,7 @@ static int put(const unsigned char *key, size_t key_len, const void *data, size_
 		e = calloc(1, sizeof(*e) + key_len);
 		if (!e) {
 			free(d);
-			if (fd >= 0)
-				close(fd);
+			luo_close(fd);
 			return -ENOMEM;
 		}
 		e->hash = h;
@@ -137,8 +135,7 @@ static int put(const unsigned char *key, size_t key_len, const void *data, size_
 	e->data_len = (uint32_t)data_len;
 	e->stale = false;
 	if (fd >= 0) {
-		if (e->fd >= 0)
-			close(e->fd);
+		luo_close(e->fd);
 		e->fd = fd;
 	}
 	return 0;
@@ -230,7 +227,7 @@ static int records(const unsigned char *p, size_t len, int *fds, size_t nfds, bo
 	if (used != nfds && r == 0)
 		r = -EBADMSG;
 	for (; used < nfds; used++)
-		close(fds[used]);
+		luo_close(fds[used]);
 	return r;
 }
 
@@ -267,7 +264,7 @@ static int serve_one(int sock, int flags)
 	}
 	if (op == KEEPER_DELV) { /* speaking version 1: an op it does not know */
 		while (nfds)
-			close(fds[--nfds]);
+			luo_close(fds[--nfds]);
 	}
 	if (nfds)
 		fd = fds[0];
@@ -311,14 +308,12 @@ static int serve_one(int sock, int flags)
 		break;
 	}
 	case KEEPER_QUIT:
-		if (fd >= 0)
-			close(fd);
+		luo_close(fd);
 		return 1;
 	default:
 		fprintf(stderr, "luod-keeper: unknown op %u dropped\n", m.op);
 	}
-	if (fd >= 0)
-		close(fd);
+	luo_close(fd);
 	return 0;
 }
 

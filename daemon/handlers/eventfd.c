@@ -100,6 +100,7 @@ static int eventfd_retrieve(struct luo_file *file)
 }
 
 const struct luo_file_handler luo_eventfd_handler = {
+	.close_never_blocks = true,
 	.name = "eventfd",
 	.compatible = "luo,eventfd-v1",
 	.type = 0, /* anonymous inodes have no S_IFMT type */

@@ -300,6 +300,7 @@ static uint64_t memfd_size(const struct luo_file *file)
 }
 
 const struct luo_file_handler luo_memfd_handler = {
+	.close_never_blocks = true,
 	.name = "memfd",
 	.compatible = "luo,memfd-v2",
 	.compatible_old = "luo,memfd-v1",

@@ -62,8 +62,9 @@ static int pipe_read(int fd, void *state)
 	int fl, sz, r;
 
 	memset(&ps->rec, 0, sizeof(ps->rec));
-	if (fstat(fd, &st) < 0)
-		return -errno;
+	r = luo_fstat(fd, &st);
+	if (r < 0)
+		return r;
 	if (!S_ISFIFO(st.st_mode))
 		return -EBADFD;
 	fl = fcntl(fd, F_GETFL);
@@ -133,6 +134,7 @@ static uint64_t pipe_size(const struct luo_file *file)
 }
 
 const struct luo_file_handler luo_pipe_handler = {
+	.close_never_blocks = true,
 	.name = "pipe",
 	.compatible = "luo,pipe-v1",
 	.type = S_IFIFO,

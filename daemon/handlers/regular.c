@@ -30,9 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
-#include <linux/magic.h>
 #include <string.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "core/luod.h"
@@ -66,11 +64,14 @@ struct regular_state {
 static bool regular_can_preserve(int fd, const struct stat *st, struct luo_probe *probe)
 {
 	char path[REGULAR_PATH_MAX];
-	struct statfs sfs;
 	int r;
 
 	(void)probe; /* nothing to hand on */
-	if (!S_ISREG(st->st_mode) || (fstatfs(fd, &sfs) == 0 && sfs.f_type == SECRETMEM_MAGIC))
+	/*
+	 * Secret memory has no llseek: ESPIPE. Not fstatfs(), which on FUSE
+	 * asks the filesystem's server (STATFS) and waits for its answer.
+	 */
+	if (!S_ISREG(st->st_mode) || (lseek(fd, 0, SEEK_CUR) < 0 && errno == ESPIPE))
 		return false;
 	r = procfd_link(fd, path, sizeof(path));
 	return r == -ENAMETOOLONG || (r == 0 && path[0] == '/');
@@ -84,8 +85,9 @@ static int regular_read(int fd, void *state)
 	int fl, r;
 
 	memset(&rs->rec, 0, sizeof(rs->rec));
-	if (fstat(fd, &st) < 0)
-		return -errno;
+	r = luo_fstat(fd, &st);
+	if (r < 0)
+		return r;
 	if (!S_ISREG(st.st_mode))
 		return -EBADFD;
 	fl = fcntl(fd, F_GETFL);
@@ -143,7 +145,7 @@ static uint64_t regular_size(const struct luo_file *file)
 {
 	struct stat st;
 
-	if (fstat(file->fd, &st) < 0 || st.st_size < 0)
+	if (luo_fstat(file->fd, &st) < 0 || st.st_size < 0)
 		return 0;
 	return (uint64_t)st.st_size;
 }

@@ -129,6 +129,7 @@ static int timerfd_retrieve(struct luo_file *file)
 }
 
 const struct luo_file_handler luo_timerfd_handler = {
+	.close_never_blocks = true,
 	.name = "timerfd",
 	.compatible = "luo,timerfd-v1",
 	.type = 0, /* anonymous inodes have no S_IFMT type */

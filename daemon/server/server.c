@@ -134,7 +134,7 @@ static void pending_free(struct pending *p)
 	if (!p)
 		return;
 	for (size_t i = 0; i < p->nfds; i++)
-		close(p->fds[i]);
+		luo_close(p->fds[i]); /* copies of preserved files: a FUSE one's FLUSH may wait */
 	free(p->body);
 	free(p);
 }
@@ -267,7 +267,7 @@ static int pending_store(struct server *srv, struct conn *c, uint16_t op, const 
 			goto fail;
 		/* another uid's kept replies take luod's fds too: not those kept for root */
 		if (limits_fd(c->uid, p->fds[p->nfds]) < 0) {
-			close(p->fds[p->nfds]);
+			luo_close(p->fds[p->nfds]);
 			pending_free(p);
 			return -EUSERS;
 		}
@@ -491,7 +491,7 @@ static void conn_readable(struct server *srv, struct conn *c)
 				       hdr.op == LUO_OP_PARTICIPANT_REGISTER)) {
 			/* these make the connection what it is: their replies are its own */
 			for (size_t i = 0; i < nfds; i++)
-				close(fds[i]);
+				luo_close(fds[i]);
 			rep->result = -EINVAL;
 			reply_send(srv, c, hdr.op, rep);
 			return;
@@ -503,7 +503,7 @@ static void conn_readable(struct server *srv, struct conn *c)
 		log_warn("pid %d: %zd-byte message refused (--max-message-size %zu)", (int)c->pid, n,
 			 luo_limits.message);
 		for (size_t i = 0; i < nfds; i++)
-			close(fds[i]);
+			luo_close(fds[i]);
 		if (c->participant) {
 			participant_answer(c->participant, -EMSGSIZE, NULL, 0, false);
 			return;
@@ -514,7 +514,7 @@ static void conn_readable(struct server *srv, struct conn *c)
 	}
 	if (c->participant) {
 		for (size_t i = 0; i < nfds; i++)
-			close(fds[i]);
+			luo_close(fds[i]);
 		participant_message(c, request, (size_t)n);
 		return;
 	}
@@ -529,7 +529,7 @@ static void conn_readable(struct server *srv, struct conn *c)
 			      device_request(srv, c, &req, rep);
 	}
 	for (size_t i = 0; i < nfds; i++)
-		close(fds[i]);
+		luo_close(fds[i]); /* a client's, not taken: its close may wait (base/closer.c) */
 	holder_flush(); /* what this request released is gone from the keeper too */
 	if (rep->result != REPLY_LATER)
 		reply_send(srv, c, op, rep);

@@ -21,7 +21,11 @@
  *  - names meant for root's terminal, through every luoctl command that
  *    shows names (dump --dts included);
  *  - tokens repeated inside one message;
- *  - a seeded stream of random requests from root and another uid.
+ *  - a seeded stream of random requests from root and another uid;
+ *  - another uid's file on a FUSE it mounted in its own user+mount
+ *    namespace, whose server stops answering once the file is open (no
+ *    FLUSH answered): preserve is refused (EACCES) and luod's close() of
+ *    it waits on a closer thread, not on luod's loop.
  * After each, luod serves a well-behaved client and every session it held
  * before is intact.
  */
@@ -1463,6 +1467,291 @@ static void test_random_requests(void **state)
 	ref_drop(&r);
 }
 
+/*
+ * ---- A FUSE file whose server stops answering ----
+ *
+ * A FUSE server speaking /dev/fuse by hand: it answers INIT, and LOOKUP,
+ * GETATTR and OPEN of its one file "f" (attributes never cached:
+ * attr_valid 0) until it has opened it once; after that it reads
+ * requests and answers none (GETATTR, STATFS, FLUSH: whatever luod's
+ * syscalls on the fd ask). The fd is a file luod may be sent by anyone
+ * who can mount FUSE: in a user+mount namespace of its own, or through
+ * fusermount with allow_other. luod must serve everyone else while such
+ * a server sits on its requests; killing the server ends them.
+ */
+#include <linux/fuse.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/sysmacros.h>
+
+static void fuse_reply(int dev, uint64_t unique, int error, const void *body, size_t len)
+{
+	unsigned char buf[sizeof(struct fuse_out_header) + 256];
+	struct fuse_out_header oh = { .len = (uint32_t)(sizeof(oh) + len), .error = error,
+				      .unique = unique };
+
+	memcpy(buf, &oh, sizeof(oh));
+	if (len)
+		memcpy(buf + sizeof(oh), body, len);
+	(void)!write(dev, buf, oh.len);
+}
+
+static void fuse_attr_of(uint64_t node, struct fuse_attr *a)
+{
+	*a = (struct fuse_attr){ .ino = node, .nlink = 1, .blksize = 4096 };
+	a->mode = node == FUSE_ROOT_ID ? S_IFDIR | 0755 : S_IFREG | 0666;
+}
+
+static void fuse_serve(int dev)
+{
+	static unsigned char buf[FUSE_MIN_READ_BUFFER + 1024 * 1024];
+	bool opened = false;
+
+	for (;;) {
+		ssize_t n = read(dev, buf, sizeof(buf));
+		struct fuse_in_header ih;
+
+		if (n < 0 && (errno == EINTR || errno == ENOENT))
+			continue;
+		if (n < (ssize_t)sizeof(ih))
+			_exit(0); /* unmounted */
+		memcpy(&ih, buf, sizeof(ih));
+		if (opened || ih.opcode == FUSE_FORGET || ih.opcode == FUSE_BATCH_FORGET)
+			continue; /* silence from here on */
+		switch (ih.opcode) {
+		case FUSE_INIT: {
+			struct fuse_init_in in;
+			struct fuse_init_out out = { .major = FUSE_KERNEL_VERSION,
+						     .minor = FUSE_KERNEL_MINOR_VERSION,
+						     .max_background = 16, .congestion_threshold = 12,
+						     .max_write = 4096, .time_gran = 1 };
+
+			memcpy(&in, buf + sizeof(ih), sizeof(in) < (size_t)n - sizeof(ih) ?
+							      sizeof(in) : (size_t)n - sizeof(ih));
+			out.max_readahead = in.max_readahead;
+			fuse_reply(dev, ih.unique, 0, &out, sizeof(out));
+			break;
+		}
+		case FUSE_LOOKUP: {
+			struct fuse_entry_out out = { .nodeid = 2, .generation = 1,
+						      .entry_valid = 3600 };
+
+			if (strcmp((const char *)buf + sizeof(ih), "f")) {
+				fuse_reply(dev, ih.unique, -ENOENT, NULL, 0);
+				break;
+			}
+			fuse_attr_of(2, &out.attr);
+			fuse_reply(dev, ih.unique, 0, &out, sizeof(out));
+			break;
+		}
+		case FUSE_GETATTR: {
+			struct fuse_attr_out out = { 0 };
+
+			fuse_attr_of(ih.nodeid, &out.attr);
+			fuse_reply(dev, ih.unique, 0, &out, sizeof(out));
+			break;
+		}
+		case FUSE_OPEN: {
+			struct fuse_open_out out = { .fh = 1 };
+
+			fuse_reply(dev, ih.unique, 0, &out, sizeof(out));
+			opened = true;
+			break;
+		}
+		default:
+			fuse_reply(dev, ih.unique, -ENOSYS, NULL, 0);
+		}
+	}
+}
+
+enum fuse_setup {
+	FUSE_OPENED = 'O',    /* the server answered; the file is open */
+	FUSE_READY = 'R',
+	FUSE_NO_USERNS = 'U', /* unshare(CLONE_NEWUSER | CLONE_NEWNS) refused */
+	FUSE_NO_DEV = 'D',    /* no /dev/fuse to open */
+	FUSE_NO_MOUNT = 'M',  /* the kernel would not mount it */
+};
+
+struct fuse_attack {
+	struct child ch;
+	bool userns;     /* mounted by another uid in its own namespaces; else as fusermount does */
+	char dir[256];   /* mnt/ (and fuse, the device node) */
+	pid_t server;
+	int preserved;   /* luod's answer to the preserve */
+};
+
+static void write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	E2E_CHECK(fd >= 0);
+	E2E_CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+}
+
+static void fuse_say(const struct fuse_attack *a, char c)
+{
+	E2E_CHECK(write(a->ch.from[1], &c, 1) == 1);
+}
+
+/*
+ * In the child: mount the server's filesystem, open its file and send it
+ * to luod as a preserve; tell the test luod's answer, then wait for its
+ * word and kill the server (which ends what luod still waits for).
+ */
+static void fuse_attacker(void *arg)
+{
+	struct fuse_attack *a = arg;
+	char path[300], opts[128], c;
+	int dev, fd, luo, s, r;
+
+	alarm(30); /* whatever happens, this child does not outlive the test */
+	if (a->userns) {
+		char map[64];
+
+		/* after setuid() /proc/self is root's, and so would its uid_map be */
+		E2E_CHECK(prctl(PR_SET_DUMPABLE, 1) == 0);
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
+			fuse_say(a, FUSE_NO_USERNS);
+			_exit(0);
+		}
+		write_file("/proc/self/setgroups", "deny");
+		snprintf(map, sizeof(map), "0 %u 1", UID_A);
+		write_file("/proc/self/uid_map", map);
+		snprintf(map, sizeof(map), "0 %u 1", GID_A);
+		write_file("/proc/self/gid_map", map);
+		snprintf(path, sizeof(path), "%s/fuse", a->dir);
+	} else {
+		E2E_CHECK(unshare(CLONE_NEWNS) == 0);
+		E2E_CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+		snprintf(path, sizeof(path), "/dev/fuse");
+	}
+	dev = open(path, O_RDWR | O_CLOEXEC);
+	if (dev < 0) {
+		fuse_say(a, FUSE_NO_DEV);
+		_exit(0);
+	}
+	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=%u,group_id=%u%s", dev,
+		 a->userns ? 0 : UID_A, a->userns ? 0 : GID_A, a->userns ? "" : ",allow_other");
+	snprintf(path, sizeof(path), "%s/mnt", a->dir);
+	if (mount("luo-fuse", path, "fuse", MS_NOSUID | MS_NODEV, opts) < 0) {
+		fuse_say(a, FUSE_NO_MOUNT);
+		_exit(0);
+	}
+	a->server = fork();
+	E2E_CHECK(a->server >= 0);
+	if (a->server == 0) {
+		alarm(60);
+		fuse_serve(dev);
+		_exit(0);
+	}
+	close(dev);
+	if (!a->userns) /* fusermount's user from here on */
+		e2e_drop_to(UID_A, GID_A);
+	snprintf(path, sizeof(path), "%s/mnt/f", a->dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fprintf(stderr, "open %s: %m\n", path);
+	E2E_CHECK(fd >= 0);
+	fuse_say(a, FUSE_OPENED);
+	luo = luo_open(d.sock);
+	E2E_CHECK(luo >= 0);
+	s = luo_create_session(luo, "fuse");
+	E2E_CHECK(s >= 0);
+	/* luod answers, or alarm() ends this child and the test sees no answer */
+	r = luo_session_preserve_fd(s, fd, 1);
+	fuse_say(a, FUSE_READY);
+	E2E_CHECK(write(a->ch.from[1], &r, sizeof(r)) == (ssize_t)sizeof(r));
+	/* and luod lets go of the file with the session: a close(), a FLUSH */
+	close(s);
+	E2E_CHECK(read(a->ch.to[0], &c, 1) == 1);
+	kill(a->server, SIGKILL);
+	E2E_CHECK(waitpid(a->server, NULL, 0) == a->server);
+	close(fd); /* not before: its FLUSH too would wait for the server */
+	close(luo);
+}
+
+static void fuse_attack(bool userns)
+{
+	struct fuse_attack a = { .userns = userns };
+	char path[300], got = 0;
+	struct ref r;
+	ssize_t n;
+
+	if (geteuid() != 0)
+		skip();
+	if (access("/dev/fuse", F_OK) < 0) {
+		print_message("# SKIP: no /dev/fuse (%m): FUSE files cannot be tried\n");
+		skip();
+	}
+	snprintf(a.dir, sizeof(a.dir), "/tmp/luo-fuse-XXXXXX");
+	assert_non_null(mkdtemp(a.dir));
+	assert_int_equal(chmod(a.dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/mnt", a.dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(chown(path, UID_A, GID_A), 0);
+	/* /dev/fuse as distributions ship it (0666): this one may be 0600 */
+	snprintf(path, sizeof(path), "%s/fuse", a.dir);
+	assert_int_equal(mknod(path, S_IFCHR | 0666, makedev(10, 229)), 0);
+	assert_int_equal(chmod(path, 0666), 0);
+
+	start_open();
+	ref_make(&r, "roots-ref");
+	assert_int_equal(pipe(a.ch.to), 0);
+	assert_int_equal(pipe(a.ch.from), 0);
+	if (userns)
+		a.ch.pid = e2e_fork_as(UID_A, GID_A, fuse_attacker, &a);
+	else
+		a.ch.pid = e2e_fork_as(0, 0, fuse_attacker, &a);
+	close(a.ch.from[1]);
+	close(a.ch.to[0]);
+	n = read(a.ch.from[0], &got, 1);
+	if (n == 1 && got != FUSE_OPENED) {
+		assert_int_equal(e2e_wait(a.ch.pid), 0);
+		close(a.ch.to[1]);
+		close(a.ch.from[0]);
+		ref_drop(&r);
+		snprintf(path, sizeof(path), "%s/fuse", a.dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/mnt", a.dir);
+		rmdir(path);
+		rmdir(a.dir);
+		print_message("# SKIP: %s\n", got == FUSE_NO_USERNS ? "unshare(CLONE_NEWUSER|CLONE_NEWNS) refused" :
+					    got == FUSE_NO_DEV ? "cannot open /dev/fuse" :
+								 "the kernel refuses this FUSE mount");
+		skip();
+	}
+	assert_int_equal(n, 1);
+	/* no byte: luod never answered the preserve (the child's alarm() ended it) */
+	assert_int_equal(read(a.ch.from[0], &got, 1), 1);
+	assert_int_equal(got, FUSE_READY);
+	assert_int_equal(read(a.ch.from[0], &a.preserved, sizeof(a.preserved)),
+			 (ssize_t)sizeof(a.preserved));
+	print_message("# preserve of the FUSE file: %d\n", a.preserved);
+	/* the session is closed: luod let go of the file (or hangs in close) */
+	assert_true(served_within(10, LUO_STATE_NORMAL, true));
+	ref_intact(&r);
+	child_end(&a.ch);
+	e2e_barrier(&d);
+	assert_false(e2e_session_listed(&d, "fuse"));
+	ref_intact(&r);
+	ref_drop(&r);
+	snprintf(path, sizeof(path), "%s/fuse", a.dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/mnt", a.dir);
+	rmdir(path);
+	rmdir(a.dir);
+}
+
+/* Another uid's FUSE, in its own user+mount namespace: luod may not even stat it. */
+static void test_fuse_userns(void **state)
+{
+	(void)state;
+	fuse_attack(true);
+}
+
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_update_requester_not_reading, teardown),
 	cmocka_unit_test_teardown(test_update_requester_floods_while_waiting, teardown),
@@ -1476,6 +1765,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_random_requests, teardown),
 	cmocka_unit_test_teardown(test_forged_name_shown, teardown),
 	cmocka_unit_test_teardown(test_tokens_repeat_in_one_message, teardown),
+	cmocka_unit_test_teardown(test_fuse_userns, teardown),
 };
 
 LUO_TEST_MAIN("hostile", tests, NULL, NULL)
