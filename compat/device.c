@@ -3,8 +3,8 @@
  * The emulated /dev/liveupdate device and the recognition of our fds.
  *
  * A device fd is a read-only open file description of a lock file held
- * with flock(LOCK_EX | LOCK_NB). The lock is the device's single holder: a second
- * open makes a second description, whose flock() fails with EWOULDBLOCK (so
+ * with flock(LOCK_EX | LOCK_NB). The lock is the device's single holder: a
+ * second open makes a second description, whose flock() fails (so
  * a second open is EBUSY, in the holder's own process too), and a flock lock
  * belongs to the description, so it follows dup, fork and SCM_RIGHTS and is
  * released at the last close, as the kernel releases the device at the
