@@ -772,19 +772,39 @@ static int case_exec_inherited(const char *arg)
 	return 0;
 }
 
-/* Run by case_handles in a new image that inherited device fd ARG across exec. */
-static int case_dev_inherited(const char *arg)
+/* A device fd this new image got from another process: still the device, held. */
+static int dev_copy_checks(int dev)
 {
-	int dev = atoi(arg), s;
 	char buf[8];
+	int s;
 
 	EXPECT_ERR(write(dev, "garbage!", 8), EINVAL);
 	EXPECT_ERR(read(dev, buf, sizeof(buf)), EINVAL);
 	EXPECT_ERR(open(DEVICE, O_RDWR), EBUSY); /* this copy holds it */
-	s = create_session(dev, "dev-inherited");
+	s = create_session(dev, "dev-copy");
 	CHECK(s >= 0);
-	expect_name(s, "dev-inherited");
+	expect_name(s, "dev-copy");
 	CHECK(close(s) == 0);
+	return 0;
+}
+
+/* Run by case_handles in a new image that inherited device fd ARG across exec. */
+static int case_dev_inherited(const char *arg)
+{
+	return dev_copy_checks(atoi(arg));
+}
+
+/* Run by case_handles in a new image that receives a device fd on socket ARG. */
+static int case_dev_receiver(const char *arg)
+{
+	int sock = atoi(arg), dev;
+
+	dev = recv_fd(sock);
+	CHECK(dev >= 0);
+	if (dev_copy_checks(dev) != 0)
+		return 1;
+	CHECK(close(dev) == 0);
+	CHECK(write(sock, "k", 1) == 1);
 	return 0;
 }
 
@@ -855,6 +875,23 @@ static int case_handles(const char *self)
 		execl(self, self, "dev-inherited", arg, (char *)NULL);
 		_exit(127);
 	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_ERR(open(DEVICE, O_RDWR), EBUSY);
+
+	/* the device fd by SCM_RIGHTS to a new image: the same device, held by both */
+	CHECK(close(sp[0]) == 0);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
+	snprintf(arg, sizeof(arg), "%d", sp[1]);
+	pid = tr_fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(sp[0]);
+		execl(self, self, "dev-receiver", arg, (char *)NULL);
+		_exit(127);
+	}
+	CHECK(close(sp[1]) == 0);
+	CHECK(send_fd(sp[0], dev) == 0);
+	CHECK(read(sp[0], &c, 1) == 1);
 	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	EXPECT_ERR(open(DEVICE, O_RDWR), EBUSY);
 
@@ -1606,6 +1643,8 @@ static int run_case(int argc, char **argv)
 		return case_exec_inherited(argv[2]);
 	if (!strcmp(argv[1], "dev-inherited") && argc > 2)
 		return case_dev_inherited(argv[2]);
+	if (!strcmp(argv[1], "dev-receiver") && argc > 2)
+		return case_dev_receiver(argv[2]);
 	if (!strcmp(argv[1], "passthrough"))
 		return case_passthrough();
 	if (!strcmp(argv[1], "signal"))
