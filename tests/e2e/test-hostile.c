@@ -25,12 +25,20 @@
  *  - another uid's file on a FUSE it mounted in its own user+mount
  *    namespace, whose server stops answering once the file is open (no
  *    FLUSH answered): preserve is refused (EACCES) and luod's close() of
- *    it waits on a closer thread, not on luod's loop.
+ *    it waits on a closer thread, not on luod's loop; the same FUSE
+ *    mounted as fusermount mounts it with allow_other, whose GETATTR and
+ *    STATFS too go unanswered: the preserve is answered (statx
+ *    AT_STATX_DONT_SYNC, no fstatfs) and luod's and the keeper's closes
+ *    wait off their loops;
+ *  - another uid's TCP connection with SO_LINGER, unsent data and a peer
+ *    that does not read, preserved and let go of: the last closes (luod's,
+ *    the keeper's) linger off their loops, and luod keeps its keeper.
  * After each, luod serves a well-behaved client and every session it held
  * before is intact.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1639,6 +1647,8 @@ static void fuse_attacker(void *arg)
 		fuse_say(a, FUSE_NO_MOUNT);
 		_exit(0);
 	}
+	if (!a->userns) /* fusermount's user from here on, its server too */
+		e2e_drop_to(UID_A, GID_A);
 	a->server = fork();
 	E2E_CHECK(a->server >= 0);
 	if (a->server == 0) {
@@ -1647,8 +1657,6 @@ static void fuse_attacker(void *arg)
 		_exit(0);
 	}
 	close(dev);
-	if (!a->userns) /* fusermount's user from here on */
-		e2e_drop_to(UID_A, GID_A);
 	snprintf(path, sizeof(path), "%s/mnt/f", a->dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -1677,6 +1685,7 @@ static void fuse_attack(bool userns)
 	struct fuse_attack a = { .userns = userns };
 	char path[300], got = 0;
 	struct ref r;
+	pid_t keeper;
 	ssize_t n;
 
 	if (geteuid() != 0)
@@ -1698,6 +1707,8 @@ static void fuse_attack(bool userns)
 
 	start_open();
 	ref_make(&r, "roots-ref");
+	keeper = e2e_keeper_pid(&d);
+	assert_true(keeper > 0);
 	assert_int_equal(pipe(a.ch.to), 0);
 	assert_int_equal(pipe(a.ch.from), 0);
 	if (userns)
@@ -1735,6 +1746,8 @@ static void fuse_attack(bool userns)
 	child_end(&a.ch);
 	e2e_barrier(&d);
 	assert_false(e2e_session_listed(&d, "fuse"));
+	assert_int_equal(e2e_keeper_pid(&d), keeper);
+	assert_int_equal(luod_status_field(&d, "keeper_failures"), 0);
 	ref_intact(&r);
 	ref_drop(&r);
 	snprintf(path, sizeof(path), "%s/fuse", a.dir);
@@ -1752,6 +1765,93 @@ static void test_fuse_userns(void **state)
 }
 
 
+/*
+ * A FUSE mounted as fusermount mounts it for a user that asks for
+ * allow_other: luod may stat its file, and its server answers no GETATTR,
+ * STATFS or FLUSH once the file is open.
+ */
+static void test_fuse_allow_other(void **state)
+{
+	(void)state;
+	fuse_attack(false);
+}
+
+/*
+ * ---- A socket whose last close lingers ----
+ *
+ * Another uid's TCP connection with SO_LINGER (an hour), its send buffer
+ * full and a peer that never reads: the close of its last reference
+ * waits for the peer's ACK of a FIN that cannot be sent, as long as the
+ * linger time. The uid preserves it, closes its own fd and the session:
+ * luod's close is the last one, and must not be on luod's loop.
+ */
+static void linger_attacker(void *arg)
+{
+	const struct child *ch = arg;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct linger lg = { .l_onoff = 1, .l_linger = 3600 };
+	socklen_t len = sizeof(sa);
+	int small = 4096, l, c, p, luo, s;
+	static char junk[65536];
+
+	alarm(30); /* a luod stuck in the close: the settle below never returns */
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	E2E_CHECK(l >= 0);
+	E2E_CHECK(setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) == 0);
+	E2E_CHECK(bind(l, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(l, 1) == 0);
+	E2E_CHECK(getsockname(l, (struct sockaddr *)&sa, &len) == 0);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	E2E_CHECK(c >= 0);
+	E2E_CHECK(setsockopt(c, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)) == 0);
+	E2E_CHECK(connect(c, (struct sockaddr *)&sa, len) == 0);
+	p = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	E2E_CHECK(p >= 0);
+	E2E_CHECK(fcntl(c, F_SETFL, O_NONBLOCK) == 0);
+	while (send(c, junk, sizeof(junk), MSG_NOSIGNAL) > 0)
+		; /* until the peer's window and our send buffer are full */
+	E2E_CHECK(errno == EAGAIN);
+	E2E_CHECK(outq(c) > 0);
+	E2E_CHECK(setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0);
+	luo = luo_open(d.sock);
+	E2E_CHECK(luo >= 0);
+	s = luo_create_session(luo, "linger");
+	E2E_CHECK(s >= 0);
+	E2E_CHECK(luo_session_preserve_fd(s, c, 1) == 0);
+	close(c); /* luod's copy is the last */
+	close(s); /* and luod lets go of it */
+	e2e_settle(&d, 2); /* luod handled the session's end */
+	child_step(ch); /* the test checks luod serves */
+	close(p); /* unread data: a RST, which ends the linger */
+	close(l);
+	close(luo);
+}
+
+static void test_linger_socket(void **state)
+{
+	struct child ch;
+	struct ref r;
+	pid_t keeper;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	start_open();
+	ref_make(&r, "roots-ref");
+	keeper = e2e_keeper_pid(&d);
+	assert_true(keeper > 0);
+	child_start(&ch, UID_A, linger_attacker);
+	assert_true(served_within(10, LUO_STATE_NORMAL, true));
+	ref_intact(&r);
+	child_end(&ch);
+	e2e_barrier(&d);
+	assert_false(e2e_session_listed(&d, "linger"));
+	/* the keeper's copy lingered off its loop too: luod never gave up on it */
+	assert_int_equal(e2e_keeper_pid(&d), keeper);
+	assert_int_equal(luod_status_field(&d, "keeper_failures"), 0);
+	ref_intact(&r);
+	ref_drop(&r);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_update_requester_not_reading, teardown),
 	cmocka_unit_test_teardown(test_update_requester_floods_while_waiting, teardown),
@@ -1766,6 +1866,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_teardown(test_forged_name_shown, teardown),
 	cmocka_unit_test_teardown(test_tokens_repeat_in_one_message, teardown),
 	cmocka_unit_test_teardown(test_fuse_userns, teardown),
+	cmocka_unit_test_teardown(test_fuse_allow_other, teardown),
+	cmocka_unit_test_teardown(test_linger_socket, teardown),
 };
 
 LUO_TEST_MAIN("hostile", tests, NULL, NULL)
