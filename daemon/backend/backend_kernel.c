@@ -225,8 +225,9 @@ static int fresh_file(struct luo_session *s, int fd, uint64_t token,
 	struct stat st;
 	int r;
 
-	if (fstat(fd, &st) < 0)
-		return -errno;
+	r = luo_fstat(fd, &st); /* a client's fd: never a FUSE GETATTR (base/fstat.c) */
+	if (r < 0)
+		return r;
 	tmp.dev = st.st_dev;
 	tmp.ino = st.st_ino;
 	if (!h->can_preserve(fd, &st, &probe))
