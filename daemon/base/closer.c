@@ -16,8 +16,9 @@
  * tmpfs), files of block-device filesystems, pipes and FIFOs, directories,
  * anonymous inodes, the mem devices, sockets without a linger time (see
  * may_block()). Everything else
- * goes to closer threads, started as needed up to CLOSERS_MAX; a closer
- * stuck on a server that never answers holds only its one fd, and the
+ * goes to closer threads, started as needed up to CLOSERS_MAX, each of
+ * which closes in a short-lived process of its own (close_apart()); a
+ * closer stuck on a server that never answers holds only its one fd, and the
  * fds queued behind all of them stay open (in luod's fd table, under its
  * RLIMIT_NOFILE) until one is free: a leak while the attacker holds out,
  * never a hang. luo_close_never_blocks() is for the callers that know the
@@ -27,9 +28,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/base.h"
@@ -43,6 +47,31 @@ static struct {
 	size_t n, cap;
 	unsigned threads, idle;
 } q = { .lock = PTHREAD_MUTEX_INITIALIZER, .work = PTHREAD_COND_INITIALIZER };
+
+/*
+ * The close itself, in a process that shares luod's fd table (CLONE_FILES)
+ * but not its thread group: the update's execve waits for every thread of
+ * luod to die, and one in a FUSE FLUSH does not (the wait of a forced
+ * request is uninterruptible); a process of its own does not hold the
+ * execve, nor luod's exit. Its exit signal is 0: no SIGCHLD for luod's
+ * loop, and only this waitpid(__WCLONE) reaps it. Without a process
+ * (EAGAIN), the close is made here.
+ */
+static void close_apart(int fd)
+{
+	long pid = syscall(SYS_clone, CLONE_FILES, NULL, NULL, NULL, NULL);
+
+	if (pid == 0) { /* nothing of libc here: raw syscalls on a copy of this stack */
+		syscall(SYS_close, fd);
+		syscall(SYS_exit, 0);
+	}
+	if (pid < 0) {
+		close(fd);
+		return;
+	}
+	while (waitpid((pid_t)pid, NULL, __WCLONE) < 0 && errno == EINTR)
+		;
+}
 
 static void *closer(void *arg)
 {
@@ -58,7 +87,7 @@ static void *closer(void *arg)
 		}
 		fd = q.fds[--q.n];
 		pthread_mutex_unlock(&q.lock);
-		close(fd);
+		close_apart(fd);
 		pthread_mutex_lock(&q.lock);
 	}
 	return NULL;

@@ -25,7 +25,8 @@
  *  - another uid's file on a FUSE it mounted in its own user+mount
  *    namespace, whose server stops answering once the file is open (no
  *    FLUSH answered): preserve is refused (EACCES) and luod's close() of
- *    it waits on a closer thread, not on luod's loop; the same FUSE
+ *    it waits on a closer, not on luod's loop, and an update meanwhile
+ *    completes (its execve waits for no close); the same FUSE
  *    mounted as fusermount mounts it with allow_other, whose GETATTR and
  *    STATFS too go unanswered: the preserve is answered (statx
  *    AT_STATX_DONT_SYNC, no fstatfs) and luod's and the keeper's closes
@@ -1743,13 +1744,23 @@ static void fuse_attack(bool userns)
 	/* the session is closed: luod let go of the file (or hangs in close) */
 	assert_true(served_within(10, LUO_STATE_NORMAL, true));
 	ref_intact(&r);
+	ref_drop(&r);
+	/*
+	 * An update while that close still waits: its execve waits for every
+	 * thread of luod, so the close is in no thread of luod's.
+	 */
+	{
+		char out[8192];
+
+		assert_int_equal(luoctl(&d, out, sizeof(out), "update", "--timeout", "60", NULL), 0);
+	}
+	assert_int_equal(luod_status_field(&d, "generation"), 1);
+	assert_true(served_within(10, -1, false));
 	child_end(&a.ch);
 	e2e_barrier(&d);
 	assert_false(e2e_session_listed(&d, "fuse"));
 	assert_int_equal(e2e_keeper_pid(&d), keeper);
 	assert_int_equal(luod_status_field(&d, "keeper_failures"), 0);
-	ref_intact(&r);
-	ref_drop(&r);
 	snprintf(path, sizeof(path), "%s/fuse", a.dir);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/mnt", a.dir);
