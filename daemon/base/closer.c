@@ -16,12 +16,10 @@
  * tmpfs), files of block-device filesystems, pipes and FIFOs, directories,
  * anonymous inodes, the mem devices, sockets without a linger time (see
  * may_block()). Everything else
- * goes to closer threads, started as needed up to CLOSERS_MAX, each of
- * which closes in a short-lived process of its own (close_apart()); a
- * closer stuck on a server that never answers holds only its one fd, and the
- * fds queued behind all of them stay open (in luod's fd table, under its
- * RLIMIT_NOFILE) until one is free: a leak while the attacker holds out,
- * never a hang. luo_close_never_blocks() is for the callers that know the
+ * goes to a closer thread, which closes each in a short-lived process of
+ * its own (close_apart()): a close stuck on a server that never answers
+ * holds only that process and its one fd, while the attacker holds out,
+ * never luod's loop nor an update. luo_close_never_blocks() is for the callers that know the
  * fd is of a kind whose close returns at once (a memfd handler's file):
  * no syscall is added to their close.
  */
@@ -38,7 +36,7 @@
 
 #include "base/base.h"
 
-#define CLOSERS_MAX 8
+#define CLOSERS_MAX 2
 
 static struct {
 	pthread_mutex_t lock;
@@ -53,14 +51,44 @@ static struct {
  * but not its thread group: the update's execve waits for every thread of
  * luod to die, and one in a FUSE FLUSH does not (the wait of a forced
  * request is uninterruptible); a process of its own does not hold the
- * execve, nor luod's exit. Its exit signal is 0: no SIGCHLD for luod's
- * loop, and only this waitpid(__WCLONE) reaps it. Without a process
- * (EAGAIN), the close is made here.
+ * execve, nor luod's exit. Nobody waits for it: the next fd's close does
+ * not queue behind a stuck one (queued fds would be closed by the
+ * execve's close-on-exec, on luod's own thread). Its exit signal is 0:
+ * no SIGCHLD for luod's loop; only waitpid(__WCLONE) here reaps it, and
+ * past APART_MAX not reaped the closer waits for one. Without a process
+ * (EAGAIN, or valgrind, which refuses these flags), the close is made here.
  */
+#define APART_MAX 256
+
+/* closing processes not reaped: the closer threads' own, not q.lock (the loop takes that) */
+static pthread_mutex_t apart_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned apart;
+
+static void reap(bool wait)
+{
+	pthread_mutex_lock(&apart_lock);
+	while (apart) {
+		pid_t pid = waitpid(-1, NULL, __WCLONE | (wait && apart >= APART_MAX ? 0 : WNOHANG));
+
+		if (pid > 0) {
+			apart--;
+			continue;
+		}
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0 && errno == ECHILD)
+			apart = 0;
+		break;
+	}
+	pthread_mutex_unlock(&apart_lock);
+}
+
 static void close_apart(int fd)
 {
-	long pid = syscall(SYS_clone, CLONE_FILES, NULL, NULL, NULL, NULL);
+	long pid;
 
+	reap(true);
+	pid = syscall(SYS_clone, CLONE_FILES, NULL, NULL, NULL, NULL);
 	if (pid == 0) { /* nothing of libc here: raw syscalls on a copy of this stack */
 		syscall(SYS_close, fd);
 		syscall(SYS_exit, 0);
@@ -69,8 +97,9 @@ static void close_apart(int fd)
 		close(fd);
 		return;
 	}
-	while (waitpid((pid_t)pid, NULL, __WCLONE) < 0 && errno == EINTR)
-		;
+	pthread_mutex_lock(&apart_lock);
+	apart++;
+	pthread_mutex_unlock(&apart_lock);
 }
 
 static void *closer(void *arg)
